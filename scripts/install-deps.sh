@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Tandem needs to build, test and benchmark.
+# The one list of dependencies: README and .ci/run both call this script.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  libboost-dev            # Boost.Beast / Asio (header-only)
+  libcurl4-openssl-dev    # HTTP client
+  libxml2-dev             # WebDAV XML
+  libical-dev             # iCalendar
+  libsqlite3-dev sqlite3  # embedded store
+  libpq-dev libpqxx-dev   # PostgreSQL store
+  libsodium-dev           # argon2id, sealed credentials, tokens
+  libcli11-dev libspdlog-dev libfmt-dev libtoml11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # libFuzzer and sanitizer runtimes
+)
+PEER_PKGS=(
+  radicale xandikos vdirsyncer khal wrk python3 procps iproute2
+)
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#BUILD_PKGS[@]}+${#PEER_PKGS[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,138 @@
+// CRM entities (SPEC A1, A2) as plain value types.
+//
+// Times are UTC Instants. An all-day activity starts at midnight UTC of its first
+// day and ends at midnight UTC of the day after its last day (exclusive end, as
+// iCalendar's VALUE=DATE); `time_zone` keeps the zone the user sees and writes back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace tandem::model {
+
+enum class EntityType { kUser, kAccount, kContact, kOpportunity, kActivity };
+// "users", "accounts", "contacts", "opportunities", "activities" (URL and feed names).
+std::string_view EntityName(EntityType t);
+Result<EntityType> ParseEntityName(std::string_view name);
+
+enum class Role { kUser, kAdmin };
+std::string_view RoleName(Role r);
+Result<Role> ParseRole(std::string_view s);
+
+struct User {
+  std::string id;
+  std::string login;
+  std::string display_name;
+  std::string email;
+  Role role = Role::kUser;
+  std::string password_hash;  // argon2id, libsodium's encoded string; never serialized
+  bool disabled = false;
+  Instant created{};
+  Instant modified{};
+  int64_t version = 0;
+};
+
+// Fields every CRM record has. `shared` records are readable and writable by every
+// user; unshared ones only by their owner (and admins). A private activity is
+// visible to its owner only, whatever `shared` says.
+struct RecordMeta {
+  std::string id;
+  std::string owner_id;
+  bool shared = true;
+  Instant created{};
+  Instant modified{};
+  int64_t version = 0;  // bumped by the store on every write; the ETag
+};
+
+struct Account {
+  RecordMeta meta;
+  std::string name;
+  std::string website;
+  std::string phone;
+  std::string address;
+  std::string notes;
+};
+
+struct Contact {
+  RecordMeta meta;
+  std::string account_id;  // optional link
+  std::string first_name;
+  std::string last_name;
+  std::string email;
+  std::string phone;
+  std::string job_title;
+  std::string notes;
+};
+
+enum class OpportunityStage { kProspecting, kQualification, kProposal, kNegotiation, kWon, kLost };
+std::string_view StageName(OpportunityStage s);
+Result<OpportunityStage> ParseStage(std::string_view s);
+
+struct Opportunity {
+  RecordMeta meta;
+  std::string name;
+  std::string account_id;
+  std::string contact_id;
+  OpportunityStage stage = OpportunityStage::kProspecting;
+  int64_t amount_cents = 0;
+  std::string currency = "EUR";
+  std::string close_date;  // "YYYY-MM-DD" or empty
+  std::string notes;
+};
+
+enum class ActivityKind { kAppointment, kTask, kPhoneCall };
+std::string_view KindName(ActivityKind k);
+Result<ActivityKind> ParseKind(std::string_view s);
+
+enum class ShowAs { kFree, kTentative, kBusy, kOutOfOffice, kWorkingElsewhere };
+std::string_view ShowAsName(ShowAs s);
+Result<ShowAs> ParseShowAs(std::string_view s);
+
+enum class RegardingType { kNone, kAccount, kContact, kOpportunity };
+std::string_view RegardingName(RegardingType r);
+Result<RegardingType> ParseRegarding(std::string_view s);
+
+struct Activity {
+  RecordMeta meta;
+  ActivityKind kind = ActivityKind::kAppointment;
+  std::string subject;
+  std::string location;
+  std::string description;
+  Instant start{};
+  Instant end{};
+  bool all_day = false;
+  std::string time_zone;  // IANA name the user sees ("Europe/Berlin"); empty = UTC
+  ShowAs show_as = ShowAs::kBusy;
+  bool is_private = false;
+  std::optional<int> reminder_minutes;  // minutes before start; nullopt = no reminder
+  RegardingType regarding_type = RegardingType::kNone;
+  std::string regarding_id;
+  // Recurrence (RFC 5545 text): RRULE value, EXDATE and RDATE instants.
+  std::string rrule;
+  std::vector<Instant> exdates;
+  std::vector<Instant> rdates;
+  // iCalendar the CRM does not model (attendees, X- properties, overridden
+  // instances, ...), preserved so a sync writes it back unchanged.
+  std::string ical_extra;
+};
+
+// Field-level validation: InvalidArgument whose message starts with the field
+// name ("end: must not be before start").
+Status Validate(const User& u);
+Status Validate(const Account& a);
+Status Validate(const Contact& c);
+Status Validate(const Opportunity& o);
+Status Validate(const Activity& a);
+
+// ETag of a record version: "\"<version>\"" (strong).
+std::string ETagOf(int64_t version);
+// Parses an If-Match value made by ETagOf; "*" yields nullopt-with-ok (any version).
+Result<std::optional<int64_t>> ParseIfMatch(std::string_view header);
+
+}  // namespace tandem::model

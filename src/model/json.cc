@@ -1,0 +1,270 @@
+#include "model/json.h"
+
+#include <fmt/format.h>
+
+namespace tandem::model {
+namespace {
+
+Status TypeError(std::string_view field, std::string_view expected) {
+  return Status::InvalidArgument(fmt::format("{}: must be {}", field, expected));
+}
+
+Status ReadString(const Json& j, const char* field, std::string* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (it->is_null()) {
+    out->clear();
+    return Status::Ok();
+  }
+  if (!it->is_string()) return TypeError(field, "a string");
+  *out = it->get<std::string>();
+  return Status::Ok();
+}
+
+Status ReadBool(const Json& j, const char* field, bool* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_boolean()) return TypeError(field, "true or false");
+  *out = it->get<bool>();
+  return Status::Ok();
+}
+
+Status ReadInt(const Json& j, const char* field, int64_t* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_number_integer()) return TypeError(field, "an integer");
+  *out = it->get<int64_t>();
+  return Status::Ok();
+}
+
+Status ReadInstant(const Json& j, const char* field, Instant* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_string()) return TypeError(field, "an RFC 3339 date-time string");
+  auto t = ParseRfc3339(it->get<std::string>());
+  if (!t.ok()) return Status::InvalidArgument(fmt::format("{}: {}", field, t.status().message()));
+  *out = *t;
+  return Status::Ok();
+}
+
+template <typename E>
+Status ReadEnum(const Json& j, const char* field, Result<E> (*parse)(std::string_view), E* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_string()) return TypeError(field, "a string");
+  auto v = parse(it->get<std::string>());
+  if (!v.ok()) return Status::InvalidArgument(v.status().message());
+  *out = *v;
+  return Status::Ok();
+}
+
+Status ReadInstantList(const Json& j, const char* field, std::vector<Instant>* out) {
+  auto it = j.find(field);
+  if (it == j.end()) return Status::Ok();
+  if (!it->is_array()) return TypeError(field, "an array of RFC 3339 date-times");
+  std::vector<Instant> v;
+  for (const auto& e : *it) {
+    if (!e.is_string()) return TypeError(field, "an array of RFC 3339 date-times");
+    auto t = ParseRfc3339(e.get<std::string>());
+    if (!t.ok()) return Status::InvalidArgument(fmt::format("{}: {}", field, t.status().message()));
+    v.push_back(*t);
+  }
+  *out = std::move(v);
+  return Status::Ok();
+}
+
+Status RequireObject(const Json& j) {
+  if (!j.is_object()) return Status::InvalidArgument("body: must be a JSON object");
+  return Status::Ok();
+}
+
+void MetaToJson(const RecordMeta& m, Json& j) {
+  j["id"] = m.id;
+  j["owner_id"] = m.owner_id;
+  j["shared"] = m.shared;
+  j["created"] = FormatRfc3339(m.created);
+  j["modified"] = FormatRfc3339(m.modified);
+  j["version"] = m.version;
+}
+
+Status MergeMeta(const Json& j, RecordMeta* m) {
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "owner_id", &m->owner_id));
+  return ReadBool(j, "shared", &m->shared);
+}
+
+Status ServerMeta(const Json& j, RecordMeta* m) {
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "id", &m->id));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "created", &m->created));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "modified", &m->modified));
+  return ReadInt(j, "version", &m->version);
+}
+
+Json InstantList(const std::vector<Instant>& v) {
+  Json a = Json::array();
+  for (auto t : v) a.push_back(FormatRfc3339(t));
+  return a;
+}
+
+}  // namespace
+
+Json ToJson(const User& u) {
+  return Json{{"id", u.id},
+              {"login", u.login},
+              {"display_name", u.display_name},
+              {"email", u.email},
+              {"role", RoleName(u.role)},
+              {"disabled", u.disabled},
+              {"created", FormatRfc3339(u.created)},
+              {"modified", FormatRfc3339(u.modified)},
+              {"version", u.version}};
+}
+
+Json ToJson(const Account& a) {
+  Json j{{"name", a.name}, {"website", a.website}, {"phone", a.phone},
+         {"address", a.address}, {"notes", a.notes}};
+  MetaToJson(a.meta, j);
+  return j;
+}
+
+Json ToJson(const Contact& c) {
+  Json j{{"account_id", c.account_id}, {"first_name", c.first_name}, {"last_name", c.last_name},
+         {"email", c.email},           {"phone", c.phone},           {"job_title", c.job_title},
+         {"notes", c.notes}};
+  MetaToJson(c.meta, j);
+  return j;
+}
+
+Json ToJson(const Opportunity& o) {
+  Json j{{"name", o.name},
+         {"account_id", o.account_id},
+         {"contact_id", o.contact_id},
+         {"stage", StageName(o.stage)},
+         {"amount_cents", o.amount_cents},
+         {"currency", o.currency},
+         {"close_date", o.close_date},
+         {"notes", o.notes}};
+  MetaToJson(o.meta, j);
+  return j;
+}
+
+Json ToJson(const Activity& a) {
+  Json j{{"kind", KindName(a.kind)},
+         {"subject", a.subject},
+         {"location", a.location},
+         {"description", a.description},
+         {"start", FormatRfc3339(a.start)},
+         {"end", FormatRfc3339(a.end)},
+         {"all_day", a.all_day},
+         {"time_zone", a.time_zone},
+         {"show_as", ShowAsName(a.show_as)},
+         {"private", a.is_private},
+         {"reminder_minutes", a.reminder_minutes ? Json(*a.reminder_minutes) : Json(nullptr)},
+         {"regarding_type", RegardingName(a.regarding_type)},
+         {"regarding_id", a.regarding_id},
+         {"rrule", a.rrule},
+         {"exdates", InstantList(a.exdates)},
+         {"rdates", InstantList(a.rdates)},
+         {"ical_extra", a.ical_extra}};
+  MetaToJson(a.meta, j);
+  return j;
+}
+
+Status MergeJson(const Json& j, User* u) {
+  TANDEM_RETURN_IF_ERROR(RequireObject(j));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "login", &u->login));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "display_name", &u->display_name));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "email", &u->email));
+  TANDEM_RETURN_IF_ERROR(ReadEnum(j, "role", &ParseRole, &u->role));
+  return ReadBool(j, "disabled", &u->disabled);
+}
+
+Status MergeJson(const Json& j, Account* a) {
+  TANDEM_RETURN_IF_ERROR(RequireObject(j));
+  TANDEM_RETURN_IF_ERROR(MergeMeta(j, &a->meta));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "name", &a->name));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "website", &a->website));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "phone", &a->phone));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "address", &a->address));
+  return ReadString(j, "notes", &a->notes);
+}
+
+Status MergeJson(const Json& j, Contact* c) {
+  TANDEM_RETURN_IF_ERROR(RequireObject(j));
+  TANDEM_RETURN_IF_ERROR(MergeMeta(j, &c->meta));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "account_id", &c->account_id));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "first_name", &c->first_name));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "last_name", &c->last_name));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "email", &c->email));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "phone", &c->phone));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "job_title", &c->job_title));
+  return ReadString(j, "notes", &c->notes);
+}
+
+Status MergeJson(const Json& j, Opportunity* o) {
+  TANDEM_RETURN_IF_ERROR(RequireObject(j));
+  TANDEM_RETURN_IF_ERROR(MergeMeta(j, &o->meta));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "name", &o->name));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "account_id", &o->account_id));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "contact_id", &o->contact_id));
+  TANDEM_RETURN_IF_ERROR(ReadEnum(j, "stage", &ParseStage, &o->stage));
+  TANDEM_RETURN_IF_ERROR(ReadInt(j, "amount_cents", &o->amount_cents));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "currency", &o->currency));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "close_date", &o->close_date));
+  return ReadString(j, "notes", &o->notes);
+}
+
+Status MergeJson(const Json& j, Activity* a) {
+  TANDEM_RETURN_IF_ERROR(RequireObject(j));
+  TANDEM_RETURN_IF_ERROR(MergeMeta(j, &a->meta));
+  TANDEM_RETURN_IF_ERROR(ReadEnum(j, "kind", &ParseKind, &a->kind));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "subject", &a->subject));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "location", &a->location));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "description", &a->description));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "start", &a->start));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "end", &a->end));
+  TANDEM_RETURN_IF_ERROR(ReadBool(j, "all_day", &a->all_day));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "time_zone", &a->time_zone));
+  TANDEM_RETURN_IF_ERROR(ReadEnum(j, "show_as", &ParseShowAs, &a->show_as));
+  TANDEM_RETURN_IF_ERROR(ReadBool(j, "private", &a->is_private));
+  if (auto it = j.find("reminder_minutes"); it != j.end()) {
+    if (it->is_null()) {
+      a->reminder_minutes.reset();
+    } else if (it->is_number_integer()) {
+      a->reminder_minutes = it->get<int>();
+    } else {
+      return TypeError("reminder_minutes", "an integer or null");
+    }
+  }
+  TANDEM_RETURN_IF_ERROR(ReadEnum(j, "regarding_type", &ParseRegarding, &a->regarding_type));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "regarding_id", &a->regarding_id));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "rrule", &a->rrule));
+  TANDEM_RETURN_IF_ERROR(ReadInstantList(j, "exdates", &a->exdates));
+  TANDEM_RETURN_IF_ERROR(ReadInstantList(j, "rdates", &a->rdates));
+  return ReadString(j, "ical_extra", &a->ical_extra);
+}
+
+Status FromServerJson(const Json& j, Account* a) {
+  TANDEM_RETURN_IF_ERROR(MergeJson(j, a));
+  return ServerMeta(j, &a->meta);
+}
+Status FromServerJson(const Json& j, Contact* c) {
+  TANDEM_RETURN_IF_ERROR(MergeJson(j, c));
+  return ServerMeta(j, &c->meta);
+}
+Status FromServerJson(const Json& j, Opportunity* o) {
+  TANDEM_RETURN_IF_ERROR(MergeJson(j, o));
+  return ServerMeta(j, &o->meta);
+}
+Status FromServerJson(const Json& j, Activity* a) {
+  TANDEM_RETURN_IF_ERROR(MergeJson(j, a));
+  return ServerMeta(j, &a->meta);
+}
+Status FromServerJson(const Json& j, User* u) {
+  TANDEM_RETURN_IF_ERROR(MergeJson(j, u));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "id", &u->id));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "created", &u->created));
+  TANDEM_RETURN_IF_ERROR(ReadInstant(j, "modified", &u->modified));
+  return ReadInt(j, "version", &u->version);
+}
+
+}  // namespace tandem::model

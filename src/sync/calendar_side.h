@@ -1,0 +1,83 @@
+// CalendarSide: what the sync engine sees of a calendar, whichever it is (the CRM
+// store, a vdir folder, a CalDAV collection, later Google or Graph). Items travel
+// as iCalendar text (one VCALENDAR per item: a single event, or a recurring
+// series with its overridden instances); the engine maps and compares them with
+// src/ical. Providers stay transport: they know nothing of CRM fields.
+//
+// Errors: PreconditionFailed when an ETag no longer matches (someone else changed
+// the item); NotFound for an unknown href; ResyncRequired when a cursor is no
+// longer accepted (the engine retries with an empty cursor, a full listing);
+// Unavailable / DeadlineExceeded / ResourceExhausted for transient failures.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace tandem::sync {
+
+struct TimeRange {
+  Instant from{};
+  Instant to{};
+};
+
+struct ItemRef {
+  std::string href;  // the side's own address of the item (CRM: activity id; CalDAV: path)
+  std::string etag;  // may be empty when a server did not return one; the engine then re-reads
+};
+
+struct Item {
+  std::string href;
+  std::string etag;
+  std::string ical;  // a whole VCALENDAR
+};
+
+struct ChangeSet {
+  std::vector<Item> changed;          // created or modified since the cursor, with content
+  std::vector<std::string> deleted;   // hrefs removed since the cursor
+  std::string next_cursor;            // pass to the next ChangesSince
+  // True when this is a complete listing (empty cursor, or a server that cannot
+  // say what changed): every item of the calendar is in `changed`, and known
+  // items missing from it are gone.
+  bool complete = false;
+  // Per-item problems the side met while listing (an unreadable resource, two
+  // resources with one UID): reported, not fatal for the run (C8).
+  std::vector<std::string> warnings;
+};
+
+class CalendarSide {
+ public:
+  virtual ~CalendarSide() = default;
+
+  // A stable identity of the calendar (S14): the same on every run while the
+  // calendar is the same one; different when it was replaced or re-created.
+  virtual Result<std::string> Identity() = 0;
+
+  // What changed since `cursor` ("" = everything). `window` is a hint: a side that
+  // has to list may limit the listing to items that may occur within it (the
+  // engine filters again itself).
+  virtual Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) = 0;
+
+  // Current content of the given items; unknown hrefs are left out.
+  virtual Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) = 0;
+
+  // Creates a new item that carries `uid`. AlreadyExists when the side already holds
+  // an item with that UID (the engine then pairs with it instead).
+  virtual Result<ItemRef> Create(const std::string& uid, const std::string& ical) = 0;
+
+  // Replaces an item if its ETag is still `etag` (empty etag = unconditional).
+  virtual Result<ItemRef> Update(const std::string& href, const std::string& etag,
+                                 const std::string& ical) = 0;
+
+  // Deletes an item if its ETag is still `etag` (empty = unconditional). Deleting a
+  // missing item is OK (already gone).
+  virtual Status Delete(const std::string& href, const std::string& etag) = 0;
+
+  // The item carrying `uid`, if any (to heal a creation interrupted by a crash).
+  virtual Result<std::optional<Item>> FindByUid(const std::string& uid) = 0;
+};
+
+}  // namespace tandem::sync
