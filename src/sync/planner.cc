@@ -1,0 +1,382 @@
+#include "sync/planner.h"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace tandem::sync {
+namespace {
+
+using store::ItemStatus;
+
+// Everything known about one item (one status key) in this run.
+struct Slot {
+  const ItemStatus* status = nullptr;
+  const Observation* crm = nullptr;
+  const Observation* external = nullptr;
+  bool crm_deleted = false;
+  bool external_deleted = false;
+  std::string pairing_reason;  // initialization: why two new items were paired
+};
+
+bool Filtered(const Observation& o, const store::PairOptions& opt) {
+  return !o.in_window || (opt.skip_private && o.is_private);
+}
+
+std::string FilterReason(const Observation& o, const store::PairOptions& opt, Side side) {
+  if (!o.in_window) return fmt::format("left the sync window ({})", SideName(side));
+  return fmt::format("became private and private events are not synced ({})", SideName(side));
+}
+
+// S3 with the pair's policy; ties are broken in favour of the CRM so that the
+// result never depends on the order of input.
+std::pair<Side, std::string> ConflictWinner(const Observation& crm, const Observation& ext,
+                                            store::ConflictPolicy policy) {
+  switch (policy) {
+    case store::ConflictPolicy::kCrmWins:
+      return {Side::kCrm, "conflict: CRM wins by policy"};
+    case store::ConflictPolicy::kExternalWins:
+      return {Side::kExternal, "conflict: external wins by policy"};
+    case store::ConflictPolicy::kLaterWins:
+      break;
+  }
+  if (crm.modified && ext.modified && *crm.modified != *ext.modified) {
+    return *crm.modified > *ext.modified ? std::pair{Side::kCrm, std::string("conflict: CRM newer")}
+                                         : std::pair{Side::kExternal, std::string("conflict: external newer")};
+  }
+  if (crm.modified && !ext.modified) return {Side::kCrm, "conflict: only the CRM version has a modification time"};
+  if (!crm.modified && ext.modified) {
+    return {Side::kExternal, "conflict: only the external version has a modification time"};
+  }
+  return {Side::kCrm, "conflict: same modification time, CRM wins the tie"};
+}
+
+class Planner {
+ public:
+  explicit Planner(const PlanInput& in) : in_(in) {}
+
+  Plan Run() {
+    IndexStatus();
+    Collect(Side::kCrm, in_.crm);
+    Collect(Side::kExternal, in_.external);
+    if (in_.initializing) PairNewItems();
+    for (auto& [key, slot] : slots_) Decide(key, slot);
+    Guard();
+    return std::move(plan_);
+  }
+
+ private:
+  void IndexStatus() {
+    const size_t n = in_.status.size();
+    by_uid_.reserve(n);
+    by_crm_.reserve(n);
+    by_ext_.reserve(n);
+    for (const ItemStatus& row : in_.status) {
+      by_uid_.emplace(row.uid, &row);
+      if (!row.crm_id.empty()) by_crm_.emplace(row.crm_id, &row);
+      if (!row.external_href.empty()) by_ext_.emplace(row.external_href, &row);
+    }
+  }
+
+  const ItemStatus* Find(const std::unordered_map<std::string_view, const ItemStatus*>& index,
+                         std::string_view key) const {
+    auto it = index.find(key);
+    return it == index.end() ? nullptr : it->second;
+  }
+
+  void Collect(Side side, const SideChanges& changes) {
+    const auto& by_href = side == Side::kCrm ? by_crm_ : by_ext_;
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(changes.changed.size());
+    for (const Observation& obs : changes.changed) {
+      const ItemStatus* row = Find(by_href, obs.href);
+      if (row == nullptr && !obs.uid.empty()) row = Find(by_uid_, obs.uid);
+      std::string key = row != nullptr ? row->uid : obs.uid;
+      if (key.empty()) {
+        plan_.warnings.push_back(fmt::format("{} item {} has no UID; skipped", SideName(side), obs.href));
+        continue;
+      }
+      Slot& slot = slots_[key];
+      const Observation*& place = side == Side::kCrm ? slot.crm : slot.external;
+      if (place != nullptr) {
+        plan_.warnings.push_back(fmt::format("{} items {} and {} carry the same UID {}; {} skipped",
+                                             SideName(side), place->href, obs.href, key, obs.href));
+        continue;
+      }
+      place = &obs;
+      slot.status = row;
+      seen.insert(obs.href);
+    }
+    for (const std::string& href : changes.deleted) {
+      const ItemStatus* row = Find(by_href, href);
+      if (row == nullptr || seen.contains(href)) continue;
+      MarkDeleted(side, *row);
+    }
+    if (changes.complete) {
+      for (const ItemStatus& row : in_.status) {
+        const std::string& href = side == Side::kCrm ? row.crm_id : row.external_href;
+        if (!seen.contains(href)) MarkDeleted(side, row);
+      }
+    }
+  }
+
+  void MarkDeleted(Side side, const ItemStatus& row) {
+    Slot& slot = slots_[row.uid];
+    slot.status = &row;
+    const Observation* present = side == Side::kCrm ? slot.crm : slot.external;
+    if (present != nullptr) return;  // seen under another href: changed, not deleted
+    (side == Side::kCrm ? slot.crm_deleted : slot.external_deleted) = true;
+  }
+
+  // S13: new CRM items and new external items that are the same event are paired
+  // before anything is created: by UID (same slot already), then by the CRM-id
+  // stamp, then by same start, end and normalized title.
+  void PairNewItems() {
+    std::map<std::string, std::string> crm_only_by_href;  // CRM href -> slot key
+    std::multimap<std::tuple<Instant, Instant, std::string>, std::string> crm_only_by_time;
+    for (auto& [key, slot] : slots_) {
+      if (slot.status != nullptr) continue;
+      if (slot.crm != nullptr && slot.external != nullptr) {
+        slot.pairing_reason = "initialization: paired by UID";
+      } else if (slot.crm != nullptr) {
+        crm_only_by_href.emplace(slot.crm->href, key);
+        crm_only_by_time.emplace(std::tuple{slot.crm->start, slot.crm->end, slot.crm->title_key}, key);
+      }
+    }
+    std::vector<std::string> merged;  // CRM-only slots moved into an external slot
+    auto take = [&](const std::string& crm_key, Slot& ext_slot, const char* reason) {
+      Slot& crm_slot = slots_[crm_key];
+      ext_slot.crm = crm_slot.crm;
+      ext_slot.pairing_reason = reason;
+      crm_slot.crm = nullptr;
+      merged.push_back(crm_key);
+      crm_only_by_href.erase(ext_slot.crm->href);
+      auto range = crm_only_by_time.equal_range(
+          std::tuple{ext_slot.crm->start, ext_slot.crm->end, ext_slot.crm->title_key});
+      for (auto it = range.first; it != range.second; ++it) {
+        if (it->second == crm_key) {
+          crm_only_by_time.erase(it);
+          break;
+        }
+      }
+    };
+    for (auto& [key, slot] : slots_) {
+      if (slot.status != nullptr || slot.crm != nullptr || slot.external == nullptr) continue;
+      const Observation& ext = *slot.external;
+      if (!ext.crm_id.empty()) {
+        if (auto it = crm_only_by_href.find(ext.crm_id); it != crm_only_by_href.end()) {
+          take(std::string(it->second), slot, "initialization: paired by X-TANDEM-CRM-ID");
+          continue;
+        }
+      }
+      if (ext.title_key.empty()) continue;  // an untitled event is too weak a match
+      auto it = crm_only_by_time.find(std::tuple{ext.start, ext.end, ext.title_key});
+      if (it != crm_only_by_time.end()) {
+        take(std::string(it->second), slot, "initialization: paired by start, end and title");
+      }
+    }
+    for (const std::string& k : merged) {
+      auto it = slots_.find(k);
+      if (it != slots_.end() && it->second.crm == nullptr && it->second.external == nullptr &&
+          it->second.status == nullptr) {
+        slots_.erase(it);
+      }
+    }
+  }
+
+  Action Make(ActionKind kind, Side target, const std::string& key, const Slot& slot,
+              std::string reason) {
+    Action a;
+    a.kind = kind;
+    a.target = target;
+    a.uid = key;
+    if (slot.status != nullptr) a.base = *slot.status;
+    if (slot.crm != nullptr) a.crm = *slot.crm;
+    if (slot.external != nullptr) a.external = *slot.external;
+    a.reason = std::move(reason);
+    return a;
+  }
+
+  void Emit(Action a) { plan_.actions.push_back(std::move(a)); }
+
+  void Decide(const std::string& key, const Slot& slot) {
+    const store::PairOptions& opt = in_.options;
+    const Observation* c = slot.crm;
+    const Observation* e = slot.external;
+
+    if (slot.status == nullptr) {
+      if (c != nullptr && e != nullptr) {
+        if (Filtered(*c, opt) || Filtered(*e, opt)) return;  // neither side is tracked
+        std::string why = slot.pairing_reason.empty() ? "same UID on both sides" : slot.pairing_reason;
+        if (c->content_hash == e->content_hash) {
+          Emit(Make(ActionKind::kRecord, Side::kExternal, key, slot, why + ", same content"));
+          return;
+        }
+        auto [winner, reason] = ConflictWinner(*c, *e, opt.conflict);
+        Action a = Make(ActionKind::kUpdate, Other(winner), key, slot, why + "; " + reason);
+        a.loser = winner == Side::kCrm ? *e : *c;
+        Emit(std::move(a));
+        return;
+      }
+      if (c != nullptr) {
+        if (!Filtered(*c, opt)) Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot, "created in the CRM"));
+        return;
+      }
+      if (e != nullptr) {
+        if (!Filtered(*e, opt)) Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot, "created externally"));
+      }
+      return;
+    }
+
+    const ItemStatus& s = *slot.status;
+    // An item outside the window or filtered as private is forgotten, never
+    // written or deleted on either side.
+    if (c != nullptr && Filtered(*c, opt)) {
+      Emit(Make(ActionKind::kUntrack, Side::kCrm, key, slot, FilterReason(*c, opt, Side::kCrm)));
+      return;
+    }
+    if (e != nullptr && Filtered(*e, opt)) {
+      Emit(Make(ActionKind::kUntrack, Side::kExternal, key, slot, FilterReason(*e, opt, Side::kExternal)));
+      return;
+    }
+    const bool crm_changed = c != nullptr && c->content_hash != s.crm_hash;
+    const bool ext_changed = e != nullptr && e->content_hash != s.external_hash;
+
+    if (slot.crm_deleted && slot.external_deleted) {
+      Emit(Make(ActionKind::kUntrack, Side::kCrm, key, slot, "deleted on both sides"));
+      return;
+    }
+    if (slot.crm_deleted) {
+      if (ext_changed) {
+        Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot,
+                  "deleted in the CRM but changed externally: the change wins, re-created in the CRM"));
+      } else {
+        Emit(Make(ActionKind::kDelete, Side::kExternal, key, slot, "deleted in the CRM"));
+      }
+      return;
+    }
+    if (slot.external_deleted) {
+      if (crm_changed) {
+        Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot,
+                  "deleted externally but changed in the CRM: the change wins, re-created externally"));
+      } else {
+        Emit(Make(ActionKind::kTrash, Side::kCrm, key, slot, "deleted externally"));
+      }
+      return;
+    }
+    if (crm_changed && ext_changed) {
+      if (c->content_hash == e->content_hash) {
+        Emit(Make(ActionKind::kRecord, Side::kExternal, key, slot, "same change on both sides"));
+        return;
+      }
+      auto [winner, reason] = ConflictWinner(*c, *e, opt.conflict);
+      Action a = Make(ActionKind::kUpdate, Other(winner), key, slot, reason);
+      a.loser = winner == Side::kCrm ? *e : *c;
+      Emit(std::move(a));
+      return;
+    }
+    if (crm_changed) {
+      Emit(Make(ActionKind::kUpdate, Side::kExternal, key, slot, "changed in the CRM"));
+      return;
+    }
+    if (ext_changed) {
+      Emit(Make(ActionKind::kUpdate, Side::kCrm, key, slot, "changed externally"));
+      return;
+    }
+    // Same content: only the ETag or address moved (our own write coming back, a
+    // re-serialization). Keep preconditions current.
+    const bool moved = (c != nullptr && (c->etag != s.crm_etag || c->href != s.crm_id)) ||
+                       (e != nullptr && (e->etag != s.external_etag || e->href != s.external_href));
+    if (moved) Emit(Make(ActionKind::kRecord, Side::kExternal, key, slot, "ETag changed, content unchanged"));
+  }
+
+  void Guard() {
+    if (in_.force) return;
+    auto empty_side = [&](const SideChanges& ch) {
+      return ch.complete && ch.changed.empty() && in_.status_count > 0;
+    };
+    if (empty_side(in_.external) || empty_side(in_.crm)) {
+      const char* which = empty_side(in_.external) ? "the external calendar" : "the CRM calendar";
+      plan_.refusal = fmt::format(
+          "{} lists no events while {} items are paired; refusing to mirror that as mass "
+          "deletion. If the calendar really was emptied, run again with force.",
+          which, in_.status_count);
+      return;
+    }
+    int deletions = plan_.deletions();
+    if (deletions > in_.options.deletion_limit) {
+      plan_.refusal = fmt::format(
+          "this run would delete {} items (limit {}); refusing. Check the calendars, then run "
+          "again with force to apply.",
+          deletions, in_.options.deletion_limit);
+    }
+  }
+
+  const PlanInput& in_;
+  std::unordered_map<std::string_view, const ItemStatus*> by_uid_, by_crm_, by_ext_;
+  std::map<std::string, Slot> slots_;
+  Plan plan_;
+};
+
+}  // namespace
+
+std::string_view SideName(Side s) { return s == Side::kCrm ? "crm" : "external"; }
+
+std::string_view ActionKindName(ActionKind k) {
+  switch (k) {
+    case ActionKind::kCreate: return "create";
+    case ActionKind::kUpdate: return "update";
+    case ActionKind::kDelete: return "delete";
+    case ActionKind::kTrash: return "trash";
+    case ActionKind::kRecord: return "record";
+    case ActionKind::kUntrack: return "untrack";
+  }
+  return "?";
+}
+
+int Plan::deletions() const {
+  return static_cast<int>(std::count_if(actions.begin(), actions.end(), [](const Action& a) {
+    return a.kind == ActionKind::kDelete || a.kind == ActionKind::kTrash;
+  }));
+}
+
+std::string Plan::ToString() const {
+  std::string out;
+  if (refusal) out += "REFUSED: " + *refusal + "\n";
+  for (const Action& a : actions) {
+    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack;
+    out += fmt::format("{:<8} {:<9} {}  ({})\n", ActionKindName(a.kind),
+                       writes ? SideName(a.target) : "-", a.uid, a.reason);
+  }
+  for (const std::string& w : warnings) out += "warning: " + w + "\n";
+  return out;
+}
+
+TimeRange SyncWindow(const store::PairOptions& options, Instant now) {
+  using std::chrono::days;
+  return TimeRange{now - days(options.window_days_back), now + days(options.window_days_ahead)};
+}
+
+std::string NormalizeTitle(std::string_view title) {
+  std::string out;
+  bool space = false;
+  for (char ch : title) {
+    if (std::isspace(static_cast<unsigned char>(ch))) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
+  return out;
+}
+
+Plan MakePlan(const PlanInput& input) { return Planner(input).Run(); }
+
+}  // namespace tandem::sync

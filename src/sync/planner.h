@@ -1,0 +1,108 @@
+// The sync planner: a pure function from (status, changes on each side, options,
+// now) to the actions that bring both sides into agreement. No I/O, no clock, no
+// randomness: the same input always gives the same plan. The rules are listed in
+// docs/SYNC.md; planner_test.cc has one table test per rule.
+//
+// Thread safety: stateless; safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.h"
+#include "store/sync_state.h"
+#include "sync/calendar_side.h"
+
+namespace tandem::sync {
+
+enum class Side { kCrm, kExternal };
+std::string_view SideName(Side s);  // "crm", "external"
+inline Side Other(Side s) { return s == Side::kCrm ? Side::kExternal : Side::kCrm; }
+
+// One item as seen on one side in this run, digested from its iCalendar by the
+// engine (src/sync/event_codec.h). The planner only compares these fields.
+struct Observation {
+  std::string href;
+  std::string etag;
+  std::string uid;
+  std::string crm_id;        // X-TANDEM-CRM-ID stamp, when present
+  std::string content_hash;  // ical::ContentHash of the synced fields
+  std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
+  bool in_window = true;     // any occurrence within the sync window (S4)
+  bool is_private = false;   // private / confidential (S9)
+  // For initialization (S13): start, end and normalized title.
+  Instant start{};
+  Instant end{};
+  std::string title_key;
+  std::string ical;          // the item itself, carried to the executor
+};
+
+struct SideChanges {
+  std::vector<Observation> changed;
+  std::vector<std::string> deleted;  // hrefs
+  // A complete listing: status rows whose href on this side is not in `changed`
+  // are deleted on this side.
+  bool complete = false;
+};
+
+struct PlanInput {
+  // Status rows the changes touch (looked up by href and UID); every row of the
+  // pair when a side is complete.
+  std::vector<store::ItemStatus> status;
+  int64_t status_count = 0;  // rows of the whole pair (for the mass-deletion guard)
+  SideChanges crm;
+  SideChanges external;
+  store::PairOptions options;
+  Instant now{};
+  bool force = false;       // overrides the mass-deletion guard
+  bool initializing = false;  // S13: pair existing items by UID, CRM-id stamp, then time+title
+};
+
+enum class ActionKind {
+  kCreate,   // create `source` on `target` (with `uid`)
+  kUpdate,   // overwrite `target`'s item with `source` (precondition: status ETag)
+  kDelete,   // delete the item on `target` (precondition: status ETag)
+  kTrash,    // CRM activity whose external event was deleted: to the trash (S12)
+  kRecord,   // no write: record (or refresh) the status row from both observations
+  kUntrack,  // no write: forget the status row (left the window / became filtered)
+};
+std::string_view ActionKindName(ActionKind k);
+
+struct Action {
+  ActionKind kind = ActionKind::kRecord;
+  Side target = Side::kExternal;    // the side written (kCreate, kUpdate, kDelete, kTrash)
+  std::string uid;                  // the status key (external UID)
+  std::optional<store::ItemStatus> base;  // status before, when the item was paired
+  std::optional<Observation> crm;         // current CRM version, when seen this run
+  std::optional<Observation> external;    // current external version, when seen this run
+  std::optional<Observation> loser;       // the overwritten version of a conflict (to the log)
+  std::string reason;
+
+  // The version written to `target` (the other side's observation).
+  const std::optional<Observation>& source() const {
+    return target == Side::kCrm ? external : crm;
+  }
+};
+
+struct Plan {
+  std::vector<Action> actions;
+  // Set when the guard stopped the run: nothing is to be applied.
+  std::optional<std::string> refusal;
+  std::vector<std::string> warnings;  // per-item oddities (duplicate UIDs, ...)
+  int deletions() const;
+  // One line per action, for dry runs and the run report.
+  std::string ToString() const;
+};
+
+// S4: the window around `now` the options describe, [now - back, now + ahead).
+TimeRange SyncWindow(const store::PairOptions& options, Instant now);
+
+// Lowercase, trimmed, inner whitespace collapsed (S13 title matching).
+std::string NormalizeTitle(std::string_view title);
+
+Plan MakePlan(const PlanInput& input);
+
+}  // namespace tandem::sync
