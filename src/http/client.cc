@@ -31,10 +31,20 @@ std::string_view Trim(std::string_view s) {
 struct Exchange {
   Response* response;
   int64_t* bytes;
+  CURL* easy;
+  const std::function<bool(std::string_view)>* sink;
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* exchange = static_cast<Exchange*>(user);
+  if (*exchange->sink) {
+    long status = 0;
+    curl_easy_getinfo(exchange->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status <= 299) {
+      *exchange->bytes += static_cast<int64_t>(size * count);
+      return (*exchange->sink)(std::string_view(data, size * count)) ? size * count : 0;
+    }
+  }
   exchange->response->body.append(data, size * count);
   *exchange->bytes += static_cast<int64_t>(size * count);
   return size * count;
@@ -155,7 +165,8 @@ Result<Response> Client::SendOnce(const Request& request) {
   impl_->error[0] = '\0';
 
   Response response;
-  Exchange exchange{&response, &stats_.bytes_received};
+  Exchange exchange{&response, &stats_.bytes_received, easy, &request.body_sink};
+  if (request.body_restart) request.body_restart();
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, impl_->error);
   curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
@@ -234,6 +245,9 @@ Result<Response> Client::SendOnce(const Request& request) {
   CURLcode code = curl_easy_perform(easy);
   impl_->last_code = code;
   curl_slist_free_all(header_list);
+  if (code == CURLE_WRITE_ERROR && request.body_sink) {
+    return Status::Internal("response body rejected by its consumer (" + request.url + ")");
+  }
   if (code != CURLE_OK) {
     return StatusForCurlError(code, impl_->error, request.url);
   }

@@ -68,6 +68,13 @@ struct Request {
   std::string body;
   // Whole-request timeout; zero = ClientOptions::default_timeout.
   std::chrono::milliseconds timeout{0};
+  // Streaming: when set, the body of a 2xx answer goes to body_sink chunk by
+  // chunk instead of Response::body (other answers are still collected there).
+  // Returning false aborts the transfer (Send then returns Internal; the sink
+  // keeps its own reason). body_restart runs before every attempt, so a sink fed
+  // by a failed attempt can forget what it got.
+  std::function<bool(std::string_view chunk)> body_sink;
+  std::function<void()> body_restart;
 };
 
 struct Response {

@@ -280,6 +280,38 @@ TEST(ClientTest, MalformedUrlIsInvalidArgument) {
   EXPECT_TRUE(sleeper.waits.empty());
 }
 
+TEST(ClientTest, StreamsSuccessBodiesToTheSinkAndRestartsOnRetry) {
+  std::atomic<int> calls{0};
+  ScriptedServer server([&](const RecordedRequest&) {
+    if (++calls == 1) return ScriptedReply{.status = 500, .body = "first try failed"};
+    return ScriptedReply{.status = 207, .body = std::string(100000, 'x')};
+  });
+  RecordingSleeper sleeper;
+  Client client(FastOptions(&sleeper));
+  std::string streamed;
+  int restarts = 0;
+  Request request{.method = "REPORT", .url = server.Url("/")};
+  request.body_sink = [&](std::string_view chunk) {
+    streamed.append(chunk);
+    return true;
+  };
+  request.body_restart = [&] {
+    ++restarts;
+    streamed.clear();
+  };
+  auto response = client.Send(request);
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 207);
+  EXPECT_TRUE(response->body.empty());
+  EXPECT_EQ(streamed, std::string(100000, 'x'));
+  EXPECT_EQ(restarts, 2);
+
+  request.body_sink = [](std::string_view) { return false; };
+  auto aborted = client.Send(request);
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_EQ(aborted.status().code(), Code::kInternal);
+}
+
 TEST(StatusForHttpErrorTest, MapsCodes) {
   Response r;
   r.status = 412;
