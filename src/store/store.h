@@ -44,7 +44,9 @@ struct ListOptions {
   std::optional<std::string> owner_id;   // only records of this owner
   std::optional<Viewer> viewer;          // only records this viewer may access
   // Activities only: those overlapping [from, to) (start < to && end > from;
-  // zero-length activities at `from` count).
+  // zero-length activities at `from` count). Either end may be left open. A
+  // recurring activity (rrule set) matches when it starts before `to`: a later
+  // instance may overlap; callers that need exact instances expand the rule.
   std::optional<Instant> from;
   std::optional<Instant> to;
 };
@@ -68,6 +70,9 @@ struct Change {
 
 struct ChangeFilter {
   std::optional<model::EntityType> entity;
+  // Only changes of this owner's records. A record that moved from this owner to
+  // another arrives here as a kDelete (owner_id = this owner): it left the
+  // reader's data (C4). Feeds without an owner filter never show those.
   std::optional<std::string> owner_id;
 };
 
@@ -95,6 +100,8 @@ class Store {
   virtual int SchemaVersion() const = 0;
 
   // --- users (A1). Create assigns id (when empty), created, modified, version 1.
+  // Logins are unique ignoring case; GetUserByLogin ignores case. DeleteUser gives
+  // Conflict while the user still owns CRM records, and removes their sessions.
   virtual Result<model::User> CreateUser(model::User u) = 0;
   virtual Result<model::User> GetUser(std::string_view id) = 0;
   virtual Result<model::User> GetUserByLogin(std::string_view login) = 0;

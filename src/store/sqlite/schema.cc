@@ -1,0 +1,144 @@
+#include "store/sqlite/schema.h"
+
+namespace tandem::store::sqlite {
+namespace {
+
+constexpr std::string_view kV1Tables = R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  login TEXT NOT NULL COLLATE NOCASE UNIQUE,
+  display_name TEXT NOT NULL,
+  email TEXT NOT NULL,
+  role TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  modified INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created INTEGER NOT NULL,
+  expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX sessions_expires ON sessions(expires);
+
+CREATE TABLE accounts (
+  id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  shared INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  modified INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  website TEXT NOT NULL,
+  phone TEXT NOT NULL,
+  address TEXT NOT NULL,
+  notes TEXT NOT NULL
+);
+CREATE INDEX accounts_owner ON accounts(owner_id, id);
+
+CREATE TABLE contacts (
+  id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  shared INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  modified INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  account_id TEXT NOT NULL,
+  first_name TEXT NOT NULL,
+  last_name TEXT NOT NULL,
+  email TEXT NOT NULL,
+  phone TEXT NOT NULL,
+  job_title TEXT NOT NULL,
+  notes TEXT NOT NULL
+);
+CREATE INDEX contacts_owner ON contacts(owner_id, id);
+CREATE INDEX contacts_account ON contacts(account_id) WHERE account_id <> '';
+
+CREATE TABLE opportunities (
+  id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  shared INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  modified INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  account_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  amount_cents INTEGER NOT NULL,
+  currency TEXT NOT NULL,
+  close_date TEXT NOT NULL,
+  notes TEXT NOT NULL
+);
+CREATE INDEX opportunities_owner ON opportunities(owner_id, id);
+CREATE INDEX opportunities_account ON opportunities(account_id) WHERE account_id <> '';
+
+CREATE TABLE activities (
+  id TEXT PRIMARY KEY,
+  owner_id TEXT NOT NULL,
+  shared INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  modified INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  location TEXT NOT NULL,
+  description TEXT NOT NULL,
+  start_at INTEGER NOT NULL,
+  end_at INTEGER NOT NULL,
+  all_day INTEGER NOT NULL,
+  time_zone TEXT NOT NULL,
+  show_as TEXT NOT NULL,
+  is_private INTEGER NOT NULL,
+  reminder_minutes INTEGER,
+  regarding_type TEXT NOT NULL,
+  regarding_id TEXT NOT NULL,
+  rrule TEXT NOT NULL,
+  exdates TEXT NOT NULL,  -- JSON array of microseconds since the epoch
+  rdates TEXT NOT NULL,   -- JSON array of microseconds since the epoch
+  ical_extra BLOB NOT NULL,
+  CHECK (end_at >= start_at)
+);
+CREATE INDEX activities_owner_start ON activities(owner_id, start_at);
+CREATE INDEX activities_start_end ON activities(start_at, end_at);
+CREATE INDEX activities_recurring ON activities(start_at) WHERE rrule <> '';
+CREATE INDEX activities_regarding ON activities(regarding_id) WHERE regarding_id <> '';
+
+CREATE TABLE changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  entity TEXT NOT NULL,
+  id TEXT NOT NULL,
+  op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+  owner_id TEXT NOT NULL,
+  departure INTEGER NOT NULL DEFAULT 0,
+  at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX changes_record_owner ON changes(entity, id, owner_id);
+CREATE INDEX changes_entity_seq ON changes(entity, seq);
+CREATE INDEX changes_owner_seq ON changes(owner_id, seq);
+CREATE INDEX changes_owner_entity_seq ON changes(owner_id, entity, seq);
+CREATE INDEX changes_tombstones ON changes(at) WHERE op = 'delete';
+
+INSERT INTO meta(key, value) VALUES ('pruned_through', 0), ('max_activity_span_us', 0);
+)sql";
+
+}  // namespace
+
+const std::vector<Migration>& CrmMigrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "users, sessions, CRM records, change log", kV1Tables},
+  };
+  return kMigrations;
+}
+
+}  // namespace tandem::store::sqlite
