@@ -9,6 +9,7 @@ BUILD_PKGS=(
   libcurl4-openssl-dev    # HTTP client
   libxml2-dev             # WebDAV XML
   libical-dev             # iCalendar
+  libicu-dev              # Windows zone names -> IANA (CLDR windowsZones via ICU)
   libsqlite3-dev sqlite3  # embedded store
   libpq-dev libpqxx-dev   # PostgreSQL store
   libsodium-dev           # argon2id, sealed credentials, tokens

@@ -2,8 +2,16 @@
 //
 // Contract used by src/sync and src/providers. The module may grow; these calls
 // keep their meaning.
+//
+// Thread safety: every function may be called from several threads at once on
+// distinct arguments. libical's built-in time zone cache (system tzdata) is shared
+// and guarded by libical itself.
+// Errors: malformed input gives InvalidArgument naming the problem and, where known,
+// the line ("line 12: ..."); nothing throws. The rules for which libical X-LIC-ERROR
+// findings are fatal are listed in docs/FIDELITY.md.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,11 +42,21 @@ struct Event {
   std::optional<Instant> last_modified;  // LAST-MODIFIED (else DTSTAMP)
   std::optional<Instant> created;
   model::Activity activity;  // modeled fields; ical_extra keeps everything else
+  // Added: DTSTAMP as written by the producer.
+  std::optional<Instant> dtstamp;
+  // Added: problems libical reported that were not fatal (a dropped malformed
+  // property that the CRM does not model, an unknown TZID read as floating, ...).
+  std::vector<std::string> warnings;
 };
 
 // Parses one VCALENDAR holding one event (master + RECURRENCE-ID overrides).
 // InvalidArgument naming the problem (and line where known) for malformed input.
 Result<Event> ParseEvent(std::string_view ics, const MapOptions& options);
+
+// Added: parses a whole iCalendar file (one or several VCALENDARs, any number of
+// events) and returns one Event per UID, in file order. A file without any VEVENT
+// is NotFound("no VEVENT ..."); malformed input is InvalidArgument as above.
+Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options);
 
 struct WriteOptions {
   std::string uid;         // REQUIRED
@@ -46,6 +64,9 @@ struct WriteOptions {
   int sequence = 0;
   Instant dtstamp{};
   MultiDayRule multi_day = MultiDayRule::kKeep;  // strips the title suffix again
+  // Added: written as CREATED / LAST-MODIFIED when set.
+  std::optional<Instant> created;
+  std::optional<Instant> last_modified;
 };
 
 // Writes a VCALENDAR for the activity, merging back activity.ical_extra so that
@@ -56,7 +77,35 @@ Result<std::string> WriteEvent(const model::Activity& activity, const WriteOptio
 // change a user would see, whatever the byte form. Hex string.
 std::string ContentHash(const model::Activity& activity);
 
+// Added: the names of the synced fields that differ between `a` and `b` after the
+// same normalization ContentHash uses ("start", "subject", "rrule", "overrides", ...).
+// Empty means the two are the same event to a user.
+std::vector<std::string> ChangedFields(const model::Activity& a, const model::Activity& b);
+
 // True when the activity (or, for a series, any occurrence) overlaps [from, to).
 bool OccursWithin(const model::Activity& activity, Instant from, Instant to);
+
+// Added: one occurrence of an activity (a single event has exactly one).
+struct Occurrence {
+  Instant start{};
+  Instant end{};
+  Instant recurrence_id{};  // the start the rule gave, before any override
+  bool overridden = false;  // moved or changed by a RECURRENCE-ID override
+};
+
+// Added: occurrences of the activity overlapping [from, to), in start order, at
+// most `max_count` of them. Applies RRULE, RDATE, EXDATE and the RECURRENCE-ID
+// overrides kept in ical_extra (RANGE=THISANDFUTURE shifts later instances;
+// STATUS:CANCELLED overrides remove theirs). Occurrences keep their wall-clock time
+// in activity.time_zone across DST changes.
+// InvalidArgument for an unusable rrule or time zone.
+Result<std::vector<Occurrence>> Expand(const model::Activity& activity, Instant from, Instant to,
+                                       size_t max_count);
+
+// Added: resolves a TZID as producers write it to an IANA zone name: IANA names,
+// Windows names ("W. Europe Standard Time", via ICU's CLDR windowsZones data),
+// vendor-prefixed IANA names ("/mozilla.org/20050126_1/Europe/Berlin") and Outlook
+// display names ("(UTC+01:00) Amsterdam, Berlin, ..."). NotFound when none fits.
+Result<std::string> ResolveZoneName(std::string_view tzid);
 
 }  // namespace tandem::ical

@@ -1,0 +1,72 @@
+// Internals of the iCalendar mapping shared by its .cc files: RAII for libical
+// objects, time conversions, the zone resolver and the extra-data layout.
+// Not part of the module's contract.
+#pragma once
+
+#include <libical/ical.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+
+namespace tandem::ical::detail {
+
+struct ComponentDeleter {
+  void operator()(icalcomponent* c) const { icalcomponent_free(c); }
+};
+using ComponentPtr = std::unique_ptr<icalcomponent, ComponentDeleter>;
+
+// libical's own string form of a component, owned by us.
+std::string ToIcalString(icalcomponent* c);
+
+// Children of `parent` of `kind` (ICAL_ANY_COMPONENT for all), collected first so
+// callers may modify `parent` while walking them.
+std::vector<icalcomponent*> Children(icalcomponent* parent, icalcomponent_kind kind);
+std::vector<icalproperty*> Properties(icalcomponent* c, icalproperty_kind kind);
+
+// X-name of an X- property or the standard name ("DTSTART").
+std::string PropertyName(icalproperty* p);
+std::string TzidOf(icalproperty* p);  // TZID parameter, "" when absent
+
+// Civil helpers on UTC instants.
+Instant MidnightUtc(int year, int month, int day);
+Instant FromTimeT(time_t t);
+
+// Converts between instants and libical times. `zone` null means UTC.
+Instant InstantOf(const icaltimetype& t, icaltimezone* zone);
+icaltimetype LocalTimeOf(Instant t, icaltimezone* zone, bool is_date);
+
+// The built-in (system tzdata) zone for an IANA name; null when unknown. "UTC" and
+// "" yield libical's UTC zone.
+icaltimezone* BuiltinZone(std::string_view iana_name);
+
+// The first VEVENT of `extra_calendar` holds the master's unmodeled properties; the
+// further VEVENTs are RECURRENCE-ID overrides. A display VALARM with no TRIGGER in
+// the master part is the template of the modeled reminder (its other properties).
+struct Override {
+  Instant recurrence_id{};
+  bool this_and_future = false;
+  bool cancelled = false;
+  Instant start{};
+  Instant end{};
+  std::string subject, location, description;
+};
+
+// Reads the RECURRENCE-ID overrides out of an activity's ical_extra (empty text:
+// none), sorted by recurrence id. `master_duration` is used for an override without
+// its own end; floating times are read in `time_zone`.
+Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra,
+                                            std::string_view time_zone,
+                                            Duration master_duration);
+
+// Strips every trailing " (until ...)" suffix from `subject`; returns the last
+// (outermost) suffix's text, if any, in `until`.
+std::string StripUntilSuffix(std::string_view subject, std::optional<std::string>* until);
+
+}  // namespace tandem::ical::detail

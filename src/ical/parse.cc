@@ -1,0 +1,546 @@
+// iCalendar -> Event/Activity (ParseCalendar, ParseEvent).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "ical/ical.h"
+#include "ical/internal.h"
+#include "ical/prescan.h"
+
+namespace tandem::ical {
+namespace {
+
+using detail::ComponentPtr;
+using detail::InstantOf;
+using detail::PropertyName;
+using detail::TzidOf;
+
+// Properties whose value the mapping needs: a libical value error on one of them
+// in a VEVENT makes the resource unusable.
+bool IsTimingProperty(std::string_view name) {
+  return name == "DTSTART" || name == "DTEND" || name == "DURATION" || name == "RRULE" ||
+         name == "RDATE" || name == "EXDATE" || name == "RECURRENCE-ID";
+}
+
+std::string LinePrefix(int line) {
+  return line > 0 ? "line " + std::to_string(line) + ": " : std::string();
+}
+
+// Collects and removes libical's X-LIC-ERROR properties; fatal ones become the
+// returned Status, the rest warnings.
+Status TakeParseErrors(icalcomponent* comp, const detail::Prescanned& pre,
+                       std::vector<std::string>* warnings) {
+  Status fatal;
+  for (icalproperty* p : detail::Properties(comp, ICAL_XLICERROR_PROPERTY)) {
+    std::string text = icalproperty_get_xlicerror(p) ? icalproperty_get_xlicerror(p) : "";
+    icalparameter* type_param = icalproperty_get_first_parameter(p, ICAL_XLICERRORTYPE_PARAMETER);
+    icalparameter_xlicerrortype type =
+        type_param ? icalparameter_get_xlicerrortype(type_param) : ICAL_XLICERRORTYPE_NONE;
+    icalcomponent_remove_property(comp, p);
+    icalproperty_free(p);
+    // "Can't parse as DATE-TIME value in DTEND property. Removing entire property: x"
+    std::string prop, value;
+    size_t in = text.find(" value in ");
+    if (in != std::string::npos) {
+      size_t start = in + 10;
+      size_t sp = text.find(' ', start);
+      if (sp != std::string::npos) prop = text.substr(start, sp - start);
+    }
+    size_t colon = text.rfind(": ");
+    if (colon != std::string::npos) value = text.substr(colon + 2);
+    int line = prop.empty() ? 0 : pre.LineOf(prop, value);
+    bool in_event = icalcomponent_isa(comp) == ICAL_VEVENT_COMPONENT;
+    if (type == ICAL_XLICERRORTYPE_VALUEPARSEERROR && in_event && IsTimingProperty(prop)) {
+      if (fatal.ok()) {
+        fatal = Status::InvalidArgument(LinePrefix(line) + "unreadable " + prop + " value '" +
+                                        value + "'");
+      }
+      continue;
+    }
+    warnings->push_back(LinePrefix(line) + "dropped by the parser: " + text);
+  }
+  for (icalcomponent* child : detail::Children(comp, ICAL_ANY_COMPONENT)) {
+    Status s = TakeParseErrors(child, pre, warnings);
+    if (!s.ok() && fatal.ok()) fatal = s;
+  }
+  return fatal;
+}
+
+// Zone lookups for one VCALENDAR, cached by TZID.
+class ZoneContext {
+ public:
+  struct Zone {
+    icaltimezone* convert = nullptr;  // for instants; null = UTC
+    std::string name;                 // IANA name for Activity.time_zone; "" = UTC
+  };
+
+  ZoneContext(icalcomponent* calendar, const MapOptions& options,
+              std::vector<std::string>* warnings)
+      : calendar_(calendar), options_(options), warnings_(warnings) {}
+
+  // Zone of a time value with TZID `tzid` (may be empty).
+  Zone For(const icaltimetype& t, const std::string& tzid) {
+    if (t.is_date) return {};
+    if (icaltime_is_utc(t)) return {};
+    if (tzid.empty()) return Floating();
+    auto it = cache_.find(tzid);
+    if (it != cache_.end()) return it->second;
+    Zone z;
+    icaltimezone* defined = icalcomponent_get_timezone(calendar_, tzid.c_str());
+    Result<std::string> name = ResolveZoneName(tzid);
+    if (!name.ok() && defined != nullptr) {
+      // A custom TZID whose VTIMEZONE says where it is.
+      icalcomponent* vtz = icaltimezone_get_component(defined);
+      icalproperty* loc =
+          vtz ? icalcomponent_get_first_property(vtz, ICAL_LOCATION_PROPERTY) : nullptr;
+      for (icalproperty* x : vtz ? detail::Properties(vtz, ICAL_X_PROPERTY)
+                                 : std::vector<icalproperty*>{}) {
+        if (PropertyName(x) == "X-LIC-LOCATION" && icalproperty_get_x(x))
+          name = ResolveZoneName(icalproperty_get_x(x));
+      }
+      if (!name.ok() && loc && icalproperty_get_location(loc))
+        name = ResolveZoneName(icalproperty_get_location(loc));
+    }
+    if (defined != nullptr) {
+      z.convert = defined;
+    } else if (name.ok()) {
+      z.convert = detail::BuiltinZone(*name);
+    }
+    if (name.ok()) {
+      z.name = *name == "UTC" ? "" : *name;
+    } else if (defined != nullptr) {
+      warnings_->push_back("time zone '" + tzid +
+                           "' has no IANA equivalent; times are kept as UTC instants");
+    } else {
+      warnings_->push_back("time zone '" + tzid +
+                           "' is unknown and not defined in the file; read as floating time");
+      z = Floating();
+    }
+    cache_[tzid] = z;
+    return z;
+  }
+
+  Zone Floating() {
+    Zone z;
+    z.convert = detail::BuiltinZone(options_.default_zone);
+    z.name = (options_.default_zone == "UTC" || z.convert == nullptr) ? "" : options_.default_zone;
+    return z;
+  }
+
+ private:
+  icalcomponent* calendar_;
+  const MapOptions& options_;
+  std::vector<std::string>* warnings_;
+  std::map<std::string, Zone> cache_;
+};
+
+Instant TimeOfProperty(icalproperty* p, icaltimetype t, ZoneContext& zones) {
+  ZoneContext::Zone z = zones.For(t, TzidOf(p));
+  return InstantOf(t, z.convert);
+}
+
+std::optional<Instant> UtcPropertyTime(icalcomponent* c, icalproperty_kind kind) {
+  icalproperty* p = icalcomponent_get_first_property(c, kind);
+  if (p == nullptr) return std::nullopt;
+  icalvalue* v = icalproperty_get_value(p);
+  if (v == nullptr) return std::nullopt;
+  icaltimetype t = icalvalue_get_datetime(v);
+  if (icaltime_is_null_time(t) || !icaltime_is_valid_time(t)) return std::nullopt;
+  return InstantOf(t, nullptr);
+}
+
+void RemoveAll(icalcomponent* c, icalproperty_kind kind) {
+  for (icalproperty* p : detail::Properties(c, kind)) {
+    icalcomponent_remove_property(c, p);
+    icalproperty_free(p);
+  }
+}
+
+void Remove(icalcomponent* c, icalproperty* p) {
+  icalcomponent_remove_property(c, p);
+  icalproperty_free(p);
+}
+
+icalproperty* FirstX(icalcomponent* c, std::string_view name) {
+  for (icalproperty* p : detail::Properties(c, ICAL_X_PROPERTY)) {
+    if (PropertyName(p) == name) return p;
+  }
+  return nullptr;
+}
+
+std::string TextOf(icalproperty* p) {
+  if (p == nullptr) return {};
+  icalvalue* v = icalproperty_get_value(p);
+  if (v == nullptr) return {};
+  const char* s = icalvalue_get_text(v);
+  return s ? std::string(s) : std::string();
+}
+
+// Takes the first property of `kind` as text and removes it from `c`.
+std::string TakeText(icalcomponent* c, icalproperty_kind kind) {
+  icalproperty* p = icalcomponent_get_first_property(c, kind);
+  if (p == nullptr) return {};
+  std::string s = TextOf(p);
+  Remove(c, p);
+  return s;
+}
+
+void CollectTzids(icalcomponent* c, std::set<std::string>* out) {
+  for (icalproperty* p : detail::Properties(c, ICAL_ANY_PROPERTY)) {
+    std::string tzid = TzidOf(p);
+    if (!tzid.empty()) out->insert(tzid);
+  }
+  for (icalcomponent* child : detail::Children(c, ICAL_ANY_COMPONENT)) CollectTzids(child, out);
+}
+
+model::ShowAs ShowAsOf(icalcomponent* rest) {
+  model::ShowAs show = model::ShowAs::kBusy;
+  bool from_busystatus = false;
+  if (icalproperty* b = FirstX(rest, "X-MICROSOFT-CDO-BUSYSTATUS")) {
+    std::string v = icalproperty_get_x(b) ? icalproperty_get_x(b) : "";
+    static const std::pair<const char*, model::ShowAs> kStates[] = {
+        {"FREE", model::ShowAs::kFree},
+        {"TENTATIVE", model::ShowAs::kTentative},
+        {"BUSY", model::ShowAs::kBusy},
+        {"OOF", model::ShowAs::kOutOfOffice},
+        {"WORKINGELSEWHERE", model::ShowAs::kWorkingElsewhere}};
+    for (const auto& [text, state] : kStates) {
+      if (v == text) {
+        show = state;
+        from_busystatus = true;
+        Remove(rest, b);
+        break;
+      }
+    }
+  }
+  if (icalproperty* t = icalcomponent_get_first_property(rest, ICAL_TRANSP_PROPERTY)) {
+    icalproperty_transp transp = icalproperty_get_transp(t);
+    if (!from_busystatus) {
+      show = (transp == ICAL_TRANSP_TRANSPARENT || transp == ICAL_TRANSP_TRANSPARENTNOCONFLICT)
+                 ? model::ShowAs::kFree
+                 : model::ShowAs::kBusy;
+    }
+    Remove(rest, t);
+  }
+  return show;
+}
+
+bool PrivateOf(icalcomponent* rest) {
+  icalproperty* p = icalcomponent_get_first_property(rest, ICAL_CLASS_PROPERTY);
+  if (p == nullptr) return false;
+  icalproperty_class cls = icalproperty_get_class(p);
+  if (cls == ICAL_CLASS_PRIVATE || cls == ICAL_CLASS_PUBLIC) {
+    Remove(rest, p);
+    return cls == ICAL_CLASS_PRIVATE;
+  }
+  // CONFIDENTIAL stays in the extra data so that writing back keeps the word.
+  return cls == ICAL_CLASS_CONFIDENTIAL;
+}
+
+// The first display VALARM becomes the reminder; its TRIGGER is taken out and the
+// rest stays behind as the template the writer fills again.
+std::optional<int> ReminderOf(icalcomponent* rest, Instant start, Instant end) {
+  for (icalcomponent* alarm : detail::Children(rest, ICAL_VALARM_COMPONENT)) {
+    icalproperty* action = icalcomponent_get_first_property(alarm, ICAL_ACTION_PROPERTY);
+    if (action == nullptr || icalproperty_get_action(action) != ICAL_ACTION_DISPLAY) continue;
+    icalproperty* trigger = icalcomponent_get_first_property(alarm, ICAL_TRIGGER_PROPERTY);
+    if (trigger == nullptr) return std::nullopt;
+    icaltriggertype trig = icalproperty_get_trigger(trigger);
+    int64_t seconds_before = 0;
+    if (!icaltime_is_null_time(trig.time)) {
+      Instant at = InstantOf(trig.time, nullptr);
+      seconds_before = ToUnixSeconds(start) - ToUnixSeconds(at);
+    } else {
+      int64_t offset = icaldurationtype_as_int(trig.duration);
+      icalparameter* related = icalproperty_get_first_parameter(trigger, ICAL_RELATED_PARAMETER);
+      Instant ref = start;
+      if (related && icalparameter_get_related(related) == ICAL_RELATED_END) ref = end;
+      seconds_before = ToUnixSeconds(start) - (ToUnixSeconds(ref) + offset);
+    }
+    if (seconds_before < 0 || seconds_before % 60 != 0 || seconds_before / 60 > 40320) {
+      return std::nullopt;  // not expressible as "minutes before start": kept as is
+    }
+    Remove(alarm, trigger);
+    // What the writer itself produces carries nothing worth keeping.
+    std::vector<icalproperty*> left = detail::Properties(alarm, ICAL_ANY_PROPERTY);
+    bool plain = icalcomponent_get_first_component(alarm, ICAL_ANY_COMPONENT) == nullptr;
+    for (icalproperty* p : left) {
+      icalproperty_kind k = icalproperty_isa(p);
+      if (k == ICAL_ACTION_PROPERTY) continue;
+      if (k == ICAL_DESCRIPTION_PROPERTY && TextOf(p) == "Reminder") continue;
+      plain = false;
+    }
+    if (plain) {
+      icalcomponent_remove_component(rest, alarm);
+      icalcomponent_free(alarm);
+    }
+    return static_cast<int>(seconds_before / 60);
+  }
+  return std::nullopt;
+}
+
+std::string DateText(Instant t) {
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(t)};
+  char buf[16];
+  snprintf(buf, sizeof(buf), "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+           static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+// S5: one activity at the start with "(until <last day>)" in the subject.
+void ApplyMultiDayRule(model::Activity* a) {
+  using namespace std::chrono;
+  std::string subject = detail::StripUntilSuffix(a->subject, nullptr);
+  if (a->all_day) {
+    if (a->end - a->start <= days(1)) return;
+    a->subject = subject + " (until " + DateText(a->end - days(1)) + ")";
+    a->end = a->start + days(1);
+    return;
+  }
+  icaltimezone* zone = detail::BuiltinZone(a->time_zone);
+  icaltimetype local_start = detail::LocalTimeOf(a->start, zone, false);
+  icaltimetype local_last = detail::LocalTimeOf(a->end - seconds(1), zone, false);
+  if (a->end <= a->start || (local_last.year == local_start.year &&
+                             local_last.month == local_start.month &&
+                             local_last.day == local_start.day)) {
+    return;
+  }
+  icaltimetype local_end = detail::LocalTimeOf(a->end, zone, false);
+  char buf[32];
+  snprintf(buf, sizeof(buf), " (until %04d-%02d-%02d %02d:%02d)", local_end.year, local_end.month,
+           local_end.day, local_end.hour, local_end.minute);
+  icaltimetype next_midnight = local_start;
+  next_midnight.hour = next_midnight.minute = next_midnight.second = 0;
+  icaltime_adjust(&next_midnight, 1, 0, 0, 0);
+  a->subject = subject + buf;
+  a->end = std::min(a->end, detail::InstantOf(next_midnight, zone));
+}
+
+struct EventParts {
+  icalcomponent* master = nullptr;  // may be an orphan override
+  std::vector<icalcomponent*> overrides;
+};
+
+Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
+                         const std::vector<icalcomponent*>& others,
+                         const detail::Prescanned& pre, const MapOptions& options,
+                         std::vector<std::string> warnings) {
+  Event e;
+  ComponentPtr rest(icalcomponent_new_clone(parts.master));
+  icalcomponent* r = rest.get();
+  ZoneContext zones(calendar, options, &warnings);
+  model::Activity& a = e.activity;
+
+  e.uid = TakeText(r, ICAL_UID_PROPERTY);
+  if (icalproperty* id = FirstX(r, "X-TANDEM-CRM-ID")) {
+    e.crm_id = icalproperty_get_x(id) ? icalproperty_get_x(id) : "";
+    Remove(r, id);
+  }
+  if (icalproperty* seq = icalcomponent_get_first_property(r, ICAL_SEQUENCE_PROPERTY)) {
+    e.sequence = icalproperty_get_sequence(seq);
+    Remove(r, seq);
+  }
+  e.dtstamp = UtcPropertyTime(r, ICAL_DTSTAMP_PROPERTY);
+  e.created = UtcPropertyTime(r, ICAL_CREATED_PROPERTY);
+  e.last_modified = UtcPropertyTime(r, ICAL_LASTMODIFIED_PROPERTY);
+  if (!e.last_modified) e.last_modified = e.dtstamp;
+  RemoveAll(r, ICAL_DTSTAMP_PROPERTY);
+  RemoveAll(r, ICAL_CREATED_PROPERTY);
+  RemoveAll(r, ICAL_LASTMODIFIED_PROPERTY);
+
+  std::string who = e.uid.empty() ? "VEVENT" : "VEVENT " + e.uid;
+  icalproperty* dtstart = icalcomponent_get_first_property(r, ICAL_DTSTART_PROPERTY);
+  if (dtstart == nullptr) {
+    return Status::InvalidArgument(LinePrefix(pre.LineOf("UID", e.uid)) + who +
+                                   " has no DTSTART");
+  }
+  icaltimetype ts = icalproperty_get_dtstart(dtstart);
+  if (icaltime_is_null_time(ts) || !icaltime_is_valid_time(ts) || ts.year < 1 ||
+      ts.year > 9999) {
+    return Status::InvalidArgument(LinePrefix(pre.LineOf("DTSTART", "")) + who +
+                                   " has an unusable DTSTART");
+  }
+  ZoneContext::Zone zone = zones.For(ts, TzidOf(dtstart));
+  a.all_day = ts.is_date;
+  a.time_zone = zone.name;
+  a.start = InstantOf(ts, zone.convert);
+  Remove(r, dtstart);
+
+  if (icalproperty* dtend = icalcomponent_get_first_property(r, ICAL_DTEND_PROPERTY)) {
+    icaltimetype te = icalproperty_get_dtend(dtend);
+    if (icaltime_is_null_time(te) || !icaltime_is_valid_time(te) || te.year > 9999) {
+      return Status::InvalidArgument(LinePrefix(pre.LineOf("DTEND", "")) + who +
+                                     " has an unusable DTEND");
+    }
+    a.end = TimeOfProperty(dtend, te, zones);
+    Remove(r, dtend);
+  } else if (icalproperty* dur = icalcomponent_get_first_property(r, ICAL_DURATION_PROPERTY)) {
+    icaldurationtype d = icalproperty_get_duration(dur);
+    icaltimetype te = icaltime_add(ts, d);
+    a.end = InstantOf(te, zone.convert);
+    if (a.all_day && d.is_neg == 0 && (d.hours || d.minutes || d.seconds)) {
+      a.end = a.start + std::chrono::seconds(icaldurationtype_as_int(d));
+    }
+    Remove(r, dur);
+  } else {
+    a.end = a.all_day ? a.start + std::chrono::days(1) : a.start;
+  }
+  if (a.all_day) {
+    // DATE start with a DATE-TIME end: the day containing the end is the last day.
+    auto day_end = std::chrono::ceil<std::chrono::days>(a.end);
+    a.end = std::max(Instant(day_end), a.start + std::chrono::days(1));
+  }
+  if (a.end < a.start) {
+    return Status::InvalidArgument(LinePrefix(pre.LineOf("DTEND", "")) + who +
+                                   " ends before it starts");
+  }
+
+  a.subject = TakeText(r, ICAL_SUMMARY_PROPERTY);
+  a.location = TakeText(r, ICAL_LOCATION_PROPERTY);
+  a.description = TakeText(r, ICAL_DESCRIPTION_PROPERTY);
+  a.show_as = ShowAsOf(r);
+  a.is_private = PrivateOf(r);
+  a.reminder_minutes = ReminderOf(r, a.start, a.end);
+
+  if (icalproperty* rr = icalcomponent_get_first_property(r, ICAL_RRULE_PROPERTY)) {
+    icalrecurrencetype rule = icalproperty_get_rrule(rr);
+    if (rule.freq == ICAL_NO_RECURRENCE) {
+      return Status::InvalidArgument(LinePrefix(pre.LineOf("RRULE", "")) + who +
+                                     " has an unusable RRULE");
+    }
+    char* text = icalrecurrencetype_as_string_r(&rule);
+    a.rrule = text ? text : "";
+    icalmemory_free_buffer(text);
+    Remove(r, rr);
+  }
+  for (icalproperty* p : detail::Properties(r, ICAL_EXDATE_PROPERTY)) {
+    icaltimetype t = icalproperty_get_exdate(p);
+    if (icaltime_is_null_time(t) || t.is_date != a.all_day) continue;  // kept in extra
+    a.exdates.push_back(TimeOfProperty(p, t, zones));
+    Remove(r, p);
+  }
+  for (icalproperty* p : detail::Properties(r, ICAL_RDATE_PROPERTY)) {
+    icaldatetimeperiodtype v = icalproperty_get_rdate(p);
+    if (icaltime_is_null_time(v.time) || v.time.is_date != a.all_day) continue;
+    a.rdates.push_back(TimeOfProperty(p, v.time, zones));
+    Remove(r, p);
+  }
+
+  // ical_extra: calendar properties, the master's rest, overrides, other
+  // components, and the VTIMEZONEs they refer to.
+  ComponentPtr extra(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  bool has_extra = false;
+  for (icalproperty* p : detail::Properties(calendar, ICAL_ANY_PROPERTY)) {
+    icalproperty_kind k = icalproperty_isa(p);
+    if (k == ICAL_VERSION_PROPERTY || k == ICAL_PRODID_PROPERTY || k == ICAL_METHOD_PROPERTY)
+      continue;
+    icalcomponent_add_property(extra.get(), icalproperty_new_clone(p));
+    has_extra = true;
+  }
+  has_extra = has_extra || icalcomponent_get_first_property(r, ICAL_ANY_PROPERTY) != nullptr ||
+              icalcomponent_get_first_component(r, ICAL_ANY_COMPONENT) != nullptr ||
+              !parts.overrides.empty() || !others.empty();
+  if (has_extra) {
+    std::set<std::string> tzids;
+    CollectTzids(r, &tzids);
+    std::vector<ComponentPtr> copies;
+    for (icalcomponent* o : parts.overrides) copies.emplace_back(icalcomponent_new_clone(o));
+    for (icalcomponent* o : others) copies.emplace_back(icalcomponent_new_clone(o));
+    for (auto& c : copies) CollectTzids(c.get(), &tzids);
+    for (icalcomponent* vtz : detail::Children(calendar, ICAL_VTIMEZONE_COMPONENT)) {
+      icalproperty* id = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+      if (id && icalproperty_get_tzid(id) && tzids.count(icalproperty_get_tzid(id)))
+        icalcomponent_add_component(extra.get(), icalcomponent_new_clone(vtz));
+    }
+    icalcomponent_add_component(extra.get(), rest.release());
+    for (auto& c : copies) icalcomponent_add_component(extra.get(), c.release());
+    a.ical_extra = detail::ToIcalString(extra.get());
+  }
+
+  if (options.multi_day == MultiDayRule::kStartWithEndInTitle) ApplyMultiDayRule(&a);
+  e.warnings = std::move(warnings);
+  return e;
+}
+
+std::string UidOf(icalcomponent* c) {
+  icalproperty* p = icalcomponent_get_first_property(c, ICAL_UID_PROPERTY);
+  const char* uid = p ? icalproperty_get_uid(p) : nullptr;
+  return uid ? std::string(uid) : std::string();
+}
+
+}  // namespace
+
+Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options) {
+  TANDEM_ASSIGN_OR_RETURN(detail::Prescanned pre, detail::Prescan(ics));
+  ComponentPtr root(icalparser_parse_string(pre.text.c_str()));
+  if (root == nullptr) return Status::InvalidArgument("no iCalendar data could be parsed");
+  std::vector<icalcomponent*> calendars;
+  if (icalcomponent_isa(root.get()) == ICAL_VCALENDAR_COMPONENT) {
+    calendars.push_back(root.get());
+  } else {
+    calendars = detail::Children(root.get(), ICAL_VCALENDAR_COMPONENT);
+  }
+  std::vector<std::string> warnings = pre.warnings;
+  TANDEM_RETURN_IF_ERROR(TakeParseErrors(root.get(), pre, &warnings));
+
+  std::vector<Event> events;
+  for (icalcomponent* calendar : calendars) {
+    std::vector<std::string> order;
+    std::map<std::string, EventParts> by_uid;
+    int anonymous = 0;
+    for (icalcomponent* ev : detail::Children(calendar, ICAL_VEVENT_COMPONENT)) {
+      std::string uid = UidOf(ev);
+      // Events without UID cannot belong together: each is its own.
+      std::string key = uid.empty() ? "\n" + std::to_string(anonymous++) : uid;
+      auto [it, fresh] = by_uid.try_emplace(key);
+      if (fresh) order.push_back(key);
+      bool is_override =
+          icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY) != nullptr;
+      if (!is_override && it->second.master == nullptr) {
+        it->second.master = ev;
+      } else {
+        it->second.overrides.push_back(ev);
+      }
+    }
+    std::vector<icalcomponent*> others;
+    for (icalcomponent* c : detail::Children(calendar, ICAL_ANY_COMPONENT)) {
+      icalcomponent_kind k = icalcomponent_isa(c);
+      if (k != ICAL_VEVENT_COMPONENT && k != ICAL_VTIMEZONE_COMPONENT) others.push_back(c);
+    }
+    bool first = true;
+    for (const std::string& key : order) {
+      EventParts parts = by_uid[key];
+      if (parts.master == nullptr) {  // only overrides: the first stands for the event
+        parts.master = parts.overrides.front();
+        parts.overrides.erase(parts.overrides.begin());
+      }
+      TANDEM_ASSIGN_OR_RETURN(
+          Event e, BuildEvent(calendar, parts, first ? others : std::vector<icalcomponent*>{}, pre,
+                              options, first ? warnings : std::vector<std::string>{}));
+      first = false;
+      events.push_back(std::move(e));
+    }
+  }
+  if (events.empty()) return Status::NotFound("no VEVENT in the iCalendar data");
+  return events;
+}
+
+Result<Event> ParseEvent(std::string_view ics, const MapOptions& options) {
+  Result<std::vector<Event>> events = ParseCalendar(ics, options);
+  if (!events.ok()) {
+    if (events.status().Is(Code::kNotFound))
+      return Status::InvalidArgument(events.status().message());
+    return events.status();
+  }
+  if (events->size() != 1) {
+    return Status::InvalidArgument("the resource holds " + std::to_string(events->size()) +
+                                   " events with different UIDs ('" + (*events)[0].uid +
+                                   "', '" + (*events)[1].uid + "', ...); expected one");
+  }
+  return std::move((*events)[0]);
+}
+
+}  // namespace tandem::ical

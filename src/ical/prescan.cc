@@ -1,0 +1,165 @@
+#include "ical/prescan.h"
+
+#include <unicode/utf8.h>
+
+#include <cctype>
+
+namespace tandem::ical::detail {
+namespace {
+
+std::string Upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Column (1-based) of the first invalid UTF-8 sequence, 0 when valid (ICU's decoder).
+int InvalidUtf8Column(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  int32_t length = static_cast<int32_t>(s.size());
+  int32_t i = 0;
+  while (i < length) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    int32_t at = i;
+    UChar32 c;
+    U8_NEXT(p, i, length, c);
+    if (c < 0) return at + 1;
+  }
+  return 0;
+}
+
+// Name part of a content line and whether a ':' separates it from the value
+// (outside quoted parameter values).
+bool SplitName(std::string_view line, std::string_view* name, std::string_view* value) {
+  size_t i = 0;
+  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '-'))
+    ++i;
+  if (i == 0) return false;
+  *name = line.substr(0, i);
+  bool quoted = false;
+  for (size_t j = i; j < line.size(); ++j) {
+    if (line[j] == '"') quoted = !quoted;
+    if (!quoted && line[j] == ':') {
+      if (j != i && line[i] != ';') return false;
+      *value = line.substr(j + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int Prescanned::LineOf(std::string_view name, std::string_view fragment) const {
+  for (const ContentLine& l : lines) {
+    if (l.name != name) continue;
+    if (std::string_view(text).substr(l.offset, l.length).find(fragment) != std::string_view::npos)
+      return l.line;
+  }
+  return 0;
+}
+
+Result<Prescanned> Prescan(std::string_view ics) {
+  if (ics.size() >= 3 && ics.substr(0, 3) == "\xEF\xBB\xBF") ics.remove_prefix(3);
+  Prescanned out;
+  out.text.reserve(ics.size() + ics.size() / 16);
+
+  // Logical line being assembled.
+  std::string logical;
+  int logical_line = 0;
+  struct Open {
+    std::string component;
+    int line;
+  };
+  std::vector<Open> stack;
+  bool seen_calendar = false;
+
+  auto error = [](int line, const std::string& what) {
+    return Status::InvalidArgument("line " + std::to_string(line) + ": " + what);
+  };
+
+  auto flush = [&]() -> Status {
+    if (logical_line == 0) return Status::Ok();
+    std::string_view line = logical;
+    int at = logical_line;
+    logical_line = 0;
+    std::string_view name, value;
+    if (!SplitName(line, &name, &value)) {
+      std::string shown(line.substr(0, 40));
+      out.warnings.push_back("line " + std::to_string(at) + ": not a content line, ignored: '" +
+                             shown + "'");
+      return Status::Ok();
+    }
+    std::string uname = Upper(name);
+    if (uname == "BEGIN") {
+      std::string comp = Upper(value);
+      while (!comp.empty() && (comp.back() == ' ' || comp.back() == '\t')) comp.pop_back();
+      if (comp.empty()) return error(at, "BEGIN without a component name");
+      if (stack.empty() && comp != "VCALENDAR")
+        return error(at, "expected BEGIN:VCALENDAR, found BEGIN:" + comp);
+      if (stack.size() > 32) return error(at, "components nested too deeply");
+      if (comp == "VCALENDAR") seen_calendar = true;
+      stack.push_back({comp, at});
+    } else if (uname == "END") {
+      std::string comp = Upper(value);
+      while (!comp.empty() && (comp.back() == ' ' || comp.back() == '\t')) comp.pop_back();
+      if (stack.empty()) return error(at, "END:" + comp + " without a matching BEGIN");
+      if (stack.back().component != comp) {
+        return error(at, "END:" + comp + " does not close BEGIN:" + stack.back().component +
+                             " of line " + std::to_string(stack.back().line));
+      }
+      stack.pop_back();
+    } else if (stack.empty()) {
+      out.warnings.push_back("line " + std::to_string(at) + ": " + uname +
+                             " outside VCALENDAR, ignored");
+      return Status::Ok();
+    }
+    out.lines.push_back({at, std::move(uname), out.text.size(), line.size()});
+    out.text.append(line);
+    out.text.append("\r\n");
+    return Status::Ok();
+  };
+
+  int physical = 0;
+  size_t pos = 0;
+  while (pos < ics.size()) {
+    size_t nl = ics.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? ics.size() : nl;
+    std::string_view line = ics.substr(pos, end - pos);
+    pos = end + 1;
+    ++physical;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find('\0') != std::string_view::npos) return error(physical, "NUL byte");
+    if (int col = InvalidUtf8Column(line)) {
+      return error(physical, "invalid UTF-8 at column " + std::to_string(col) +
+                                 " (iCalendar text must be UTF-8)");
+    }
+    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      if (logical_line != 0) {
+        logical.append(line.substr(1));
+        continue;
+      }
+      // A continuation with nothing to continue: blank-ish line.
+      bool blank = line.find_first_not_of(" \t") == std::string_view::npos;
+      if (blank) continue;
+      out.warnings.push_back("line " + std::to_string(physical) +
+                             ": folded continuation without a line to continue, ignored");
+      continue;
+    }
+    TANDEM_RETURN_IF_ERROR(flush());
+    if (line.empty()) continue;  // blank lines are tolerated and dropped
+    logical.assign(line);
+    logical_line = physical;
+  }
+  TANDEM_RETURN_IF_ERROR(flush());
+  if (!stack.empty()) {
+    return error(stack.back().line, "BEGIN:" + stack.back().component + " is never closed");
+  }
+  if (!seen_calendar) return Status::InvalidArgument("no BEGIN:VCALENDAR found");
+  return out;
+}
+
+}  // namespace tandem::ical::detail

@@ -1,0 +1,114 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "ical/ical.h"
+
+namespace tandem::ical {
+namespace {
+
+using std::chrono::days;
+using std::chrono::hours;
+
+Instant At(const char* rfc3339) { return ParseRfc3339(rfc3339).value(); }
+
+std::vector<std::string> Starts(const std::vector<Occurrence>& occ) {
+  std::vector<std::string> out;
+  for (const Occurrence& o : occ) out.push_back(FormatRfc3339(o.start));
+  return out;
+}
+
+model::Activity Weekly() {
+  model::Activity a;
+  a.subject = "Weekly";
+  a.start = At("2026-03-16T08:00:00Z");  // Monday 09:00 Berlin (CET)
+  a.end = a.start + hours(1);
+  a.time_zone = "Europe/Berlin";
+  a.rrule = "FREQ=WEEKLY;COUNT=4";
+  return a;
+}
+
+TEST(ExpandTest, SingleEvent) {
+  model::Activity a = Weekly();
+  a.rrule.clear();
+  auto occ = Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(occ.ok());
+  ASSERT_EQ(occ->size(), 1u);
+  EXPECT_TRUE(Expand(a, At("2026-03-16T09:00:00Z"), At("2027-01-01T00:00:00Z"), 10)->empty());
+}
+
+TEST(ExpandTest, WallClockTimeKeptAcrossDst) {
+  auto occ = Expand(Weekly(), At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  EXPECT_EQ(Starts(*occ),
+            (std::vector<std::string>{"2026-03-16T08:00:00Z", "2026-03-23T08:00:00Z",
+                                      "2026-03-30T07:00:00Z", "2026-04-06T07:00:00Z"}));
+}
+
+TEST(ExpandTest, ExdateRdateAndOverrides) {
+  model::Activity a = Weekly();
+  a.exdates = {At("2026-03-23T08:00:00Z")};
+  a.rdates = {At("2026-04-08T07:00:00Z")};
+  a.ical_extra =
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260330T090000\r\n"
+      "DTSTART;TZID=Europe/Berlin:20260331T150000\r\n"
+      "DTEND;TZID=Europe/Berlin:20260331T153000\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260406T090000\r\n"
+      "STATUS:CANCELLED\r\nDTSTART;TZID=Europe/Berlin:20260406T090000\r\nEND:VEVENT\r\n"
+      "END:VCALENDAR\r\n";
+  auto occ = Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2026-03-16T08:00:00Z",
+                                                    "2026-03-31T13:00:00Z",
+                                                    "2026-04-08T07:00:00Z"}));
+  EXPECT_TRUE((*occ)[1].overridden);
+  EXPECT_EQ((*occ)[1].recurrence_id, At("2026-03-30T07:00:00Z"));
+  EXPECT_EQ((*occ)[1].end - (*occ)[1].start, std::chrono::minutes(30));
+}
+
+TEST(ExpandTest, ThisAndFutureShiftsLaterInstances) {
+  model::Activity a = Weekly();
+  a.ical_extra =
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:"
+      "20260330T090000\r\nDTSTART;TZID=Europe/Berlin:20260330T110000\r\n"
+      "DTEND;TZID=Europe/Berlin:20260330T120000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto occ = Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  EXPECT_EQ(Starts(*occ),
+            (std::vector<std::string>{"2026-03-16T08:00:00Z", "2026-03-23T08:00:00Z",
+                                      "2026-03-30T09:00:00Z", "2026-04-06T09:00:00Z"}));
+}
+
+TEST(ExpandTest, AllDaySeriesAndWindowAndMax) {
+  model::Activity a;
+  a.all_day = true;
+  a.start = At("2026-12-24T00:00:00Z");
+  a.end = a.start + days(1);
+  a.rrule = "FREQ=YEARLY";
+  auto occ = Expand(a, At("2030-01-01T00:00:00Z"), At("2040-01-01T00:00:00Z"), 3);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2030-12-24T00:00:00Z",
+                                                    "2031-12-24T00:00:00Z",
+                                                    "2032-12-24T00:00:00Z"}));
+}
+
+TEST(OccursWithinTest, SeriesAndSingle) {
+  model::Activity a = Weekly();
+  EXPECT_TRUE(OccursWithin(a, At("2026-04-06T07:30:00Z"), At("2026-04-06T07:31:00Z")));
+  EXPECT_FALSE(OccursWithin(a, At("2026-04-06T08:00:00Z"), At("2026-04-13T00:00:00Z")));
+  EXPECT_FALSE(OccursWithin(a, At("2026-04-07T00:00:00Z"), At("2027-01-01T00:00:00Z")));
+  a.rrule = "FREQ=DAILY";  // endless
+  EXPECT_TRUE(OccursWithin(a, At("2031-06-01T12:00:00Z"), At("2031-06-02T12:00:00Z")));
+}
+
+TEST(ExpandTest, BadRuleIsAnError) {
+  model::Activity a = Weekly();
+  a.rrule = "FREQ=NEVER";
+  EXPECT_EQ(Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10).status().code(),
+            Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace tandem::ical

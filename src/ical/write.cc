@@ -1,0 +1,263 @@
+// Activity -> iCalendar (WriteEvent).
+#include <chrono>
+#include <cstdio>
+
+#include "ical/ical.h"
+#include "ical/internal.h"
+
+namespace tandem::ical {
+namespace {
+
+using detail::ComponentPtr;
+
+const char* BusyStatusName(model::ShowAs s) {
+  switch (s) {
+    case model::ShowAs::kFree:
+      return "FREE";
+    case model::ShowAs::kTentative:
+      return "TENTATIVE";
+    case model::ShowAs::kBusy:
+      return "BUSY";
+    case model::ShowAs::kOutOfOffice:
+      return "OOF";
+    case model::ShowAs::kWorkingElsewhere:
+      return "WORKINGELSEWHERE";
+  }
+  return "BUSY";
+}
+
+icalproperty* NewX(const char* name, const std::string& value) {
+  icalproperty* p = icalproperty_new_x(value.c_str());
+  icalproperty_set_x_name(p, name);
+  return p;
+}
+
+icaltimetype UtcTime(Instant t) {
+  return icaltime_from_timet_with_zone(static_cast<time_t>(ToUnixSeconds(t)), 0,
+                                       icaltimezone_get_utc_timezone());
+}
+
+// How the activity's times are written: DATE, UTC, or local time with a TZID.
+class TimeForm {
+ public:
+  TimeForm(bool all_day, icaltimezone* zone, std::string tzid)
+      : all_day_(all_day), zone_(zone), tzid_(std::move(tzid)) {}
+
+  icaltimetype Of(Instant t) const {
+    if (all_day_) return detail::LocalTimeOf(t, nullptr, true);
+    if (zone_ == nullptr) return UtcTime(t);
+    icaltimetype local = detail::LocalTimeOf(t, zone_, false);
+    local.zone = nullptr;  // written as local time; the TZID parameter names the zone
+    return local;
+  }
+
+  icalproperty* Tag(icalproperty* p) const {
+    if (!all_day_ && zone_ != nullptr) icalproperty_add_parameter(p, icalparameter_new_tzid(tzid_.c_str()));
+    if (all_day_) icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
+    return p;
+  }
+
+ private:
+  bool all_day_;
+  icaltimezone* zone_;
+  std::string tzid_;
+};
+
+// Reconstructs the real end from a "(until ...)" suffix (S5) and strips every suffix.
+Status UndoMultiDayRule(const model::Activity& a, icaltimezone* zone, std::string* subject,
+                        Instant* end) {
+  std::optional<std::string> until;
+  *subject = detail::StripUntilSuffix(a.subject, &until);
+  if (!until) return Status::Ok();
+  Result<Instant> day = ParseRfc3339(until->substr(0, 10));
+  if (!day.ok()) return Status::InvalidArgument("subject: unreadable end date suffix");
+  if (a.all_day) {
+    *end = *day + std::chrono::days(1);
+  } else if (until->size() == 16) {
+    icaltimetype local = detail::LocalTimeOf(*day, nullptr, false);
+    local.zone = nullptr;
+    local.hour = std::stoi(until->substr(11, 2));
+    local.minute = std::stoi(until->substr(14, 2));
+    *end = detail::InstantOf(local, zone ? zone : icaltimezone_get_utc_timezone());
+  }
+  if (*end < a.start) *end = a.start;
+  return Status::Ok();
+}
+
+icalcomponent* ZoneComponent(icaltimezone* zone, const std::string& tzid, Instant first_use) {
+  icalcomponent* source = icaltimezone_get_component(zone);
+  if (source == nullptr) return nullptr;
+  icalcomponent* vtz = icalcomponent_new_clone(source);
+  // Drop history before the year of first use: smaller and still exact from there.
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(first_use)};
+  icaltimetype from = icaltime_null_time();
+  from.year = static_cast<int>(ymd.year()) - 1;
+  from.month = 1;
+  from.day = 1;
+  from.zone = icaltimezone_get_utc_timezone();
+  icaltimezone_truncate_vtimezone(vtz, from, icaltime_null_time(), 0);
+  icalproperty* id = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+  if (id != nullptr) icalproperty_set_tzid(id, tzid.c_str());
+  for (icalproperty* x : detail::Properties(vtz, ICAL_X_PROPERTY)) {
+    if (detail::PropertyName(x) == "X-LIC-LOCATION") {
+      icalcomponent_remove_property(vtz, x);
+      icalproperty_free(x);
+    }
+  }
+  return vtz;
+}
+
+}  // namespace
+
+Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) {
+  if (o.uid.empty()) return Status::InvalidArgument("uid: required");
+  ComponentPtr extra;
+  icalcomponent* extra_master = nullptr;
+  if (!a.ical_extra.empty()) {
+    extra.reset(icalparser_parse_string(a.ical_extra.c_str()));
+    if (extra == nullptr || icalcomponent_isa(extra.get()) != ICAL_VCALENDAR_COMPONENT)
+      return Status::InvalidArgument("ical_extra: not one VCALENDAR");
+    extra_master = icalcomponent_get_first_component(extra.get(), ICAL_VEVENT_COMPONENT);
+  }
+
+  icaltimezone* zone = nullptr;
+  std::string tzid;
+  if (!a.all_day && !a.time_zone.empty() && a.time_zone != "UTC") {
+    zone = detail::BuiltinZone(a.time_zone);
+    if (zone == nullptr)
+      return Status::InvalidArgument("time_zone: unknown IANA zone '" + a.time_zone + "'");
+    tzid = a.time_zone;
+  }
+  TimeForm form(a.all_day, zone, tzid);
+
+  std::string subject = a.subject;
+  Instant end = a.end;
+  if (o.multi_day == MultiDayRule::kStartWithEndInTitle) {
+    TANDEM_RETURN_IF_ERROR(UndoMultiDayRule(a, zone, &subject, &end));
+  }
+  if (end < a.start) return Status::InvalidArgument("end: must not be before start");
+
+  ComponentPtr cal(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
+  icalcomponent_add_property(cal.get(), icalproperty_new_version("2.0"));
+  icalcomponent_add_property(cal.get(), icalproperty_new_prodid("-//Tandem//Tandem CRM//EN"));
+  if (extra) {
+    for (icalproperty* p : detail::Properties(extra.get(), ICAL_ANY_PROPERTY)) {
+      icalproperty_kind k = icalproperty_isa(p);
+      if (k == ICAL_VERSION_PROPERTY || k == ICAL_PRODID_PROPERTY || k == ICAL_METHOD_PROPERTY)
+        continue;
+      icalcomponent_add_property(cal.get(), icalproperty_new_clone(p));
+    }
+  }
+  if (zone != nullptr) {
+    if (icalcomponent* vtz = ZoneComponent(zone, tzid, a.start))
+      icalcomponent_add_component(cal.get(), vtz);
+  }
+  if (extra) {
+    for (icalcomponent* vtz : detail::Children(extra.get(), ICAL_VTIMEZONE_COMPONENT)) {
+      icalproperty* id = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+      if (id && icalproperty_get_tzid(id) && tzid == icalproperty_get_tzid(id)) continue;
+      icalcomponent_add_component(cal.get(), icalcomponent_new_clone(vtz));
+    }
+  }
+
+  icalcomponent* ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+  icalcomponent_add_component(cal.get(), ev);
+  icalcomponent_add_property(ev, icalproperty_new_uid(o.uid.c_str()));
+  icalcomponent_add_property(ev, icalproperty_new_dtstamp(UtcTime(o.dtstamp)));
+  if (o.created) icalcomponent_add_property(ev, icalproperty_new_created(UtcTime(*o.created)));
+  if (o.last_modified)
+    icalcomponent_add_property(ev, icalproperty_new_lastmodified(UtcTime(*o.last_modified)));
+  icalcomponent_add_property(ev, icalproperty_new_sequence(o.sequence));
+  if (!o.crm_id.empty()) icalcomponent_add_property(ev, NewX("X-TANDEM-CRM-ID", o.crm_id));
+
+  icalcomponent_add_property(ev, form.Tag(icalproperty_new_dtstart(form.Of(a.start))));
+  icalcomponent_add_property(ev, form.Tag(icalproperty_new_dtend(form.Of(end))));
+  if (!subject.empty()) icalcomponent_add_property(ev, icalproperty_new_summary(subject.c_str()));
+  if (!a.location.empty())
+    icalcomponent_add_property(ev, icalproperty_new_location(a.location.c_str()));
+  if (!a.description.empty())
+    icalcomponent_add_property(ev, icalproperty_new_description(a.description.c_str()));
+  icalcomponent_add_property(ev, icalproperty_new_transp(a.show_as == model::ShowAs::kFree
+                                                             ? ICAL_TRANSP_TRANSPARENT
+                                                             : ICAL_TRANSP_OPAQUE));
+  icalcomponent_add_property(ev, NewX("X-MICROSOFT-CDO-BUSYSTATUS", BusyStatusName(a.show_as)));
+
+  bool class_from_extra = false;
+  if (extra_master && a.is_private) {
+    icalproperty* c = icalcomponent_get_first_property(extra_master, ICAL_CLASS_PROPERTY);
+    class_from_extra = c != nullptr && icalproperty_get_class(c) == ICAL_CLASS_CONFIDENTIAL;
+  }
+  if (a.is_private && !class_from_extra)
+    icalcomponent_add_property(ev, icalproperty_new_class(ICAL_CLASS_PRIVATE));
+
+  if (!a.rrule.empty()) {
+    icalrecurrencetype rule = icalrecurrencetype_from_string(a.rrule.c_str());
+    if (rule.freq == ICAL_NO_RECURRENCE)
+      return Status::InvalidArgument("rrule: not a recurrence rule: '" + a.rrule + "'");
+    icalcomponent_add_property(ev, icalproperty_new_rrule(rule));
+  }
+  for (Instant t : a.rdates) {
+    icaldatetimeperiodtype v;
+    v.time = form.Of(t);
+    v.period = icalperiodtype_null_period();
+    icalcomponent_add_property(ev, form.Tag(icalproperty_new_rdate(v)));
+  }
+  for (Instant t : a.exdates) {
+    icalcomponent_add_property(ev, form.Tag(icalproperty_new_exdate(form.Of(t))));
+  }
+
+  // The modeled reminder goes first so that it is read back as "the first display
+  // alarm"; its template (the original alarm's other properties) is reused.
+  icalcomponent* reminder_template = nullptr;
+  if (extra_master) {
+    for (icalcomponent* sub : detail::Children(extra_master, ICAL_VALARM_COMPONENT)) {
+      if (icalcomponent_get_first_property(sub, ICAL_TRIGGER_PROPERTY) == nullptr) {
+        reminder_template = sub;
+        break;
+      }
+    }
+  }
+  if (a.reminder_minutes) {
+    icalcomponent* alarm = nullptr;
+    if (reminder_template != nullptr) {
+      alarm = icalcomponent_new_clone(reminder_template);
+    } else {
+      alarm = icalcomponent_new(ICAL_VALARM_COMPONENT);
+      icalcomponent_add_property(alarm, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+    }
+    icaltriggertype trig;
+    trig.time = icaltime_null_time();
+    trig.duration = icaldurationtype_from_int(-60 * *a.reminder_minutes);
+    icalcomponent_add_property(alarm, icalproperty_new_trigger(trig));
+    if (icalcomponent_get_first_property(alarm, ICAL_DESCRIPTION_PROPERTY) == nullptr)
+      icalcomponent_add_property(alarm, icalproperty_new_description("Reminder"));
+    icalcomponent_add_component(ev, alarm);
+  }
+  if (extra_master) {
+    for (icalproperty* p : detail::Properties(extra_master, ICAL_ANY_PROPERTY)) {
+      if (icalproperty_isa(p) == ICAL_CLASS_PROPERTY && !class_from_extra) continue;
+      icalcomponent_add_property(ev, icalproperty_new_clone(p));
+    }
+    for (icalcomponent* sub : detail::Children(extra_master, ICAL_ANY_COMPONENT)) {
+      if (sub == reminder_template) continue;
+      icalcomponent_add_component(ev, icalcomponent_new_clone(sub));
+    }
+  }
+
+  if (extra) {
+    bool first_event = true;
+    for (icalcomponent* c : detail::Children(extra.get(), ICAL_ANY_COMPONENT)) {
+      icalcomponent_kind k = icalcomponent_isa(c);
+      if (k == ICAL_VTIMEZONE_COMPONENT) continue;
+      if (k == ICAL_VEVENT_COMPONENT && first_event) {
+        first_event = false;
+        continue;
+      }
+      icalcomponent_add_component(cal.get(), icalcomponent_new_clone(c));
+    }
+  }
+  return detail::ToIcalString(cal.get());
+}
+
+}  // namespace tandem::ical
