@@ -132,11 +132,17 @@ CREATE INDEX changes_tombstones ON changes(at) WHERE op = 'delete';
 INSERT INTO meta(key, value) VALUES ('pruned_through', 0), ('max_activity_span_us', 0);
 )sql";
 
+// One owner's recurring series, for owner-filtered time-range lists.
+constexpr std::string_view kV2OwnerRecurringIndex = R"sql(
+CREATE INDEX activities_owner_recurring ON activities(owner_id, start_at) WHERE rrule <> '';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "users, sessions, CRM records, change log", kV1Tables},
+      {2, "index of each owner's recurring activities", kV2OwnerRecurringIndex},
   };
   return kMigrations;
 }

@@ -393,6 +393,22 @@ Result<std::vector<model::Activity>> SqliteStore::CreateActivities(
   return records;
 }
 
+Result<int64_t> SqliteStore::ImportActivities(const std::function<bool(model::Activity*)>& next) {
+  Instant now = clock_->Now();
+  auto w = pool_->Write();
+  TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
+  int64_t count = 0;
+  model::Activity r;
+  while (next(&r)) {
+    TANDEM_RETURN_IF_ERROR(PrepareNew(&r, now).WithContext(fmt::format("record {}", count)));
+    TANDEM_RETURN_IF_ERROR(InsertRecord(*w, r));
+    ++count;
+    r = model::Activity();
+  }
+  TANDEM_RETURN_IF_ERROR(tx.Commit());
+  return count;
+}
+
 template <typename T>
 Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
   using Row = RecordRow<T>;
@@ -458,7 +474,9 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
   // Fixed fragments chosen by which options are set; values are parameters:
   // ?1 page_after, ?2 owner, ?3 viewer, ?4 viewer is admin, ?5 from, ?6 to, ?7 limit.
   std::string sql = SelectRecordSql<T>() + " WHERE id > ?1";
-  if (o.owner_id) sql += " AND owner_id = ?2";
+  // With a time range the owner condition sits inside the range subqueries, where
+  // it selects the (owner_id, start_at) indexes.
+  if (o.owner_id && !time_range) sql += " AND owner_id = ?2";
   if (o.viewer) {
     // MayAccess (store.cc) in SQL.
     sql += kIsActivity ? " AND (owner_id = ?3 OR (is_private = 0 AND (shared = 1 OR ?4 = 1)))"
@@ -468,11 +486,16 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
     // Overlap of [start, end) with [from, to); zero-length activities at `from`
     // count. A non-recurring activity that overlaps starts no earlier than
     // from - (longest span), which bounds the index range; recurring ones match
-    // when they start before `to`.
-    sql +=
-        " AND ((start_at < ?6 AND start_at >= ?5 - (SELECT value FROM meta WHERE key = "
-        "'max_activity_span_us') AND (end_at > ?5 OR start_at = ?5))"
-        " OR (rrule <> '' AND start_at < ?6))";
+    // when they start before `to`. Each branch has its own index; the id list
+    // they produce is walked in id order for the keyset page.
+    std::string_view owner = o.owner_id ? " AND owner_id = ?2" : "";
+    sql += " AND id IN (SELECT id FROM activities WHERE start_at < ?6 AND start_at >= ?5 - "
+           "(SELECT value FROM meta WHERE key = 'max_activity_span_us') AND "
+           "(end_at > ?5 OR start_at = ?5)";
+    sql += owner;
+    sql += " UNION ALL SELECT id FROM activities WHERE rrule <> '' AND start_at < ?6";
+    sql += owner;
+    sql += ")";
   }
   sql += " ORDER BY id LIMIT ?7";
 

@@ -24,6 +24,7 @@
 // Thread safety: safe for concurrent use from many threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "store/sqlite/database_pool.h"
@@ -45,6 +46,9 @@ class SqliteStore final : public Store {
   // Creates many activities in ONE transaction (all or nothing): bulk import and
   // benchmarks. Same rules as Create for each.
   Result<std::vector<model::Activity>> CreateActivities(std::vector<model::Activity> records);
+  // The same for a stream too large to hold in memory: `next` fills its argument
+  // and returns true, or returns false at the end. Returns how many were created.
+  Result<int64_t> ImportActivities(const std::function<bool(model::Activity*)>& next);
 
   std::string Epoch() const override { return epoch_; }
   int SchemaVersion() const override { return schema_version_; }

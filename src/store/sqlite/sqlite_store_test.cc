@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "store/sqlite/schema.h"
 #include "store/store_contract_test.h"
@@ -80,6 +82,92 @@ TEST(SqliteStoreTest, BatchCreateIsAllOrNothingAndLogsEveryRecord) {
   ASSERT_TRUE(feed.ok());
   ASSERT_EQ(feed->changes.size(), 3u);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(feed->changes[i].id, (*created)[i].meta.id);
+}
+
+TEST(SqliteStoreTest, ImportStreamsManyActivitiesInOneTransaction) {
+  FakeClock clock(FromUnixSeconds(1'790'000'000));
+  SeededRandom random(1);
+  IdGenerator ids(clock, random);
+  auto store = sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock, .ids = &ids});
+  ASSERT_TRUE(store.ok());
+  int produced = 0;
+  auto bad = (*store)->ImportActivities([&](model::Activity* a) {
+    if (produced == 5) return false;
+    a->meta.owner_id = "o";
+    a->subject = produced == 3 ? "" : "s";  // the fourth is invalid
+    ++produced;
+    return true;
+  });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ((*store)->LatestSeq().value(), 0);  // rolled back entirely
+
+  produced = 0;
+  auto imported = (*store)->ImportActivities([&](model::Activity* a) {
+    if (produced == 500) return false;
+    a->meta.owner_id = "o" + std::to_string(produced % 3);
+    a->subject = "s" + std::to_string(produced);
+    a->start = a->end = FromUnixSeconds(1'790'000'000 + produced);
+    ++produced;
+    return true;
+  });
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(*imported, 500);
+  auto feed = (*store)->ChangesSince(0, 1000, {.entity = {}, .owner_id = "o1"});
+  ASSERT_TRUE(feed.ok());
+  EXPECT_EQ(feed->changes.size(), 167u);
+}
+
+TEST(SqliteStoreTest, TwoStoresOnOneFileSerializeTheirWrites) {
+  // Two SqliteStore objects stand for two processes sharing the database: the
+  // SQLite file lock and busy timeout, not the in-process pool, keep them apart.
+  std::string pattern = (std::filesystem::temp_directory_path() / "tandem-two-XXXXXX").string();
+  std::filesystem::path dir = mkdtemp(pattern.data());
+  std::string path = (dir / "shared.db").string();
+  FakeClock clock(FromUnixSeconds(1'790'000'000));
+  SeededRandom random(1);
+  IdGenerator ids(clock, random);
+  {
+    auto first = OpenSqliteStore({.path = path, .clock = &clock, .ids = &ids});
+    auto second = OpenSqliteStore({.path = path, .clock = &clock, .ids = &ids});
+    ASSERT_TRUE(first.ok() && second.ok());
+    EXPECT_EQ((*first)->Epoch(), (*second)->Epoch());
+    auto a = (*first)->Create(model::Account{.meta = {.owner_id = "o"}, .name = "shared"});
+    ASSERT_TRUE(a.ok());
+    std::atomic<int> ok{0}, stale{0}, other{0};
+    auto work = [&](Store* store) {
+      for (int i = 0; i < 60; ++i) {
+        auto current = store->GetAccount(a->meta.id);
+        if (!current.ok()) {
+          ++other;
+          continue;
+        }
+        model::Account next = *current;
+        next.notes += "x";
+        auto updated = store->Update(next, current->meta.version);
+        if (updated.ok()) {
+          ++ok;
+        } else if (updated.status().code() == Code::kPreconditionFailed) {
+          ++stale;
+        } else {
+          ++other;
+          ADD_FAILURE() << updated.status().ToString();
+        }
+      }
+    };
+    std::thread t1(work, first->get());
+    std::thread t2(work, second->get());
+    t1.join();
+    t2.join();
+    EXPECT_EQ(other.load(), 0);
+    auto final_state = (*second)->GetAccount(a->meta.id);
+    ASSERT_TRUE(final_state.ok());
+    EXPECT_EQ(final_state->meta.version, ok.load() + 1);
+    EXPECT_EQ(static_cast<int>(final_state->notes.size()), ok.load());
+    EXPECT_EQ(ok.load() + stale.load(), 120);
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST(SqliteStoreTest, OtherComponentsMigrateTheirOwnTablesInTheSameDatabase) {
