@@ -206,6 +206,8 @@ class SyncStateStore {
   // --- items to re-plan, keyed by (pair, side, href)
   virtual Status AddPending(const PendingItem& item) = 0;
   virtual Result<std::vector<PendingItem>> ListPending(std::string_view pair_id) = 0;
+  virtual Status RemovePending(std::string_view pair_id, std::string_view side,
+                               std::string_view href) = 0;
   virtual Status ClearPending(std::string_view pair_id) = 0;
 
   // --- sync log (S11)
@@ -222,6 +224,8 @@ class SyncStateStore {
   virtual Result<std::vector<TrashEntry>> ListTrash(std::string_view user_id, bool include_restored) = 0;
   virtual Result<TrashEntry> GetTrash(int64_t id) = 0;
   virtual Status MarkRestored(int64_t id, Instant at) = 0;
+  // Drops an entry (a trash move whose deletion was then refused by a precondition).
+  virtual Status DeleteTrash(int64_t id) = 0;
 
   // --- the UID the CRM side uses for an activity created from an external event
   // (activities created in the CRM use their id as UID and have no row here).

@@ -33,6 +33,7 @@ struct Observation {
   std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
   bool in_window = true;     // any occurrence within the sync window (S4)
   bool is_private = false;   // private / confidential (S9)
+  std::string title;          // the subject as written (logs, trash)
   // For initialization (S13): start, end and normalized title.
   Instant start{};
   Instant end{};

@@ -1,0 +1,164 @@
+#include "sync/crm_side.h"
+
+#include <charconv>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace tandem::sync {
+
+Result<std::string> CrmSide::Identity() {
+  return fmt::format("crm:{}:{}", o_.store->Epoch(), o_.user_id);
+}
+
+Result<Item> CrmSide::ItemOf(const model::Activity& a) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->UidForCrmId(o_.user_id, a.meta.id));
+  ical::WriteOptions w;
+  w.uid = mapped.value_or(a.meta.id);
+  w.crm_id = a.meta.id;
+  w.dtstamp = a.meta.modified;
+  w.created = a.meta.created;
+  w.last_modified = a.meta.modified;
+  w.multi_day = o_.map.multi_day;
+  TANDEM_ASSIGN_OR_RETURN(std::string ics, ical::WriteEvent(a, w));
+  return Item{a.meta.id, model::ETagOf(a.meta.version), std::move(ics)};
+}
+
+Result<std::optional<model::Activity>> CrmSide::Owned(const std::string& id) {
+  Result<model::Activity> a = o_.store->GetActivity(id);
+  if (!a.ok()) {
+    if (a.status().Is(Code::kNotFound)) return std::optional<model::Activity>();
+    return a.status();
+  }
+  if (a->meta.owner_id != o_.user_id) return std::optional<model::Activity>();
+  return std::optional<model::Activity>(std::move(*a));
+}
+
+Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag) {
+  if (etag.empty()) return std::optional<int64_t>();
+  return model::ParseIfMatch(etag);
+}
+
+Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRange&) {
+  ChangeSet out;
+  if (cursor.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(int64_t latest, o_.store->LatestSeq());
+    out.complete = true;
+    out.next_cursor = std::to_string(latest);
+    store::ListOptions lo;
+    lo.limit = std::min(o_.page_size, 1000);
+    lo.owner_id = o_.user_id;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Activity> page, o_.store->ListActivities(lo));
+      for (const model::Activity& a : page.items) {
+        TANDEM_ASSIGN_OR_RETURN(Item item, ItemOf(a));
+        out.changed.push_back(std::move(item));
+      }
+      if (page.next_page_after.empty()) break;
+      lo.page_after = page.next_page_after;
+    }
+    return out;
+  }
+  int64_t seq = 0;
+  auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), seq);
+  if (ec != std::errc() || p != cursor.data() + cursor.size()) {
+    return Status::ResyncRequired("CRM cursor is not a change-feed position: " + cursor);
+  }
+  store::ChangeFilter filter{model::EntityType::kActivity, o_.user_id};
+  std::vector<std::string> upserts;
+  std::unordered_set<std::string> seen;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(store::ChangeBatch batch, o_.store->ChangesSince(seq, 10000, filter));
+    for (const store::Change& c : batch.changes) {
+      if (!seen.insert(c.id).second) continue;
+      if (c.op == store::ChangeOp::kDelete) {
+        out.deleted.push_back(c.id);
+      } else {
+        upserts.push_back(c.id);
+      }
+    }
+    seq = std::max(seq, batch.next_seq);
+    if (!batch.more) break;
+  }
+  out.next_cursor = std::to_string(seq);
+  if (upserts.empty()) return out;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<model::Activity> acts, o_.store->GetActivities(upserts));
+  std::unordered_set<std::string> found;
+  for (const model::Activity& a : acts) {
+    if (a.meta.owner_id != o_.user_id) continue;
+    found.insert(a.meta.id);
+    Result<Item> item = ItemOf(a);
+    if (!item.ok()) {
+      out.warnings.push_back(fmt::format("activity {}: {}", a.meta.id, item.status().ToString()));
+      continue;
+    }
+    out.changed.push_back(std::move(*item));
+  }
+  for (const std::string& id : upserts) {
+    if (!found.contains(id)) out.deleted.push_back(id);  // gone (or moved to another owner) meanwhile
+  }
+  return out;
+}
+
+Result<std::vector<Item>> CrmSide::GetMany(const std::vector<std::string>& hrefs) {
+  std::vector<Item> out;
+  if (hrefs.empty()) return out;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<model::Activity> acts, o_.store->GetActivities(hrefs));
+  for (const model::Activity& a : acts) {
+    if (a.meta.owner_id != o_.user_id) continue;
+    TANDEM_ASSIGN_OR_RETURN(Item item, ItemOf(a));
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->CrmIdForUid(o_.user_id, uid));
+  const std::string candidate = mapped.value_or(uid);
+  TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> existing, Owned(candidate));
+  if (existing) {
+    return Status::AlreadyExists(fmt::format("activity {} already carries UID {}", candidate, uid));
+  }
+  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, o_.map));
+  model::Activity a = std::move(e.activity);
+  // A mapped id whose activity is gone (deleted, trashed) is not reused: the
+  // store keeps its tombstone.
+  a.meta.id = o_.ids->NewId();
+  a.meta.owner_id = o_.user_id;
+  a.meta.shared = false;
+  TANDEM_RETURN_IF_ERROR(o_.state->PutCrmUid(o_.user_id, uid, a.meta.id));
+  TANDEM_ASSIGN_OR_RETURN(model::Activity created, o_.store->Create(std::move(a)));
+  return ItemRef{created.meta.id, model::ETagOf(created.meta.version)};
+}
+
+Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag, const std::string& ical) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
+  if (!current) return Status::NotFound(fmt::format("activity {} does not exist", href));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag));
+  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, o_.map));
+  model::Activity a = std::move(e.activity);
+  a.meta = current->meta;
+  a.kind = current->kind;
+  a.regarding_type = current->regarding_type;
+  a.regarding_id = current->regarding_id;
+  TANDEM_ASSIGN_OR_RETURN(model::Activity updated, o_.store->Update(std::move(a), expected));
+  return ItemRef{updated.meta.id, model::ETagOf(updated.meta.version)};
+}
+
+Status CrmSide::Delete(const std::string& href, const std::string& etag) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
+  if (!current) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag));
+  Status s = o_.store->Delete(model::EntityType::kActivity, href, expected);
+  return s.Is(Code::kNotFound) ? Status::Ok() : s;
+}
+
+Result<std::optional<Item>> CrmSide::FindByUid(const std::string& uid) {
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->CrmIdForUid(o_.user_id, uid));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> a, Owned(mapped.value_or(uid)));
+  if (!a) return std::optional<Item>();
+  TANDEM_ASSIGN_OR_RETURN(Item item, ItemOf(*a));
+  return std::optional<Item>(std::move(item));
+}
+
+}  // namespace tandem::sync

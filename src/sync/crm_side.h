@@ -1,0 +1,63 @@
+// CrmSide: one user's CRM activities as a CalendarSide. Items are the activities
+// written as iCalendar (ical::WriteEvent) carrying X-TANDEM-CRM-ID = activity id;
+// href = activity id; ETag = the activity version; cursor = the store's
+// change-feed sequence (filtered to the user's activities).
+//
+// UIDs: an activity created in the CRM uses its id as UID; an activity created
+// from an external event keeps that event's UID, recorded in the sync state
+// (PutCrmUid) before the activity is written, with the activity id chosen up
+// front, so a crash in between is healed by FindByUid.
+//
+// Incoming items are parsed with ical::ParseEvent (multi-day rule S5 from the
+// options); an update keeps what the CRM owns and iCalendar does not carry (kind,
+// "regarding", sharing, owner) and takes ical_extra from the incoming item.
+//
+// Thread safety: as the Store and SyncStateStore given (both thread-safe).
+#pragma once
+
+#include <string>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "ical/ical.h"
+#include "store/store.h"
+#include "store/sync_state.h"
+#include "sync/calendar_side.h"
+
+namespace tandem::sync {
+
+struct CrmSideOptions {
+  store::Store* store = nullptr;              // REQUIRED
+  store::SyncStateStore* state = nullptr;     // REQUIRED (UID map)
+  IdGenerator* ids = nullptr;                 // REQUIRED (ids of activities created from events)
+  std::string user_id;                        // REQUIRED
+  ical::MapOptions map;                       // multi-day rule, default zone
+  int page_size = 1000;
+};
+
+class CrmSide final : public CalendarSide {
+ public:
+  explicit CrmSide(CrmSideOptions options) : o_(std::move(options)) {}
+
+  // "crm:<store epoch>:<user id>"
+  Result<std::string> Identity() override;
+  // "" lists every activity of the user (not limited to the window, so that a
+  // complete listing never reports an item outside the window as deleted).
+  Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) override;
+  Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override;
+  Result<ItemRef> Create(const std::string& uid, const std::string& ical) override;
+  Result<ItemRef> Update(const std::string& href, const std::string& etag, const std::string& ical) override;
+  Status Delete(const std::string& href, const std::string& etag) override;
+  Result<std::optional<Item>> FindByUid(const std::string& uid) override;
+
+  // The item for one activity (exposed for the trash and tests).
+  Result<Item> ItemOf(const model::Activity& a);
+
+ private:
+  Result<std::optional<model::Activity>> Owned(const std::string& id);
+  Result<std::optional<int64_t>> VersionOf(const std::string& etag);
+
+  CrmSideOptions o_;
+};
+
+}  // namespace tandem::sync

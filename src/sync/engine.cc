@@ -1,0 +1,507 @@
+#include "sync/engine.h"
+
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace tandem::sync {
+namespace {
+
+using store::ItemStatus;
+
+Result<ChangeSet> Fetch(CalendarSide& side, const std::string& cursor, const TimeRange& window) {
+  Result<ChangeSet> r = side.ChangesSince(cursor, window);
+  if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
+    r = side.ChangesSince("", window);  // the cursor expired: list everything
+  }
+  return r;
+}
+
+// Adds the pending items of one side to its change set: fetched again, or
+// deleted when the side no longer has them.
+Status MergePending(CalendarSide& side, const std::vector<std::string>& hrefs, ChangeSet& cs) {
+  if (hrefs.empty() || cs.complete) return Status::Ok();
+  std::unordered_set<std::string> known;
+  for (const Item& i : cs.changed) known.insert(i.href);
+  for (const std::string& h : cs.deleted) known.insert(h);
+  std::vector<std::string> wanted;
+  for (const std::string& h : hrefs) {
+    if (!known.contains(h)) wanted.push_back(h);
+  }
+  if (wanted.empty()) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, side.GetMany(wanted));
+  std::unordered_set<std::string> found;
+  for (Item& i : items) {
+    found.insert(i.href);
+    cs.changed.push_back(std::move(i));
+  }
+  for (const std::string& h : wanted) {
+    if (!found.contains(h)) cs.deleted.push_back(h);
+  }
+  return Status::Ok();
+}
+
+class Run {
+ public:
+  Run(const EngineDeps& d, store::SyncPair pair, CalendarSide& crm, CalendarSide& ext,
+      const RunOptions& options)
+      : d_(d), pair_(std::move(pair)), crm_(crm), ext_(ext), options_(options) {}
+
+  Result<RunReport> Go() {
+    report_.pair_id = pair_.id;
+    report_.dry_run = options_.dry_run;
+    report_.initialization = options_.initialize;
+    const Instant now = d_.clock->Now();
+    window_ = SyncWindow(pair_.options, now);
+
+    TANDEM_ASSIGN_OR_RETURN(std::string identity, ext_.Identity());
+    if (!options_.initialize) {
+      if (pair_.identity.empty()) {
+        return Status::PreconditionFailed(fmt::format(
+            "sync pair {} is not initialized: run the initialization first (sync init {})", pair_.id,
+            pair_.id));
+      }
+      if (identity != pair_.identity) {
+        return Status::PreconditionFailed(fmt::format(
+            "the external calendar of sync pair {} is not the one it was initialized with "
+            "(initialized: {}; now: {}); nothing was synced. If the calendar was replaced on "
+            "purpose, re-initialize the pair (sync init {}): existing events are paired again, "
+            "nothing is duplicated.",
+            pair_.id, pair_.identity, identity, pair_.id));
+      }
+    }
+
+    const std::string crm_cursor = options_.initialize ? "" : pair_.crm_cursor;
+    const std::string ext_cursor = options_.initialize ? "" : pair_.external_cursor;
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, Fetch(crm_, crm_cursor, window_));
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, Fetch(ext_, ext_cursor, window_));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<store::PendingItem> pending, d_.state->ListPending(pair_.id));
+    std::vector<std::string> crm_pending, ext_pending;
+    for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
+    TANDEM_RETURN_IF_ERROR(MergePending(crm_, crm_pending, crm_cs));
+    TANDEM_RETURN_IF_ERROR(MergePending(ext_, ext_pending, ext_cs));
+    for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
+    for (auto& w : ext_cs.warnings) report_.warnings.push_back("external: " + w);
+
+    PlanInput in;
+    in.options = pair_.options;
+    in.now = now;
+    in.force = options_.force;
+    in.initializing = options_.initialize;
+    Digest(Side::kCrm, crm_cs, in.crm);
+    Digest(Side::kExternal, ext_cs, in.external);
+    report_.crm_changes = static_cast<int>(in.crm.changed.size() + in.crm.deleted.size());
+    report_.external_changes = static_cast<int>(in.external.changed.size() + in.external.deleted.size());
+    if (!options_.initialize) {
+      TANDEM_RETURN_IF_ERROR(LoadStatus(in));
+      TANDEM_ASSIGN_OR_RETURN(in.status_count, d_.state->CountStatus(pair_.id));
+    }
+
+    Plan plan = MakePlan(in);
+    report_.plan = plan.ToString();
+    for (auto& w : plan.warnings) report_.warnings.push_back(w);
+    if (plan.refusal) {
+      report_.refusal = plan.refusal;
+      if (!options_.dry_run) {
+        TANDEM_ASSIGN_OR_RETURN(int64_t run_id, d_.state->BeginRun(store::SyncRun{
+                                                    .pair_id = pair_.id, .started = now}));
+        TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(run_id, d_.clock->Now(), "refused: " + *plan.refusal));
+      }
+      return report_;
+    }
+    if (options_.dry_run) return report_;
+
+    TANDEM_ASSIGN_OR_RETURN(report_.run_id, d_.state->BeginRun(store::SyncRun{
+                                                .pair_id = pair_.id, .started = now}));
+    if (options_.initialize) {
+      TANDEM_RETURN_IF_ERROR(d_.state->ClearStatus(pair_.id));
+      pair_.identity = identity;
+      pair_.initialized = now;
+    }
+    for (const Action& a : plan.actions) {
+      Status s = Apply(a);
+      if (!s.ok()) Fail(a, s);
+    }
+
+    // Items to retry first, then forget what was handled, then the cursors: a
+    // crash anywhere here leaves a superset of the work for the next run.
+    for (const auto& p : new_pending_) TANDEM_RETURN_IF_ERROR(d_.state->AddPending(p));
+    std::set<std::pair<std::string, std::string>> keep;
+    for (const auto& p : new_pending_) keep.insert({p.side, p.href});
+    for (const auto& p : pending) {
+      if (!keep.contains({p.side, p.href})) {
+        TANDEM_RETURN_IF_ERROR(d_.state->RemovePending(pair_.id, p.side, p.href));
+      }
+    }
+    pair_.crm_cursor = crm_cs.next_cursor;
+    pair_.external_cursor = ext_cs.next_cursor;
+    pair_.last_run = now;
+    TANDEM_RETURN_IF_ERROR(d_.state->UpdatePair(pair_));
+    std::string outcome = report_.errors.empty() ? "ok" : fmt::format("partial: {} failed", report_.errors.size());
+    TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(report_.run_id, d_.clock->Now(), outcome));
+    return report_;
+  }
+
+ private:
+  CalendarSide& SideOf(Side s) { return s == Side::kCrm ? crm_ : ext_; }
+
+  void Digest(Side side, ChangeSet& cs, SideChanges& out) {
+    out.complete = cs.complete;
+    out.deleted = std::move(cs.deleted);
+    out.changed.reserve(cs.changed.size());
+    for (Item& item : cs.changed) {
+      Result<Observation> obs = d_.codec->Digest(item, window_);
+      if (!obs.ok()) {
+        ItemError e{.action = "read", .target = std::string(SideName(side)), .error = obs.status().ToString()};
+        (side == Side::kCrm ? e.crm_id : e.external_href) = item.href;
+        report_.errors.push_back(std::move(e));
+        continue;
+      }
+      obs->href = item.href;
+      obs->etag = item.etag;
+      obs->ical = std::move(item.ical);
+      out.changed.push_back(std::move(*obs));
+    }
+  }
+
+  Status LoadStatus(PlanInput& in) {
+    if (in.crm.complete || in.external.complete) {
+      TANDEM_ASSIGN_OR_RETURN(in.status, d_.state->ListStatus(pair_.id));
+      return Status::Ok();
+    }
+    std::unordered_map<std::string, ItemStatus> rows;
+    auto add = [&](Result<std::optional<ItemStatus>> r) -> Status {
+      if (!r.ok()) return r.status();
+      if (*r) rows.emplace((*r)->uid, std::move(**r));
+      return Status::Ok();
+    };
+    for (const Observation& o : in.crm.changed) {
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, o.href)));
+      if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
+    }
+    for (const std::string& h : in.crm.deleted) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, h)));
+    for (const Observation& o : in.external.changed) {
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, o.href)));
+      if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
+    }
+    for (const std::string& h : in.external.deleted) {
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, h)));
+    }
+    in.status.reserve(rows.size());
+    for (auto& [uid, row] : rows) in.status.push_back(std::move(row));
+    return Status::Ok();
+  }
+
+  static std::string CrmHref(const Action& a) {
+    if (a.crm) return a.crm->href;
+    return a.base ? a.base->crm_id : "";
+  }
+  static std::string ExtHref(const Action& a) {
+    if (a.external) return a.external->href;
+    return a.base ? a.base->external_href : "";
+  }
+
+  // Re-plan this item next run: both sides' versions are fetched again.
+  void Defer(const Action& a, const std::string& why) {
+    std::string c = CrmHref(a), e = ExtHref(a);
+    if (!c.empty()) new_pending_.push_back({pair_.id, "crm", c, why});
+    if (!e.empty()) new_pending_.push_back({pair_.id, "external", e, why});
+  }
+
+  void Fail(const Action& a, const Status& s) {
+    Defer(a, s.ToString());
+    report_.errors.push_back(ItemError{.action = std::string(ActionKindName(a.kind)),
+                                       .target = std::string(SideName(a.target)),
+                                       .uid = a.uid,
+                                       .crm_id = CrmHref(a),
+                                       .external_href = ExtHref(a),
+                                       .error = s.ToString()});
+    Status logged = Log(a, std::string(ActionKindName(a.kind)), "", "", s.ToString());
+    if (!logged.ok()) report_.warnings.push_back("sync log: " + logged.ToString());
+  }
+
+  Status Log(const Action& a, std::string action, std::string before, std::string after,
+             std::string error = "") {
+    store::SyncLogEntry e;
+    e.run_id = report_.run_id;
+    e.pair_id = pair_.id;
+    e.at = d_.clock->Now();
+    e.action = std::move(action);
+    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack;
+    e.target = writes ? std::string(SideName(a.target)) : "";
+    e.uid = a.uid;
+    e.crm_id = CrmHref(a);
+    e.external_href = ExtHref(a);
+    e.before = std::move(before);
+    e.after = std::move(after);
+    e.reason = a.reason;
+    e.error = std::move(error);
+    return d_.state->AppendLog(e);
+  }
+
+  void Count(const Action& a) { ++report_.applied[std::string(ActionKindName(a.kind))]; }
+
+  // The target's version after a write, read back so that the status holds
+  // what the side really stores (a side may normalize what it was given).
+  Result<Observation> ReadBack(Side side, const ItemRef& ref, const std::string& written) {
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(side).GetMany({ref.href}));
+    Item item = items.empty() ? Item{ref.href, ref.etag, written} : std::move(items.front());
+    TANDEM_ASSIGN_OR_RETURN(Observation o, d_.codec->Digest(item, window_));
+    o.href = item.href;
+    o.etag = item.etag;
+    o.ical = std::move(item.ical);
+    return o;
+  }
+
+  Status PutRow(const std::string& uid, const Observation& crm, const Observation& ext) {
+    return d_.state->PutStatus(ItemStatus{.pair_id = pair_.id,
+                                          .uid = uid,
+                                          .crm_id = crm.href,
+                                          .crm_etag = crm.etag,
+                                          .crm_hash = crm.content_hash,
+                                          .external_href = ext.href,
+                                          .external_etag = ext.etag,
+                                          .external_hash = ext.content_hash});
+  }
+
+  // The current observation of one side for an action: as seen this run, else
+  // as the status last recorded it.
+  Observation Current(const Action& a, Side side) {
+    const std::optional<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
+    if (seen) return *seen;
+    Observation o;
+    if (a.base) {
+      o.href = side == Side::kCrm ? a.base->crm_id : a.base->external_href;
+      o.etag = side == Side::kCrm ? a.base->crm_etag : a.base->external_etag;
+      o.content_hash = side == Side::kCrm ? a.base->crm_hash : a.base->external_hash;
+      o.uid = a.uid;
+    }
+    return o;
+  }
+
+  Result<std::string> PrepareFor(const Action& a, Side target, const std::string* current) {
+    const Observation& src = *a.source();
+    PrepareOptions p;
+    p.target = target;
+    p.reminders = pair_.options.reminders;
+    p.target_current = current;
+    if (target == Side::kExternal) {
+      p.uid = a.uid;
+      p.crm_id = src.href;
+    } else {
+      p.uid = a.crm ? a.crm->uid : a.uid;
+    }
+    return d_.codec->Prepare(src.ical, p);
+  }
+
+  Status Apply(const Action& a) {
+    switch (a.kind) {
+      case ActionKind::kRecord: {
+        TANDEM_RETURN_IF_ERROR(PutRow(a.uid, Current(a, Side::kCrm), Current(a, Side::kExternal)));
+        if (!a.base) TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", ""));
+        Count(a);
+        return Status::Ok();
+      }
+      case ActionKind::kUntrack: {
+        TANDEM_RETURN_IF_ERROR(d_.state->DeleteStatus(pair_.id, a.uid));
+        TANDEM_RETURN_IF_ERROR(Log(a, "untrack", "", ""));
+        Count(a);
+        return Status::Ok();
+      }
+      case ActionKind::kCreate:
+        return ApplyCreate(a);
+      case ActionKind::kUpdate:
+        return ApplyUpdate(a);
+      case ActionKind::kDelete:
+        return ApplyDelete(a);
+      case ActionKind::kTrash:
+        return ApplyTrash(a);
+    }
+    return Status::Internal("unknown action");
+  }
+
+  // Pairs the source with an item the target already holds under the UID (a
+  // creation interrupted by a crash, or a concurrent one). Returns true when
+  // paired; false when the two differ and were deferred to the next run.
+  Result<bool> PairWithExisting(const Action& a, const Item& existing, const std::string& written) {
+    TANDEM_ASSIGN_OR_RETURN(Observation found, d_.codec->Digest(existing, window_));
+    found.href = existing.href;
+    found.etag = existing.etag;
+    found.ical = existing.ical;
+    TANDEM_ASSIGN_OR_RETURN(Observation wanted, d_.codec->Digest(Item{"", "", written}, window_));
+    const Observation& src = *a.source();
+    if (found.content_hash != wanted.content_hash) {
+      Action deferred = a;
+      (a.target == Side::kCrm ? deferred.crm : deferred.external) = found;
+      Defer(deferred, "an item with this UID already exists; re-planned");
+      ++report_.deferred;
+      TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
+      return false;
+    }
+    const Observation& crm = a.target == Side::kCrm ? found : src;
+    const Observation& ext = a.target == Side::kCrm ? src : found;
+    TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
+    TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
+    TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", found.ical));
+    ++report_.applied["heal"];
+    return true;
+  }
+
+  Status ApplyCreate(const Action& a) {
+    const Observation& src = *a.source();
+    CalendarSide& target = SideOf(a.target);
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<store::CreationIntent> intent,
+                            d_.state->GetIntent(pair_.id, a.uid));
+    if (intent) {
+      // A previous run meant to create this item; it may have reached the side.
+      TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
+      if (existing) return PairWithExisting(a, *existing, ical).status();
+    }
+    TANDEM_RETURN_IF_ERROR(d_.state->PutIntent(store::CreationIntent{
+        .pair_id = pair_.id,
+        .uid = a.uid,
+        .target = std::string(SideName(a.target)),
+        .source_href = src.href,
+        .at = d_.clock->Now()}));
+    Result<ItemRef> ref = target.Create(a.uid, ical);
+    if (!ref.ok() && ref.status().Is(Code::kAlreadyExists)) {
+      TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
+      if (existing) return PairWithExisting(a, *existing, ical).status();
+    }
+    if (!ref.ok()) return ref.status();
+    TANDEM_ASSIGN_OR_RETURN(Observation after, ReadBack(a.target, *ref, ical));
+    const Observation& crm = a.target == Side::kCrm ? after : src;
+    const Observation& ext = a.target == Side::kCrm ? src : after;
+    TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
+    TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
+    TANDEM_RETURN_IF_ERROR(Log(a, "create", "", after.ical));
+    Count(a);
+    return Status::Ok();
+  }
+
+  Status ApplyUpdate(const Action& a) {
+    const Observation& src = *a.source();
+    Observation cur = Current(a, a.target);
+    std::string current_ical = cur.ical;
+    if (current_ical.empty() && pair_.options.reminders != store::ReminderHandling::kSync) {
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(a.target).GetMany({cur.href}));
+      if (!items.empty()) current_ical = items.front().ical;
+    }
+    TANDEM_ASSIGN_OR_RETURN(std::string ical,
+                            PrepareFor(a, a.target, current_ical.empty() ? nullptr : &current_ical));
+    // The losing version of a conflict goes to the log before it is overwritten,
+    // so that no crash can lose it (S11).
+    if (a.loser) TANDEM_RETURN_IF_ERROR(Log(a, "conflict-loser", a.loser->ical, src.ical));
+    Result<ItemRef> ref = SideOf(a.target).Update(cur.href, cur.etag, ical);
+    if (!ref.ok() && (ref.status().Is(Code::kPreconditionFailed) || ref.status().Is(Code::kNotFound))) {
+      // Someone changed (or removed) the target since we read it: never
+      // overwrite; look at both versions again next run.
+      Defer(a, ref.status().ToString());
+      ++report_.deferred;
+      return Log(a, "update", current_ical, "", "deferred to the next run: " + ref.status().ToString());
+    }
+    if (!ref.ok()) return ref.status();
+    TANDEM_ASSIGN_OR_RETURN(Observation after, ReadBack(a.target, *ref, ical));
+    const Observation& crm = a.target == Side::kCrm ? after : src;
+    const Observation& ext = a.target == Side::kCrm ? src : after;
+    TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
+    TANDEM_RETURN_IF_ERROR(Log(a, "update", current_ical, after.ical));
+    Count(a);
+    return Status::Ok();
+  }
+
+  Result<std::string> CurrentIcal(const Action& a, Side side) {
+    const std::optional<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
+    if (seen) return seen->ical;
+    std::string href = side == Side::kCrm ? CrmHref(a) : ExtHref(a);
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(side).GetMany({href}));
+    return items.empty() ? std::string() : items.front().ical;
+  }
+
+  Status ApplyDelete(const Action& a) {
+    Observation cur = Current(a, Side::kExternal);
+    TANDEM_ASSIGN_OR_RETURN(std::string before, CurrentIcal(a, Side::kExternal));
+    Status s = ext_.Delete(cur.href, cur.etag);
+    if (s.Is(Code::kPreconditionFailed)) {
+      Defer(a, s.ToString());
+      ++report_.deferred;
+      return Log(a, "delete", before, "", "deferred to the next run: " + s.ToString());
+    }
+    TANDEM_RETURN_IF_ERROR(s);
+    TANDEM_RETURN_IF_ERROR(d_.state->DeleteStatus(pair_.id, a.uid));
+    TANDEM_RETURN_IF_ERROR(Log(a, "delete", before, ""));
+    Count(a);
+    return Status::Ok();
+  }
+
+  Status ApplyTrash(const Action& a) {
+    Observation cur = Current(a, Side::kCrm);
+    TANDEM_ASSIGN_OR_RETURN(std::string before, CurrentIcal(a, Side::kCrm));
+    int64_t trash_id = 0;
+    if (!before.empty()) {
+      store::TrashEntry t;
+      t.pair_id = pair_.id;
+      t.user_id = pair_.user_id;
+      t.activity_id = cur.href;
+      t.uid = a.uid;
+      t.ical = before;
+      t.deleted_at = d_.clock->Now();
+      if (Result<Observation> o = d_.codec->Digest(Item{cur.href, cur.etag, before}, window_); o.ok()) {
+        t.subject = o->title;
+        t.start = o->start;
+      }
+      // Into the trash before the deletion: a crash in between leaves a trash
+      // entry, never a lost activity.
+      TANDEM_ASSIGN_OR_RETURN(trash_id, d_.state->PutTrash(t));
+    }
+    Status s = crm_.Delete(cur.href, cur.etag);
+    if (s.Is(Code::kPreconditionFailed)) {
+      if (trash_id != 0) TANDEM_RETURN_IF_ERROR(d_.state->DeleteTrash(trash_id));
+      Defer(a, s.ToString());
+      ++report_.deferred;
+      return Log(a, "trash", before, "", "deferred to the next run: " + s.ToString());
+    }
+    TANDEM_RETURN_IF_ERROR(s);
+    TANDEM_RETURN_IF_ERROR(d_.state->DeleteStatus(pair_.id, a.uid));
+    TANDEM_RETURN_IF_ERROR(Log(a, "trash", before, ""));
+    Count(a);
+    return Status::Ok();
+  }
+
+  const EngineDeps& d_;
+  store::SyncPair pair_;
+  CalendarSide& crm_;
+  CalendarSide& ext_;
+  RunOptions options_;
+  TimeRange window_;
+  RunReport report_;
+  std::vector<store::PendingItem> new_pending_;
+};
+
+}  // namespace
+
+std::string RunReport::Summary() const {
+  if (refusal) return "refused: " + *refusal;
+  std::string out;
+  for (const auto& [action, n] : applied) {
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", n, action);
+  }
+  if (out.empty()) out = "no changes";
+  if (deferred > 0) out += fmt::format("; {} deferred", deferred);
+  if (!errors.empty()) out += fmt::format("; {} failed", errors.size());
+  if (dry_run) out = "dry run: " + out;
+  return out;
+}
+
+Result<RunReport> SyncEngine::Run(const std::string& pair_id, CalendarSide& crm, CalendarSide& external,
+                                  const RunOptions& options) {
+  TANDEM_ASSIGN_OR_RETURN(store::SyncPair pair, d_.state->GetPair(pair_id));
+  class Run run(d_, std::move(pair), crm, external, options);
+  return run.Go();
+}
+
+}  // namespace tandem::sync

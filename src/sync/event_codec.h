@@ -1,0 +1,38 @@
+// EventCodec: how the engine reads and writes the items that cross a
+// CalendarSide. The real one maps iCalendar through src/ical (ical_codec.h); the
+// seam lets the planner and executor be exercised at high speed by property tests.
+//
+// Thread safety: implementations are stateless and thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "store/sync_state.h"
+#include "sync/calendar_side.h"
+#include "sync/planner.h"
+
+namespace tandem::sync {
+
+struct PrepareOptions {
+  Side target = Side::kExternal;
+  std::string uid;     // the UID the written item must carry
+  std::string crm_id;  // stamped as X-TANDEM-CRM-ID when not empty
+  store::ReminderHandling reminders = store::ReminderHandling::kSync;
+  // The target's current version, when there is one (reminder handling keeps the
+  // target's own reminder when reminders are not synced in that direction).
+  const std::string* target_current = nullptr;
+};
+
+class EventCodec {
+ public:
+  virtual ~EventCodec() = default;
+  // The planner's view of an item. InvalidArgument when the item cannot be read.
+  virtual Result<Observation> Digest(const Item& item, const TimeRange& window) const = 0;
+  // The text to write to `options.target` for the source version `ical`.
+  virtual Result<std::string> Prepare(std::string_view ical, const PrepareOptions& options) const = 0;
+};
+
+}  // namespace tandem::sync

@@ -1,0 +1,47 @@
+#include "sync/ical_codec.h"
+
+namespace tandem::sync {
+
+Result<Observation> IcalCodec::Digest(const Item& item, const TimeRange& window) const {
+  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(item.ical, ical::MapOptions{}));
+  Observation o;
+  o.href = item.href;
+  o.etag = item.etag;
+  o.uid = e.uid;
+  o.crm_id = e.crm_id;
+  o.content_hash = ical::ContentHash(e.activity);
+  o.modified = e.last_modified;
+  o.in_window = ical::OccursWithin(e.activity, window.from, window.to);
+  o.is_private = e.activity.is_private;
+  o.title = e.activity.subject;
+  o.start = e.activity.start;
+  o.end = e.activity.end;
+  o.title_key = NormalizeTitle(e.activity.subject);
+  o.ical = item.ical;
+  return o;
+}
+
+Result<std::string> IcalCodec::Prepare(std::string_view ical, const PrepareOptions& options) const {
+  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, ical::MapOptions{}));
+  // S10: reminders not synced in this direction stay as the target has them.
+  const bool keep_target_reminder =
+      (options.reminders == store::ReminderHandling::kCrmOnly && options.target == Side::kExternal) ||
+      (options.reminders == store::ReminderHandling::kExternalOnly && options.target == Side::kCrm);
+  if (keep_target_reminder) {
+    e.activity.reminder_minutes.reset();
+    if (options.target_current != nullptr) {
+      auto current = ical::ParseEvent(*options.target_current, ical::MapOptions{});
+      if (current.ok()) e.activity.reminder_minutes = current->activity.reminder_minutes;
+    }
+  }
+  ical::WriteOptions w;
+  w.uid = options.uid.empty() ? e.uid : options.uid;
+  w.crm_id = options.crm_id.empty() ? e.crm_id : options.crm_id;
+  w.sequence = e.sequence;
+  w.dtstamp = e.last_modified.value_or(Instant{});
+  w.created = e.created;
+  w.last_modified = e.last_modified;
+  return ical::WriteEvent(e.activity, w);
+}
+
+}  // namespace tandem::sync
