@@ -65,6 +65,12 @@ Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra,
                                             std::string_view time_zone,
                                             Duration master_duration);
 
+// Marks, inside ical_extra, the VALARM whose TRIGGER became reminder_minutes: the
+// writer fills it again and removes the marker.
+inline constexpr char kReminderMarker[] = "X-TANDEM-REMINDER";
+inline constexpr char kReminderText[] = "Reminder";  // DESCRIPTION of a new alarm
+icalproperty* NewX(const char* name, const std::string& value);
+
 // Strips every trailing " (until ...)" suffix from `subject`; returns the last
 // (outermost) suffix's text, if any, in `until`.
 std::string StripUntilSuffix(std::string_view subject, std::optional<std::string>* until);

@@ -103,11 +103,10 @@ class ZoneContext {
       if (!name.ok() && loc && icalproperty_get_location(loc))
         name = ResolveZoneName(icalproperty_get_location(loc));
     }
-    if (defined != nullptr) {
-      z.convert = defined;
-    } else if (name.ok()) {
-      z.convert = detail::BuiltinZone(*name);
-    }
+    // System tzdata first: definitions inside files are often stale or broken;
+    // the file's own VTIMEZONE serves zones that have no IANA equivalent.
+    if (name.ok()) z.convert = detail::BuiltinZone(*name);
+    if (z.convert == nullptr) z.convert = defined;
     if (name.ok()) {
       z.name = *name == "UTC" ? "" : *name;
     } else if (defined != nullptr) {
@@ -263,18 +262,18 @@ std::optional<int> ReminderOf(icalcomponent* rest, Instant start, Instant end) {
       return std::nullopt;  // not expressible as "minutes before start": kept as is
     }
     Remove(alarm, trigger);
-    // What the writer itself produces carries nothing worth keeping.
-    std::vector<icalproperty*> left = detail::Properties(alarm, ICAL_ANY_PROPERTY);
-    bool plain = icalcomponent_get_first_component(alarm, ICAL_ANY_COMPONENT) == nullptr;
-    for (icalproperty* p : left) {
-      icalproperty_kind k = icalproperty_isa(p);
-      if (k == ICAL_ACTION_PROPERTY) continue;
-      if (k == ICAL_DESCRIPTION_PROPERTY && TextOf(p) == "Reminder") continue;
-      plain = false;
+    // The writer's own default text is not worth keeping.
+    for (icalproperty* p : detail::Properties(alarm, ICAL_DESCRIPTION_PROPERTY)) {
+      if (TextOf(p) == detail::kReminderText) Remove(alarm, p);
     }
+    std::vector<icalproperty*> left = detail::Properties(alarm, ICAL_ANY_PROPERTY);
+    bool plain = icalcomponent_get_first_component(alarm, ICAL_ANY_COMPONENT) == nullptr &&
+                 left.size() == 1;  // ACTION only
     if (plain) {
       icalcomponent_remove_component(rest, alarm);
       icalcomponent_free(alarm);
+    } else {
+      icalcomponent_add_property(alarm, detail::NewX(detail::kReminderMarker, "TRUE"));
     }
     return static_cast<int>(seconds_before / 60);
   }
@@ -394,8 +393,10 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
     a.end = std::max(Instant(day_end), a.start + std::chrono::days(1));
   }
   if (a.end < a.start) {
-    return Status::InvalidArgument(LinePrefix(pre.LineOf("DTEND", "")) + who +
-                                   " ends before it starts");
+    // Seen in real exports; one bad event must not block the calendar (C8).
+    warnings.push_back(LinePrefix(pre.LineOf("DTEND", "")) + who +
+                       " ends before it starts; read as zero length");
+    a.end = a.start;
   }
 
   a.subject = TakeText(r, ICAL_SUMMARY_PROPERTY);

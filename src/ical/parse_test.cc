@@ -195,9 +195,8 @@ TEST(ParseEventTest, ErrorsNameTheProblemAndLine) {
       {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:2026-01-01 10:00\nEND:VEVENT\n"),
        "line 6: unreadable DTSTART value '2026-01-01 10:00'"},
       {Wrap("BEGIN:VEVENT\nUID:x\nSUMMARY:no start\nEND:VEVENT\n"), "has no DTSTART"},
-      {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:20260101T100000Z\nDTEND:20250101T100000Z\n"
-            "END:VEVENT\n"),
-       "ends before it starts"},
+      {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:20260101T100000Z\nSUMMARY:a\x01" "b\nEND:VEVENT\n"),
+       "line 7: control character 0x01 at column 10"},
       {Wrap("BEGIN:VTODO\nUID:x\nEND:VTODO\n"), "no VEVENT"},
       {"", "no BEGIN:VCALENDAR"},
       {"BEGIN:VEVENT\nEND:VEVENT\n", "line 1: expected BEGIN:VCALENDAR"},
@@ -209,6 +208,20 @@ TEST(ParseEventTest, ErrorsNameTheProblemAndLine) {
     EXPECT_NE(e.status().message().find(c.want), std::string::npos)
         << e.status().message() << " / wanted: " << c.want;
   }
+}
+
+TEST(ParseEventTest, LenientWhereRealExportsDiffer) {
+  // Lone-CR line ends, a UTF-8 character split by folding, DTEND before DTSTART.
+  auto e = ParseEvent(
+      "BEGIN:VCALENDAR\rVERSION:2.0\rBEGIN:VEVENT\rUID:x\rDTSTART:20260101T100000Z\r"
+      "DTEND:20250101T100000Z\rSUMMARY:caf\xC3\r \xA9\rEND:VEVENT\rEND:VCALENDAR\r",
+      {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->activity.subject, "caf\xC3\xA9");
+  EXPECT_EQ(e->activity.end, e->activity.start);
+  ASSERT_EQ(e->warnings.size(), 1u);
+  EXPECT_NE(e->warnings[0].find("line 6: VEVENT x ends before it starts"), std::string::npos)
+      << e->warnings[0];
 }
 
 TEST(ParseEventTest, NonFatalParserFindingsBecomeWarnings) {

@@ -3,6 +3,7 @@
 #include <unicode/utf8.h>
 
 #include <cctype>
+#include <cstdio>
 
 namespace tandem::ical::detail {
 namespace {
@@ -86,6 +87,11 @@ Result<Prescanned> Prescan(std::string_view ics) {
     std::string_view line = logical;
     int at = logical_line;
     logical_line = 0;
+    // Checked after unfolding: folding may split a multi-byte character.
+    if (int col = InvalidUtf8Column(line)) {
+      return error(at, "invalid UTF-8 at column " + std::to_string(col) +
+                           " of the unfolded line (iCalendar text must be UTF-8)");
+    }
     std::string_view name, value;
     if (!SplitName(line, &name, &value)) {
       std::string shown(line.substr(0, 40));
@@ -126,16 +132,22 @@ Result<Prescanned> Prescan(std::string_view ics) {
   int physical = 0;
   size_t pos = 0;
   while (pos < ics.size()) {
-    size_t nl = ics.find('\n', pos);
-    size_t end = nl == std::string_view::npos ? ics.size() : nl;
+    // CRLF, LF and (old Mac exports) a lone CR all end a line.
+    size_t end = ics.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) end = ics.size();
     std::string_view line = ics.substr(pos, end - pos);
-    pos = end + 1;
+    pos = end;
+    if (pos < ics.size() && ics[pos] == '\r') ++pos;
+    if (pos < ics.size() && ics[pos] == '\n' && (pos == end || ics[pos - 1] == '\r')) ++pos;
     ++physical;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.find('\0') != std::string_view::npos) return error(physical, "NUL byte");
-    if (int col = InvalidUtf8Column(line)) {
-      return error(physical, "invalid UTF-8 at column " + std::to_string(col) +
-                                 " (iCalendar text must be UTF-8)");
+    for (size_t i = 0; i < line.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(line[i]);
+      if ((c < 0x20 && c != '\t') || c == 0x7F) {
+        char hex[8];
+        snprintf(hex, sizeof(hex), "0x%02X", c);
+        return error(physical, std::string("control character ") + hex + " at column " +
+                                   std::to_string(i + 1));
+      }
     }
     if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) {
       if (logical_line != 0) {

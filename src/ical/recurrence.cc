@@ -15,9 +15,12 @@ namespace {
 icaltimezone* ZoneFor(icalcomponent* calendar, icalproperty* p, icaltimezone* floating) {
   std::string tzid = TzidOf(p);
   if (tzid.empty()) return floating;
-  if (icaltimezone* defined = icalcomponent_get_timezone(calendar, tzid.c_str())) return defined;
+  // Same preference as the parser: system tzdata, then the file's definition.
   Result<std::string> name = ResolveZoneName(tzid);
-  if (name.ok()) return BuiltinZone(*name);
+  if (name.ok()) {
+    if (icaltimezone* zone = BuiltinZone(*name)) return zone;
+  }
+  if (icaltimezone* defined = icalcomponent_get_timezone(calendar, tzid.c_str())) return defined;
   return floating;
 }
 

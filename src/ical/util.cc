@@ -32,6 +32,12 @@ std::vector<icalproperty*> Properties(icalcomponent* c, icalproperty_kind kind) 
   return out;
 }
 
+icalproperty* NewX(const char* name, const std::string& value) {
+  icalproperty* p = icalproperty_new_x(value.c_str());
+  icalproperty_set_x_name(p, name);
+  return p;
+}
+
 std::string PropertyName(icalproperty* p) {
   const char* name = icalproperty_get_property_name(p);
   return name ? std::string(name) : std::string();

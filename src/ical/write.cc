@@ -9,6 +9,7 @@ namespace tandem::ical {
 namespace {
 
 using detail::ComponentPtr;
+using detail::NewX;
 
 const char* BusyStatusName(model::ShowAs s) {
   switch (s) {
@@ -26,11 +27,6 @@ const char* BusyStatusName(model::ShowAs s) {
   return "BUSY";
 }
 
-icalproperty* NewX(const char* name, const std::string& value) {
-  icalproperty* p = icalproperty_new_x(value.c_str());
-  icalproperty_set_x_name(p, name);
-  return p;
-}
 
 icaltimetype UtcTime(Instant t) {
   return icaltime_from_timet_with_zone(static_cast<time_t>(ToUnixSeconds(t)), 0,
@@ -212,16 +208,22 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
   icalcomponent* reminder_template = nullptr;
   if (extra_master) {
     for (icalcomponent* sub : detail::Children(extra_master, ICAL_VALARM_COMPONENT)) {
-      if (icalcomponent_get_first_property(sub, ICAL_TRIGGER_PROPERTY) == nullptr) {
-        reminder_template = sub;
-        break;
+      for (icalproperty* x : detail::Properties(sub, ICAL_X_PROPERTY)) {
+        if (detail::PropertyName(x) == detail::kReminderMarker) reminder_template = sub;
       }
+      if (reminder_template != nullptr) break;
     }
   }
   if (a.reminder_minutes) {
     icalcomponent* alarm = nullptr;
     if (reminder_template != nullptr) {
       alarm = icalcomponent_new_clone(reminder_template);
+      for (icalproperty* x : detail::Properties(alarm, ICAL_X_PROPERTY)) {
+        if (detail::PropertyName(x) == detail::kReminderMarker) {
+          icalcomponent_remove_property(alarm, x);
+          icalproperty_free(x);
+        }
+      }
     } else {
       alarm = icalcomponent_new(ICAL_VALARM_COMPONENT);
       icalcomponent_add_property(alarm, icalproperty_new_action(ICAL_ACTION_DISPLAY));
@@ -231,7 +233,7 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
     trig.duration = icaldurationtype_from_int(-60 * *a.reminder_minutes);
     icalcomponent_add_property(alarm, icalproperty_new_trigger(trig));
     if (icalcomponent_get_first_property(alarm, ICAL_DESCRIPTION_PROPERTY) == nullptr)
-      icalcomponent_add_property(alarm, icalproperty_new_description("Reminder"));
+      icalcomponent_add_property(alarm, icalproperty_new_description(detail::kReminderText));
     icalcomponent_add_component(ev, alarm);
   }
   if (extra_master) {
