@@ -148,7 +148,9 @@ class Store {
 
   // --- change feed (A4)
   // Changes with seq > after_seq, ascending, at most `limit` (1..10000).
-  // ResyncRequired when after_seq is below the pruned range.
+  // ResyncRequired when after_seq is below the pruned range. after_seq = 0 (a
+  // reader that holds nothing) is always accepted: the feed from 0 holds every
+  // live record, so an initial fill can page through it and resume from its cursor.
   virtual Result<ChangeBatch> ChangesSince(int64_t after_seq, int limit,
                                            const ChangeFilter& filter) = 0;
   virtual Result<int64_t> LatestSeq() = 0;

@@ -82,7 +82,9 @@ Result<int64_t> ReadPrunedThrough(Database& db) { return ReadMetaInt(db, kMetaPr
 Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
                                 const ChangeFilter& filter) {
   TANDEM_ASSIGN_OR_RETURN(int64_t pruned_through, ReadPrunedThrough(db));
-  if (after_seq < pruned_through) {
+  // A reader at 0 holds nothing, so it needs no tombstones: the feed from 0 lists
+  // every live record (an initial fill that resumes from its cursor, C3).
+  if (after_seq > 0 && after_seq < pruned_through) {
     return Status::ResyncRequired(
         fmt::format("cursor {} is older than the retained change log (tombstones through {} "
                     "were pruned); start again with a full listing",
