@@ -74,7 +74,10 @@ TEST_F(PairLeaseTest, TwoProcessesNeverHoldTheSameLeaseAtOnce) {
     for (int i = 0; i < 300; ++i) {
       auto got = leases.Acquire("pair", clock.Now(), seconds(30));
       if (!got.ok()) return 11;
-      if (!*got) continue;
+      if (!*got) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        continue;
+      }
       int64_t start = ToUnixMicros(clock.Now());
       std::this_thread::sleep_for(std::chrono::microseconds(200));  // "the run"
       int64_t end = ToUnixMicros(clock.Now());
@@ -84,6 +87,7 @@ TEST_F(PairLeaseTest, TwoProcessesNeverHoldTheSameLeaseAtOnce) {
       if (!st->Run().ok()) return 13;
       if (!leases.Release("pair").ok()) return 14;
       ++held;
+      std::this_thread::sleep_for(std::chrono::microseconds(300));  // let the other in
     }
     return held > 0 ? 0 : 15;
   };
