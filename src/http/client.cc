@@ -109,6 +109,23 @@ bool Retryable(CURLcode code) {
   }
 }
 
+// curl puts the user name and password into the effective URL: never hand them out.
+std::string WithoutCredentials(const std::string& url) {
+  CURLU* handle = curl_url();
+  std::string out = url;
+  if (curl_url_set(handle, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    curl_url_set(handle, CURLUPART_USER, nullptr, 0);
+    curl_url_set(handle, CURLUPART_PASSWORD, nullptr, 0);
+    char* text = nullptr;
+    if (curl_url_get(handle, CURLUPART_URL, &text, 0) == CURLUE_OK) {
+      out = text;
+      curl_free(text);
+    }
+  }
+  curl_url_cleanup(handle);
+  return out;
+}
+
 }  // namespace
 
 void Headers::Set(std::string name, std::string value) {
@@ -256,7 +273,7 @@ Result<Response> Client::SendOnce(const Request& request) {
   response.status = static_cast<int>(status);
   char* effective = nullptr;
   curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
-  response.effective_url = effective ? effective : request.url;
+  response.effective_url = WithoutCredentials(effective ? effective : request.url);
   return response;
 }
 

@@ -94,7 +94,10 @@ TEST(ClientTest, SendsBasicAndBearerCredentials) {
     ClientOptions options = FastOptions(&sleeper);
     options.auth = Auth::Basic("alice", "s3cret");
     Client client(options);
-    ASSERT_TRUE(client.Send({.url = server.Url("/")}).ok());
+    auto response = client.Send({.url = server.Url("/")});
+    ASSERT_TRUE(response.ok());
+    // The effective URL never carries the credentials.
+    EXPECT_EQ(response->effective_url, server.Url("/"));
   }
   {
     ClientOptions options = FastOptions(&sleeper);

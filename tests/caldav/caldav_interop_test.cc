@@ -60,7 +60,9 @@ TEST_P(CalDavInteropTest, DiscoversTheCalendarFromTheBareServerUrl) {
   EXPECT_EQ(http::UrlPath(found->principal_url), "/test/");
   auto it = std::find_if(found->calendars.begin(), found->calendars.end(),
                          [&](const CalendarInfo& c) { return c.url == server_->CalendarUrl(); });
-  ASSERT_NE(it, found->calendars.end()) << "calendar not listed";
+  std::string listed;
+  for (const auto& c : found->calendars) listed += c.url + " ";
+  ASSERT_NE(it, found->calendars.end()) << "calendar not listed; got: " << listed;
   EXPECT_EQ(it->display_name, "calendar");
   EXPECT_TRUE(it->SupportsReport("sync-collection"));
   EXPECT_TRUE(it->SupportsReport("calendar-multiget"));
@@ -133,7 +135,9 @@ TEST_P(CalDavInteropTest, IncrementalSyncSeesChangesMadeWithCurl) {
   EXPECT_FALSE(delta->complete);
   EXPECT_EQ(Hrefs(delta->changed), (std::set<std::string>{path + "edit.ics", path + "new.ics"}));
   for (const auto& item : delta->changed) {
-    if (item.href == path + "edit.ics") EXPECT_NE(item.ical.find("SUMMARY:after"), std::string::npos);
+    if (item.href == path + "edit.ics") {
+      EXPECT_NE(item.ical.find("SUMMARY:after"), std::string::npos);
+    }
     EXPECT_FALSE(item.etag.empty());
   }
   EXPECT_EQ(delta->deleted, std::vector<std::string>{path + "drop.ics"});

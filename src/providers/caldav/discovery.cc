@@ -59,9 +59,9 @@ CalendarInfo ToCalendarInfo(const DavResponse& response, const std::string& base
   }
   if (const dav::XmlElement* set = response.Prop(kNsDav, "supported-report-set")) {
     for (const dav::XmlElement* supported : set->Children(kNsDav, "supported-report")) {
+      // RFC 3253: <supported-report><report><name/></report>; Xandikos leaves out <report>.
       const dav::XmlElement* report = supported->Child(kNsDav, "report");
-      if (report == nullptr) continue;
-      for (const auto& r : report->children) info.reports.push_back(r.name);
+      for (const auto& r : (report ? report : supported)->children) info.reports.push_back(r.name);
     }
   }
   return info;
