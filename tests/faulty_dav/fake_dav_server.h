@@ -24,6 +24,8 @@ struct FakeDavOptions {
   int sync_page_size = 0;  // > 0: answer at most this many changes, then 507
   bool etag_on_put = true;
   std::string collection = "/u/cal/";
+  // A server that rewrites what it stores (adds properties, reorders...).
+  std::function<std::string(const std::string&)> rewrite_on_put;
 };
 
 enum class FaultKind { kNone, kReplace, kAfterApply };
@@ -191,7 +193,7 @@ class FakeDavServer {
         return {.status = 412};
       }
       bool created = it == items_.end();
-      PutLocked(target, r.body);
+      PutLocked(target, options_.rewrite_on_put ? options_.rewrite_on_put(r.body) : r.body);
       ScriptedReply reply{.status = created ? 201 : 204};
       if (options_.etag_on_put) reply.headers.push_back({"ETag", items_[target].etag});
       return reply;
