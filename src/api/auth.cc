@@ -1,0 +1,146 @@
+#include "api/auth.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace tandem::api {
+
+namespace {
+
+constexpr std::string_view kBadLogin = "wrong login or password";
+// How long a validated session is trusted without asking the store again.
+constexpr Duration kCacheFreshness = std::chrono::seconds(10);
+
+}  // namespace
+
+Result<std::string> HashPassword(std::string_view password, const PasswordCost& cost) {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialize");
+  std::array<char, crypto_pwhash_STRBYTES> out{};
+  if (crypto_pwhash_str_alg(out.data(), password.data(), password.size(), cost.opslimit,
+                            cost.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return Status::ResourceExhausted("password hashing ran out of memory");
+  }
+  return std::string(out.data());
+}
+
+bool VerifyPassword(std::string_view encoded_hash, std::string_view password) {
+  if (encoded_hash.empty() || encoded_hash.size() >= crypto_pwhash_STRBYTES) return false;
+  std::array<char, crypto_pwhash_STRBYTES> h{};
+  std::copy(encoded_hash.begin(), encoded_hash.end(), h.begin());
+  return crypto_pwhash_str_verify(h.data(), password.data(), password.size()) == 0;
+}
+
+std::string TokenHash(std::string_view token) {
+  std::array<unsigned char, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256(digest.data(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size());
+  std::array<char, crypto_hash_sha256_BYTES * 2 + 1> hex{};
+  sodium_bin2hex(hex.data(), hex.size(), digest.data(), digest.size());
+  return std::string(hex.data(), crypto_hash_sha256_BYTES * 2);
+}
+
+Authenticator::Authenticator(store::Store* store, const Clock* clock, Random* random,
+                             Duration session_lifetime, PasswordCost cost)
+    : store_(store), clock_(clock), random_(random), session_lifetime_(session_lifetime),
+      cost_(cost) {
+  auto dummy = HashPassword(random_->Hex(16), cost_);
+  if (dummy.ok()) dummy_hash_ = *dummy;
+}
+
+Result<std::string> Authenticator::Hash(std::string_view password) {
+  hashing_.acquire();
+  auto h = HashPassword(password, cost_);
+  hashing_.release();
+  return h;
+}
+
+Result<LoginResult> Authenticator::Login(std::string_view login, std::string_view password) {
+  auto user = store_->GetUserByLogin(login);
+  if (!user.ok() && !user.status().Is(Code::kNotFound)) return user.status();
+  hashing_.acquire();
+  bool good = VerifyPassword(user.ok() ? user->password_hash : dummy_hash_, password);
+  hashing_.release();
+  if (!user.ok() || !good || user->disabled) return Status::Unauthenticated(std::string(kBadLogin));
+
+  LoginResult result;
+  result.token = random_->Hex(32);
+  result.user = *user;
+  store::Session session;
+  session.token_hash = TokenHash(result.token);
+  session.user_id = user->id;
+  session.created = clock_->Now();
+  session.expires = session.created + session_lifetime_;
+  result.expires = session.expires;
+  TANDEM_RETURN_IF_ERROR(store_->CreateSession(session));
+  return result;
+}
+
+Result<Caller> Authenticator::Authenticate(std::optional<std::string_view> authorization) {
+  if (!authorization) return Status::Unauthenticated("missing Authorization: Bearer <token>");
+  std::string_view v = *authorization;
+  constexpr std::string_view kScheme = "bearer ";
+  bool scheme_ok = v.size() > kScheme.size() &&
+                   std::equal(kScheme.begin(), kScheme.end(), v.begin(), [](char a, char b) {
+                     return a == std::tolower(static_cast<unsigned char>(b));
+                   });
+  if (!scheme_ok) return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
+  std::string_view token = v.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.size() != 64) return Status::Unauthenticated("invalid or expired token");
+  std::string hash = TokenHash(token);
+  Instant now = clock_->Now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end()) {
+      if (now < it->second.fresh_until && now < it->second.expires) return it->second.caller;
+      cache_.erase(it);
+    }
+  }
+  auto session = store_->GetSession(hash);
+  if (!session.ok()) {
+    if (session.status().Is(Code::kNotFound)) {
+      return Status::Unauthenticated("invalid or expired token");
+    }
+    return session.status();
+  }
+  if (session->expires <= now) return Status::Unauthenticated("invalid or expired token");
+  auto user = store_->GetUser(session->user_id);
+  if (!user.ok()) {
+    if (user.status().Is(Code::kNotFound)) return Status::Unauthenticated("invalid or expired token");
+    return user.status();
+  }
+  if (user->disabled) return Status::Unauthenticated("invalid or expired token");
+  Caller caller;
+  caller.user = std::move(*user);
+  caller.viewer.user_id = caller.user.id;
+  caller.viewer.admin = caller.user.role == model::Role::kAdmin;
+  caller.token_hash = hash;
+  {
+    std::lock_guard lock(mu_);
+    if (cache_.size() > 10000) cache_.clear();  // bound memory under token churn
+    cache_[hash] = Cached{caller, session->expires, now + kCacheFreshness};
+  }
+  return caller;
+}
+
+Status Authenticator::Logout(const Caller& caller) {
+  {
+    std::lock_guard lock(mu_);
+    cache_.erase(caller.token_hash);
+  }
+  return store_->DeleteSession(caller.token_hash);
+}
+
+void Authenticator::ForgetUser(std::string_view user_id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(cache_, [&](const auto& kv) { return kv.second.caller.user.id == user_id; });
+}
+
+}  // namespace tandem::api

@@ -1,0 +1,89 @@
+// Passwords (argon2id via libsodium crypto_pwhash_str) and bearer sessions.
+//
+// A session token is 32 random bytes as hex; the store keeps only its SHA-256
+// (libsodium crypto_hash_sha256), so a leaked database yields no usable token.
+// Authenticate caches a valid session for a few seconds to spare the database
+// on every request; Logout and user changes invalidate the cache at once.
+//
+// Thread safety: Authenticator is safe for concurrent use. At most two password
+// hashes run at a time (each holds `memlimit` bytes).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <semaphore>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/random.h"
+#include "core/status.h"
+#include "model/entities.h"
+#include "store/store.h"
+
+namespace tandem::api {
+
+// argon2id cost. Interactive: 2 passes over 19 MiB (OWASP's argon2id minimum),
+// about 30-60 ms on one core; Fast is for tests only.
+struct PasswordCost {
+  unsigned long long opslimit = 2;
+  size_t memlimit = 19u << 20;
+  static PasswordCost Interactive() { return {}; }
+  static PasswordCost Fast() { return {1, 8u << 10}; }
+};
+
+// The encoded argon2id string ("$argon2id$v=19$m=...").
+Result<std::string> HashPassword(std::string_view password, const PasswordCost& cost);
+bool VerifyPassword(std::string_view encoded_hash, std::string_view password);
+// SHA-256 of a bearer token, lowercase hex.
+std::string TokenHash(std::string_view token);
+
+struct Caller {
+  model::User user;
+  store::Viewer viewer;
+  std::string token_hash;
+};
+
+struct LoginResult {
+  std::string token;
+  Instant expires{};
+  model::User user;
+};
+
+class Authenticator {
+ public:
+  Authenticator(store::Store* store, const Clock* clock, Random* random, Duration session_lifetime,
+                PasswordCost cost);
+
+  // Unauthenticated with the same message for an unknown login, a wrong password
+  // and a disabled user; an unknown login still costs one hash verification.
+  Result<LoginResult> Login(std::string_view login, std::string_view password);
+  // `authorization` is the Authorization header value ("Bearer <hex>").
+  // Unauthenticated when missing, malformed, unknown, expired or revoked.
+  Result<Caller> Authenticate(std::optional<std::string_view> authorization);
+  Status Logout(const Caller& caller);
+  // Drops cached sessions of this user (after a role change, disabling, deletion).
+  void ForgetUser(std::string_view user_id);
+
+  Result<std::string> Hash(std::string_view password);
+
+ private:
+  struct Cached {
+    Caller caller;
+    Instant expires{};
+    Instant fresh_until{};
+  };
+  store::Store* store_;
+  const Clock* clock_;
+  Random* random_;
+  Duration session_lifetime_;
+  PasswordCost cost_;
+  std::string dummy_hash_;  // verified against for unknown logins
+  std::counting_semaphore<2> hashing_{2};
+  std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // by token hash
+};
+
+}  // namespace tandem::api

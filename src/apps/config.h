@@ -1,0 +1,42 @@
+// tandemd's configuration: defaults, overlaid by the TOML file (--config), overlaid
+// by command-line flags. Pure data plus parsing; no I/O beyond reading the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace tandem::apps {
+
+struct DaemonConfig {
+  std::string listen = "127.0.0.1:8480";  // ADDR:PORT
+  std::string data_dir = ".";             // tandem.db lives here
+  std::string log_level = "info";         // trace, debug, info, warn, error, critical, off
+  int threads = 0;                        // HTTP workers; 0 = one per core
+  int session_hours = 12;                 // [auth] session_hours
+  int tombstone_days = 30;                // [feed] tombstone_days
+  std::string admin_login = "admin";      // [admin] login
+  std::string admin_password;             // [admin] password; empty = generate once
+  int64_t body_limit_bytes = 1 << 20;     // [http] body_limit_bytes
+  bool demo = false;                      // --demo / demo = true
+};
+
+// Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
+// log_level, threads, demo, [auth] session_hours, [feed] tombstone_days, [admin]
+// login / password, [http] body_limit_bytes. InvalidArgument naming the key (or
+// the parse error with its line) when the file is unreadable or wrong.
+Status LoadConfigFile(const std::string& path, DaemonConfig* config);
+
+struct ListenAddress {
+  std::string address;
+  uint16_t port = 0;
+};
+// "127.0.0.1:8480", "[::1]:8480", "0.0.0.0:0". InvalidArgument when malformed.
+Result<ListenAddress> ParseListen(std::string_view text);
+
+// InvalidArgument for values out of range (threads < 0, session_hours < 1, ...).
+Status Validate(const DaemonConfig& config);
+
+}  // namespace tandem::apps

@@ -1,0 +1,8 @@
+# The server binary `tandemd`. Included by src/apps/CMakeLists.txt.
+add_library(tandem_daemon_config ${CMAKE_CURRENT_LIST_DIR}/config.cc ${CMAKE_CURRENT_LIST_DIR}/demo_data.cc)
+target_include_directories(tandem_daemon_config PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(tandem_daemon_config PUBLIC tandem_api tandem_store toml11::toml11 fmt::fmt)
+
+add_executable(tandemd ${CMAKE_CURRENT_LIST_DIR}/tandemd_main.cc)
+target_link_libraries(tandemd PRIVATE tandem_daemon_config tandem_api tandem_http_server
+                      tandem_store CLI11::CLI11 spdlog::spdlog)

@@ -1,0 +1,195 @@
+// tandemd: the Tandem server. Composition root: reads the configuration, opens the
+// store, bootstraps the first admin, optionally fills demo data, serves the REST
+// API until SIGTERM/SIGINT, then stops gracefully (in-flight requests finish, the
+// database is closed cleanly). Exit codes: 0 ok, 1 runtime failure, 2 usage/config.
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api.h"
+#include "apps/config.h"
+#include "apps/demo_data.h"
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/random.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace tandem::apps {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;
+constexpr int kExitUsage = 2;
+
+// Creates the first admin when the user table is empty. Prints a generated
+// password once, on stderr, when the configuration gives none.
+Status BootstrapAdmin(store::Store& store, const DaemonConfig& config, Random& random,
+                      const api::PasswordCost& cost) {
+  TANDEM_ASSIGN_OR_RETURN(int64_t users, store.CountUsers());
+  if (users > 0) return Status::Ok();
+  std::string password = config.admin_password;
+  bool generated = password.empty();
+  if (generated) password = random.Hex(12);
+  model::User admin;
+  admin.login = config.admin_login;
+  admin.display_name = "Administrator";
+  admin.role = model::Role::kAdmin;
+  TANDEM_ASSIGN_OR_RETURN(admin.password_hash, api::HashPassword(password, cost));
+  TANDEM_RETURN_IF_ERROR(store.CreateUser(admin).status());
+  if (generated) {
+    std::fprintf(stderr,
+                 "\n*** First start: created admin user '%s' with the one-time password:\n"
+                 "***   %s\n"
+                 "*** It is shown only this once. Log in and change it.\n\n",
+                 admin.login.c_str(), password.c_str());
+    std::fflush(stderr);
+  } else {
+    spdlog::info("created admin user '{}' from the configuration", admin.login);
+  }
+  return Status::Ok();
+}
+
+int Run(const DaemonConfig& config, const sigset_t& signals) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", config.data_dir, ec.message());
+    return kExitRuntime;
+  }
+  SystemClock clock;
+  SecureRandom random;
+  IdGenerator ids(clock, random);
+  std::string db_path = (std::filesystem::path(config.data_dir) / "tandem.db").string();
+  auto store = store::OpenSqliteStore({.path = db_path, .clock = &clock, .ids = &ids});
+  if (!store.ok()) {
+    spdlog::error("cannot open database {}: {}", db_path, store.status().ToString());
+    return kExitRuntime;
+  }
+  const api::PasswordCost cost = api::PasswordCost::Interactive();
+  if (Status s = BootstrapAdmin(**store, config, random, cost); !s.ok()) {
+    spdlog::error("cannot create the admin user: {}", s.ToString());
+    return kExitRuntime;
+  }
+  if (config.demo) {
+    auto empty = StoreHasNoRecords(**store);
+    if (!empty.ok()) {
+      spdlog::error("cannot inspect the database: {}", empty.status().ToString());
+      return kExitRuntime;
+    }
+    if (*empty) {
+      auto demo = CreateDemoData(**store, clock, cost);
+      if (!demo.ok()) {
+        spdlog::error("cannot create demo data: {}", demo.status().ToString());
+        return kExitRuntime;
+      }
+      spdlog::info("created demo data; log in as demo / demo");
+    }
+  }
+
+  api::ApiOptions api_options;
+  api_options.store = store->get();
+  api_options.clock = &clock;
+  api_options.random = &random;
+  api_options.session_lifetime = std::chrono::hours(config.session_hours);
+  api_options.tombstone_retention = std::chrono::hours(24 * config.tombstone_days);
+  api_options.password_cost = cost;
+  api::RestApi rest(api_options);
+  http::Router router;
+  rest.Register(&router);
+
+  auto listen = ParseListen(config.listen);  // validated before
+  http::ServerOptions server_options;
+  server_options.address = listen->address;
+  server_options.port = listen->port;
+  server_options.threads = config.threads;
+  server_options.body_limit = static_cast<size_t>(config.body_limit_bytes);
+  api::RestApi::ConfigureServer(&server_options);
+  auto server = http::Server::Start(server_options, std::move(router));
+  if (!server.ok()) {
+    spdlog::error("{}", server.status().ToString());
+    return kExitRuntime;
+  }
+  spdlog::info("tandemd {} listening on {}:{} (data in {})", TANDEM_VERSION, listen->address,
+               (*server)->port(), config.data_dir);
+
+  // The main thread waits for a signal and runs housekeeping every minute.
+  if (Status s = rest.Maintain(); !s.ok()) spdlog::warn("housekeeping: {}", s.ToString());
+  for (;;) {
+    timespec timeout{60, 0};
+    int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (Status s = rest.Maintain(); !s.ok()) spdlog::warn("housekeeping: {}", s.ToString());
+  }
+  (*server)->Stop(std::chrono::seconds(10));
+  (*server)->Wait();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"tandemd: the Tandem CRM server", "tandemd"};
+  std::string config_file;
+  std::string listen, data_dir, log_level;
+  int threads = -1;
+  bool demo = false;
+  app.add_option("--config", config_file, "TOML configuration file")->check(CLI::ExistingFile);
+  app.add_option("--listen", listen, "ADDR:PORT to listen on (default 127.0.0.1:8480)");
+  app.add_option("--data-dir", data_dir, "directory of the database (tandem.db)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical, off");
+  app.add_option("--threads", threads, "HTTP worker threads (0 = one per core)")
+      ->check(CLI::Range(0, 256));
+  app.add_flag("--demo", demo, "create a demo user (demo/demo) and demo data in an empty database");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  DaemonConfig config;
+  if (!config_file.empty()) {
+    if (Status s = LoadConfigFile(config_file, &config); !s.ok()) {
+      std::cerr << "tandemd: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (!listen.empty()) config.listen = listen;
+  if (!data_dir.empty()) config.data_dir = data_dir;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (threads >= 0) config.threads = threads;
+  if (demo) config.demo = true;
+  if (Status s = Validate(config); !s.ok()) {
+    std::cerr << "tandemd: " << s.message() << "\n";
+    return kExitUsage;
+  }
+  auto level = spdlog::level::from_str(config.log_level);
+  if (level == spdlog::level::off && config.log_level != "off") {
+    std::cerr << "tandemd: log_level: unknown level '" << config.log_level << "'\n";
+    return kExitUsage;
+  }
+  spdlog::set_level(level);
+
+  // Block the stop signals before any thread starts, so only sigtimedwait sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return Run(config, signals);
+}
+
+}  // namespace
+}  // namespace tandem::apps
+
+int main(int argc, char** argv) { return tandem::apps::Main(argc, argv); }
