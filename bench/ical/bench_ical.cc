@@ -13,19 +13,27 @@ Instant At(const char* rfc3339) { return ParseRfc3339(rfc3339).value(); }
 
 std::string SimpleEvent(int i) {
   return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bench//EN\r\nBEGIN:VEVENT\r\n"
-         "UID:event-" + std::to_string(i) + "@example.com\r\nDTSTAMP:20261124T100000Z\r\n"
+         "UID:event-" +
+         std::to_string(i) +
+         "@example.com\r\nDTSTAMP:20261124T100000Z\r\n"
          "DTSTART:20261201T090000Z\r\nDTEND:20261201T100000Z\r\n"
-         "SUMMARY:Customer call " + std::to_string(i) + "\r\nLOCATION:Phone\r\n"
+         "SUMMARY:Customer call " +
+         std::to_string(i) +
+         "\r\nLOCATION:Phone\r\n"
          "DESCRIPTION:Discuss the renewal\\, pricing and next steps.\r\n"
          "TRANSP:OPAQUE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 }
 
 std::string ZonedEvent(int i) {
   return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Bench//EN\r\nBEGIN:VEVENT\r\n"
-         "UID:event-" + std::to_string(i) + "@example.com\r\nDTSTAMP:20261124T100000Z\r\n"
+         "UID:event-" +
+         std::to_string(i) +
+         "@example.com\r\nDTSTAMP:20261124T100000Z\r\n"
          "DTSTART;TZID=Europe/Berlin:20261201T090000\r\n"
          "DTEND;TZID=Europe/Berlin:20261201T100000\r\n"
-         "SUMMARY:Customer call " + std::to_string(i) + "\r\nLOCATION:Phone\r\n"
+         "SUMMARY:Customer call " +
+         std::to_string(i) +
+         "\r\nLOCATION:Phone\r\n"
          "TRANSP:OPAQUE\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 }
 
@@ -74,9 +82,9 @@ model::Activity DailyWithExceptions() {
     snprintf(rid, sizeof(rid), "2026%02d%02dT090000", month, day);
     snprintf(start, sizeof(start), "2026%02d%02dT100000", month, day);
     snprintf(end, sizeof(end), "2026%02d%02dT103000", month, day);
-    extra += std::string("BEGIN:VEVENT\r\nUID:standup\r\nRECURRENCE-ID;TZID=Europe/Berlin:") +
-             rid + "\r\nDTSTART;TZID=Europe/Berlin:" + start +
-             "\r\nDTEND;TZID=Europe/Berlin:" + end + "\r\nSUMMARY:Stand-up (moved)\r\nEND:VEVENT\r\n";
+    extra += std::string("BEGIN:VEVENT\r\nUID:standup\r\nRECURRENCE-ID;TZID=Europe/Berlin:") + rid +
+             "\r\nDTSTART;TZID=Europe/Berlin:" + start + "\r\nDTEND;TZID=Europe/Berlin:" + end +
+             "\r\nSUMMARY:Stand-up (moved)\r\nEND:VEVENT\r\n";
   }
   extra += "END:VCALENDAR\r\n";
   a.ical_extra = extra;
@@ -97,6 +105,28 @@ void BM_ExpandDaily15MonthsWith20Exceptions(benchmark::State& state) {
   state.counters["occurrences"] = static_cast<double>(count);
 }
 BENCHMARK(BM_ExpandDaily15MonthsWith20Exceptions)->Unit(benchmark::kMicrosecond);
+
+// The same on a Series prepared once (overrides parsed, zone offsets remembered):
+// what a caller expanding one activity for several windows pays per window.
+void BM_SeriesExpandDaily15MonthsWith20Exceptions(benchmark::State& state) {
+  Result<Series> series = Series::Prepare(DailyWithExceptions());
+  Instant from = At("2026-01-01T00:00:00Z");
+  Instant to = At("2027-04-01T00:00:00Z");
+  size_t count = 0;
+  for (auto _ : state) {
+    Result<std::vector<Occurrence>> occ = series->Expand(from, to, 10000);
+    count = occ->size();
+    benchmark::DoNotOptimize(occ);
+  }
+  state.counters["occurrences"] = static_cast<double>(count);
+}
+BENCHMARK(BM_SeriesExpandDaily15MonthsWith20Exceptions)->Unit(benchmark::kMicrosecond);
+
+void BM_SeriesPrepareDailyWith20Exceptions(benchmark::State& state) {
+  model::Activity a = DailyWithExceptions();
+  for (auto _ : state) benchmark::DoNotOptimize(Series::Prepare(a));
+}
+BENCHMARK(BM_SeriesPrepareDailyWith20Exceptions)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace tandem::ical

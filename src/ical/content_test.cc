@@ -76,8 +76,9 @@ TEST(ContentHashTest, UnmodeledDataDoesNotChangeTheHash) {
   ASSERT_TRUE(parsed.ok());
   model::Activity a = parsed->activity;
   model::Activity b = a;
-  b.ical_extra = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nATTENDEE:mailto:x@example.com\r\n"
-                 "END:VEVENT\r\nEND:VCALENDAR\r\n";
+  b.ical_extra =
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nATTENDEE:mailto:x@example.com\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n";
   b.meta.version = 7;
   EXPECT_EQ(ContentHash(a), ContentHash(b));
   b.exdates = {At("2026-01-22T08:00:00Z"), At("2026-01-22T08:00:00Z")};

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,7 +26,7 @@ namespace tandem::ical {
 
 // S5: how an external multi-day event becomes a CRM activity.
 enum class MultiDayRule {
-  kKeep,             // keep start and end as they are
+  kKeep,                 // keep start and end as they are
   kStartWithEndInTitle,  // one activity at the start; "(until <end date>)" appended to the subject
 };
 
@@ -59,8 +60,8 @@ Result<Event> ParseEvent(std::string_view ics, const MapOptions& options);
 Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options);
 
 struct WriteOptions {
-  std::string uid;         // REQUIRED
-  std::string crm_id;      // written as X-TANDEM-CRM-ID when not empty
+  std::string uid;     // REQUIRED
+  std::string crm_id;  // written as X-TANDEM-CRM-ID when not empty
   int sequence = 0;
   Instant dtstamp{};
   MultiDayRule multi_day = MultiDayRule::kKeep;  // strips the title suffix again
@@ -101,6 +102,28 @@ struct Occurrence {
 // InvalidArgument for an unusable rrule or time zone.
 Result<std::vector<Occurrence>> Expand(const model::Activity& activity, Instant from, Instant to,
                                        size_t max_count);
+
+// Added: a recurring (or single) activity prepared for repeated expansion: rule,
+// overrides and zone are read once; Expand() may then be called any number of
+// times, from any thread. Expand(activity, ...) above is Prepare + Expand.
+//
+// Simple rules (FREQ=DAILY, or FREQ=WEEKLY with plain BYDAY, with INTERVAL, COUNT,
+// UNTIL) are expanded by calendar arithmetic, the rest by libical's recurrence
+// iterator; tests hold the two to the same results. UTC offsets of the zone come
+// from libical (system tzdata) and are remembered per series for the windows asked.
+class Series {
+ public:
+  // InvalidArgument for an unusable rrule, time zone or ical_extra.
+  static Result<Series> Prepare(const model::Activity& activity);
+  Result<std::vector<Occurrence>> Expand(Instant from, Instant to, size_t max_count) const;
+
+  struct Impl;
+  const Impl* impl() const { return impl_.get(); }
+
+ private:
+  explicit Series(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;
+};
 
 // Added: resolves a TZID as producers write it to an IANA zone name: IANA names,
 // Windows names ("W. Europe Standard Time", via ICU's CLDR windowsZones data),

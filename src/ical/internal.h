@@ -14,6 +14,8 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "ical/ical.h"
+#include "model/entities.h"
 
 namespace tandem::ical::detail {
 
@@ -61,8 +63,7 @@ struct Override {
 // Reads the RECURRENCE-ID overrides out of an activity's ical_extra (empty text:
 // none), sorted by recurrence id. `master_duration` is used for an override without
 // its own end; floating times are read in `time_zone`.
-Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra,
-                                            std::string_view time_zone,
+Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra, std::string_view time_zone,
                                             Duration master_duration);
 
 // Marks, inside ical_extra, the VALARM whose TRIGGER became reminder_minutes: the
@@ -70,6 +71,11 @@ Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra,
 inline constexpr char kReminderMarker[] = "X-TANDEM-REMINDER";
 inline constexpr char kReminderText[] = "Reminder";  // DESCRIPTION of a new alarm
 icalproperty* NewX(const char* name, const std::string& value);
+
+// Expansion by libical's iterator only (no calendar-arithmetic fast path), so
+// tests can hold both paths to the same results.
+Result<std::vector<Occurrence>> ExpandWithLibicalOnly(const model::Activity& activity, Instant from,
+                                                      Instant to, size_t max_count);
 
 // Strips every trailing " (until ...)" suffix from `subject`; returns the last
 // (outermost) suffix's text, if any, in `until`.

@@ -95,8 +95,8 @@ class ZoneContext {
       icalcomponent* vtz = icaltimezone_get_component(defined);
       icalproperty* loc =
           vtz ? icalcomponent_get_first_property(vtz, ICAL_LOCATION_PROPERTY) : nullptr;
-      for (icalproperty* x : vtz ? detail::Properties(vtz, ICAL_X_PROPERTY)
-                                 : std::vector<icalproperty*>{}) {
+      for (icalproperty* x :
+           vtz ? detail::Properties(vtz, ICAL_X_PROPERTY) : std::vector<icalproperty*>{}) {
         if (PropertyName(x) == "X-LIC-LOCATION" && icalproperty_get_x(x))
           name = ResolveZoneName(icalproperty_get_x(x));
       }
@@ -302,9 +302,9 @@ void ApplyMultiDayRule(model::Activity* a) {
   icaltimezone* zone = detail::BuiltinZone(a->time_zone);
   icaltimetype local_start = detail::LocalTimeOf(a->start, zone, false);
   icaltimetype local_last = detail::LocalTimeOf(a->end - seconds(1), zone, false);
-  if (a->end <= a->start || (local_last.year == local_start.year &&
-                             local_last.month == local_start.month &&
-                             local_last.day == local_start.day)) {
+  if (a->end <= a->start ||
+      (local_last.year == local_start.year && local_last.month == local_start.month &&
+       local_last.day == local_start.day)) {
     return;
   }
   icaltimetype local_end = detail::LocalTimeOf(a->end, zone, false);
@@ -324,9 +324,8 @@ struct EventParts {
 };
 
 Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
-                         const std::vector<icalcomponent*>& others,
-                         const detail::Prescanned& pre, const MapOptions& options,
-                         std::vector<std::string> warnings) {
+                         const std::vector<icalcomponent*>& others, const detail::Prescanned& pre,
+                         const MapOptions& options, std::vector<std::string> warnings) {
   Event e;
   ComponentPtr rest(icalcomponent_new_clone(parts.master));
   icalcomponent* r = rest.get();
@@ -353,12 +352,10 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
   std::string who = e.uid.empty() ? "VEVENT" : "VEVENT " + e.uid;
   icalproperty* dtstart = icalcomponent_get_first_property(r, ICAL_DTSTART_PROPERTY);
   if (dtstart == nullptr) {
-    return Status::InvalidArgument(LinePrefix(pre.LineOf("UID", e.uid)) + who +
-                                   " has no DTSTART");
+    return Status::InvalidArgument(LinePrefix(pre.LineOf("UID", e.uid)) + who + " has no DTSTART");
   }
   icaltimetype ts = icalproperty_get_dtstart(dtstart);
-  if (icaltime_is_null_time(ts) || !icaltime_is_valid_time(ts) || ts.year < 1 ||
-      ts.year > 9999) {
+  if (icaltime_is_null_time(ts) || !icaltime_is_valid_time(ts) || ts.year < 1 || ts.year > 9999) {
     return Status::InvalidArgument(LinePrefix(pre.LineOf("DTSTART", "")) + who +
                                    " has an unusable DTSTART");
   }
@@ -538,8 +535,8 @@ Result<Event> ParseEvent(std::string_view ics, const MapOptions& options) {
   }
   if (events->size() != 1) {
     return Status::InvalidArgument("the resource holds " + std::to_string(events->size()) +
-                                   " events with different UIDs ('" + (*events)[0].uid +
-                                   "', '" + (*events)[1].uid + "', ...); expected one");
+                                   " events with different UIDs ('" + (*events)[0].uid + "', '" +
+                                   (*events)[1].uid + "', ...); expected one");
   }
   return std::move((*events)[0]);
 }

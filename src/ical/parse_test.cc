@@ -113,8 +113,8 @@ TEST(ParseEventTest, ShowAsFromBusyStatusWinsOverTransp) {
 }
 
 TEST(ParseEventTest, ClassPrivateAndConfidentialArePrivate) {
-  for (auto [cls, want] : {std::pair{"PRIVATE", true}, std::pair{"CONFIDENTIAL", true},
-                           std::pair{"PUBLIC", false}}) {
+  for (auto [cls, want] :
+       {std::pair{"PRIVATE", true}, std::pair{"CONFIDENTIAL", true}, std::pair{"PUBLIC", false}}) {
     auto e = ParseEvent(Wrap(std::string("BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20260101T100000Z\r\n"
                                          "CLASS:") +
                              cls + "\r\nEND:VEVENT\r\n"),
@@ -172,9 +172,9 @@ TEST(ParseEventTest, UnmodeledPropertiesArePreserved) {
   EXPECT_EQ(e->crm_id, "0190abc");
   EXPECT_EQ(e->sequence, 3);
   const std::string& x = e->activity.ical_extra;
-  for (const char* want : {"ORGANIZER;CN=Boss:mailto:boss@example.com", "ATTENDEE",
-                           "CATEGORIES:Work", "CATEGORIES:Customer", "URL:https://example.com/x", "ATTACH:",
-                           "X-CUSTOM-THING:42"}) {
+  for (const char* want :
+       {"ORGANIZER;CN=Boss:mailto:boss@example.com", "ATTENDEE", "CATEGORIES:Work",
+        "CATEGORIES:Customer", "URL:https://example.com/x", "ATTACH:", "X-CUSTOM-THING:42"}) {
     EXPECT_NE(x.find(want), std::string::npos) << want << "\n" << x;
   }
   EXPECT_EQ(x.find("X-TANDEM-CRM-ID"), std::string::npos);
@@ -195,7 +195,8 @@ TEST(ParseEventTest, ErrorsNameTheProblemAndLine) {
       {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:2026-01-01 10:00\nEND:VEVENT\n"),
        "line 6: unreadable DTSTART value '2026-01-01 10:00'"},
       {Wrap("BEGIN:VEVENT\nUID:x\nSUMMARY:no start\nEND:VEVENT\n"), "has no DTSTART"},
-      {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:20260101T100000Z\nSUMMARY:a\x01" "b\nEND:VEVENT\n"),
+      {Wrap("BEGIN:VEVENT\nUID:x\nDTSTART:20260101T100000Z\nSUMMARY:a\x01"
+            "b\nEND:VEVENT\n"),
        "line 7: control character 0x01 at column 10"},
       {Wrap("BEGIN:VTODO\nUID:x\nEND:VTODO\n"), "no VEVENT"},
       {"", "no BEGIN:VCALENDAR"},

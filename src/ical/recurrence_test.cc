@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "ical/ical.h"
+#include "ical/internal.h"
 
 namespace tandem::ical {
 namespace {
@@ -59,8 +60,7 @@ TEST(ExpandTest, ExdateRdateAndOverrides) {
       "END:VCALENDAR\r\n";
   auto occ = Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
   ASSERT_TRUE(occ.ok()) << occ.status().ToString();
-  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2026-03-16T08:00:00Z",
-                                                    "2026-03-31T13:00:00Z",
+  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2026-03-16T08:00:00Z", "2026-03-31T13:00:00Z",
                                                     "2026-04-08T07:00:00Z"}));
   EXPECT_TRUE((*occ)[1].overridden);
   EXPECT_EQ((*occ)[1].recurrence_id, At("2026-03-30T07:00:00Z"));
@@ -89,9 +89,59 @@ TEST(ExpandTest, AllDaySeriesAndWindowAndMax) {
   a.rrule = "FREQ=YEARLY";
   auto occ = Expand(a, At("2030-01-01T00:00:00Z"), At("2040-01-01T00:00:00Z"), 3);
   ASSERT_TRUE(occ.ok()) << occ.status().ToString();
-  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2030-12-24T00:00:00Z",
-                                                    "2031-12-24T00:00:00Z",
+  EXPECT_EQ(Starts(*occ), (std::vector<std::string>{"2030-12-24T00:00:00Z", "2031-12-24T00:00:00Z",
                                                     "2032-12-24T00:00:00Z"}));
+}
+
+TEST(ExpandTest, Rfc5545WkstExample) {
+  // RFC 5545 3.8.5.3: the week start changes which days INTERVAL=2 selects.
+  model::Activity a;
+  a.start = At("1997-08-05T13:00:00Z");  // 09:00 New York (EDT)
+  a.end = a.start + hours(1);
+  a.time_zone = "America/New_York";
+  a.rrule = "FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU;WKST=MO";
+  auto mo = Expand(a, At("1997-01-01T00:00:00Z"), At("1998-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(mo.ok());
+  EXPECT_EQ(Starts(*mo),
+            (std::vector<std::string>{"1997-08-05T13:00:00Z", "1997-08-10T13:00:00Z",
+                                      "1997-08-19T13:00:00Z", "1997-08-24T13:00:00Z"}));
+  a.rrule = "FREQ=WEEKLY;INTERVAL=2;COUNT=4;BYDAY=TU,SU;WKST=SU";
+  auto su = Expand(a, At("1997-01-01T00:00:00Z"), At("1998-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(su.ok());
+  EXPECT_EQ(Starts(*su),
+            (std::vector<std::string>{"1997-08-05T13:00:00Z", "1997-08-17T13:00:00Z",
+                                      "1997-08-19T13:00:00Z", "1997-08-31T13:00:00Z"}));
+}
+
+TEST(ExpandTest, DailyWithTwentyExceptionsAcrossDst) {
+  // Daily 09:00 Berlin for 15 months; 20 instances moved to 10:00.
+  model::Activity a;
+  a.start = At("2026-01-05T08:00:00Z");
+  a.end = a.start + std::chrono::minutes(15);
+  a.time_zone = "Europe/Berlin";
+  a.rrule = "FREQ=DAILY";
+  std::string extra = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n";
+  for (int k = 0; k < 20; ++k) {
+    char rid[32], start[32];
+    snprintf(rid, sizeof(rid), "2026%02d%02dT090000", 1 + k % 12, 10 + k);
+    snprintf(start, sizeof(start), "2026%02d%02dT100000", 1 + k % 12, 10 + k);
+    extra += std::string("BEGIN:VEVENT\r\nUID:d\r\nRECURRENCE-ID;TZID=Europe/Berlin:") + rid +
+             "\r\nDTSTART;TZID=Europe/Berlin:" + start + "\r\nEND:VEVENT\r\n";
+  }
+  a.ical_extra = extra + "END:VCALENDAR\r\n";
+  Instant from = At("2026-01-01T00:00:00Z"), to = At("2027-04-01T00:00:00Z");
+  auto fast = Expand(a, from, to, 1000);
+  auto slow = detail::ExpandWithLibicalOnly(a, from, to, 1000);
+  ASSERT_TRUE(fast.ok());
+  ASSERT_TRUE(slow.ok());
+  EXPECT_EQ(fast->size(), 451u);  // 2026-01-05 .. 2027-03-31
+  EXPECT_EQ(Starts(*fast), Starts(*slow));
+  int moved = 0;
+  for (const Occurrence& o : *fast) moved += o.overridden ? 1 : 0;
+  EXPECT_EQ(moved, 20);
+  // 09:00 local in winter and in summer.
+  EXPECT_EQ(FormatRfc3339((*fast)[0].start), "2026-01-05T08:00:00Z");
+  EXPECT_EQ(FormatRfc3339((*fast)[200].start), "2026-07-24T07:00:00Z");
 }
 
 TEST(OccursWithinTest, SeriesAndSingle) {

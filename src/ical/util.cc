@@ -52,8 +52,8 @@ std::string TzidOf(icalproperty* p) {
 
 Instant MidnightUtc(int year, int month, int day) {
   using namespace std::chrono;
-  sys_days d = year_month_day{std::chrono::year(year), std::chrono::month(month),
-                              std::chrono::day(day)};
+  sys_days d =
+      year_month_day{std::chrono::year(year), std::chrono::month(month), std::chrono::day(day)};
   return Instant(d);
 }
 
@@ -102,10 +102,14 @@ std::string StripUntilSuffix(std::string_view subject, std::optional<std::string
     bool shape = inner.size() == 10 || inner.size() == 16;
     for (size_t i = 0; shape && i < inner.size(); ++i) {
       char c = inner[i];
-      if (i == 4 || i == 7) shape = c == '-';
-      else if (i == 10) shape = c == ' ';
-      else if (i == 13) shape = c == ':';
-      else shape = c >= '0' && c <= '9';
+      if (i == 4 || i == 7)
+        shape = c == '-';
+      else if (i == 10)
+        shape = c == ' ';
+      else if (i == 13)
+        shape = c == ':';
+      else
+        shape = c >= '0' && c <= '9';
     }
     if (!shape) break;
     if (until && !until->has_value()) *until = inner;

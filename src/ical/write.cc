@@ -27,7 +27,6 @@ const char* BusyStatusName(model::ShowAs s) {
   return "BUSY";
 }
 
-
 icaltimetype UtcTime(Instant t) {
   return icaltime_from_timet_with_zone(static_cast<time_t>(ToUnixSeconds(t)), 0,
                                        icaltimezone_get_utc_timezone());
@@ -48,7 +47,8 @@ class TimeForm {
   }
 
   icalproperty* Tag(icalproperty* p) const {
-    if (!all_day_ && zone_ != nullptr) icalproperty_add_parameter(p, icalparameter_new_tzid(tzid_.c_str()));
+    if (!all_day_ && zone_ != nullptr)
+      icalproperty_add_parameter(p, icalparameter_new_tzid(tzid_.c_str()));
     if (all_day_) icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
     return p;
   }
@@ -174,9 +174,9 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
     icalcomponent_add_property(ev, icalproperty_new_location(a.location.c_str()));
   if (!a.description.empty())
     icalcomponent_add_property(ev, icalproperty_new_description(a.description.c_str()));
-  icalcomponent_add_property(ev, icalproperty_new_transp(a.show_as == model::ShowAs::kFree
-                                                             ? ICAL_TRANSP_TRANSPARENT
-                                                             : ICAL_TRANSP_OPAQUE));
+  icalcomponent_add_property(
+      ev, icalproperty_new_transp(a.show_as == model::ShowAs::kFree ? ICAL_TRANSP_TRANSPARENT
+                                                                    : ICAL_TRANSP_OPAQUE));
   icalcomponent_add_property(ev, NewX("X-MICROSOFT-CDO-BUSYSTATUS", BusyStatusName(a.show_as)));
 
   bool class_from_extra = false;

@@ -69,7 +69,8 @@ TEST(WriteEventTest, RoundTripKeepsEveryModeledField) {
   EXPECT_EQ(back->crm_id, "crm-1");
   EXPECT_EQ(back->sequence, 2);
   EXPECT_EQ(back->dtstamp, At("2026-11-24T10:00:00Z"));
-  EXPECT_TRUE(back->activity.ical_extra.empty()) << back->activity.ical_extra << back->activity.ical_extra;
+  EXPECT_TRUE(back->activity.ical_extra.empty())
+      << back->activity.ical_extra << back->activity.ical_extra;
 }
 
 TEST(WriteEventTest, DstChangeNeverMovesTheMeeting) {

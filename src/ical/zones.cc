@@ -108,8 +108,8 @@ icaltimezone* BuiltinZone(std::string_view iana_name) {
   // accepted alphabet small so odd TZIDs never reach the file system.
   if (iana_name.size() > 64) return nullptr;
   for (char c : iana_name) {
-    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
-              c == '+';
+    bool ok =
+        std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+';
     if (!ok) return nullptr;
   }
   if (iana_name.find("..") != std::string_view::npos || iana_name[0] == '/') return nullptr;

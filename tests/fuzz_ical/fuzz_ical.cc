@@ -20,8 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > (1 << 20)) return 0;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   ical::MapOptions options;
-  options.multi_day = (size % 2) ? ical::MultiDayRule::kStartWithEndInTitle
-                                 : ical::MultiDayRule::kKeep;
+  options.multi_day =
+      (size % 2) ? ical::MultiDayRule::kStartWithEndInTitle : ical::MultiDayRule::kKeep;
   Result<std::vector<ical::Event>> events = ical::ParseCalendar(text, options);
   if (!events.ok()) {
     Check(!events.status().message().empty());

@@ -153,10 +153,10 @@ Outcome RunFile(const std::string& name, std::string* detail) {
   auto want = expected.find(name);
   if (!events.ok()) {
     *detail = events.status().ToString();
-    if (!HasVevent(text)) return events.status().Is(Code::kNotFound) ||
-                                         events.status().Is(Code::kInvalidArgument)
-                                     ? Outcome::kNoEvent
-                                     : Outcome::kFail;
+    if (!HasVevent(text))
+      return events.status().Is(Code::kNotFound) || events.status().Is(Code::kInvalidArgument)
+                 ? Outcome::kNoEvent
+                 : Outcome::kFail;
     if (want != expected.end() && detail->find(want->second) != std::string::npos)
       return Outcome::kExpectedRejection;
     return Outcome::kFail;
@@ -217,8 +217,8 @@ TEST(CorpusSummary, PerSource) {
   std::cout << "| source | files | round trip passes | rejected (expected) | no VEVENT | fail |\n"
             << "|---|---|---|---|---|---|\n";
   auto row = [](const std::string& name, const Counts& c) {
-    std::cout << "| " << name << " | " << c.files << " | " << c.pass << " | " << c.rejected
-              << " | " << c.no_event << " | " << c.fail << " |\n";
+    std::cout << "| " << name << " | " << c.files << " | " << c.pass << " | " << c.rejected << " | "
+              << c.no_event << " | " << c.fail << " |\n";
   };
   for (const auto& [source, c] : by_source) row(source, c);
   row("**total**", total);
