@@ -1,0 +1,106 @@
+#include "sync/crm_side.h"
+
+#include <gtest/gtest.h>
+
+#include "core/random.h"
+#include "store/sqlite/sqlite_store.h"
+#include "sync/memory_sync_state.h"
+
+namespace tandem::sync {
+namespace {
+
+Instant At(const char* t) { return ParseRfc3339(t).value(); }
+
+class CrmSideTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(*store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_}));
+  }
+  model::Activity Add(const std::string& owner, const std::string& subject) {
+    model::Activity a;
+    a.meta.owner_id = owner;
+    a.subject = subject;
+    a.start = At("2026-12-01T10:00:00Z");
+    a.end = At("2026-12-01T11:00:00Z");
+    a.kind = model::ActivityKind::kPhoneCall;
+    return *store_->Create(a);
+  }
+  FakeClock clock_{At("2026-11-24T10:00:00Z")};
+  SeededRandom random_{3};
+  IdGenerator ids_{clock_, random_};
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  MemorySyncStateStore state_{clock_};
+  CrmSide Side() { return CrmSide(CrmSideOptions{.store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice"}); }
+};
+
+TEST_F(CrmSideTest, ListsOnlyTheUsersActivitiesThenOnlyWhatChanged) {
+  CrmSide side = Side();
+  model::Activity mine = Add("alice", "Mine");
+  Add("bob", "Not mine");
+  auto all = side.ChangesSince("", {});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_TRUE(all->complete);
+  ASSERT_EQ(all->changed.size(), 1u);
+  EXPECT_EQ(all->changed[0].href, mine.meta.id);
+  EXPECT_EQ(all->changed[0].etag, model::ETagOf(mine.meta.version));
+  EXPECT_NE(all->changed[0].ical.find("X-TANDEM-CRM-ID:" + mine.meta.id), std::string::npos);
+  EXPECT_NE(all->changed[0].ical.find("UID:" + mine.meta.id), std::string::npos);
+
+  auto none = side.ChangesSince(all->next_cursor, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->changed.empty() && none->deleted.empty());
+
+  model::Activity second = Add("alice", "Second");
+  ASSERT_TRUE(store_->Delete(model::EntityType::kActivity, mine.meta.id, std::nullopt).ok());
+  auto delta = side.ChangesSince(none->next_cursor, {});
+  ASSERT_TRUE(delta.ok());
+  EXPECT_FALSE(delta->complete);
+  ASSERT_EQ(delta->changed.size(), 1u);
+  EXPECT_EQ(delta->changed[0].href, second.meta.id);
+  ASSERT_EQ(delta->deleted.size(), 1u);
+  EXPECT_EQ(delta->deleted[0], mine.meta.id);
+}
+
+TEST_F(CrmSideTest, CreateWithUidThenFindUpdateDeleteWithPreconditions) {
+  CrmSide side = Side();
+  const std::string ics =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\nBEGIN:VEVENT\r\nUID:ext-1\r\n"
+      "DTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\nSUMMARY:From outside\r\n"
+      "ATTENDEE:mailto:a@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto ref = side.Create("ext-1", ics);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_TRUE(side.Create("ext-1", ics).status().Is(Code::kAlreadyExists));
+  auto found = side.FindByUid("ext-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->href, ref->href);
+  EXPECT_NE((*found)->ical.find("UID:ext-1"), std::string::npos);  // keeps the external UID
+  EXPECT_EQ(store_->GetActivity(ref->href)->meta.owner_id, "alice");
+
+  // Update keeps what the CRM owns (kind) and takes the event's fields.
+  model::Activity a = *store_->GetActivity(ref->href);
+  a.kind = model::ActivityKind::kPhoneCall;
+  a = *store_->Update(a, std::nullopt);
+  std::string edited = ics;
+  edited.replace(edited.find("From outside"), 12, "Edited");
+  EXPECT_TRUE(side.Update(ref->href, ref->etag, edited).status().Is(Code::kPreconditionFailed));
+  auto upd = side.Update(ref->href, model::ETagOf(a.meta.version), edited);
+  ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+  model::Activity after = *store_->GetActivity(ref->href);
+  EXPECT_EQ(after.subject, "Edited");
+  EXPECT_EQ(after.kind, model::ActivityKind::kPhoneCall);
+  EXPECT_NE(after.ical_extra.find("a@example.com"), std::string::npos);
+
+  EXPECT_TRUE(side.Delete(ref->href, ref->etag).Is(Code::kPreconditionFailed));
+  ASSERT_TRUE(side.Delete(ref->href, upd->etag).ok());
+  EXPECT_TRUE(side.Delete(ref->href, upd->etag).ok());  // already gone
+  EXPECT_FALSE(*side.FindByUid("ext-1"));
+}
+
+TEST_F(CrmSideTest, IdentityNamesStoreAndUser) {
+  auto id = Side().Identity();
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(*id, "crm:" + store_->Epoch() + ":alice");
+}
+
+}  // namespace
+}  // namespace tandem::sync

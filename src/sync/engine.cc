@@ -300,7 +300,11 @@ class Run {
     switch (a.kind) {
       case ActionKind::kRecord: {
         TANDEM_RETURN_IF_ERROR(PutRow(a.uid, Current(a, Side::kCrm), Current(a, Side::kExternal)));
-        if (!a.base) TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", ""));
+        if (!a.base) {
+          // A new pairing may be the other half of an interrupted creation.
+          TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
+          TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", ""));
+        }
         Count(a);
         return Status::Ok();
       }
