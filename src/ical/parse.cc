@@ -327,7 +327,10 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
                          const std::vector<icalcomponent*>& others, const detail::Prescanned& pre,
                          const MapOptions& options, std::vector<std::string> warnings) {
   Event e;
-  ComponentPtr rest(icalcomponent_new_clone(parts.master));
+  // The master is consumed in place (the parsed tree is ours): what is left of it
+  // after the modeled properties are taken out is its unmodeled rest.
+  icalcomponent_remove_component(calendar, parts.master);
+  ComponentPtr rest(parts.master);
   icalcomponent* r = rest.get();
   ZoneContext zones(calendar, options, &warnings);
   model::Activity& a = e.activity;
@@ -453,7 +456,9 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
       if (id && icalproperty_get_tzid(id) && tzids.count(icalproperty_get_tzid(id)))
         icalcomponent_add_component(extra.get(), icalcomponent_new_clone(vtz));
     }
-    icalcomponent_add_component(extra.get(), rest.release());
+    // A clone, not the parsed component itself: libical 3.0 writes a parsed
+    // multi-value TEXT (CATEGORIES:a\, b) back unescaped, a clone correctly.
+    icalcomponent_add_component(extra.get(), icalcomponent_new_clone(r));
     for (auto& c : copies) icalcomponent_add_component(extra.get(), c.release());
     a.ical_extra = detail::ToIcalString(extra.get());
   }
