@@ -255,7 +255,15 @@ Result<std::string> CalDavCalendar::Identity() {
     patch.headers.Add("Content-Type", "application/xml; charset=utf-8");
     patch.body = dav::ProppatchSetBody(MarkerProp(), fresh);
     TANDEM_ASSIGN_OR_RETURN(http::Response answer, client_.Send(patch));
-    if (answer.status == 207 || answer.status == 200) {
+    bool stored = answer.status == 200 || answer.status == 204;
+    if (answer.status == 207) {
+      // Servers without dead properties (Xandikos) answer 207 with a 403/404
+      // propstat for it: nothing was stored, so nothing to read back.
+      auto ms = dav::ParseMultistatus(answer.body);
+      stored = ms.ok() && !ms->responses.empty() &&
+               ms->responses[0].Prop(kMarkerNs, kMarkerName) != nullptr;
+    }
+    if (stored) {
       // Read back: only what the server really stored counts (and a concurrent
       // writer's value wins consistently).
       TANDEM_ASSIGN_OR_RETURN(props, read());
