@@ -11,10 +11,10 @@
 namespace tandem::cli {
 namespace {
 
-std::string Join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
+
+std::string_view Article(std::string_view noun) {
+  return !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos ? "an"
+                                                                                             : "a";
 }
 
 struct ListArgs {
@@ -132,7 +132,7 @@ void FieldValues::Register(CLI::App* cmd, const std::vector<FieldSpec>& specs) {
     slot.option = cmd->add_option(spec.flag, slot.text, spec.help);
     if (spec.type == FieldType::kChoice) {
       slot.option->check(CLI::IsMember(spec.choices));
-      slot.option->type_name(Join(spec.choices, "|"));
+      slot.option->type_name("");
     } else if (spec.type == FieldType::kInt) {
       slot.option->check(CLI::Number);
       slot.option->type_name("INT");
@@ -261,7 +261,7 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
 
   {
     auto values = std::make_shared<FieldValues>();
-    CLI::App* add = group->add_subcommand("add", fmt::format("Create a {}", type->singular));
+    CLI::App* add = group->add_subcommand("add", fmt::format("Create {} {}", Article(type->singular), type->singular));
     values->Register(add, type->fields);
     if (type->add_extra_options) type->add_extra_options(add, /*is_add=*/true);
     add->callback([&ctx, type, values] {
@@ -282,7 +282,7 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
   }
   {
     auto args = std::make_shared<TargetArgs>();
-    CLI::App* show = group->add_subcommand("show", fmt::format("Show one {}", type->singular));
+    CLI::App* show = group->add_subcommand("show", fmt::format("Show {} {}", Article(type->singular), type->singular));
     show->add_option("id", args->id, "Record id")->required();
     show->callback([&ctx, type, args] {
       ctx.Run([&ctx, type, args] { return DoShow(ctx, *type, *args); });
@@ -292,8 +292,8 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
     auto args = std::make_shared<TargetArgs>();
     auto values = std::make_shared<FieldValues>();
     CLI::App* edit = group->add_subcommand(
-        "edit", fmt::format("Change fields of a {} (only if nobody changed it since it was read)",
-                            type->singular));
+        "edit", fmt::format("Change fields of {} {} (only if nobody changed it since it was read)",
+                            Article(type->singular), type->singular));
     edit->add_option("id", args->id, "Record id")->required();
     edit->add_option("--if-version", args->if_version,
                      "Change only if the record is still at this version (exit 4 otherwise)")
@@ -306,7 +306,7 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
   }
   {
     auto args = std::make_shared<TargetArgs>();
-    CLI::App* del = group->add_subcommand("delete", fmt::format("Delete a {}", type->singular));
+    CLI::App* del = group->add_subcommand("delete", fmt::format("Delete {} {}", Article(type->singular), type->singular));
     del->add_option("id", args->id, "Record id")->required();
     del->add_option("--if-version", args->if_version,
                     "Delete only if the record is still at this version (exit 4 otherwise)")
