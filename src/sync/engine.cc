@@ -96,7 +96,12 @@ class Run {
     report_.external_changes = static_cast<int>(in.external.changed.size() + in.external.deleted.size());
     if (!options_.initialize) {
       TANDEM_RETURN_IF_ERROR(LoadStatus(in));
-      TANDEM_ASSIGN_OR_RETURN(in.status_count, d_.state->CountStatus(pair_.id));
+      // Only the empty-listing guard needs the pair's size; counting is not free.
+      if (in.crm.complete || in.external.complete) {
+        TANDEM_ASSIGN_OR_RETURN(in.status_count, d_.state->CountStatus(pair_.id));
+      } else {
+        in.status_count = static_cast<int64_t>(in.status.size());
+      }
     }
 
     Plan plan = MakePlan(in);

@@ -72,11 +72,25 @@ class Planner {
 
  private:
   void IndexStatus() {
-    const size_t n = in_.status.size();
+    // With incremental changes only the rows they touch matter: a scan with a
+    // small key set is much cheaper than indexing every row of a large pair.
+    const bool complete = in_.crm.complete || in_.external.complete;
+    std::unordered_set<std::string_view> crm_keys, ext_keys, uids;
+    if (!complete) {
+      for (const Observation& o : in_.crm.changed) crm_keys.insert(o.href), uids.insert(o.uid);
+      for (const std::string& h : in_.crm.deleted) crm_keys.insert(h);
+      for (const Observation& o : in_.external.changed) ext_keys.insert(o.href), uids.insert(o.uid);
+      for (const std::string& h : in_.external.deleted) ext_keys.insert(h);
+    }
+    const size_t n = complete ? in_.status.size() : crm_keys.size() + ext_keys.size();
     by_uid_.reserve(n);
     by_crm_.reserve(n);
     by_ext_.reserve(n);
     for (const ItemStatus& row : in_.status) {
+      if (!complete && !crm_keys.contains(row.crm_id) && !ext_keys.contains(row.external_href) &&
+          !uids.contains(row.uid)) {
+        continue;
+      }
       by_uid_.emplace(row.uid, &row);
       if (!row.crm_id.empty()) by_crm_.emplace(row.crm_id, &row);
       if (!row.external_href.empty()) by_ext_.emplace(row.external_href, &row);
