@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "api/mutations.h"
 #include "model/json.h"
 
 namespace tandem::api {
@@ -474,6 +475,7 @@ void RestApi::Register(http::Router* router) {
   impl->AddRecordRoutes<model::Activity>(router);
 
   router->Add("GET", "/api/v1/changes", impl->Authed([impl](auto& r, auto& c) { return impl->Changes(r, c); }));
+  RegisterMutationRoutes(router, &impl->store, &impl->auth, impl->options.clock);
 }
 
 Status RestApi::Maintain() {
@@ -543,46 +545,53 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
     for (auto& a : *got) activities.emplace(a.meta.id, std::move(a));
   }
 
-  Json changes = Json::array();
+  // Serialized entry by entry: a page of thousands of records never exists as
+  // one JSON tree in memory.
+  std::string out = "{\"changes\":[";
+  bool first = true;
   for (const auto& ch : batch->changes) {
     Json item{{"seq", ch.seq}, {"entity", model::EntityName(ch.entity)}, {"id", ch.id}};
     if (ch.op == store::ChangeOp::kDelete) {
       item["op"] = "delete";
-      changes.push_back(std::move(item));
-      continue;
-    }
-    std::optional<Json> record;
-    Status failure;
-    auto visible = [&](const auto& rec) {
-      if (rec.ok()) {
-        if (MayAccess(c, *rec)) record = model::ToJson(*rec);
-      } else if (!rec.status().Is(Code::kNotFound)) {
-        failure = rec.status();
-      }
-    };
-    switch (ch.entity) {
-      case model::EntityType::kActivity: {
-        auto it = activities.find(ch.id);
-        if (it != activities.end() && MayAccess(c, it->second)) record = model::ToJson(it->second);
-        break;
-      }
-      case model::EntityType::kAccount: visible(store.GetAccount(ch.id)); break;
-      case model::EntityType::kContact: visible(store.GetContact(ch.id)); break;
-      case model::EntityType::kOpportunity: visible(store.GetOpportunity(ch.id)); break;
-      case model::EntityType::kUser: break;
-    }
-    if (!failure.ok()) return ErrorResponse(failure);
-    if (record) {
-      item["op"] = "upsert";
-      item["record"] = std::move(*record);
     } else {
-      item["op"] = "remove";  // not visible to this caller (or deleted meanwhile)
+      std::optional<Json> record;
+      Status failure;
+      auto visible = [&](const auto& rec) {
+        if (rec.ok()) {
+          if (MayAccess(c, *rec)) record = model::ToJson(*rec);
+        } else if (!rec.status().Is(Code::kNotFound)) {
+          failure = rec.status();
+        }
+      };
+      switch (ch.entity) {
+        case model::EntityType::kActivity: {
+          auto it = activities.find(ch.id);
+          if (it != activities.end() && MayAccess(c, it->second)) record = model::ToJson(it->second);
+          break;
+        }
+        case model::EntityType::kAccount: visible(store.GetAccount(ch.id)); break;
+        case model::EntityType::kContact: visible(store.GetContact(ch.id)); break;
+        case model::EntityType::kOpportunity: visible(store.GetOpportunity(ch.id)); break;
+        case model::EntityType::kUser: break;
+      }
+      if (!failure.ok()) return ErrorResponse(failure);
+      if (record) {
+        item["op"] = "upsert";
+        item["record"] = std::move(*record);
+      } else {
+        item["op"] = "remove";  // not visible to this caller (or deleted meanwhile)
+      }
     }
-    changes.push_back(std::move(item));
+    if (!first) out += ',';
+    first = false;
+    out += item.dump(-1, ' ', false, Json::error_handler_t::replace);
   }
-  return JsonResponse(200, Json{{"changes", std::move(changes)},
-                                {"next", fmt::format("{}.{}", epoch, batch->next_seq)},
-                                {"more", batch->more}});
+  out += "],\"next\":";
+  out += Json(fmt::format("{}.{}", epoch, batch->next_seq)).dump();
+  out += ",\"more\":";
+  out += batch->more ? "true" : "false";
+  out += "}";
+  return ServerResponse::Json(200, std::move(out));
 }
 
 }  // namespace tandem::api
