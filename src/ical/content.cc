@@ -2,6 +2,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "ical/ical.h"
@@ -47,10 +48,14 @@ std::string InstantList(std::vector<Instant> v) {
 std::string NormalizeRule(const std::string& rrule) {
   if (rrule.empty()) return {};
   icalrecurrencetype rule = icalrecurrencetype_from_string(rrule.c_str());
-  if (rule.freq == ICAL_NO_RECURRENCE) return rrule;
+  if (rule.freq == ICAL_NO_RECURRENCE) {
+    free(rule.rscale);
+    return rrule;
+  }
   char* text = icalrecurrencetype_as_string_r(&rule);
   std::string out = text ? text : rrule;
   icalmemory_free_buffer(text);
+  free(rule.rscale);  // from_string hands over an RSCALE copy
   return out;
 }
 

@@ -3,6 +3,7 @@
 // recurrence iterator (see ical.h, Series).
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -200,6 +201,8 @@ class OffsetTable {
 }  // namespace
 
 struct Series::Impl {
+  ~Impl() { free(rule.rscale); }  // icalrecurrencetype_from_string's RSCALE copy
+
   Instant start{}, end{};
   Duration duration{};
   bool all_day = false;

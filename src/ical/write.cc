@@ -1,6 +1,7 @@
 // Activity -> iCalendar (WriteEvent).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 #include "ical/ical.h"
 #include "ical/internal.h"
@@ -189,9 +190,12 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
 
   if (!a.rrule.empty()) {
     icalrecurrencetype rule = icalrecurrencetype_from_string(a.rrule.c_str());
-    if (rule.freq == ICAL_NO_RECURRENCE)
+    if (rule.freq == ICAL_NO_RECURRENCE) {
+      free(rule.rscale);
       return Status::InvalidArgument("rrule: not a recurrence rule: '" + a.rrule + "'");
-    icalcomponent_add_property(ev, icalproperty_new_rrule(rule));
+    }
+    icalcomponent_add_property(ev, icalproperty_new_rrule(rule));  // copies RSCALE
+    free(rule.rscale);
   }
   for (Instant t : a.rdates) {
     icaldatetimeperiodtype v;
