@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "api/errors.h"
 #include "model/json.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/database.h"
 
 namespace tandem::api {
@@ -285,6 +287,38 @@ void RegisterMutationRoutes(http::Router* router, MutationRoutes routes) {
     if (!results.ok()) return routes.error(results.status());
     return http::ServerResponse::Json(200, results->dump());
   });
+}
+
+void RegisterMutationRoutes(http::Router* router, store::Store* store, Authenticator* auth,
+                            const Clock* clock) {
+  auto* sqlite_store = dynamic_cast<store::sqlite::SqliteStore*>(store);
+  Status unavailable;
+  std::shared_ptr<MutationLog> log;
+  if (sqlite_store == nullptr) {
+    unavailable = Status(Code::kUnavailable, "mutations: this store keeps no mutation log");
+  } else if (auto opened = MutationLog::Open(sqlite_store->pool(), *clock); !opened.ok()) {
+    unavailable = opened.status().WithContext("opening the mutation log");
+  } else {
+    log = std::move(opened).value();
+  }
+  if (!log) {
+    int code = sqlite_store == nullptr ? 501 : 503;
+    router->Add("POST", "/api/v1/mutations", [unavailable, code](const http::ServerRequest&) {
+      http::ServerResponse r = ErrorResponse(unavailable);
+      r.status = code;
+      return r;
+    });
+    return;
+  }
+  MutationRoutes routes;
+  routes.store = store;
+  routes.log = log.get();
+  routes.authenticate = [auth, log](const http::ServerRequest& r) -> Result<store::Viewer> {
+    TANDEM_ASSIGN_OR_RETURN(Caller c, auth->Authenticate(r.Header("Authorization")));
+    return c.viewer;
+  };
+  routes.error = [](const Status& s) { return ErrorResponse(s); };
+  RegisterMutationRoutes(router, std::move(routes));
 }
 
 }  // namespace tandem::api

@@ -31,6 +31,7 @@
 #include <optional>
 #include <string_view>
 
+#include "api/auth.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "http/server.h"
@@ -77,5 +78,12 @@ struct MutationRoutes {
 
 // Adds POST /api/v1/mutations.
 void RegisterMutationRoutes(http::Router* router, MutationRoutes routes);
+
+// The same for RestApi::Register: callers authenticate through `auth`, errors
+// answer in the API's shape, and the log lives in the store's own SQLite
+// database. On another kind of store (or when the log cannot be opened) the
+// route answers 501/503 with the reason.
+void RegisterMutationRoutes(http::Router* router, store::Store* store, Authenticator* auth,
+                            const Clock* clock);
 
 }  // namespace tandem::api

@@ -251,6 +251,14 @@ Status ReplicaState::MarkFailed(std::string_view mutation_id, std::string_view e
   return s.BindText(1, mutation_id).BindText(2, error).Run();
 }
 
+Status ReplicaState::Requeue(std::string_view mutation_id) {
+  auto w = pool_.Write();
+  TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
+      "UPDATE replica_outbox SET state = 'pending', attempts = 0 "
+      "WHERE mutation_id = ?1 AND state = 'failed'"));
+  return s.BindText(1, mutation_id).Run();
+}
+
 Status ReplicaState::NoteAttempt(std::string_view mutation_id, std::string_view error) {
   auto w = pool_.Write();
   TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(

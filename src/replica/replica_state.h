@@ -112,6 +112,8 @@ class ReplicaState {
   Status MarkApplied(const Mutation& m, std::optional<int64_t> version, int64_t generation);
   // A permanent failure (C8): kept with its error, out of the queue.
   Status MarkFailed(std::string_view mutation_id, std::string_view error);
+  // A failed mutation goes back to the queue (doctor fix), attempts reset.
+  Status Requeue(std::string_view mutation_id);
   // A transient failure: stays pending, attempts + 1.
   Status NoteAttempt(std::string_view mutation_id, std::string_view error);
   Result<std::vector<Mutation>> ListOutbox(std::optional<OutboxState> state = std::nullopt);
