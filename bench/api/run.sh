@@ -42,16 +42,29 @@ id=$(curl -sf "${auth[@]}" "$base/api/v1/activities?limit=1" | python3 -c 'impor
 n_range=$(curl -sf "${auth[@]}" "$base/api/v1/activities?$range" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 echo "range query returns $n_range activities"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+tick_hz=$(getconf CLK_TCK)
 run_wrk() {  # name script url
   echo "== $1"
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$2" "$3" | tee "$work/$1.txt" |
-    grep -E 'Requests/sec|Latency  |99%|Non-2xx|Socket errors' || true
+  local before after requests
+  before=$(cpu_ticks)
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$2" "$3" > "$work/$1.txt"
+  after=$(cpu_ticks)
+  grep -E 'Requests/sec|Latency  |99%|Non-2xx|Socket errors|requests in' "$work/$1.txt" || true
+  requests=$(awk '/requests in/ {print $1}' "$work/$1.txt")
+  # Server CPU per request: meaningful even when other processes share the cores.
+  python3 -c "t=($after-$before)/$tick_hz; n=$requests; print(f'tandemd CPU: {t:.2f} s for {n} requests = {1e6*t/n:.0f} us/request; {n/t:.0f} requests per CPU-second')"
 }
 run_wrk get_one "$here/auth.lua" "$base/api/v1/activities/$id"
 run_wrk list_range "$here/auth.lua" "$base/api/v1/activities?$range"
 run_wrk create "$here/create.lua" "$base/api/v1/activities"
 
 echo "== full pull via change feed"
-python3 "$here/full_pull.py" 127.0.0.1 "$PORT" "$TANDEM_TOKEN" 10000 | tee "$work/pull.txt"
+before=$(cpu_ticks)
+python3 "$here/full_pull.py" 127.0.0.1 "$PORT" "$TANDEM_TOKEN" "${PAGE:-10000}" | tee "$work/pull.txt"
+after=$(cpu_ticks)
+python3 -c "print(f'tandemd CPU for the pull: {($after-$before)/$tick_hz:.2f} s')"
+echo "== machine"
+nproc; uptime
 echo "== tandemd memory"
 grep -E 'VmHWM|VmRSS' "/proc/$pid/status"
