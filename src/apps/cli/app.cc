@@ -31,8 +31,24 @@ Result<std::string> CommandContext::ServerUrl() {
 
 Result<ApiClient> CommandContext::SessionClient() {
   TANDEM_ASSIGN_OR_RETURN(cli::Credentials session, Session());
-  std::string server = server_override.empty() ? session.server : server_override;
-  return ApiClient(server, session.token, rt_.make_http());
+  std::string server = session.server;
+  if (!server_override.empty()) {
+    server = server_override;
+  } else if (rt_.server_env && !rt_.server_env->empty()) {
+    server = *rt_.server_env;
+  }
+  auto trimmed = [](std::string s) {
+    while (!s.empty() && s.back() == '/') s.pop_back();
+    return s;
+  };
+  // The token belongs to the server that issued it; never send it anywhere else.
+  if (trimmed(server) != trimmed(session.server)) {
+    return Status::Unauthenticated(
+        fmt::format("not logged in to {} (the saved session is for {}); run: tandem login "
+                    "--server {}",
+                    server, session.server, server));
+  }
+  return ApiClient(session.server, session.token, rt_.make_http());
 }
 
 Result<ApiClient> CommandContext::AnonymousClient() {

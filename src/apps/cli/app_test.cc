@@ -119,6 +119,28 @@ TEST_F(CliTest, LoginSavesTokenPrivatelyAndSendsNoPasswordInUrl) {
   EXPECT_EQ(sent_[0].headers.Get("Authorization"), "Bearer t0k");
 }
 
+TEST_F(CliTest, TheTokenIsNeverSentToAnotherServer) {
+  LogIn();
+  EXPECT_EQ(Run({"accounts", "list", "--server", "http://evil.test"}), 3);
+  EXPECT_THAT(err_.str(), HasSubstr("not logged in to http://evil.test"));
+  EXPECT_TRUE(sent_.empty());
+  route_ = [](const http::Request&) { return Answer(200, R"({"items":[]})"); };
+  EXPECT_EQ(Run({"accounts", "list", "--server", "http://srv.test/"}), 0) << err_.str();
+  ASSERT_EQ(sent_.size(), 1u);
+}
+
+TEST_F(CliTest, ActivitiesListIsChronological) {
+  LogIn();
+  route_ = [](const http::Request&) {
+    return Answer(200, R"({"items":[
+        {"id":"late","subject":"B","start":"2026-12-02T08:00:00Z","end":"2026-12-02T09:00:00Z"},
+        {"id":"early","subject":"A","start":"2026-12-01T08:00:00Z","end":"2026-12-01T09:00:00Z"}],
+        "next_page_after":""})");
+  };
+  ASSERT_EQ(Run({"activities", "list"}), 0);
+  EXPECT_LT(out_.str().find("early"), out_.str().find("late"));
+}
+
 TEST_F(CliTest, LoginBodyCarriesThePasswordFromStdin) {
   route_ = [](const http::Request&) {
     return Answer(200, R"({"token":"x","user":{"id":"u1","login":"bob"}})");

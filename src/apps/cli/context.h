@@ -66,7 +66,9 @@ class CommandContext {
   // The server to talk to: --server, else TANDEM_SERVER, else the saved session's;
   // a usage error when there is none.
   Result<std::string> ServerUrl();
-  // A client carrying the saved session's token (Unauthenticated if not logged in).
+  // A client carrying the saved session's token. Unauthenticated if not logged in,
+  // or if --server / TANDEM_SERVER names another server than the session's (the
+  // token is never sent to a server that did not issue it).
   Result<ApiClient> SessionClient();
   // A client without a token, for login and version.
   Result<ApiClient> AnonymousClient();

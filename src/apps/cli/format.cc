@@ -141,16 +141,42 @@ std::vector<std::string> ListRow(std::string_view collection, const Json& r,
 
 std::string RenderRecord(const Json& record, const LocalZone& zone) {
   if (!record.is_object()) return record.dump(2) + "\n";
-  size_t width = 0;
-  for (auto it = record.begin(); it != record.end(); ++it) width = std::max(width, it.key().size());
-  std::string out;
+  // What a person looks for first, then the rest alphabetically; empty text and
+  // empty lists are left out.
+  static const std::vector<std::string> kFirst = {
+      "id",        "name",  "subject",  "login",   "display_name", "first_name",
+      "last_name", "kind",  "start",    "end",     "all_day",      "location",
+      "show_as",   "private", "reminder_minutes", "stage", "amount_cents", "currency",
+      "close_date", "email", "phone",   "role",    "disabled"};
+  std::vector<std::string> keys;
+  for (const auto& k : kFirst) {
+    if (record.contains(k)) keys.push_back(k);
+  }
   for (auto it = record.begin(); it != record.end(); ++it) {
+    if (std::find(kFirst.begin(), kFirst.end(), it.key()) == kFirst.end()) keys.push_back(it.key());
+  }
+  std::erase_if(keys, [&](const std::string& k) {
+    const Json& v = record[k];
+    return (v.is_string() && v.get<std::string>().empty()) || (v.is_array() && v.empty());
+  });
+  bool all_day = Bool(record, "all_day");
+  size_t width = 0;
+  for (const auto& k : keys) width = std::max(width, k.size());
+  std::string out;
+  for (const auto& key : keys) {
     std::string value;
-    const Json& v = it.value();
+    const Json& v = record[key];
     if (v.is_string()) {
       value = v.get<std::string>();
-      // Date-times get the local reading next to them.
-      if (value.size() >= 20 && value[10] == 'T') {
+      // Date-times get the local reading next to them; all-day dates are dates.
+      if (all_day && (key == "start" || key == "end")) {
+        auto t = ParseRfc3339(value);
+        if (t.ok()) {
+          year_month_day d{floor<days>(*t)};
+          if (key == "end") d = year_month_day{floor<days>(*t) - days{1}};
+          value += fmt::format(" ({}{})", key == "end" ? "last day " : "", FormatDay(d));
+        }
+      } else if (value.size() >= 20 && value[10] == 'T') {
         auto t = ParseRfc3339(value);
         if (t.ok()) {
           value += fmt::format(" ({} {})", FormatLocalTime(*t, zone),
@@ -164,7 +190,7 @@ std::string RenderRecord(const Json& record, const LocalZone& zone) {
     } else {
       value = v.dump();
     }
-    out += fmt::format("{:<{}}  {}\n", it.key() + ":", width + 1, value);
+    out += fmt::format("{:<{}}  {}\n", key + ":", width + 1, value);
   }
   return out;
 }

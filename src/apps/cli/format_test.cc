@@ -61,6 +61,20 @@ TEST(RenderRecordTest, AddsLocalTimeToDateTimes) {
   EXPECT_THAT(s, HasSubstr("reminder_minutes:  -"));
 }
 
+TEST(RenderRecordTest, ImportantFieldsFirstEmptyOnesLeftOut) {
+  FixedOffsetZone zone{seconds{0}};
+  Json r{{"version", 2},       {"subject", "Fair"}, {"id", "a1"},       {"location", ""},
+         {"exdates", Json::array()}, {"all_day", true},
+         {"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-04T00:00:00Z"}};
+  EXPECT_EQ(RenderRecord(r, zone),
+            "id:       a1\n"
+            "subject:  Fair\n"
+            "start:    2026-12-01T00:00:00Z (2026-12-01)\n"
+            "end:      2026-12-04T00:00:00Z (last day 2026-12-03)\n"
+            "all_day:  true\n"
+            "version:  2\n");
+}
+
 TEST(RenderAgendaTest, GroupsByLocalDayWithAllDayFirst) {
   FixedOffsetZone zone{hours{1}};
   Json items = Json::array();

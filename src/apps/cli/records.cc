@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ostream>
 
@@ -52,8 +53,16 @@ Status DoList(CommandContext& ctx, const RecordType& type, const ListArgs& args)
   if (items.empty()) {
     ctx.out() << fmt::format("No {}.\n", type.collection);
   } else {
+    std::vector<const Json*> shown;
+    for (const Json& r : items) shown.push_back(&r);
+    if (type.collection == "activities") {
+      // RFC 3339 UTC text sorts chronologically.
+      std::stable_sort(shown.begin(), shown.end(), [](const Json* a, const Json* b) {
+        return a->value("start", "") < b->value("start", "");
+      });
+    }
     std::vector<std::vector<std::string>> rows;
-    for (const Json& r : items) rows.push_back(ListRow(type.collection, r, ctx.zone()));
+    for (const Json* r : shown) rows.push_back(ListRow(type.collection, *r, ctx.zone()));
     ctx.out() << RenderTable(ListHeaders(type.collection), rows);
   }
   if (more) ctx.err() << "(more on the server: use --all, or a larger --limit)\n";
