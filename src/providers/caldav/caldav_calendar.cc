@@ -313,12 +313,21 @@ Result<sync::ChangeSet> CalDavCalendar::StreamChangesSince(const std::string& cu
 }
 
 Result<sync::ChangeSet> CalDavCalendar::FullListing(const sync::TimeRange& window, Collector& out) {
-  // Fresh collection properties: this is the start of a listing.
+  // Try sync-collection straight away: asking first whether the server has it
+  // costs a PROPFIND that some servers answer slowly (Radicale computes its
+  // sync-token over every item: 3 s at 10,000 items on the bench machine).
+  if (!info_ || info_->SupportsReport("sync-collection")) {
+    auto listed = SyncSince("", out);
+    if (listed.ok() || listed.status().Is(Code::kUnauthenticated) ||
+        listed.status().Is(Code::kCorruption) || listed.status().Is(Code::kDeadlineExceeded)) {
+      return listed;
+    }
+    info_.reset();
+    auto info = Info();
+    if (!info.ok() || info->SupportsReport("sync-collection")) return listed;
+  }
   info_.reset();
   TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, Info());
-  if (info.SupportsReport("sync-collection")) {
-    return SyncSince("", out);
-  }
   // No sync-collection: ctag + ETag listing of the window, data in the same REPORT.
   std::vector<std::pair<std::string, std::string>> listing;
   TANDEM_RETURN_IF_ERROR(
