@@ -59,6 +59,14 @@ Result<Event> ParseEvent(std::string_view ics, const MapOptions& options);
 // is NotFound("no VEVENT ..."); malformed input is InvalidArgument as above.
 Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options);
 
+// Added: the same, but an event that cannot be mapped (no DTSTART, unreadable
+// DTSTART/DTEND/DURATION/RRULE/RDATE/EXDATE/RECURRENCE-ID) only drops itself: its
+// error goes to `event_errors` and the other events are returned (C8: one bad record
+// never blocks the others). File-level problems (UTF-8, BEGIN/END structure) still
+// fail the call; so does a file whose every event failed (the first error).
+Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options,
+                                         std::vector<Status>* event_errors);
+
 struct WriteOptions {
   std::string uid;     // REQUIRED
   std::string crm_id;  // written as X-TANDEM-CRM-ID when not empty

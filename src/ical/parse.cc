@@ -30,9 +30,9 @@ std::string LinePrefix(int line) {
 
 // Collects and removes libical's X-LIC-ERROR properties; fatal ones become the
 // returned Status, the rest warnings.
-Status TakeParseErrors(icalcomponent* comp, const detail::Prescanned& pre,
-                       std::vector<std::string>* warnings) {
-  Status fatal;
+// `fatal` receives, per VEVENT, the first error that makes it unusable.
+void TakeParseErrors(icalcomponent* comp, const detail::Prescanned& pre,
+                     std::vector<std::string>* warnings, std::map<icalcomponent*, Status>* fatal) {
   for (icalproperty* p : detail::Properties(comp, ICAL_XLICERROR_PROPERTY)) {
     std::string text = icalproperty_get_xlicerror(p) ? icalproperty_get_xlicerror(p) : "";
     icalparameter* type_param = icalproperty_get_first_parameter(p, ICAL_XLICERRORTYPE_PARAMETER);
@@ -53,19 +53,15 @@ Status TakeParseErrors(icalcomponent* comp, const detail::Prescanned& pre,
     int line = prop.empty() ? 0 : pre.LineOf(prop, value);
     bool in_event = icalcomponent_isa(comp) == ICAL_VEVENT_COMPONENT;
     if (type == ICAL_XLICERRORTYPE_VALUEPARSEERROR && in_event && IsTimingProperty(prop)) {
-      if (fatal.ok()) {
-        fatal = Status::InvalidArgument(LinePrefix(line) + "unreadable " + prop + " value '" +
-                                        value + "'");
-      }
+      fatal->try_emplace(comp, Status::InvalidArgument(LinePrefix(line) + "unreadable " + prop +
+                                                       " value '" + value + "'"));
       continue;
     }
     warnings->push_back(LinePrefix(line) + "dropped by the parser: " + text);
   }
   for (icalcomponent* child : detail::Children(comp, ICAL_ANY_COMPONENT)) {
-    Status s = TakeParseErrors(child, pre, warnings);
-    if (!s.ok() && fatal.ok()) fatal = s;
+    TakeParseErrors(child, pre, warnings, fatal);
   }
-  return fatal;
 }
 
 // Zone lookups for one VCALENDAR, cached by TZID.
@@ -477,6 +473,11 @@ std::string UidOf(icalcomponent* c) {
 }  // namespace
 
 Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options) {
+  return ParseCalendar(ics, options, nullptr);
+}
+
+Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions& options,
+                                         std::vector<Status>* event_errors) {
   TANDEM_ASSIGN_OR_RETURN(detail::Prescanned pre, detail::Prescan(ics));
   ComponentPtr root(icalparser_parse_string(pre.text.c_str()));
   if (root == nullptr) return Status::InvalidArgument("no iCalendar data could be parsed");
@@ -487,7 +488,14 @@ Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions&
     calendars = detail::Children(root.get(), ICAL_VCALENDAR_COMPONENT);
   }
   std::vector<std::string> warnings = pre.warnings;
-  TANDEM_RETURN_IF_ERROR(TakeParseErrors(root.get(), pre, &warnings));
+  std::map<icalcomponent*, Status> broken;
+  TakeParseErrors(root.get(), pre, &warnings, &broken);
+  // A broken event fails the whole call, or only itself when the caller collects.
+  auto failed = [&](const Status& s) -> bool {
+    if (event_errors == nullptr) return true;
+    event_errors->push_back(s);
+    return false;
+  };
 
   std::vector<Event> events;
   for (icalcomponent* calendar : calendars) {
@@ -520,14 +528,30 @@ Result<std::vector<Event>> ParseCalendar(std::string_view ics, const MapOptions&
         parts.master = parts.overrides.front();
         parts.overrides.erase(parts.overrides.begin());
       }
-      TANDEM_ASSIGN_OR_RETURN(
-          Event e, BuildEvent(calendar, parts, first ? others : std::vector<icalcomponent*>{}, pre,
-                              options, first ? warnings : std::vector<std::string>{}));
+      Status unusable;
+      for (icalcomponent* c : parts.overrides) {
+        auto it = broken.find(c);
+        if (it != broken.end() && unusable.ok()) unusable = it->second;
+      }
+      if (auto it = broken.find(parts.master); it != broken.end()) unusable = it->second;
+      if (!unusable.ok()) {
+        if (failed(unusable)) return unusable;
+        continue;
+      }
+      Result<Event> e = BuildEvent(calendar, parts, first ? others : std::vector<icalcomponent*>{},
+                                   pre, options, first ? warnings : std::vector<std::string>{});
+      if (!e.ok()) {
+        if (failed(e.status())) return e.status();
+        continue;
+      }
       first = false;
-      events.push_back(std::move(e));
+      events.push_back(std::move(*e));
     }
   }
-  if (events.empty()) return Status::NotFound("no VEVENT in the iCalendar data");
+  if (events.empty()) {
+    if (event_errors != nullptr && !event_errors->empty()) return event_errors->front();
+    return Status::NotFound("no VEVENT in the iCalendar data");
+  }
   return events;
 }
 

@@ -246,6 +246,28 @@ TEST(ParseEventTest, SeveralUidsAreRejectedByParseEventButSplitByParseCalendar) 
   EXPECT_EQ((*all)[1].uid, "b");
 }
 
+TEST(ParseCalendarTest, OneBrokenEventDoesNotBlockTheOthers) {
+  std::string ics = Wrap(
+      "BEGIN:VEVENT\nUID:good1\nDTSTART:20260101T100000Z\nEND:VEVENT\n"
+      "BEGIN:VEVENT\nUID:bad\nDTSTART:Next Year\nEND:VEVENT\n"
+      "BEGIN:VEVENT\nUID:nostart\nSUMMARY:x\nEND:VEVENT\n"
+      "BEGIN:VEVENT\nUID:good2\nDTSTART:20260102T100000Z\nEND:VEVENT\n");
+  auto strict = ParseCalendar(ics, {});
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("line 10: unreadable DTSTART value 'Next Year'"),
+            std::string::npos)
+      << strict.status().message();
+  std::vector<Status> errors;
+  auto lenient = ParseCalendar(ics, {}, &errors);
+  ASSERT_TRUE(lenient.ok()) << lenient.status().ToString();
+  ASSERT_EQ(lenient->size(), 2u);
+  EXPECT_EQ((*lenient)[0].uid, "good1");
+  EXPECT_EQ((*lenient)[1].uid, "good2");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[0].message().find("Next Year"), std::string::npos);
+  EXPECT_NE(errors[1].message().find("VEVENT nostart has no DTSTART"), std::string::npos);
+}
+
 TEST(ParseEventTest, MasterWithOverridesIsOneSeries) {
   auto e = ParseEvent(
       Wrap("BEGIN:VEVENT\nUID:s\nDTSTART;TZID=Europe/Berlin:20260105T090000\n"
