@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <exception>
@@ -240,6 +241,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_after(first_ ? server_->options.read_timeout
                                  : server_->options.idle_timeout + server_->options.read_timeout);
     reading_ = true;
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->OnHeader(ec);
+                             });
+  }
+
+  // A client that sent "Expect: 100-continue" waits for a go-ahead before its body.
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    const auto& head = parser_->get();
+    auto expect = head[bhttp::field::expect];
+    if (!parser_->is_done() && beast::iequals(expect, "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         self->OnRead(ec);

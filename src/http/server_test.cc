@@ -158,6 +158,18 @@ TEST(ServerTest, OversizeBodyGets413AndClose) {
   EXPECT_EQ(again.Do(bhttp::verb::post, "/echo", std::string(999, 'x')).result_int(), 200);
 }
 
+TEST(ServerTest, AnswersExpectContinueBeforeTheBody) {
+  auto server = StartServer({});
+  RawClient client(server->port());
+  client.SendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  auto interim = client.Read();
+  EXPECT_EQ(interim.result_int(), 100);
+  client.SendRaw("hello");
+  auto res = client.Read();
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), ":hello");
+}
+
 TEST(ServerTest, GarbageRequestLineGets400) {
   auto server = StartServer({});
   RawClient client(server->port());
