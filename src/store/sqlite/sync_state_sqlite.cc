@@ -259,14 +259,14 @@ class SqliteSyncState final : public SyncStateStore {
 
   // --- status
   Result<std::optional<ItemStatus>> StatusByUid(std::string_view pair_id, std::string_view uid) override {
-    return OneStatus("uid", pair_id, uid);
+    return OneStatus("uid", "", pair_id, uid);
   }
   Result<std::optional<ItemStatus>> StatusByCrmId(std::string_view pair_id, std::string_view crm_id) override {
-    return OneStatus("crm_id", pair_id, crm_id);
+    return OneStatus("crm_id", "INDEXED BY sync_status_crm", pair_id, crm_id);
   }
   Result<std::optional<ItemStatus>> StatusByExternalHref(std::string_view pair_id,
                                                          std::string_view href) override {
-    return OneStatus("external_href", pair_id, href);
+    return OneStatus("external_href", "INDEXED BY sync_status_external", pair_id, href);
   }
 
   Result<std::vector<ItemStatus>> ListStatus(std::string_view pair_id) override {
@@ -551,12 +551,14 @@ class SqliteSyncState final : public SyncStateStore {
         .BindOptionalInt64(12, OptMicros(p.last_run));
   }
 
-  Result<std::optional<ItemStatus>> OneStatus(std::string_view column, std::string_view pair_id,
-                                              std::string_view key) {
+  // Without statistics SQLite prefers the primary key's pair_id prefix (a scan
+  // of the whole pair) to the secondary index: name the index.
+  Result<std::optional<ItemStatus>> OneStatus(std::string_view column, std::string_view index,
+                                              std::string_view pair_id, std::string_view key) {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
     TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(fmt::format(
-                                             "SELECT {} FROM sync_status WHERE pair_id = ?1 AND {} = ?2 LIMIT 1",
-                                             kStatusColumns, column)));
+                                             "SELECT {} FROM sync_status {} WHERE pair_id = ?1 AND {} = ?2 LIMIT 1",
+                                             kStatusColumns, index, column)));
     s.BindText(1, pair_id).BindText(2, key);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<ItemStatus>();
