@@ -2,6 +2,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "ical/ical.h"
 #include "ical/internal.h"
@@ -81,15 +83,13 @@ Status UndoMultiDayRule(const model::Activity& a, icaltimezone* zone, std::strin
   return Status::Ok();
 }
 
-icalcomponent* ZoneComponent(icaltimezone* zone, const std::string& tzid, Instant first_use) {
+icalcomponent* BuildZoneComponent(icaltimezone* zone, const std::string& tzid, int from_year) {
   icalcomponent* source = icaltimezone_get_component(zone);
   if (source == nullptr) return nullptr;
   icalcomponent* vtz = icalcomponent_new_clone(source);
-  // Drop history before the year of first use: smaller and still exact from there.
-  using namespace std::chrono;
-  year_month_day ymd{floor<days>(first_use)};
+  // Drop history before the year before first use: smaller and still exact from there.
   icaltimetype from = icaltime_null_time();
-  from.year = static_cast<int>(ymd.year()) - 1;
+  from.year = from_year;
   from.month = 1;
   from.day = 1;
   from.zone = icaltimezone_get_utc_timezone();
@@ -103,6 +103,38 @@ icalcomponent* ZoneComponent(icaltimezone* zone, const std::string& tzid, Instan
     }
   }
   return vtz;
+}
+
+// Truncating a tzdata VTIMEZONE expands its rules from the 19th century on (through
+// ICU, in Debian's libical) and costs ~100 us; the result depends only on the zone
+// and the year, so it is remembered. A pure cache of derived, immutable data (like
+// libical's own zone cache): thread-safe, bounded, never observable.
+class ZoneDefinitions {
+ public:
+  // A new VTIMEZONE component for `tzid` valid from January 1 of the year before
+  // `first_use`; null when libical has no definition. Caller owns the result.
+  icalcomponent* For(icaltimezone* zone, const std::string& tzid, Instant first_use) {
+    using namespace std::chrono;
+    int year = static_cast<int>(year_month_day{floor<days>(first_use)}.year()) - 1;
+    std::pair<std::string, int> key{tzid, year};
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      if (cache_.size() >= kMaxEntries) cache_.clear();
+      it = cache_.emplace(key, ComponentPtr(BuildZoneComponent(zone, tzid, year))).first;
+    }
+    return it->second ? icalcomponent_new_clone(it->second.get()) : nullptr;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 512;
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, ComponentPtr> cache_;
+};
+
+icalcomponent* ZoneComponent(icaltimezone* zone, const std::string& tzid, Instant first_use) {
+  static ZoneDefinitions* definitions = new ZoneDefinitions();  // never destroyed
+  return definitions->For(zone, tzid, first_use);
 }
 
 }  // namespace
