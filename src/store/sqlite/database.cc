@@ -347,6 +347,15 @@ Result<int> AppliedSchemaVersion(Database& db, std::string_view component) {
   return static_cast<int>(stmt.Int64(0));
 }
 
+Status CheckIntegrity(Database& db) {
+  TANDEM_ASSIGN_OR_RETURN(Statement check, db.Prepare("PRAGMA quick_check"));
+  TANDEM_ASSIGN_OR_RETURN(bool row, check.Step());
+  if (!row) return Status::Internal("quick_check returned nothing");
+  std::string first = check.Text(0);
+  if (first == "ok") return Status::Ok();
+  return Status::Corruption(fmt::format("database {}: {}", db.options().path, first));
+}
+
 Status ApplyMigrations(Database& db, std::string_view component,
                        const std::vector<Migration>& migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {

@@ -12,6 +12,9 @@
 //   DatabasePool one writer connection and several reader connections (see
 //                database_pool.h).
 //
+// Durability: with WAL and synchronous=NORMAL a commit survives a crash of the
+// process; a power loss may lose the last commits, never the database's integrity.
+//
 // Thread safety: a Database and its Statements are NOT thread-safe; use one
 // connection from one thread at a time (DatabasePool hands them out that way).
 // Different connections to the same file may be used concurrently: WAL lets
@@ -194,5 +197,9 @@ Status ApplyMigrations(Database& db, std::string_view component,
 
 // The highest applied version of `component`; 0 when none.
 Result<int> AppliedSchemaVersion(Database& db, std::string_view component);
+
+// PRAGMA quick_check: OK for a sound database, Corruption naming the first problem
+// otherwise (for diagnostics, C10). Reads the whole file: not for hot paths.
+Status CheckIntegrity(Database& db);
 
 }  // namespace tandem::store::sqlite
