@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ical/ical.h"
+#include "ical/internal.h"
 
 namespace tandem::ical {
 namespace {
@@ -121,6 +122,16 @@ void BM_SeriesExpandDaily15MonthsWith20Exceptions(benchmark::State& state) {
   state.counters["occurrences"] = static_cast<double>(count);
 }
 BENCHMARK(BM_SeriesExpandDaily15MonthsWith20Exceptions)->Unit(benchmark::kMicrosecond);
+
+// The same expansion through libical's recurrence iterator alone (the path every
+// rule that is not simple DAILY/WEEKLY takes), for comparison.
+void BM_ExpandDaily15MonthsWith20ExceptionsLibicalIterator(benchmark::State& state) {
+  model::Activity a = DailyWithExceptions();
+  Instant from = At("2026-01-01T00:00:00Z");
+  Instant to = At("2027-04-01T00:00:00Z");
+  for (auto _ : state) benchmark::DoNotOptimize(detail::ExpandWithLibicalOnly(a, from, to, 10000));
+}
+BENCHMARK(BM_ExpandDaily15MonthsWith20ExceptionsLibicalIterator)->Unit(benchmark::kMicrosecond);
 
 void BM_SeriesPrepareDailyWith20Exceptions(benchmark::State& state) {
   model::Activity a = DailyWithExceptions();
