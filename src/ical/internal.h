@@ -69,6 +69,10 @@ Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra, std::st
 // Marks, inside ical_extra, the VALARM whose TRIGGER became reminder_minutes: the
 // writer fills it again and removes the marker.
 inline constexpr char kReminderMarker[] = "X-TANDEM-REMINDER";
+// Marks, inside ical_extra, the parameter-only copy of a modeled text property
+// (SUMMARY;LANGUAGE=de:...): the writer puts its parameters on what it writes.
+inline constexpr char kParamsMarker[] = "X-TANDEM-PARAMS";
+bool HasParamsMarker(icalproperty* p);
 inline constexpr char kReminderText[] = "Reminder";  // DESCRIPTION of a new alarm
 icalproperty* NewX(const char* name, const std::string& value);
 

@@ -178,6 +178,16 @@ std::string TakeText(icalcomponent* c, icalproperty_kind kind) {
   icalproperty* p = icalcomponent_get_first_property(c, kind);
   if (p == nullptr) return {};
   std::string s = TextOf(p);
+  if (icalproperty_count_parameters(p) > 0) {
+    // Parameters (LANGUAGE, ALTREP, ...) stay behind on an empty, marked copy that
+    // the writer merges into the property it writes.
+    icalproperty* stub = icalproperty_new_clone(p);
+    icalproperty_set_value(stub, icalvalue_new_text("-"));  // libical drops empty values
+    icalparameter* mark = icalparameter_new_x("1");
+    icalparameter_set_xname(mark, detail::kParamsMarker);
+    icalproperty_add_parameter(stub, mark);
+    icalcomponent_add_property(c, stub);
+  }
   Remove(c, p);
   return s;
 }

@@ -162,3 +162,72 @@ TEST(ExpandTest, BadRuleIsAnError) {
 
 }  // namespace
 }  // namespace tandem::ical
+
+namespace tandem::ical {
+namespace {
+
+// An Outlook-style series written out by hand: Windows zone with its own
+// VTIMEZONE, weekly rule across the spring DST change, one cancelled and one moved
+// instance, an attendee. Parse -> expand -> write -> parse -> expand must agree.
+TEST(SeriesEndToEndTest, OutlookSeriesWithExceptionsSurvivesTheRoundTrip) {
+  const char* ics =
+      "BEGIN:VCALENDAR\r\nPRODID:Microsoft Exchange Server 2010\r\nVERSION:2.0\r\n"
+      "METHOD:PUBLISH\r\n"
+      "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\n"
+      "BEGIN:STANDARD\r\nDTSTART:16010101T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+      "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r\nEND:STANDARD\r\n"
+      "BEGIN:DAYLIGHT\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
+      "RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+      "BEGIN:VEVENT\r\nUID:040000008200E00074C5B7101A82E008\r\n"
+      "SUMMARY;LANGUAGE=de-DE:Jour fixe\r\n"
+      "DTSTART;TZID=W. Europe Standard Time:20260316T100000\r\n"
+      "DTEND;TZID=W. Europe Standard Time:20260316T110000\r\n"
+      "RRULE:FREQ=WEEKLY;COUNT=5;BYDAY=MO\r\n"
+      "EXDATE;TZID=W. Europe Standard Time:20260323T100000\r\n"
+      "ATTENDEE;ROLE=REQ-PARTICIPANT;CN=Anna:mailto:anna@example.com\r\n"
+      "X-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\nCLASS:PUBLIC\r\n"
+      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:REMINDER\r\nTRIGGER;RELATED=START:-PT15M\r\n"
+      "END:VALARM\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:040000008200E00074C5B7101A82E008\r\n"
+      "RECURRENCE-ID;TZID=W. Europe Standard Time:20260330T100000\r\n"
+      "SUMMARY:Jour fixe (verschoben)\r\n"
+      "DTSTART;TZID=W. Europe Standard Time:20260331T143000\r\n"
+      "DTEND;TZID=W. Europe Standard Time:20260331T153000\r\nEND:VEVENT\r\n"
+      "END:VCALENDAR\r\n";
+  auto parsed = ParseEvent(ics, {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  const model::Activity& a = parsed->activity;
+  EXPECT_EQ(a.time_zone, "Europe/Berlin");
+  EXPECT_EQ(a.reminder_minutes, 15);
+  EXPECT_EQ(a.rrule, "FREQ=WEEKLY;COUNT=5;BYDAY=MO");
+  Instant from = At("2026-01-01T00:00:00Z"), to = At("2027-01-01T00:00:00Z");
+  auto occ = Expand(a, from, to, 10);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  // 10:00 Berlin: 09:00Z before 29 March, 08:00Z after; 23 March excluded; the
+  // 30 March instance moved to Tuesday 14:30.
+  EXPECT_EQ(Starts(*occ),
+            (std::vector<std::string>{"2026-03-16T09:00:00Z", "2026-03-31T12:30:00Z",
+                                      "2026-04-06T08:00:00Z", "2026-04-13T08:00:00Z"}));
+
+  WriteOptions w;
+  w.uid = parsed->uid;
+  auto written = WriteEvent(a, w);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_EQ(written->find("METHOD"), std::string::npos);
+  EXPECT_NE(written->find("DTSTART;TZID=Europe/Berlin:20260316T100000"), std::string::npos)
+      << *written;
+  EXPECT_NE(written->find("ATTENDEE;ROLE=REQ-PARTICIPANT;CN=Anna:mailto:anna@example.com"),
+            std::string::npos);
+  EXPECT_NE(written->find("SUMMARY;LANGUAGE=de-DE:Jour fixe"), std::string::npos) << *written;
+  auto again = ParseEvent(*written, {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  auto occ2 = Expand(again->activity, from, to, 10);
+  ASSERT_TRUE(occ2.ok());
+  EXPECT_EQ(Starts(*occ2), Starts(*occ));
+  EXPECT_EQ(ContentHash(again->activity), ContentHash(a));
+  EXPECT_TRUE(OccursWithin(a, At("2026-03-31T12:00:00Z"), At("2026-03-31T13:00:00Z")));
+  EXPECT_FALSE(OccursWithin(a, At("2026-03-30T08:00:00Z"), At("2026-03-30T09:00:00Z")));
+}
+
+}  // namespace
+}  // namespace tandem::ical

@@ -38,6 +38,15 @@ icalproperty* NewX(const char* name, const std::string& value) {
   return p;
 }
 
+bool HasParamsMarker(icalproperty* p) {
+  for (icalparameter* q = icalproperty_get_first_parameter(p, ICAL_X_PARAMETER); q != nullptr;
+       q = icalproperty_get_next_parameter(p, ICAL_X_PARAMETER)) {
+    const char* name = icalparameter_get_xname(q);
+    if (name != nullptr && std::string_view(name) == kParamsMarker) return true;
+  }
+  return false;
+}
+
 std::string PropertyName(icalproperty* p) {
   const char* name = icalproperty_get_property_name(p);
   return name ? std::string(name) : std::string();

@@ -202,11 +202,25 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
 
   icalcomponent_add_property(ev, form.Tag(icalproperty_new_dtstart(form.Of(a.start))));
   icalcomponent_add_property(ev, form.Tag(icalproperty_new_dtend(form.Of(end))));
-  if (!subject.empty()) icalcomponent_add_property(ev, icalproperty_new_summary(subject.c_str()));
-  if (!a.location.empty())
-    icalcomponent_add_property(ev, icalproperty_new_location(a.location.c_str()));
-  if (!a.description.empty())
-    icalcomponent_add_property(ev, icalproperty_new_description(a.description.c_str()));
+  // A modeled text property gets back the parameters its original carried.
+  auto add_text = [&](icalproperty* p) {
+    if (extra_master != nullptr) {
+      for (icalproperty* stub : detail::Properties(extra_master, icalproperty_isa(p))) {
+        if (!detail::HasParamsMarker(stub)) continue;
+        for (icalparameter* q = icalproperty_get_first_parameter(stub, ICAL_ANY_PARAMETER);
+             q != nullptr; q = icalproperty_get_next_parameter(stub, ICAL_ANY_PARAMETER)) {
+          const char* xname = icalparameter_get_xname(q);
+          if (xname != nullptr && std::string_view(xname) == detail::kParamsMarker) continue;
+          icalproperty_add_parameter(p, icalparameter_new_clone(q));
+        }
+        break;
+      }
+    }
+    icalcomponent_add_property(ev, p);
+  };
+  if (!subject.empty()) add_text(icalproperty_new_summary(subject.c_str()));
+  if (!a.location.empty()) add_text(icalproperty_new_location(a.location.c_str()));
+  if (!a.description.empty()) add_text(icalproperty_new_description(a.description.c_str()));
   icalcomponent_add_property(
       ev, icalproperty_new_transp(a.show_as == model::ShowAs::kFree ? ICAL_TRANSP_TRANSPARENT
                                                                     : ICAL_TRANSP_OPAQUE));
@@ -275,6 +289,7 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
   if (extra_master) {
     for (icalproperty* p : detail::Properties(extra_master, ICAL_ANY_PROPERTY)) {
       if (icalproperty_isa(p) == ICAL_CLASS_PROPERTY && !class_from_extra) continue;
+      if (detail::HasParamsMarker(p)) continue;
       icalcomponent_add_property(ev, icalproperty_new_clone(p));
     }
     for (icalcomponent* sub : detail::Children(extra_master, ICAL_ANY_COMPONENT)) {
