@@ -44,7 +44,8 @@ model::Activity MakeActivity(Random& random, int64_t i) {
   a.location = "Room " + std::to_string(random.Uniform(40));
   a.description =
       "Agenda: figures, open questions, next steps. Bring the signed offer and the "
-      "updated contact list. Ref " + std::to_string(random.NextU64());
+      "updated contact list. Ref " +
+      std::to_string(random.NextU64());
   // Two years of appointments on 15-minute boundaries, 15 minutes to 3 hours long.
   int64_t start = kBaseSeconds + static_cast<int64_t>(random.Uniform(2 * 365 * 96)) * 900;
   a.start = FromUnixSeconds(start);
@@ -78,8 +79,7 @@ Dataset OpenDataset(const Clock& clock, IdGenerator& ids, Random& random) {
       return true;
     });
     if (!imported.ok()) Die(imported.status(), "import");
-    double load_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // A realistic tail: recent edits and deletions of older records.
     auto t1 = std::chrono::steady_clock::now();
     std::vector<std::string> some;
@@ -100,8 +100,7 @@ Dataset OpenDataset(const Clock& clock, IdGenerator& ids, Random& random) {
       a->subject += " (moved)";
       if (d.store->Update(*a, a->meta.version).ok()) ++updates;
     }
-    double tail_s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    double tail_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     std::fprintf(stderr,
                  "loaded %lld activities in one transaction in %.1f s (%.0f/s); then %d "
                  "single updates and %d deletes in %.2f s (%.0f writes/s)\n",
@@ -114,8 +113,9 @@ Dataset OpenDataset(const Clock& clock, IdGenerator& ids, Random& random) {
   {
     auto r = d.store->pool().Read();
     if (!r.ok()) Die(r.status(), "read");
-    auto stmt = (*r)->Prepare("SELECT seq FROM changes WHERE departure = 0 ORDER BY seq DESC "
-                              "LIMIT 1 OFFSET 100");
+    auto stmt = (*r)->Prepare(
+        "SELECT seq FROM changes WHERE departure = 0 ORDER BY seq DESC "
+        "LIMIT 1 OFFSET 100");
     if (!stmt.ok()) Die(stmt.status(), "prepare");
     auto row = stmt->Step();
     if (!row.ok()) Die(row.status(), "step");
@@ -123,8 +123,7 @@ Dataset OpenDataset(const Clock& clock, IdGenerator& ids, Random& random) {
   }
   std::error_code ec;
   std::fprintf(stderr, "dataset %s: latest seq %lld, %.0f MB\n", path.c_str(),
-               static_cast<long long>(d.latest_seq),
-               std::filesystem::file_size(path, ec) / 1e6);
+               static_cast<long long>(d.latest_seq), std::filesystem::file_size(path, ec) / 1e6);
   return d;
 }
 
@@ -137,9 +136,8 @@ void ChangesAfterCursor(benchmark::State& state, Dataset& d, bool random_cursor,
   ChangeFilter filter;
   if (owner_filter) filter.owner_id = "user-7";
   for (auto _ : state) {
-    int64_t cursor = random_cursor
-                         ? static_cast<int64_t>(random.Uniform(d.latest_seq - 10'000))
-                         : d.cursor_before_last_100;
+    int64_t cursor = random_cursor ? static_cast<int64_t>(random.Uniform(d.latest_seq - 10'000))
+                                   : d.cursor_before_last_100;
     auto batch = d.store->ChangesSince(cursor, 100, filter);
     if (!batch.ok()) {
       state.SkipWithError(batch.status().ToString().c_str());
@@ -271,12 +269,12 @@ int main(int argc, char** argv) {
       ->Arg(100'000)
       ->Iterations(3)
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("ListActivities/week_of_one_owner",
-                               [&](benchmark::State& s) { WeekOfOneOwner(s, d); })
-      ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("ConditionalUpdate",
-                               [&](benchmark::State& s) { ConditionalUpdate(s, d); })
-      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("ListActivities/week_of_one_owner", [&](benchmark::State& s) {
+    WeekOfOneOwner(s, d);
+  })->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("ConditionalUpdate", [&](benchmark::State& s) {
+    ConditionalUpdate(s, d);
+  })->Unit(benchmark::kMicrosecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

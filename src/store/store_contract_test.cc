@@ -1,12 +1,12 @@
 #include "store/store_contract_test.h"
 
+#include <rapidcheck.h>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <rapidcheck.h>
 
 namespace tandem::store::contract {
 namespace {
@@ -15,14 +15,14 @@ using model::EntityType;
 using std::chrono::hours;
 using std::chrono::minutes;
 
-#define CT_OK(expr)                                      \
-  do {                                                   \
-    ::tandem::Status ct_status_ = (expr);                \
+#define CT_OK(expr)                                        \
+  do {                                                     \
+    ::tandem::Status ct_status_ = (expr);                  \
     ASSERT_TRUE(ct_status_.ok()) << ct_status_.ToString(); \
   } while (0)
 
-#define CT_ASSIGN_IMPL_(tmp, lhs, expr)                        \
-  auto tmp = (expr);                                           \
+#define CT_ASSIGN_IMPL_(tmp, lhs, expr)                              \
+  auto tmp = (expr);                                                 \
   ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status().ToString(); \
   lhs = std::move(tmp).value()
 #define CT_ASSIGN(lhs, expr) CT_ASSIGN_IMPL_(TANDEM_CONCAT_(ct_result_, __LINE__), lhs, expr)
@@ -227,8 +227,7 @@ TEST_P(StoreContractTest, UnknownIdsAreNotFound) {
   a.meta.id = "nope";
   EXPECT_EQ(store_->Update(a, std::nullopt).status().code(), Code::kNotFound);
   EXPECT_EQ(store_->Delete(EntityType::kAccount, "nope", std::nullopt).code(), Code::kNotFound);
-  EXPECT_EQ(store_->Delete(EntityType::kUser, "nope", std::nullopt).code(),
-            Code::kInvalidArgument);
+  EXPECT_EQ(store_->Delete(EntityType::kUser, "nope", std::nullopt).code(), Code::kInvalidArgument);
 }
 
 TEST_P(StoreContractTest, InvalidRecordsAreRejectedAndNothingIsWritten) {
@@ -338,8 +337,7 @@ TEST_P(StoreContractTest, DeletesEveryEntityType) {
   EXPECT_EQ(store_->GetOpportunity(o.meta.id).status().code(), Code::kNotFound);
   EXPECT_EQ(store_->GetActivity(v.meta.id).status().code(), Code::kNotFound);
   // Deleting again: already gone.
-  EXPECT_EQ(store_->Delete(EntityType::kAccount, a.meta.id, std::nullopt).code(),
-            Code::kNotFound);
+  EXPECT_EQ(store_->Delete(EntityType::kAccount, a.meta.id, std::nullopt).code(), Code::kNotFound);
 }
 
 // ------------------------------------------------------------------ users and sessions
@@ -413,13 +411,12 @@ TEST_P(StoreContractTest, SessionsLifecycle) {
       {.token_hash = "aa", .user_id = u.id, .created = now, .expires = now + hours(1)}));
   CT_OK(store_->CreateSession(
       {.token_hash = "bb", .user_id = u.id, .created = now, .expires = now + hours(3)}));
-  EXPECT_EQ(store_
-                ->CreateSession({.token_hash = "aa",
-                                 .user_id = u.id,
-                                 .created = now,
-                                 .expires = now + hours(1)})
-                .code(),
-            Code::kAlreadyExists);
+  EXPECT_EQ(
+      store_
+          ->CreateSession(
+              {.token_hash = "aa", .user_id = u.id, .created = now, .expires = now + hours(1)})
+          .code(),
+      Code::kAlreadyExists);
   EXPECT_EQ(store_
                 ->CreateSession({.token_hash = "cc",
                                  .user_id = "no-such-user",
@@ -593,9 +590,8 @@ TEST_P(StoreContractTest, TimeRangeOverlapEdges) {
     (void)a;
   }
   // A recurring series that started a month ago may have an instance in the window.
-  model::Activity series =
-      NewActivity("o", "weekly since last month", At(kTen - 28 * 24 * kHour),
-                  At(kTen - 28 * 24 * kHour + 1800));
+  model::Activity series = NewActivity("o", "weekly since last month", At(kTen - 28 * 24 * kHour),
+                                       At(kTen - 28 * 24 * kHour + 1800));
   series.rrule = "FREQ=WEEKLY";
   CT_ASSIGN(series, store_->Create(series));
   // One that starts after the window cannot.
@@ -631,8 +627,8 @@ TEST_P(StoreContractTest, TimeRangeOverlapEdges) {
   CT_ASSIGN(Page<model::Activity> late, store_->ListActivities(only_from));
   std::set<std::string> late_got;
   for (const auto& a : late.items) late_got.insert(a.subject);
-  EXPECT_EQ(late_got, (std::set<std::string>{"after", "weekly since last month",
-                                             "weekly from next week"}));
+  EXPECT_EQ(late_got,
+            (std::set<std::string>{"after", "weekly since last month", "weekly from next week"}));
 
   ListOptions backwards;
   backwards.from = to;
@@ -789,7 +785,8 @@ TEST_P(StoreContractTest, RecordMovedToAnotherOwnerLeavesTheOldOwnersFeed) {
   v.meta.owner_id = "bob";
   CT_ASSIGN(v, store_->Update(v, std::nullopt));
 
-  CT_ASSIGN(ChangeBatch alice, store_->ChangesSince(cursor, 100, {.entity = {}, .owner_id = "alice"}));
+  CT_ASSIGN(ChangeBatch alice,
+            store_->ChangesSince(cursor, 100, {.entity = {}, .owner_id = "alice"}));
   ASSERT_EQ(alice.changes.size(), 1u);
   EXPECT_EQ(alice.changes[0].id, v.meta.id);
   EXPECT_EQ(alice.changes[0].op, ChangeOp::kDelete);
@@ -843,8 +840,8 @@ TEST_P(StoreContractTest, ConcurrentConditionalUpdatesLoseNothing) {
   constexpr int kAttempts = 40;
   std::vector<std::string> ids;
   for (int i = 0; i < kRecords; ++i) {
-    CT_ASSIGN(model::Activity a, store_->Create(NewActivity("o", "r" + std::to_string(i),
-                                                            At(kTen), At(kTen + 60))));
+    CT_ASSIGN(model::Activity a,
+              store_->Create(NewActivity("o", "r" + std::to_string(i), At(kTen), At(kTen + 60))));
     ids.push_back(a.meta.id);
   }
   CT_ASSIGN(int64_t cursor, store_->LatestSeq());

@@ -21,8 +21,8 @@ Status RemoveRow(Database& db, model::EntityType entity, std::string_view id,
   return stmt.Run();
 }
 
-Status AppendRow(Database& db, model::EntityType entity, std::string_view id,
-                 std::string_view op, std::string_view owner_id, bool departure, Instant at) {
+Status AppendRow(Database& db, model::EntityType entity, std::string_view id, std::string_view op,
+                 std::string_view owner_id, bool departure, Instant at) {
   TANDEM_ASSIGN_OR_RETURN(
       Statement stmt,
       db.PrepareCached("INSERT INTO changes(entity, id, op, owner_id, departure, at) "
@@ -96,19 +96,23 @@ Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
   // Departure tombstones are only for readers that filter by owner.
   std::string_view sql;
   if (filter.entity && filter.owner_id) {
-    sql = "SELECT seq, entity, id, op, owner_id, at FROM changes "
-          "WHERE owner_id = ?5 AND entity = ?4 AND seq > ?1 AND seq <= ?2 "
-          "ORDER BY seq LIMIT ?3";
+    sql =
+        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "WHERE owner_id = ?5 AND entity = ?4 AND seq > ?1 AND seq <= ?2 "
+        "ORDER BY seq LIMIT ?3";
   } else if (filter.owner_id) {
-    sql = "SELECT seq, entity, id, op, owner_id, at FROM changes "
-          "WHERE owner_id = ?5 AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3";
+    sql =
+        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "WHERE owner_id = ?5 AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3";
   } else if (filter.entity) {
-    sql = "SELECT seq, entity, id, op, owner_id, at FROM changes "
-          "WHERE entity = ?4 AND seq > ?1 AND seq <= ?2 AND departure = 0 "
-          "ORDER BY seq LIMIT ?3";
+    sql =
+        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "WHERE entity = ?4 AND seq > ?1 AND seq <= ?2 AND departure = 0 "
+        "ORDER BY seq LIMIT ?3";
   } else {
-    sql = "SELECT seq, entity, id, op, owner_id, at FROM changes "
-          "WHERE seq > ?1 AND seq <= ?2 AND departure = 0 ORDER BY seq LIMIT ?3";
+    sql =
+        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "WHERE seq > ?1 AND seq <= ?2 AND departure = 0 ORDER BY seq LIMIT ?3";
   }
   TANDEM_ASSIGN_OR_RETURN(Statement stmt, db.PrepareCached(sql));
   stmt.BindInt64(1, after_seq).BindInt64(2, latest).BindInt64(3, int64_t{limit} + 1);
@@ -151,9 +155,8 @@ Result<int> PruneTombstoneRows(Database& db, Instant older_than) {
   int count = static_cast<int>(highest.Int64(1));
   highest.Reset();
 
-  TANDEM_ASSIGN_OR_RETURN(
-      Statement remove,
-      db.PrepareCached("DELETE FROM changes WHERE op = 'delete' AND at < ?1"));
+  TANDEM_ASSIGN_OR_RETURN(Statement remove,
+                          db.PrepareCached("DELETE FROM changes WHERE op = 'delete' AND at < ?1"));
   remove.BindInt64(1, ToUnixMicros(older_than));
   TANDEM_RETURN_IF_ERROR(remove.Run());
 

@@ -1,8 +1,7 @@
 #include "store/sqlite/database.h"
 
-#include <sqlite3.h>
-
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 #include <utility>
 
@@ -88,9 +87,9 @@ void Statement::NoteBindResult(int rc, int index) {
 }
 
 Statement& Statement::BindText(int index, std::string_view value) {
-  NoteBindResult(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                     SQLITE_UTF8),
-                 index);
+  NoteBindResult(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
   return *this;
 }
 
@@ -111,15 +110,16 @@ Statement& Statement::BindNull(int index) {
 
 Statement& Statement::BindBlob(int index, std::span<const uint8_t> bytes) {
   // A zero-length blob, not NULL, for an empty span.
-  NoteBindResult(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? static_cast<const void*>("") : bytes.data(),
-                                     bytes.size(), SQLITE_TRANSIENT),
-                 index);
+  NoteBindResult(
+      sqlite3_bind_blob64(stmt_, index, bytes.empty() ? static_cast<const void*>("") : bytes.data(),
+                          bytes.size(), SQLITE_TRANSIENT),
+      index);
   return *this;
 }
 
 Statement& Statement::BindBlob(int index, std::string_view bytes) {
-  return BindBlob(index, std::span<const uint8_t>(
-                             reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  return BindBlob(index, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                  bytes.size()));
 }
 
 Statement& Statement::BindOptionalInt64(int index, std::optional<int64_t> value) {
@@ -213,8 +213,8 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   if (rc != SQLITE_OK) return StatusFromSqlite(rc, "busy_timeout");
   // journal_mode=WAL is persistent in the file; an in-memory database answers
   // "memory" and stays so, which is fine.
-  TANDEM_RETURN_IF_ERROR(db->Execute(
-      "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
+  TANDEM_RETURN_IF_ERROR(
+      db->Execute("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"));
   if (options.query_only) TANDEM_RETURN_IF_ERROR(db->Execute("PRAGMA query_only=ON;"));
   return db;
 }
@@ -371,9 +371,9 @@ Status ApplyMigrations(Database& db, std::string_view component,
     // Re-read inside the write lock: another process may have applied it meanwhile.
     TANDEM_ASSIGN_OR_RETURN(int applied, AppliedSchemaVersion(db, component));
     if (applied > static_cast<int>(migrations.size())) {
-      return Status::Conflict(fmt::format(
-          "schema of {} is at version {}, newer than this program knows ({})", component,
-          applied, migrations.size()));
+      return Status::Conflict(
+          fmt::format("schema of {} is at version {}, newer than this program knows ({})",
+                      component, applied, migrations.size()));
     }
     if (applied >= step.version) continue;  // rolled back harmlessly: nothing written
     TANDEM_RETURN_IF_ERROR(db.Execute(step.sql).WithContext(
@@ -394,8 +394,8 @@ Status ApplyMigrations(Database& db, std::string_view component,
   TANDEM_ASSIGN_OR_RETURN(int applied, AppliedSchemaVersion(db, component));
   if (applied > static_cast<int>(migrations.size())) {
     return Status::Conflict(
-        fmt::format("schema of {} is at version {}, newer than this program knows ({})",
-                    component, applied, migrations.size()));
+        fmt::format("schema of {} is at version {}, newer than this program knows ({})", component,
+                    applied, migrations.size()));
   }
   return Status::Ok();
 }

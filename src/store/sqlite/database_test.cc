@@ -250,11 +250,12 @@ TEST(DatabaseTest, IntegrityCheckFindsADamagedPage) {
   std::string path = dir.File("damaged.db");
   {
     auto db = OpenOrDie(path);
-    ASSERT_TRUE(db->Execute("PRAGMA journal_mode=DELETE; PRAGMA page_size=4096;"
-                            "CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT); CREATE INDEX t_y ON t(y);"
-                            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-                            "WHERE i < 2000) INSERT INTO t(y) SELECT printf('row %08d', i) FROM n;")
-                    .ok());
+    ASSERT_TRUE(
+        db->Execute("PRAGMA journal_mode=DELETE; PRAGMA page_size=4096;"
+                    "CREATE TABLE t(x INTEGER PRIMARY KEY, y TEXT); CREATE INDEX t_y ON t(y);"
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 2000) INSERT INTO t(y) SELECT printf('row %08d', i) FROM n;")
+            .ok());
   }
   ASSERT_GT(std::filesystem::file_size(path), 5u * 4096);
   {
@@ -315,7 +316,8 @@ TEST(DatabasePoolTest, ConcurrentWritersLoseNothing) {
   ASSERT_TRUE(pool.ok());
   {
     auto w = (*pool)->Write();
-    ASSERT_TRUE(w->Execute("CREATE TABLE counter(n INTEGER); INSERT INTO counter VALUES (0);").ok());
+    ASSERT_TRUE(
+        w->Execute("CREATE TABLE counter(n INTEGER); INSERT INTO counter VALUES (0);").ok());
   }
   constexpr int kThreads = 6;
   constexpr int kIncrements = 50;

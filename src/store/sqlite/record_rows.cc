@@ -1,6 +1,7 @@
 #include "store/sqlite/record_rows.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace tandem::store::sqlite {
@@ -110,7 +111,8 @@ Status RecordRow<model::Opportunity>::Read(const Statement& stmt, int first,
   r->name = stmt.Text(first);
   r->account_id = stmt.Text(first + 1);
   r->contact_id = stmt.Text(first + 2);
-  TANDEM_RETURN_IF_ERROR(ParseColumn(model::ParseStage(stmt.TextView(first + 3)), "stage", &r->stage));
+  TANDEM_RETURN_IF_ERROR(
+      ParseColumn(model::ParseStage(stmt.TextView(first + 3)), "stage", &r->stage));
   r->amount_cents = stmt.Int64(first + 4);
   r->currency = stmt.Text(first + 5);
   r->close_date = stmt.Text(first + 6);

@@ -1,9 +1,9 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <type_traits>
 #include <unordered_map>
 
@@ -129,8 +129,8 @@ Result<model::User> QueryOneUser(Database& db, std::string_view where, std::stri
 Status CheckExpectedVersion(model::EntityType entity, std::string_view id, int64_t current,
                             std::optional<int64_t> expected) {
   if (expected && *expected != current) {
-    return Status::PreconditionFailed(fmt::format("{} {} is at version {}, not {}",
-                                                  Singular(entity), id, current, *expected));
+    return Status::PreconditionFailed(
+        fmt::format("{} {} is at version {}, not {}", Singular(entity), id, current, *expected));
   }
   return Status::Ok();
 }
@@ -159,7 +159,8 @@ Status SqliteStore::Initialize() {
     TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
     TANDEM_ASSIGN_OR_RETURN(
         Statement insert,
-        w->Prepare("INSERT INTO meta(key, value) VALUES ('epoch', ?1) ON CONFLICT(key) DO NOTHING"));
+        w->Prepare(
+            "INSERT INTO meta(key, value) VALUES ('epoch', ?1) ON CONFLICT(key) DO NOTHING"));
     insert.BindText(1, ids_->NewId());
     TANDEM_RETURN_IF_ERROR(insert.Run());
     TANDEM_RETURN_IF_ERROR(tx.Commit());
@@ -268,9 +269,9 @@ Status SqliteStore::DeleteUser(std::string_view id) {
   TANDEM_ASSIGN_OR_RETURN(bool row, owned.Step());
   int64_t count = row ? owned.Int64(0) : 0;
   if (count > 0) {
-    return Status::Conflict(fmt::format(
-        "user {} ({}) still owns {} records; reassign or delete them first", id, current.login,
-        count));
+    return Status::Conflict(
+        fmt::format("user {} ({}) still owns {} records; reassign or delete them first", id,
+                    current.login, count));
   }
   owned.Reset();
   TANDEM_ASSIGN_OR_RETURN(Statement remove, w->PrepareCached("DELETE FROM users WHERE id = ?1"));
@@ -311,9 +312,8 @@ Status SqliteStore::CreateSession(const Session& s) {
 Result<Session> SqliteStore::GetSession(std::string_view token_hash) {
   TANDEM_ASSIGN_OR_RETURN(auto r, pool_->Read());
   TANDEM_ASSIGN_OR_RETURN(
-      Statement stmt,
-      r->PrepareCached("SELECT token_hash, user_id, created, expires FROM sessions "
-                       "WHERE token_hash = ?1"));
+      Statement stmt, r->PrepareCached("SELECT token_hash, user_id, created, expires FROM sessions "
+                                       "WHERE token_hash = ?1"));
   stmt.BindText(1, token_hash);
   TANDEM_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return Status::NotFound("no such session");
@@ -422,8 +422,7 @@ Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
   current.BindText(1, r.meta.id);
   TANDEM_ASSIGN_OR_RETURN(bool found, current.Step());
   if (!found) {
-    return Status::NotFound(
-        fmt::format("{} {} does not exist", Singular(Row::kEntity), r.meta.id));
+    return Status::NotFound(fmt::format("{} {} does not exist", Singular(Row::kEntity), r.meta.id));
   }
   std::string previous_owner = current.Text(0);
   Instant created = FromUnixMicros(current.Int64(1));
@@ -454,7 +453,8 @@ Result<T> SqliteStore::GetRecord(std::string_view id) {
   TANDEM_ASSIGN_OR_RETURN(Statement stmt, r->PrepareCached(kSql));
   stmt.BindText(1, id);
   TANDEM_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return Status::NotFound(fmt::format("{} {} does not exist", Singular(Row::kEntity), id));
+  if (!row)
+    return Status::NotFound(fmt::format("{} {} does not exist", Singular(Row::kEntity), id));
   return ReadRecord<T>(stmt);
 }
 
@@ -489,9 +489,10 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
     // when they start before `to`. Each branch has its own index; the id list
     // they produce is walked in id order for the keyset page.
     std::string_view owner = o.owner_id ? " AND owner_id = ?2" : "";
-    sql += " AND id IN (SELECT id FROM activities WHERE start_at < ?6 AND start_at >= ?5 - "
-           "(SELECT value FROM meta WHERE key = 'max_activity_span_us') AND "
-           "(end_at > ?5 OR start_at = ?5)";
+    sql +=
+        " AND id IN (SELECT id FROM activities WHERE start_at < ?6 AND start_at >= ?5 - "
+        "(SELECT value FROM meta WHERE key = 'max_activity_span_us') AND "
+        "(end_at > ?5 OR start_at = ?5)";
     sql += owner;
     sql += " UNION ALL SELECT id FROM activities WHERE rrule <> '' AND start_at < ?6";
     sql += owner;
@@ -534,7 +535,8 @@ Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> exp
   TANDEM_ASSIGN_OR_RETURN(Statement current, w->PrepareCached(kCurrentSql));
   current.BindText(1, id);
   TANDEM_ASSIGN_OR_RETURN(bool found, current.Step());
-  if (!found) return Status::NotFound(fmt::format("{} {} does not exist", Singular(Row::kEntity), id));
+  if (!found)
+    return Status::NotFound(fmt::format("{} {} does not exist", Singular(Row::kEntity), id));
   std::string owner = current.Text(0);
   int64_t version = current.Int64(1);
   current.Reset();

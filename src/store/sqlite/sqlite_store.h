@@ -73,8 +73,7 @@ class SqliteStore final : public Store {
 
   Result<model::Account> Update(model::Account r, std::optional<int64_t> expected) override;
   Result<model::Contact> Update(model::Contact r, std::optional<int64_t> expected) override;
-  Result<model::Opportunity> Update(model::Opportunity r,
-                                    std::optional<int64_t> expected) override;
+  Result<model::Opportunity> Update(model::Opportunity r, std::optional<int64_t> expected) override;
   Result<model::Activity> Update(model::Activity r, std::optional<int64_t> expected) override;
 
   Result<model::Account> GetAccount(std::string_view id) override;

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -18,8 +18,7 @@ namespace {
 class SqliteFileLocation final : public StoreLocation {
  public:
   SqliteFileLocation() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "tandem-store-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "tandem-store-XXXXXX").string();
     dir_ = mkdtemp(pattern.data());
   }
   ~SqliteFileLocation() override {
@@ -45,9 +44,9 @@ class SqliteMemoryLocation final : public StoreLocation {
 
 INSTANTIATE_TEST_SUITE_P(
     Sqlite, StoreContractTest,
-    ::testing::Values(
-        StoreFactory{"File", [] { return std::make_unique<SqliteFileLocation>(); }},
-        StoreFactory{"Memory", [] { return std::make_unique<SqliteMemoryLocation>(); }}),
+    ::testing::Values(StoreFactory{"File", [] { return std::make_unique<SqliteFileLocation>(); }},
+                      StoreFactory{"Memory",
+                                   [] { return std::make_unique<SqliteMemoryLocation>(); }}),
     [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
 
 TEST(SqliteStoreTest, RequiresClockAndIds) {
