@@ -477,6 +477,38 @@ TEST_F(ApiTest, ConcurrentIfMatchUpdatesNeverVanish) {
   EXPECT_EQ(final_state.body["version"], 1 + ok.load());
 }
 
+TEST_F(ApiTest, MutatedBodiesGive201Or400NeverAServerError) {
+  const std::string valid =
+      NewActivity("Fuzz", "2027-05-01T09:00:00Z", "2027-05-01T10:00:00Z").dump();
+  SeededRandom rng(42);
+  const std::string alphabet = "{}[]\":,0123456789-TZtrufalsn \\\x00\xff\xc3";
+  std::map<int, int> seen;
+  const std::string target = CreateId("activities", alice_, Json::parse(valid));
+  for (int i = 0; i < 300; ++i) {
+    std::string body = valid;
+    int edits = 1 + static_cast<int>(rng.Uniform(4));
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      size_t pos = rng.Uniform(body.size());
+      switch (rng.Uniform(3)) {
+        case 0: body[pos] = alphabet[rng.Uniform(alphabet.size())]; break;
+        case 1: body.erase(pos, 1 + rng.Uniform(5)); break;
+        default: body.insert(pos, 1, alphabet[rng.Uniform(alphabet.size())]); break;
+      }
+    }
+    const std::string method = i % 2 ? "POST" : "PATCH";
+    std::string path = "/api/v1/activities";
+    if (method == "PATCH") path += "/" + target;
+    auto a = Call(method, path, alice_, body);
+    ++seen[a.status];
+    EXPECT_TRUE(a.status == 201 || a.status == 200 || a.status == 400) << a.status << " for " << body;
+    if (a.status == 400) {
+      EXPECT_EQ(a.body["error"], "InvalidArgument");
+    }
+  }
+  EXPECT_GT(seen[400], 0);
+  EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
+}
+
 // Raw bytes to the server: returns what it answered before closing.
 std::string RawExchange(uint16_t port, const std::string& bytes) {
   namespace asio = boost::asio;
