@@ -64,5 +64,6 @@ tandem_test(cli_test SOURCES
   ${TANDEM_CLI_DIR}/app_test.cc
   ${TANDEM_CLI_DIR}/credentials_test.cc
   ${TANDEM_CLI_DIR}/dates_test.cc
+  ${TANDEM_CLI_DIR}/dates_property_test.cc
   ${TANDEM_CLI_DIR}/format_test.cc
-  LIBS tandem_cli)
+  LIBS tandem_cli rapidcheck)

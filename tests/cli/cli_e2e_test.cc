@@ -114,8 +114,8 @@ class CliEndToEndTest : public ::testing::Test {
         "[admin]\nlogin = \"admin\"\npassword = \"{}\"\n",
         port_, (dir_ / "data").string(), kAdminPassword);
     server_pid_ = Spawn({TANDEMD_PATH, "--config", (dir_ / "tandemd.toml").string()},
-                        {"HOME=" + (dir_ / "home").string(), "PATH=/usr/bin:/bin"},
-                        dir_ / "empty", dir_ / "tandemd.out", dir_ / "tandemd.err");
+                        {"HOME=" + (dir_ / "home").string(), "PATH=/usr/bin:/bin"}, dir_ / "empty",
+                        dir_ / "tandemd.out", dir_ / "tandemd.err");
     ASSERT_GT(server_pid_, 0) << "cannot start " << TANDEMD_PATH;
     // Ready when /healthz answers; give up after 20 s.
     tandem::http::ClientOptions options;
@@ -158,11 +158,11 @@ class CliEndToEndTest : public ::testing::Test {
     std::ofstream(dir_ / "stdin") << stdin_text;
     std::vector<std::string> argv{TANDEM_CLI_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
-    pid_t pid = Spawn(argv,
-                      {"HOME=" + (dir_ / "home").string(),
-                       "XDG_CONFIG_HOME=" + (dir_ / "xdg").string(), "TZ=" + tz,
-                       "PATH=/usr/bin:/bin"},
-                      dir_ / "stdin", dir_ / "cli.out", dir_ / "cli.err");
+    pid_t pid =
+        Spawn(argv,
+              {"HOME=" + (dir_ / "home").string(), "XDG_CONFIG_HOME=" + (dir_ / "xdg").string(),
+               "TZ=" + tz, "PATH=/usr/bin:/bin"},
+              dir_ / "stdin", dir_ / "cli.out", dir_ / "cli.err");
     Outcome o;
     if (pid <= 0) return o;
     int status = 0;
@@ -246,10 +246,10 @@ TEST_F(CliEndToEndTest, RecordLifecycleAgendaAndConflicts) {
   EXPECT_EQ(all["more"], false);
 
   // Activities: a private timed one and an all-day one.
-  Json review = TandemJson({"activities", "add", "--subject", "Review", "--start",
-                            "2027-03-10 09:00", "--end", "2027-03-10 10:30", "--location",
-                            "Room 1", "--private", "--reminder", "15", "--regarding-type",
-                            "account", "--regarding-id", globex_id});
+  Json review =
+      TandemJson({"activities", "add", "--subject", "Review", "--start", "2027-03-10 09:00",
+                  "--end", "2027-03-10 10:30", "--location", "Room 1", "--private", "--reminder",
+                  "15", "--regarding-type", "account", "--regarding-id", globex_id});
   std::string review_id = review.value("id", "");
   ASSERT_FALSE(review_id.empty()) << review.dump();
   EXPECT_EQ(review["start"], "2027-03-10T09:00:00Z");

@@ -18,9 +18,9 @@
 namespace tandem::cli {
 
 struct ActivityTimeArgs {
-  std::string start;              // empty: not given
-  std::string end;                // empty: not given
-  std::optional<bool> all_day;    // --all-day / --timed
+  std::string start;            // empty: not given
+  std::string end;              // empty: not given
+  std::optional<bool> all_day;  // --all-day / --timed
 };
 
 // Sets "start", "end" and "all_day" in `body` as needed. `current` is the record

@@ -49,8 +49,8 @@ TEST_F(ActivityTimesTest, AnEndBeforeStartIsLeftForTheServerToRefuse) {
 }
 
 TEST_F(ActivityTimesTest, EditMovingStartKeepsDuration) {
-  Json current{{"start", "2026-12-01T08:00:00Z"}, {"end", "2026-12-01T08:30:00Z"},
-               {"all_day", false}};
+  Json current{
+      {"start", "2026-12-01T08:00:00Z"}, {"end", "2026-12-01T08:30:00Z"}, {"all_day", false}};
   auto b = Apply({"2026-12-02 14:00", "", std::nullopt}, &current);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*b)["start"], "2026-12-02T13:00:00Z");
@@ -67,8 +67,8 @@ TEST_F(ActivityTimesTest, EditWithoutTimeFlagsChangesNothing) {
 
 TEST_F(ActivityTimesTest, EditTimedToAllDayKeepsTheLocalDay) {
   // 23:30Z on Dec 1 is already Dec 2 at +01:00.
-  Json current{{"start", "2026-12-01T23:30:00Z"}, {"end", "2026-12-02T00:30:00Z"},
-               {"all_day", false}};
+  Json current{
+      {"start", "2026-12-01T23:30:00Z"}, {"end", "2026-12-02T00:30:00Z"}, {"all_day", false}};
   auto b = Apply({"", "", true}, &current);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*b)["start"], "2026-12-02T00:00:00Z");
@@ -77,8 +77,8 @@ TEST_F(ActivityTimesTest, EditTimedToAllDayKeepsTheLocalDay) {
 }
 
 TEST_F(ActivityTimesTest, EditAllDayMovedKeepsItsLength) {
-  Json current{{"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-04T00:00:00Z"},
-               {"all_day", true}};
+  Json current{
+      {"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-04T00:00:00Z"}, {"all_day", true}};
   auto b = Apply({"2026-12-10", "", std::nullopt}, &current);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ((*b)["start"], "2026-12-10T00:00:00Z");
@@ -86,8 +86,8 @@ TEST_F(ActivityTimesTest, EditAllDayMovedKeepsItsLength) {
 }
 
 TEST_F(ActivityTimesTest, AllDayToTimedNeedsStart) {
-  Json current{{"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-02T00:00:00Z"},
-               {"all_day", true}};
+  Json current{
+      {"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-02T00:00:00Z"}, {"all_day", true}};
   EXPECT_EQ(Apply({"", "", false}, &current).status().code(), Code::kInvalidArgument);
   auto b = Apply({"2026-12-01 09:00", "", false}, &current);
   ASSERT_TRUE(b.ok());

@@ -94,8 +94,9 @@ Result<http::Response> ApiClient::Exchange(std::string_view method, std::string_
     if (s.Is(Code::kInvalidArgument)) {
       return Status::InvalidArgument(fmt::format("bad server URL '{}': {}", server_, s.message()));
     }
-    return Status(s.code() == Code::kDeadlineExceeded ? Code::kDeadlineExceeded : Code::kUnavailable,
-                  fmt::format("cannot reach {}: {}", server_, s.message()));
+    return Status(
+        s.code() == Code::kDeadlineExceeded ? Code::kDeadlineExceeded : Code::kUnavailable,
+        fmt::format("cannot reach {}: {}", server_, s.message()));
   }
   if (response->status < 200 || response->status > 299) {
     return StatusFromErrorResponse(*response);
@@ -165,8 +166,8 @@ Result<Json> ApiClient::Create(std::string_view collection, const Json& body) {
   return Call("POST", fmt::format("/api/v1/{}", collection), &body);
 }
 
-Result<Json> ApiClient::Update(std::string_view collection, std::string_view id,
-                               const Json& fields, std::string_view if_match) {
+Result<Json> ApiClient::Update(std::string_view collection, std::string_view id, const Json& fields,
+                               std::string_view if_match) {
   return Call("PATCH", RecordPath(collection, id), &fields, if_match);
 }
 

@@ -76,8 +76,8 @@ class ApiClient {
                     std::string_view if_match = {});
 
  private:
-  Result<http::Response> Exchange(std::string_view method, std::string_view path,
-                                  const Json* body, std::string_view if_match);
+  Result<http::Response> Exchange(std::string_view method, std::string_view path, const Json* body,
+                                  std::string_view if_match);
 
   std::string server_;
   std::string token_;

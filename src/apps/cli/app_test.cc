@@ -167,8 +167,8 @@ TEST_F(CliTest, AddActivityTurnsFlagsIntoJson) {
     return Answer(201, R"({"id":"A1","version":1})", {{"ETag", "\"1\""}});
   };
   ASSERT_EQ(Run({"activities", "add", "--subject", "Review", "--start", "2026-12-01 09:00",
-                 "--location", "Room 1", "--show-as", "tentative", "--private", "--reminder",
-                 "15", "--regarding-type", "account", "--regarding-id", "acc1"}),
+                 "--location", "Room 1", "--show-as", "tentative", "--private", "--reminder", "15",
+                 "--regarding-type", "account", "--regarding-id", "acc1"}),
             0)
       << err_.str();
   EXPECT_EQ(out_.str(), "Created activity A1 (version 1)\n");
@@ -209,7 +209,8 @@ TEST_F(CliTest, EditSendsTheVersionItReadAndReportsAConflict) {
     return Answer(412, R"({"error":"PreconditionFailed","message":"version mismatch"})");
   };
   EXPECT_EQ(Run({"activities", "edit", "A1", "--subject", "New"}), 4);
-  EXPECT_EQ(err_.str(), "error: changed on the server meanwhile; re-run to see the current version\n");
+  EXPECT_EQ(err_.str(),
+            "error: changed on the server meanwhile; re-run to see the current version\n");
   ASSERT_EQ(sent_.size(), 2u);
   EXPECT_EQ(sent_[1].method, "PATCH");
   EXPECT_EQ(sent_[1].headers.Get("If-Match"), "\"7\"");
@@ -269,7 +270,8 @@ TEST_F(CliTest, ActivitiesListPassesTheRangeInUtc) {
   route_ = [](const http::Request&) { return Answer(200, R"({"items":[],"next_page_after":""})"); };
   ASSERT_EQ(Run({"activities", "list", "--from", "2026-12-01", "--to", "2026-12-01"}), 0);
   EXPECT_EQ(sent_[0].url,
-            "http://srv.test/api/v1/activities?from=2026-11-30T23%3A00%3A00Z&to=2026-12-01T23%3A00%3A00Z");
+            "http://srv.test/api/v1/"
+            "activities?from=2026-11-30T23%3A00%3A00Z&to=2026-12-01T23%3A00%3A00Z");
   EXPECT_EQ(out_.str(), "No activities.\n");
 }
 

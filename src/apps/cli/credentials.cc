@@ -50,11 +50,12 @@ Status CredentialsFile::Save(const Credentials& c) const {
   fs::path dir = path_.parent_path();
   if (!fs::exists(dir, ec)) {
     fs::create_directories(dir, ec);
-    if (ec) return Status::Internal(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    if (ec)
+      return Status::Internal(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
     fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
   }
-  nlohmann::json j{{"server", c.server}, {"login", c.login}, {"user_id", c.user_id},
-                   {"token", c.token}};
+  nlohmann::json j{
+      {"server", c.server}, {"login", c.login}, {"user_id", c.user_id}, {"token", c.token}};
   std::string text = j.dump(2) + "\n";
   fs::path tmp = path_;
   tmp += ".tmp";
@@ -93,7 +94,8 @@ Status CredentialsFile::Save(const Credentials& c) const {
 Status CredentialsFile::Remove() const {
   std::error_code ec;
   fs::remove(path_, ec);
-  if (ec) return Status::Internal(fmt::format("cannot remove {}: {}", path_.string(), ec.message()));
+  if (ec)
+    return Status::Internal(fmt::format("cannot remove {}: {}", path_.string(), ec.message()));
   return Status::Ok();
 }
 

@@ -15,7 +15,7 @@ struct Credentials {
   std::string server;  // base URL, e.g. "http://127.0.0.1:8080"
   std::string login;
   std::string user_id;
-  std::string token;   // bearer token; never printed
+  std::string token;  // bearer token; never printed
 };
 
 // The environment variables that locate the config directory. Read once in main().

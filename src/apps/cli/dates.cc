@@ -71,8 +71,8 @@ Result<Parsed> Parse(std::string_view raw, const LocalZone& zone, Instant now, b
       text[7] != '-' || !Digits(text, 8, 2, &d)) {
     return Unreadable(raw);
   }
-  p.civil.date = year_month_day{year{y}, month{static_cast<unsigned>(mo)},
-                                day{static_cast<unsigned>(d)}};
+  p.civil.date =
+      year_month_day{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
   if (!p.civil.date.ok()) return Unreadable(raw);
   if (text.size() == 10) return p;
   if (text[10] != 't' && text[10] != ' ') return Unreadable(raw);

@@ -85,7 +85,10 @@ TEST(SystemZoneTest, FollowsTzAcrossDaylightSaving) {
   // 02:30 on the spring-forward night does not exist; it lands after the gap.
   Instant gap = berlin.FromLocal({year{2026} / March / 29, 2, 30, 0});
   EXPECT_EQ(FormatLocalTime(gap, berlin), "2026-03-29 03:30");
-  if (old) ::setenv("TZ", saved.c_str(), 1); else ::unsetenv("TZ");
+  if (old)
+    ::setenv("TZ", saved.c_str(), 1);
+  else
+    ::unsetenv("TZ");
   ::tzset();
 }
 

@@ -144,10 +144,11 @@ std::string RenderRecord(const Json& record, const LocalZone& zone) {
   // What a person looks for first, then the rest alphabetically; empty text and
   // empty lists are left out.
   static const std::vector<std::string> kFirst = {
-      "id",        "name",  "subject",  "login",   "display_name", "first_name",
-      "last_name", "kind",  "start",    "end",     "all_day",      "location",
-      "show_as",   "private", "reminder_minutes", "stage", "amount_cents", "currency",
-      "close_date", "email", "phone",   "role",    "disabled"};
+      "id",         "name",         "subject",  "login",      "display_name",
+      "first_name", "last_name",    "kind",     "start",      "end",
+      "all_day",    "location",     "show_as",  "private",    "reminder_minutes",
+      "stage",      "amount_cents", "currency", "close_date", "email",
+      "phone",      "role",         "disabled"};
   std::vector<std::string> keys;
   for (const auto& k : kFirst) {
     if (record.contains(k)) keys.push_back(k);
@@ -179,8 +180,8 @@ std::string RenderRecord(const Json& record, const LocalZone& zone) {
       } else if (value.size() >= 20 && value[10] == 'T') {
         auto t = ParseRfc3339(value);
         if (t.ok()) {
-          value += fmt::format(" ({} {})", FormatLocalTime(*t, zone),
-                               FormatOffset(zone.OffsetAt(*t)));
+          value +=
+              fmt::format(" ({} {})", FormatLocalTime(*t, zone), FormatOffset(zone.OffsetAt(*t)));
         }
       }
     } else if (v.is_null()) {
@@ -213,7 +214,8 @@ std::string RenderAgenda(const Json& activities, year_month_day first, year_mont
     std::string location = Str(a, "location");
     std::string flags = Flags(a);
     auto describe = [&](std::string when) {
-      std::string line = fmt::format("  {:<12} {}", when, subject.empty() ? "(no subject)" : subject);
+      std::string line =
+          fmt::format("  {:<12} {}", when, subject.empty() ? "(no subject)" : subject);
       if (!location.empty()) line += "  @ " + location;
       if (!flags.empty()) line += "  " + flags;
       return line;

@@ -11,8 +11,8 @@ using ::testing::Not;
 
 Json Activity(const char* id, const char* subject, const char* start, const char* end,
               bool all_day = false, bool is_private = false) {
-  return Json{{"id", id},         {"subject", subject},       {"start", start},
-              {"end", end},       {"all_day", all_day},        {"private", is_private},
+  return Json{{"id", id},          {"subject", subject},    {"start", start},
+              {"end", end},        {"all_day", all_day},    {"private", is_private},
               {"show_as", "busy"}, {"kind", "appointment"}, {"location", ""}};
 }
 
@@ -45,7 +45,8 @@ TEST(ListRowTest, ActivitiesShowLocalTimeAndFlags) {
 
 TEST(ListRowTest, OpportunitiesAndContacts) {
   FixedOffsetZone zone{seconds{0}};
-  Json o{{"id", "o1"}, {"name", "Deal"}, {"stage", "won"}, {"amount_cents", 250000},
+  Json o{{"id", "o1"},        {"name", "Deal"},
+         {"stage", "won"},    {"amount_cents", 250000},
          {"currency", "EUR"}, {"close_date", "2026-12-31"}};
   EXPECT_EQ(ListRow("opportunities", o, zone),
             (std::vector<std::string>{"o1", "Deal", "won", "2,500.00 EUR", "2026-12-31"}));
@@ -63,9 +64,14 @@ TEST(RenderRecordTest, AddsLocalTimeToDateTimes) {
 
 TEST(RenderRecordTest, ImportantFieldsFirstEmptyOnesLeftOut) {
   FixedOffsetZone zone{seconds{0}};
-  Json r{{"version", 2},       {"subject", "Fair"}, {"id", "a1"},       {"location", ""},
-         {"exdates", Json::array()}, {"all_day", true},
-         {"start", "2026-12-01T00:00:00Z"}, {"end", "2026-12-04T00:00:00Z"}};
+  Json r{{"version", 2},
+         {"subject", "Fair"},
+         {"id", "a1"},
+         {"location", ""},
+         {"exdates", Json::array()},
+         {"all_day", true},
+         {"start", "2026-12-01T00:00:00Z"},
+         {"end", "2026-12-04T00:00:00Z"}};
   EXPECT_EQ(RenderRecord(r, zone),
             "id:       a1\n"
             "subject:  Fair\n"
@@ -112,9 +118,9 @@ TEST(RenderAgendaTest, LeavesOutDaysOutsideTheRange) {
 
 TEST(RenderAgendaTest, SaysWhenThereIsNothing) {
   FixedOffsetZone zone{seconds{0}};
-  EXPECT_EQ(RenderAgenda(Json::array(), year{2026} / November / 24, year{2026} / November / 30,
-                         zone),
-            "No activities from 2026-11-24 to 2026-11-30.\n");
+  EXPECT_EQ(
+      RenderAgenda(Json::array(), year{2026} / November / 24, year{2026} / November / 30, zone),
+      "No activities from 2026-11-24 to 2026-11-30.\n");
 }
 
 }  // namespace

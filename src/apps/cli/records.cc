@@ -12,10 +12,9 @@
 namespace tandem::cli {
 namespace {
 
-
 std::string_view Article(std::string_view noun) {
   return !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos ? "an"
-                                                                                             : "a";
+                                                                                            : "a";
 }
 
 struct ListArgs {
@@ -179,8 +178,8 @@ Result<Json> FieldValues::ToJson(const LocalZone& zone, Instant now) const {
         int64_t v = 0;
         auto [p, ec] = std::from_chars(slot.text.data(), slot.text.data() + slot.text.size(), v);
         if (ec != std::errc() || p != slot.text.data() + slot.text.size()) {
-          return Status::InvalidArgument(fmt::format("{}: '{}' is not a whole number", spec.flag,
-                                                     slot.text));
+          return Status::InvalidArgument(
+              fmt::format("{}: '{}' is not a whole number", spec.flag, slot.text));
         }
         j[name] = v;
         break;
@@ -188,7 +187,8 @@ Result<Json> FieldValues::ToJson(const LocalZone& zone, Instant now) const {
       case FieldType::kMoney: {
         auto cents = ParseMoney(slot.text);
         if (!cents.ok()) {
-          return Status::InvalidArgument(fmt::format("{}: {}", spec.flag, cents.status().message()));
+          return Status::InvalidArgument(
+              fmt::format("{}: {}", spec.flag, cents.status().message()));
         }
         j[name] = *cents;
         break;
@@ -270,7 +270,8 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
 
   {
     auto values = std::make_shared<FieldValues>();
-    CLI::App* add = group->add_subcommand("add", fmt::format("Create {} {}", Article(type->singular), type->singular));
+    CLI::App* add = group->add_subcommand(
+        "add", fmt::format("Create {} {}", Article(type->singular), type->singular));
     values->Register(add, type->fields);
     if (type->add_extra_options) type->add_extra_options(add, /*is_add=*/true);
     add->callback([&ctx, type, values] {
@@ -285,17 +286,16 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
         ->check(CLI::Range(1, 1000));
     list->add_flag("--all", args->all, "Fetch every page");
     if (type->add_list_options) type->add_list_options(list);
-    list->callback([&ctx, type, args] {
-      ctx.Run([&ctx, type, args] { return DoList(ctx, *type, *args); });
-    });
+    list->callback(
+        [&ctx, type, args] { ctx.Run([&ctx, type, args] { return DoList(ctx, *type, *args); }); });
   }
   {
     auto args = std::make_shared<TargetArgs>();
-    CLI::App* show = group->add_subcommand("show", fmt::format("Show {} {}", Article(type->singular), type->singular));
+    CLI::App* show = group->add_subcommand(
+        "show", fmt::format("Show {} {}", Article(type->singular), type->singular));
     show->add_option("id", args->id, "Record id")->required();
-    show->callback([&ctx, type, args] {
-      ctx.Run([&ctx, type, args] { return DoShow(ctx, *type, *args); });
-    });
+    show->callback(
+        [&ctx, type, args] { ctx.Run([&ctx, type, args] { return DoShow(ctx, *type, *args); }); });
   }
   {
     auto args = std::make_shared<TargetArgs>();
@@ -315,7 +315,8 @@ CLI::App* InstallRecordCommands(CLI::App& root, CommandContext& ctx, RecordType 
   }
   {
     auto args = std::make_shared<TargetArgs>();
-    CLI::App* del = group->add_subcommand("delete", fmt::format("Delete {} {}", Article(type->singular), type->singular));
+    CLI::App* del = group->add_subcommand(
+        "delete", fmt::format("Delete {} {}", Article(type->singular), type->singular));
     del->add_option("id", args->id, "Record id")->required();
     del->add_option("--if-version", args->if_version,
                     "Delete only if the record is still at this version (exit 4 otherwise)")

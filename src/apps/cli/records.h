@@ -15,17 +15,17 @@
 namespace tandem::cli {
 
 enum class FieldType {
-  kText,      // string as typed
-  kInt,       // integer
-  kMoney,     // "1234.50" -> integer cents
-  kChoice,    // one of `choices`
-  kDay,       // a date, sent as "YYYY-MM-DD" (today, +7 ... accepted)
-  kFlag,      // --x sets true, the `negative` flag sets false
+  kText,    // string as typed
+  kInt,     // integer
+  kMoney,   // "1234.50" -> integer cents
+  kChoice,  // one of `choices`
+  kDay,     // a date, sent as "YYYY-MM-DD" (today, +7 ... accepted)
+  kFlag,    // --x sets true, the `negative` flag sets false
 };
 
 struct FieldSpec {
-  std::string flag;      // "--first-name"
-  std::string json;      // "first_name"
+  std::string flag;  // "--first-name"
+  std::string json;  // "first_name"
   FieldType type = FieldType::kText;
   std::string help;
   std::vector<std::string> choices;  // kChoice

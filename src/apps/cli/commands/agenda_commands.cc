@@ -60,8 +60,7 @@ void InstallAgendaCommands(CLI::App& root, CommandContext& ctx) {
       "agenda", "Your activities day by day in local time (default: today and the next 6 days)");
   agenda->add_option("--from", args->from, "First day (default today)")->type_name("DAY");
   agenda->add_option("--to", args->to, "Last day, included")->type_name("DAY");
-  agenda->add_option("--days", args->days, "Number of days (default 7)")
-      ->check(CLI::Range(1, 366));
+  agenda->add_option("--days", args->days, "Number of days (default 7)")->check(CLI::Range(1, 366));
   agenda->callback([&ctx, args] { ctx.Run([&ctx, args] { return Agenda(ctx, *args); }); });
 }
 

@@ -11,8 +11,12 @@ namespace {
 std::vector<FieldSpec> SharingFields() {
   return {
       {"--owner-id", "owner_id", FieldType::kText, "Owner's user id (admins may reassign)"},
-      {"--shared", "shared", FieldType::kFlag,
-       "Visible to every user (default); --not-shared: owner and admins only", {}, "--not-shared"},
+      {"--shared",
+       "shared",
+       FieldType::kFlag,
+       "Visible to every user (default); --not-shared: owner and admins only",
+       {},
+       "--not-shared"},
   };
 }
 
@@ -46,7 +50,10 @@ RecordType Opportunities() {
           With({{"--name", "name", FieldType::kText, "Name (required on add)"},
                 {"--account", "account_id", FieldType::kText, "Id of the account"},
                 {"--contact", "contact_id", FieldType::kText, "Id of the contact"},
-                {"--stage", "stage", FieldType::kChoice, "Sales stage",
+                {"--stage",
+                 "stage",
+                 FieldType::kChoice,
+                 "Sales stage",
                  {"prospecting", "qualification", "proposal", "negotiation", "won", "lost"}},
                 {"--amount", "amount_cents", FieldType::kMoney, "Amount, e.g. 1234.50"},
                 {"--currency", "currency", FieldType::kText, "ISO 4217 code, e.g. EUR"},
@@ -69,23 +76,36 @@ struct ActivityListExtra {
 };
 
 RecordType Activities() {
-  RecordType t{
-      "activities", "activity", "Appointments, tasks, phone calls (add|list|show|edit|delete)",
-      With({{"--subject", "subject", FieldType::kText, "Title (required on add)"},
-            {"--kind", "kind", FieldType::kChoice, "What it is (default appointment)",
-             {"appointment", "task", "phone_call"}},
-            {"--location", "location", FieldType::kText, "Where"},
-            {"--description", "description", FieldType::kText, "Body text"},
-            {"--show-as", "show_as", FieldType::kChoice, "Show time as (default busy)",
-             {"free", "tentative", "busy", "out_of_office", "working_elsewhere"}},
-            {"--private", "private", FieldType::kFlag,
-             "Personal: visible to the owner only (--public to undo)", {}, "--public"},
-            {"--regarding-type", "regarding_type", FieldType::kChoice, "What it is about",
-             {"none", "account", "contact", "opportunity"}},
-            {"--regarding-id", "regarding_id", FieldType::kText,
-             "Id of the account/contact/opportunity it is about"},
-            {"--time-zone", "time_zone", FieldType::kText,
-             "IANA zone the event belongs to, e.g. Europe/Berlin"}})};
+  RecordType t{"activities", "activity",
+               "Appointments, tasks, phone calls (add|list|show|edit|delete)",
+               With({{"--subject", "subject", FieldType::kText, "Title (required on add)"},
+                     {"--kind",
+                      "kind",
+                      FieldType::kChoice,
+                      "What it is (default appointment)",
+                      {"appointment", "task", "phone_call"}},
+                     {"--location", "location", FieldType::kText, "Where"},
+                     {"--description", "description", FieldType::kText, "Body text"},
+                     {"--show-as",
+                      "show_as",
+                      FieldType::kChoice,
+                      "Show time as (default busy)",
+                      {"free", "tentative", "busy", "out_of_office", "working_elsewhere"}},
+                     {"--private",
+                      "private",
+                      FieldType::kFlag,
+                      "Personal: visible to the owner only (--public to undo)",
+                      {},
+                      "--public"},
+                     {"--regarding-type",
+                      "regarding_type",
+                      FieldType::kChoice,
+                      "What it is about",
+                      {"none", "account", "contact", "opportunity"}},
+                     {"--regarding-id", "regarding_id", FieldType::kText,
+                      "Id of the account/contact/opportunity it is about"},
+                     {"--time-zone", "time_zone", FieldType::kText,
+                      "IANA zone the event belongs to, e.g. Europe/Berlin"}})};
   // Several commands (add, edit) each get their own ActivityExtra; the hooks
   // find theirs through the command that is being run.
   auto extras = std::make_shared<std::map<CLI::App*, std::shared_ptr<ActivityExtra>>>();

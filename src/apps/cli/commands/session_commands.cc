@@ -58,8 +58,10 @@ Status Logout(CommandContext& ctx) {
   TANDEM_ASSIGN_OR_RETURN(CredentialsFile file, ctx.Credentials());
   auto session = ctx.Session();
   if (!session.ok()) {
-    if (ctx.json) ctx.PrintJson(Json{{"logged_out", false}});
-    else ctx.out() << "Not logged in.\n";
+    if (ctx.json)
+      ctx.PrintJson(Json{{"logged_out", false}});
+    else
+      ctx.out() << "Not logged in.\n";
     return Status::Ok();
   }
   TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
@@ -129,10 +131,12 @@ void InstallSessionCommands(CLI::App& root, CommandContext& ctx) {
                     "Read the password from the first line of this file");
   login->callback([&ctx, args] { ctx.Run([&ctx, args] { return Login(ctx, *args); }); });
 
-  root.add_subcommand("logout", "End the session and forget the saved token")
-      ->callback([&ctx] { ctx.Run([&ctx] { return Logout(ctx); }); });
-  root.add_subcommand("whoami", "Show who the saved session belongs to")
-      ->callback([&ctx] { ctx.Run([&ctx] { return WhoAmI(ctx); }); });
+  root.add_subcommand("logout", "End the session and forget the saved token")->callback([&ctx] {
+    ctx.Run([&ctx] { return Logout(ctx); });
+  });
+  root.add_subcommand("whoami", "Show who the saved session belongs to")->callback([&ctx] {
+    ctx.Run([&ctx] { return WhoAmI(ctx); });
+  });
   root.add_subcommand("version", "Show the client's and the server's version (warns on mismatch)")
       ->callback([&ctx] { ctx.Run([&ctx] { return Version(ctx); }); });
 }

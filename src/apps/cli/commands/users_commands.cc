@@ -50,12 +50,14 @@ Status Disable(CommandContext& ctx, const TargetArgs& args, bool disabled) {
 }  // namespace
 
 void InstallUsersCommands(CLI::App& root, CommandContext& ctx) {
-  RecordType users{"users", "user", "User accounts of the server (admin only)",
-                   {{"--login", "login", FieldType::kText, "Login name (required on add)"},
-                    {"--display-name", "display_name", FieldType::kText, "Full name"},
-                    {"--email", "email", FieldType::kText, "E-mail address"},
-                    {"--role", "role", FieldType::kChoice, "Role (default user)",
-                     {"user", "admin"}}}};
+  RecordType users{
+      "users",
+      "user",
+      "User accounts of the server (admin only)",
+      {{"--login", "login", FieldType::kText, "Login name (required on add)"},
+       {"--display-name", "display_name", FieldType::kText, "Full name"},
+       {"--email", "email", FieldType::kText, "E-mail address"},
+       {"--role", "role", FieldType::kChoice, "Role (default user)", {"user", "admin"}}}};
   // Passwords: on add always (file, prompt or stdin); on edit with --password-file
   // or --new-password.
   auto passwords = std::make_shared<std::map<CLI::App*, std::shared_ptr<PasswordArgs>>>();

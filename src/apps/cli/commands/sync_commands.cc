@@ -1,0 +1,280 @@
+// tandem sync pair add|list|remove|init, tandem sync now|log|status (calendar sync).
+#include <fmt/format.h>
+
+#include <memory>
+#include <ostream>
+
+#include "apps/cli/api_client.h"
+#include "apps/cli/context.h"
+#include "apps/cli/secret_input.h"
+
+namespace tandem::cli {
+namespace {
+
+struct AddArgs {
+  std::string caldav, vdir, user, password_file;
+  int window_back = -1, window_ahead = -1, deletion_limit = -1;
+  bool skip_private = false, no_init = false;
+  std::string conflict, reminders, multi_day;
+};
+
+struct PairArgs {
+  std::string id;
+  bool dry_run = false;
+  bool force = false;
+  int limit = 20;
+};
+
+std::string Text(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+void PrintReport(CommandContext& ctx, const Json& r) {
+  std::ostream& out = ctx.out();
+  out << fmt::format("{}{}: {}\n", r.value("dry_run", false) ? "plan (dry run) " : "",
+                     r.value("initialization", false) ? "initialization" : "sync",
+                     Text(r, "summary"));
+  if (r.contains("refusal") && r["refusal"].is_string())
+    out << "refused: " << r["refusal"].get<std::string>() << "\n";
+  std::string plan = Text(r, "plan");
+  if (!plan.empty() && (r.value("dry_run", false) || r.value("initialization", false)))
+    out << plan << (plan.back() == '\n' ? "" : "\n");
+  for (const auto& w : r.value("warnings", Json::array())) out << "warning: " << w.get<std::string>() << "\n";
+  for (const auto& e : r.value("errors", Json::array()))
+    out << fmt::format("failed: {} on {} ({}{}): {}\n", Text(e, "action"), Text(e, "target"),
+                       Text(e, "uid"), Text(e, "crm_id").empty() ? "" : ", activity " + Text(e, "crm_id"),
+                       Text(e, "error"));
+}
+
+// The outcome of a run as the exit status: refusals and failed items are errors.
+Status ReportStatus(const Json& r) {
+  if (r.contains("refusal") && r["refusal"].is_string())
+    return Status::Conflict("the run was refused: " + r["refusal"].get<std::string>() +
+                            " (check the calendar; re-run with --force to go ahead)");
+  size_t failed = r.value("errors", Json::array()).size();
+  if (failed > 0)
+    return Status::Internal(fmt::format("{} item(s) failed; see: tandem sync log {}", failed,
+                                        Text(r, "pair_id")));
+  return Status::Ok();
+}
+
+Status AddPair(CommandContext& ctx, const AddArgs& a) {
+  if (a.caldav.empty() == a.vdir.empty()) return ctx.Usage("give exactly one of --caldav URL or --vdir DIR");
+  Json body{{"provider", a.caldav.empty() ? "vdir" : "caldav"},
+            {"calendar", a.caldav.empty() ? a.vdir : a.caldav}};
+  if (!a.caldav.empty() && !a.user.empty()) {
+    body["user"] = a.user;
+    std::string password;
+    if (!a.password_file.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(password, ReadSecretFile(a.password_file));
+    } else if (ctx.runtime().stdin_is_tty && ctx.runtime().prompt_secret) {
+      TANDEM_ASSIGN_OR_RETURN(password, ctx.runtime().prompt_secret(
+                                            fmt::format("Calendar password for {}: ", a.user)));
+    } else {
+      TANDEM_ASSIGN_OR_RETURN(password, ReadSecretLine(*ctx.runtime().in));
+    }
+    body["password"] = password;
+  }
+  Json options = Json::object();
+  if (a.window_back >= 0) options["window_days_back"] = a.window_back;
+  if (a.window_ahead >= 0) options["window_days_ahead"] = a.window_ahead;
+  if (a.deletion_limit >= 0) options["deletion_limit"] = a.deletion_limit;
+  if (a.skip_private) options["skip_private"] = true;
+  if (!a.conflict.empty()) options["conflict"] = a.conflict;
+  if (!a.reminders.empty()) options["reminders"] = a.reminders;
+  if (!a.multi_day.empty()) options["multi_day"] = a.multi_day;
+  body["options"] = options;
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json pair, api.Call("POST", "/api/v1/sync/pairs", &body));
+  std::string id = Text(pair, "id");
+  if (!ctx.json) ctx.out() << fmt::format("Added sync pair {} with {}\n", id, Text(pair, "calendar"));
+  if (a.no_init) {
+    if (ctx.json) ctx.PrintJson(pair);
+    return Status::Ok();
+  }
+  if (!ctx.json) ctx.out() << "Initializing: comparing both calendars, pairing what matches...\n";
+  TANDEM_ASSIGN_OR_RETURN(Json report, api.Call("POST", "/api/v1/sync/pairs/" + id + "/init"));
+  if (ctx.json) {
+    ctx.PrintJson(Json{{"pair", pair}, {"initialization", report}});
+  } else {
+    PrintReport(ctx, report);
+  }
+  return ReportStatus(report);
+}
+
+Status ListPairs(CommandContext& ctx) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/pairs"));
+  if (ctx.json) {
+    ctx.PrintJson(page);
+    return Status::Ok();
+  }
+  const Json& items = page["items"];
+  if (items.empty()) ctx.out() << "No sync pairs. Add one: tandem sync pair add --caldav URL --user NAME\n";
+  for (const auto& p : items) {
+    const Json& s = p.contains("schedule") && p["schedule"].is_object() ? p["schedule"] : Json::object();
+    ctx.out() << fmt::format("{}  {} {}\n    initialized: {}  last run: {}  next run: {}{}\n",
+                             Text(p, "id"), Text(p, "provider"), Text(p, "calendar"),
+                             Text(p, "initialized").empty() ? "no" : Text(p, "initialized"),
+                             Text(s, "last_run").empty() ? "never" : Text(s, "last_run"),
+                             Text(s, "next_run").empty() ? "-" : Text(s, "next_run"),
+                             Text(s, "last_error").empty() ? "" : "\n    last error: " + Text(s, "last_error"));
+  }
+  return Status::Ok();
+}
+
+Status RemovePair(CommandContext& ctx, const PairArgs& a) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json ignored, api.Call("DELETE", "/api/v1/sync/pairs/" + a.id));
+  if (!ctx.json) ctx.out() << "Removed sync pair " << a.id << " (no event was deleted on either side)\n";
+  return Status::Ok();
+}
+
+std::string RunQuery(const PairArgs& a) {
+  std::string q;
+  if (a.dry_run) q += "dry_run=true";
+  if (a.force) q += std::string(q.empty() ? "" : "&") + "force=true";
+  return q.empty() ? "" : "?" + q;
+}
+
+Status RunPairs(CommandContext& ctx, const PairArgs& a, bool init) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  std::vector<std::string> ids;
+  if (!a.id.empty()) {
+    ids.push_back(a.id);
+  } else {
+    TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/pairs"));
+    for (const auto& p : page["items"]) ids.push_back(Text(p, "id"));
+    if (ids.empty()) return Status::NotFound("no sync pairs; add one with: tandem sync pair add");
+  }
+  Status first;
+  Json all = Json::array();
+  for (const auto& id : ids) {
+    if (!ctx.json && ids.size() > 1) ctx.out() << "pair " << id << ":\n";
+    auto report = api.Call("POST", fmt::format("/api/v1/sync/pairs/{}/{}{}", id,
+                                               init ? "init" : "run", RunQuery(a)));
+    if (!report.ok()) {
+      if (first.ok()) first = report.status();
+      if (!ctx.json) ctx.err() << "error: pair " << id << ": " << report.status().message() << "\n";
+      continue;
+    }
+    if (ctx.json) {
+      all.push_back(*report);
+    } else {
+      PrintReport(ctx, *report);
+    }
+    if (Status s = ReportStatus(*report); !s.ok() && first.ok()) first = s;
+  }
+  if (ctx.json) ctx.PrintJson(ids.size() == 1 && !all.empty() ? all[0] : all);
+  return first;
+}
+
+Status ShowLog(CommandContext& ctx, const PairArgs& a) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", fmt::format("/api/v1/sync/pairs/{}/log?limit={}",
+                                                                  a.id, a.limit)));
+  if (ctx.json) {
+    ctx.PrintJson(page);
+    return Status::Ok();
+  }
+  if (page["items"].empty()) ctx.out() << "The sync log of this pair is empty.\n";
+  for (const auto& e : page["items"]) {
+    std::string what = Text(e, "crm_id").empty() ? Text(e, "uid") : "activity " + Text(e, "crm_id");
+    ctx.out() << fmt::format("{}  run {}  {} {} {}{}{}\n", Text(e, "at"), e.value("run_id", 0),
+                             Text(e, "action"), Text(e, "target").empty() ? "" : "on " + Text(e, "target"),
+                             what, Text(e, "reason").empty() ? "" : "  (" + Text(e, "reason") + ")",
+                             Text(e, "error").empty() ? "" : "  FAILED: " + Text(e, "error"));
+  }
+  return Status::Ok();
+}
+
+Status ShowStatus(CommandContext& ctx) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/status"));
+  if (ctx.json) {
+    ctx.PrintJson(page);
+    return Status::Ok();
+  }
+  if (page["items"].empty()) ctx.out() << "No sync pairs.\n";
+  for (const auto& p : page["items"]) {
+    const Json& s = p["schedule"].is_object() ? p["schedule"] : Json::object();
+    ctx.out() << fmt::format("{}  {} {}\n", Text(p, "id"), Text(p, "provider"), Text(p, "calendar"));
+    ctx.out() << fmt::format("  last run: {} ({})\n  next run: {}\n",
+                             Text(s, "last_run").empty() ? "never" : Text(s, "last_run"),
+                             Text(p, "last_outcome").empty() ? "-" : Text(p, "last_outcome"),
+                             Text(s, "next_run").empty() ? "at next login or change" : Text(s, "next_run"));
+    if (s.value("failing", false))
+      ctx.out() << fmt::format("  FAILING after {} attempts; retried slowly\n", s.value("consecutive_failures", 0));
+    if (!Text(s, "last_error").empty()) ctx.out() << "  last error: " << Text(s, "last_error") << "\n";
+    for (const auto& e : p.value("item_errors", Json::array()))
+      ctx.out() << fmt::format("  item error: {} {}: {}\n", Text(e, "action"),
+                               Text(e, "crm_id").empty() ? Text(e, "uid") : Text(e, "crm_id"), Text(e, "error"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
+  CLI::App* sync = root.add_subcommand("sync", "Calendar sync between the CRM and external calendars");
+  sync->require_subcommand(1);
+  CLI::App* pair = sync->add_subcommand("pair", "Manage sync pairs (your CRM calendar <-> one external calendar)");
+  pair->require_subcommand(1);
+
+  auto add = std::make_shared<AddArgs>();
+  CLI::App* add_cmd = pair->add_subcommand("add", "Pair your CRM calendar with a CalDAV calendar and initialize");
+  add_cmd->add_option("--caldav", add->caldav, "CalDAV server, principal or calendar URL");
+  add_cmd->add_option("--vdir", add->vdir, "A folder of .ics files on the server (admin only)");
+  add_cmd->add_option("--user", add->user, "Login at the calendar server");
+  add_cmd->add_option("--password-file", add->password_file,
+                      "Read the calendar password from this file (else prompt or stdin; never an argument)");
+  add_cmd->add_option("--window-back", add->window_back, "Days back to sync (default 92)");
+  add_cmd->add_option("--window-ahead", add->window_ahead, "Days ahead to sync (default 366)");
+  add_cmd->add_flag("--skip-private", add->skip_private, "Do not sync private events either way");
+  add_cmd->add_option("--conflict", add->conflict, "later-wins (default), crm-wins or external-wins")
+      ->check(CLI::IsMember({"later-wins", "crm-wins", "external-wins"}));
+  add_cmd->add_option("--reminders", add->reminders, "sync (default), crm-only or external-only")
+      ->check(CLI::IsMember({"sync", "crm-only", "external-only"}));
+  add_cmd->add_option("--multi-day", add->multi_day, "keep (default) or start-with-end-in-title")
+      ->check(CLI::IsMember({"keep", "start-with-end-in-title"}));
+  add_cmd->add_option("--deletion-limit", add->deletion_limit,
+                      "Stop a run that would delete more than this many events (default 100)");
+  add_cmd->add_flag("--no-init", add->no_init, "Only add; initialize at the first run");
+  add_cmd->callback([&ctx, add] { ctx.Run([&ctx, add] { return AddPair(ctx, *add); }); });
+
+  pair->add_subcommand("list", "List your sync pairs")->callback([&ctx] {
+    ctx.Run([&ctx] { return ListPairs(ctx); });
+  });
+
+  auto remove = std::make_shared<PairArgs>();
+  CLI::App* remove_cmd = pair->add_subcommand("remove", "Forget a sync pair (deletes no event)");
+  remove_cmd->add_option("id", remove->id, "Pair id")->required();
+  remove_cmd->callback([&ctx, remove] { ctx.Run([&ctx, remove] { return RemovePair(ctx, *remove); }); });
+
+  auto init = std::make_shared<PairArgs>();
+  CLI::App* init_cmd = pair->add_subcommand(
+      "init", "(Re-)initialize: pair matching events, create only what is missing");
+  init_cmd->add_option("id", init->id, "Pair id")->required();
+  init_cmd->add_flag("--dry-run", init->dry_run, "Show what would be paired and created; change nothing");
+  init_cmd->callback([&ctx, init] { ctx.Run([&ctx, init] { return RunPairs(ctx, *init, true); }); });
+
+  auto now = std::make_shared<PairArgs>();
+  CLI::App* now_cmd = sync->add_subcommand("now", "Sync now (all your pairs, or one)");
+  now_cmd->add_option("id", now->id, "Pair id (default: all your pairs)");
+  now_cmd->add_flag("--dry-run", now->dry_run, "Print the plan; change nothing");
+  now_cmd->add_flag("--force", now->force, "Go past the mass-deletion guard");
+  now_cmd->callback([&ctx, now] { ctx.Run([&ctx, now] { return RunPairs(ctx, *now, false); }); });
+
+  auto log = std::make_shared<PairArgs>();
+  CLI::App* log_cmd = sync->add_subcommand("log", "What the sync did to which record, newest first");
+  log_cmd->add_option("id", log->id, "Pair id")->required();
+  log_cmd->add_option("--limit", log->limit, "How many entries (default 20)")->check(CLI::Range(1, 1000));
+  log_cmd->callback([&ctx, log] { ctx.Run([&ctx, log] { return ShowLog(ctx, *log); }); });
+
+  sync->add_subcommand("status", "Last and next run, outcome and errors of every pair")->callback([&ctx] {
+    ctx.Run([&ctx] { return ShowStatus(ctx); });
+  });
+}
+
+}  // namespace tandem::cli
