@@ -361,6 +361,7 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Start(const ReplicaOptions& 
   ro.ids = &p->ids;
   ro.user_id = p->user_id;
   ro.page_size = options.page_size;
+  ro.push_batch = options.push_batch;
   ro.on_progress = [p](const FillProgress& fp) {
     {
       std::lock_guard lock(p->mu);

@@ -48,6 +48,7 @@ struct ReplicaOptions {
   int threads = 2;
   std::chrono::milliseconds poll_interval{1000};
   int page_size = 1000;
+  int push_batch = 500;
   bool fast_password_hash = false;  // tests only: cheap argon2 parameters for the local login
 };
 
