@@ -341,8 +341,12 @@ struct RestApi::Impl {
     return UserResponse(200, *u);
   }
 
+  // Admins change any user; a user changes their own display_name, email and
+  // password, nothing else.
   ServerResponse UpdateUser(const ServerRequest& r, const Caller& c) {
-    if (Status s = RequireAdmin(c); !s.ok()) return ErrorResponse(s);
+    if (r.PathParam("id") != c.user.id) {
+      if (Status s = RequireAdmin(c); !s.ok()) return ErrorResponse(s);
+    }
     auto if_match = IfMatch(r);
     if (!if_match.ok()) return ErrorResponse(if_match.status());
     auto body = ParseBody(r);
@@ -358,6 +362,10 @@ struct RestApi::Impl {
     }
     model::User u = *current;
     if (Status s = model::MergeJson(*body, &u); !s.ok()) return ErrorResponse(s);
+    if (!c.viewer.admin &&
+        (u.role != current->role || u.disabled != current->disabled || u.login != current->login)) {
+      return ErrorResponse(Status::PermissionDenied("only admins change login, role or disabled"));
+    }
     if (auto pw = body->find("password"); pw != body->end()) {
       if (!pw->is_string() || pw->get<std::string>().empty()) {
         return ErrorResponse(Status::InvalidArgument("password: must be a non-empty string"));

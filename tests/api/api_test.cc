@@ -370,6 +370,11 @@ TEST_F(ApiTest, AuthorizationMatrix) {
   EXPECT_EQ(Call("GET", "/api/v1/users/" + bob_id_, alice_).status, 403);
   EXPECT_EQ(Call("GET", "/api/v1/users/" + alice_id_, alice_).status, 200);
   EXPECT_EQ(Call("PATCH", "/api/v1/users/" + alice_id_, alice_, R"({"role":"admin"})").status, 403);
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + bob_id_, alice_, R"({"email":"x@y.z"})").status, 403);
+  // A user changes their own password.
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + alice_id_, alice_, R"({"password":"new-pw"})").status, 200);
+  EXPECT_EQ(Call("POST", "/api/v1/login", "", R"({"login":"alice","password":"pw-alice"})").status, 401);
+  EXPECT_FALSE(Login("alice", "new-pw").empty());
   EXPECT_EQ(Call("DELETE", "/api/v1/users/" + bob_id_, alice_).status, 403);
   auto users = Call("GET", "/api/v1/users", admin_);
   EXPECT_EQ(users.status, 200);
