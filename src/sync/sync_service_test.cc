@@ -321,6 +321,26 @@ TEST_F(SyncServiceTest, PrivateEventsAreNotSyncedWhenSkipped) {
   EXPECT_EQ(external_.Snapshot().size(), 1u);
 }
 
+TEST_F(SyncServiceTest, MultiDayEventBecomesOneActivityAndDoesNotChurn) {
+  store::PairOptions o;
+  o.multi_day = store::MultiDayHandling::kStartWithEndInTitle;
+  ASSERT_TRUE(service_->UpdateOptions(pair_id_, o).ok());
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("trip", Event("trip", "Trip", "20261210T080000Z", "20261212T170000Z"));
+  RunReport r = Run();
+  ASSERT_EQ(r.applied["create"], 1) << r.plan;
+  ASSERT_EQ(CrmAll().size(), 1u);
+  model::Activity a = CrmAll()[0];
+  EXPECT_EQ(a.start, At("2026-12-10T08:00:00Z"));
+  EXPECT_NE(a.subject.find("Trip (until 2026-12-12"), std::string::npos) << a.subject;
+  // The next runs see no change on either side: nothing is written back.
+  RunReport r2 = Run();
+  EXPECT_EQ(r2.applied.count("update"), 0u) << r2.plan;
+  RunReport r3 = Run();
+  EXPECT_TRUE(r3.applied.empty() || (r3.applied.size() == 1 && r3.applied.count("record"))) << r3.plan;
+  EXPECT_EQ(ExternalSubject("trip"), "Trip");
+}
+
 TEST_F(SyncServiceTest, BadOptionsAndUnknownProviderAreRejected) {
   store::PairOptions o;
   o.window_days_ahead = 0;
