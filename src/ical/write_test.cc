@@ -232,3 +232,44 @@ TEST(WriteEventTest, RejectsWhatCannotBeWritten) {
 
 }  // namespace
 }  // namespace tandem::ical
+
+#include <thread>
+
+namespace tandem::ical {
+namespace {
+
+// The header promises calls from several threads at once (libical's shared zone
+// cache, the VTIMEZONE memo): run them side by side and compare with one thread.
+TEST(ConcurrencyTest, ParallelParseWriteExpandAgreeWithSerial) {
+  const char* zones[] = {"Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney"};
+  auto work = [&](int t) {
+    std::string out;
+    for (int i = 0; i < 30; ++i) {
+      model::Activity a = Meeting();
+      a.time_zone = zones[(t + i) % 4];
+      a.start += std::chrono::days(37 * i);
+      a.end = a.start + std::chrono::hours(1);
+      a.rrule = "FREQ=WEEKLY;COUNT=6";
+      auto ics = WriteEvent(a, Opts());
+      if (!ics.ok()) return std::string("write failed");
+      auto back = ParseEvent(*ics, {});
+      if (!back.ok()) return back.status().ToString();
+      auto occ = Expand(back->activity, a.start, a.start + std::chrono::days(60), 10);
+      if (!occ.ok()) return occ.status().ToString();
+      out += ContentHash(back->activity) + std::to_string(occ->size());
+    }
+    return out;
+  };
+  // Parallel first, so that (run alone, as ctest does) the zone caches start cold.
+  std::vector<std::string> parallel(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&, t] { parallel[t] = work(t); });
+  for (auto& th : threads) th.join();
+  std::vector<std::string> serial;
+  for (int t = 0; t < 4; ++t) serial.push_back(work(t));
+  EXPECT_EQ(parallel, serial);
+  EXPECT_EQ(serial[0].find("failed"), std::string::npos) << serial[0];
+}
+
+}  // namespace
+}  // namespace tandem::ical
