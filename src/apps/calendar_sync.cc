@@ -1,0 +1,238 @@
+#include "apps/calendar_sync.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "http/client.h"
+#include "providers/caldav/caldav_calendar.h"
+#include "providers/caldav/discovery.h"
+#include "providers/vdir/vdir_calendar.h"
+#include "store/sqlite/sync_state_sqlite.h"
+
+namespace tandem::apps {
+
+using nlohmann::json;
+
+Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOptions& o) {
+  if (!o.store || !o.clock || !o.ids || !o.random || !o.vault || o.database_path.empty())
+    return Status::InvalidArgument("CalendarSync: a required option is missing");
+  std::unique_ptr<CalendarSync> cs(new CalendarSync(o));
+  TANDEM_ASSIGN_OR_RETURN(cs->state_, store::sqlite::OpenSqliteSyncState(
+                                          {.pool = &o.store->pool(), .clock = o.clock, .ids = o.ids}));
+  cs->providers_.Register("vdir", [](const store::SyncPair& pair)
+                                      -> Result<std::unique_ptr<sync::CalendarSide>> {
+    providers::vdir::VdirOptions vo;
+    vo.path = pair.calendar;
+    return std::unique_ptr<sync::CalendarSide>(new providers::vdir::VdirCalendar(vo));
+  });
+  CalendarSync* self = cs.get();
+  cs->providers_.Register("caldav", [self](const store::SyncPair& pair) {
+    return self->OpenCalDav(pair);
+  });
+  cs->service_ = std::make_unique<sync::SyncService>(sync::SyncServiceOptions{
+      .store = o.store, .state = cs->state_.get(), .providers = &cs->providers_,
+      .clock = o.clock, .ids = o.ids});
+
+  TANDEM_ASSIGN_OR_RETURN(cs->lease_db_, store::sqlite::Database::Open({.path = o.database_path}));
+  TANDEM_RETURN_IF_ERROR(scheduler::PairLeases::Migrate(*cs->lease_db_));
+  cs->leases_ = std::make_unique<scheduler::PairLeases>(*cs->lease_db_, "tandemd-" + o.random->Hex(8));
+
+  scheduler::LeaseHooks hooks;
+  hooks.acquire = [self](const std::string& id) -> Result<bool> {
+    std::lock_guard lock(self->lease_mu_);
+    return self->leases_->Acquire(id, self->o_.clock->Now(), self->o_.lease_ttl);
+  };
+  hooks.release = [self](const std::string& id) {
+    std::lock_guard lock(self->lease_mu_);
+    if (Status s = self->leases_->Release(id); !s.ok())
+      spdlog::warn("sync pair {}: releasing the lease: {}", id, s.ToString());
+  };
+  cs->runner_ = std::make_unique<scheduler::SyncRunner>(
+      scheduler::SyncSchedule(o.schedule, *o.random), *o.clock,
+      [self](const std::string& id) { return self->RunPair(id); }, std::move(hooks),
+      scheduler::SyncRunner::Options{.workers = o.workers});
+
+  TANDEM_ASSIGN_OR_RETURN(auto pairs, cs->state_->ListPairs(""));
+  for (const auto& p : pairs) cs->runner_->AddPair(p.id, p.user_id, true);
+  cs->runner_->Start();
+  cs->watcher_ = std::thread([self] { self->WatchFeed(); });
+  spdlog::info("calendar sync: {} pair(s), server job {}, {} worker(s)", pairs.size(),
+               o.schedule.server_job ? "on" : "off", o.workers);
+  return cs;
+}
+
+CalendarSync::~CalendarSync() { Stop(); }
+
+void CalendarSync::Stop() {
+  if (stopping_.exchange(true)) return;
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+  if (runner_) runner_->Stop();
+}
+
+Result<std::string> CalendarSync::Seal(const CalendarCredentials& c) const {
+  return o_.vault->Seal(json{{"user", c.user}, {"password", c.password}}.dump());
+}
+
+Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
+    const store::SyncPair& pair) const {
+  providers::caldav::CalDavCalendarOptions co;
+  co.calendar_url = pair.calendar;
+  co.http.ca_file = o_.ca_file;
+  if (!pair.credential_ref.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(pair.credential_ref));
+    json j = json::parse(plain, nullptr, false);
+    if (!j.is_object() || !j.contains("user") || !j.contains("password"))
+      return Status::Corruption("the stored credentials of pair " + pair.id + " are damaged");
+    co.http.auth = http::Auth::Basic(j["user"].get<std::string>(), j["password"].get<std::string>());
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto cal, providers::caldav::CalDavCalendar::Open(std::move(co)));
+  return std::unique_ptr<sync::CalendarSide>(std::move(cal));
+}
+
+Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested) {
+  sync::NewSyncPair pair = requested;
+  if (pair.provider == "caldav") {
+    // Accept a server, principal or home URL too: discovery finds the calendar,
+    // and checks the credentials before anything is stored.
+    http::ClientOptions ho;
+    ho.ca_file = o_.ca_file;
+    if (!pair.credential_ref.empty()) {
+      TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(pair.credential_ref));
+      json j = json::parse(plain, nullptr, false);
+      ho.auth = http::Auth::Basic(j.value("user", ""), j.value("password", ""));
+    }
+    http::Client client(std::move(ho));
+    auto found = providers::caldav::Discover(client, pair.calendar);
+    if (!found.ok()) return found.status().WithContext("cannot reach the calendar " + pair.calendar);
+    const providers::caldav::CalendarInfo* chosen = nullptr;
+    for (const auto& c : found->calendars) {
+      if (!c.SupportsComponent("VEVENT")) continue;
+      if (c.url == pair.calendar || c.url == pair.calendar + "/") { chosen = &c; break; }
+      if (!chosen) chosen = &c;
+    }
+    if (!chosen) return Status::NotFound("no calendar with events found at " + pair.calendar);
+    if (found->calendars.size() > 1 && chosen->url != pair.calendar)
+      spdlog::info("sync pair: {} has {} calendars; using {} ({})", pair.calendar,
+                   found->calendars.size(), chosen->url, chosen->display_name);
+    pair.calendar = chosen->url;
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto added, service_->AddPair(pair));
+  runner_->AddPair(added.id, added.user_id, true);
+  spdlog::info("sync pair {} added for user {}: {} {}", added.id, added.user_id, added.provider,
+               added.calendar);
+  return added;
+}
+
+Status CalendarSync::RemovePair(const std::string& pair_id) {
+  runner_->RemovePair(pair_id);
+  return service_->RemovePair(pair_id);
+}
+
+void CalendarSync::UserLoggedIn(const std::string& user_id, Instant session_expires) {
+  {
+    std::lock_guard lock(sessions_mu_);
+    Instant& e = session_expiry_[user_id];
+    if (session_expires > e) e = session_expires;
+  }
+  runner_->UserLoggedIn(user_id);
+}
+
+void CalendarSync::UserLoggedOut(const std::string& user_id) {
+  {
+    std::lock_guard lock(sessions_mu_);
+    session_expiry_.erase(user_id);
+  }
+  runner_->UserLoggedOut(user_id);
+}
+
+void CalendarSync::ExpireSessions() {
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(sessions_mu_);
+    Instant now = o_.clock->Now();
+    for (auto it = session_expiry_.begin(); it != session_expiry_.end();) {
+      if (it->second <= now) {
+        gone.push_back(it->first);
+        it = session_expiry_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& u : gone) runner_->UserLoggedOut(u);
+}
+
+scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
+  auto pair = state_->GetPair(pair_id);
+  if (!pair.ok()) return {scheduler::RunOutcome::kFailed, pair.status().ToString(), std::nullopt, ""};
+  bool force = false, init = pair->identity.empty();
+  {
+    std::lock_guard lock(flags_mu_);
+    force = force_next_.erase(pair_id) > 0;
+    init = init_next_.erase(pair_id) > 0 || init;
+  }
+  auto report = init ? service_->Init(pair_id) : service_->RunNow(pair_id, false, force);
+  {
+    std::lock_guard lock(flags_mu_);
+    last_reports_.insert_or_assign(pair_id, report);
+  }
+  if (!report.ok())
+    return {scheduler::RunOutcome::kFailed, report.status().ToString(), std::nullopt, ""};
+  if (report->refusal)
+    return {scheduler::RunOutcome::kFailed, "refused: " + *report->refusal, std::nullopt, ""};
+  return {scheduler::RunOutcome::kSucceeded, "", std::nullopt,
+          (init ? "initialized: " : "") + report->Summary()};
+}
+
+Result<sync::RunReport> CalendarSync::RunNow(const std::string& pair_id, const RunRequest& r) {
+  TANDEM_ASSIGN_OR_RETURN(auto pair, state_->GetPair(pair_id));
+  if (r.dry_run) {
+    bool init = r.initialize || pair.identity.empty();
+    return init ? service_->Init(pair_id, true) : service_->RunNow(pair_id, true, r.force);
+  }
+  {
+    std::lock_guard lock(flags_mu_);
+    if (r.force) force_next_.insert(pair_id);
+    if (r.initialize) init_next_.insert(pair_id);
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto outcome, runner_->RunNowAndWait(pair_id));
+  std::lock_guard lock(flags_mu_);
+  auto it = last_reports_.find(pair_id);
+  if (it == last_reports_.end()) return Status::Unavailable("sync pair " + pair_id + ": " + outcome.error);
+  return it->second;
+}
+
+void CalendarSync::WatchFeed() {
+  // Follows the CRM change feed; a user whose activities changed gets a
+  // debounced push (S6). Changes written by a sync run trigger one more run,
+  // which finds nothing to do (content hashes agree) and writes nothing.
+  int64_t seq = o_.store->LatestSeq().value_or(0);
+  while (!stopping_) {
+    {
+      std::unique_lock lock(watch_mu_);
+      watch_cv_.wait_for(lock, o_.feed_poll, [&] { return stopping_.load(); });
+    }
+    if (stopping_) return;
+    ExpireSessions();
+    store::ChangeFilter filter;
+    filter.entity = model::EntityType::kActivity;
+    for (;;) {
+      auto batch = o_.store->ChangesSince(seq, 1000, filter);
+      if (!batch.ok()) {
+        if (batch.status().Is(Code::kResyncRequired)) seq = o_.store->LatestSeq().value_or(seq);
+        else spdlog::warn("calendar sync: reading the change feed: {}", batch.status().ToString());
+        break;
+      }
+      std::set<std::string> owners;
+      for (const auto& c : batch->changes) owners.insert(c.owner_id);
+      seq = batch->next_seq;
+      for (const auto& owner : owners) runner_->CrmChanged(owner);
+      if (!batch->more) break;
+    }
+  }
+}
+
+}  // namespace tandem::apps

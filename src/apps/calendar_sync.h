@@ -1,0 +1,109 @@
+// CalendarSync: the running calendar synchronization of tandemd. Wires the sync
+// engine (SyncService) to its providers (vdir folders, CalDAV servers), seals the
+// external credentials (S16), and drives the runs in the background (S6, S7, S15):
+// a SyncRunner over a SyncSchedule, a cross-process lease per pair, and a watcher
+// of the CRM change feed that requests a debounced push when a user's activities
+// change.
+//
+// Thread-safe. Start() registers every stored pair with the schedule.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/credential_vault.h"
+#include "core/ids.h"
+#include "scheduler/pair_lease.h"
+#include "scheduler/sync_runner.h"
+#include "store/sqlite/sqlite_store.h"
+#include "store/sync_state.h"
+#include "sync/sync_service.h"
+
+namespace tandem::apps {
+
+struct CalendarSyncOptions {
+  store::sqlite::SqliteStore* store = nullptr;  // REQUIRED
+  const Clock* clock = nullptr;                 // REQUIRED
+  IdGenerator* ids = nullptr;                   // REQUIRED
+  Random* random = nullptr;                     // REQUIRED
+  const CredentialVault* vault = nullptr;       // REQUIRED
+  std::string database_path;                    // REQUIRED: for the lease connection
+  scheduler::ScheduleOptions schedule;
+  int workers = 2;
+  std::string ca_file;  // extra CA bundle for CalDAV servers with a private CA
+  Duration lease_ttl = std::chrono::minutes(15);
+  Duration feed_poll = std::chrono::seconds(1);
+};
+
+// What a caller gives to reach an external calendar; sealed before it is stored.
+struct CalendarCredentials {
+  std::string user;
+  std::string password;
+};
+
+class CalendarSync {
+ public:
+  static Result<std::unique_ptr<CalendarSync>> Start(const CalendarSyncOptions& options);
+  ~CalendarSync();
+  void Stop();
+
+  sync::SyncService& service() { return *service_; }
+  scheduler::SyncRunner& runner() { return *runner_; }
+
+  // The sealed form kept in SyncPair::credential_ref.
+  Result<std::string> Seal(const CalendarCredentials& credentials) const;
+
+  // Adds a pair and schedules it (its first run initializes it, S13).
+  Result<store::SyncPair> AddPair(const sync::NewSyncPair& pair);
+  Status RemovePair(const std::string& pair_id);
+
+  // Session events from the API (S6).
+  void UserLoggedIn(const std::string& user_id, Instant session_expires);
+  void UserLoggedOut(const std::string& user_id);
+
+  // One scheduled run: initializes a pair that never was, else syncs it.
+  scheduler::PairRunResult RunPair(const std::string& pair_id);
+
+  struct RunRequest {
+    bool dry_run = false;  // plan only; runs at once, writes nothing
+    bool force = false;    // past the mass-deletion guard
+    bool initialize = false;  // S13/S14: (re-)initialize, e.g. after an identity change
+  };
+  // S15: runs the pair now (after a run in progress) and returns its report.
+  Result<sync::RunReport> RunNow(const std::string& pair_id, const RunRequest& request);
+
+ private:
+  explicit CalendarSync(const CalendarSyncOptions& options) : o_(options) {}
+  Result<std::unique_ptr<sync::CalendarSide>> OpenCalDav(const store::SyncPair& pair) const;
+  void WatchFeed();
+  void ExpireSessions();
+
+  CalendarSyncOptions o_;
+  std::unique_ptr<store::SyncStateStore> state_;
+  sync::ProviderRegistry providers_;
+  std::unique_ptr<sync::SyncService> service_;
+  std::unique_ptr<store::sqlite::Database> lease_db_;
+  std::mutex lease_mu_;
+  std::unique_ptr<scheduler::PairLeases> leases_;
+  std::unique_ptr<scheduler::SyncRunner> runner_;
+
+  std::mutex flags_mu_;
+  std::set<std::string> force_next_, init_next_;                  // guarded by flags_mu_
+  std::map<std::string, Result<sync::RunReport>> last_reports_;  // guarded by flags_mu_
+
+  std::mutex sessions_mu_;
+  std::map<std::string, Instant> session_expiry_;  // user -> latest known expiry
+
+  std::atomic<bool> stopping_{false};
+  std::mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  std::thread watcher_;
+};
+
+}  // namespace tandem::apps

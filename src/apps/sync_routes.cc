@@ -1,0 +1,364 @@
+#include "apps/sync_routes.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "api/errors.h"
+
+namespace tandem::apps {
+namespace {
+
+using model::Json;
+using http::ServerRequest;
+using http::ServerResponse;
+
+std::string OptTime(const std::optional<Instant>& t) { return t ? FormatRfc3339(*t) : ""; }
+
+Json OptionsJson(const store::PairOptions& o) {
+  return Json{{"window_days_back", o.window_days_back},
+              {"window_days_ahead", o.window_days_ahead},
+              {"skip_private", o.skip_private},
+              {"reminders", store::ReminderHandlingName(o.reminders)},
+              {"multi_day", store::MultiDayHandlingName(o.multi_day)},
+              {"conflict", store::ConflictPolicyName(o.conflict)},
+              {"deletion_limit", o.deletion_limit}};
+}
+
+Status MergeOptions(const Json& j, store::PairOptions* o) {
+  if (!j.is_object()) return Status::InvalidArgument("options: must be an object");
+  auto int_field = [&](const char* name, int* out) -> Status {
+    if (!j.contains(name)) return Status::Ok();
+    if (!j[name].is_number_integer())
+      return Status::InvalidArgument(fmt::format("options.{}: must be an integer", name));
+    *out = j[name].get<int>();
+    return Status::Ok();
+  };
+  auto enum_field = [&](const char* name, auto parse, auto* out) -> Status {
+    if (!j.contains(name)) return Status::Ok();
+    if (!j[name].is_string())
+      return Status::InvalidArgument(fmt::format("options.{}: must be a string", name));
+    auto v = parse(j[name].get<std::string>());
+    if (!v.ok()) return Status::InvalidArgument("options." + v.status().message());
+    *out = *v;
+    return Status::Ok();
+  };
+  TANDEM_RETURN_IF_ERROR(int_field("window_days_back", &o->window_days_back));
+  TANDEM_RETURN_IF_ERROR(int_field("window_days_ahead", &o->window_days_ahead));
+  TANDEM_RETURN_IF_ERROR(int_field("deletion_limit", &o->deletion_limit));
+  if (j.contains("skip_private")) {
+    if (!j["skip_private"].is_boolean())
+      return Status::InvalidArgument("options.skip_private: must be true or false");
+    o->skip_private = j["skip_private"].get<bool>();
+  }
+  TANDEM_RETURN_IF_ERROR(enum_field("reminders", &store::ParseReminderHandling, &o->reminders));
+  TANDEM_RETURN_IF_ERROR(enum_field("multi_day", &store::ParseMultiDayHandling, &o->multi_day));
+  TANDEM_RETURN_IF_ERROR(enum_field("conflict", &store::ParseConflictPolicy, &o->conflict));
+  return sync::ValidatePairOptions(*o);
+}
+
+Json ScheduleJson(const scheduler::PairTimer* t) {
+  if (!t) return nullptr;
+  return Json{{"next_run", OptTime(t->Due())},
+              {"last_run", OptTime(t->last_run)},
+              {"last_outcome", !t->last_outcome ? ""
+                               : *t->last_outcome == scheduler::RunOutcome::kSucceeded ? "ok"
+                                                                                       : "failed"},
+              {"last_error", t->last_error},
+              {"consecutive_failures", t->consecutive_failures},
+              {"failing", t->failing},
+              {"running", t->running}};
+}
+
+Json PairJson(const store::SyncPair& p, const scheduler::PairTimer* timer) {
+  return Json{{"id", p.id},
+              {"user_id", p.user_id},
+              {"provider", p.provider},
+              {"calendar", p.calendar},
+              {"has_credentials", !p.credential_ref.empty()},
+              {"options", OptionsJson(p.options)},
+              {"identity", p.identity},
+              {"initialized", OptTime(p.initialized)},
+              {"last_run", OptTime(p.last_run)},
+              {"created", FormatRfc3339(p.created)},
+              {"schedule", ScheduleJson(timer)}};
+}
+
+Json ReportJson(const sync::RunReport& r) {
+  Json errors = Json::array();
+  for (const auto& e : r.errors)
+    errors.push_back({{"action", e.action}, {"target", e.target}, {"uid", e.uid},
+                      {"crm_id", e.crm_id}, {"external_href", e.external_href}, {"error", e.error}});
+  return Json{{"pair_id", r.pair_id},
+              {"run_id", r.run_id},
+              {"dry_run", r.dry_run},
+              {"initialization", r.initialization},
+              {"refusal", r.refusal ? Json(*r.refusal) : Json(nullptr)},
+              {"crm_changes", r.crm_changes},
+              {"external_changes", r.external_changes},
+              {"applied", r.applied},
+              {"deferred", r.deferred},
+              {"errors", errors},
+              {"warnings", r.warnings},
+              {"plan", r.plan},
+              {"summary", r.Summary()}};
+}
+
+Json LogJson(const store::SyncLogEntry& e) {
+  return Json{{"id", e.id},         {"run_id", e.run_id}, {"at", FormatRfc3339(e.at)},
+              {"action", e.action}, {"target", e.target}, {"uid", e.uid},
+              {"crm_id", e.crm_id}, {"external_href", e.external_href},
+              {"before", e.before}, {"after", e.after}, {"reason", e.reason}, {"error", e.error}};
+}
+
+Json RunJson(const store::SyncRun& r) {
+  return Json{{"id", r.id}, {"started", FormatRfc3339(r.started)}, {"finished", OptTime(r.finished)},
+              {"dry_run", r.dry_run}, {"outcome", r.outcome}};
+}
+
+Json TrashJson(const store::TrashEntry& t) {
+  return Json{{"id", t.id},           {"pair_id", t.pair_id},   {"activity_id", t.activity_id},
+              {"uid", t.uid},         {"subject", t.subject},   {"start", FormatRfc3339(t.start)},
+              {"deleted_at", FormatRfc3339(t.deleted_at)}, {"restored_at", OptTime(t.restored_at)},
+              {"ical", t.ical}};
+}
+
+bool QueryTrue(const ServerRequest& r, std::string_view name) {
+  auto v = r.Query(name);
+  return v && (*v == "true" || *v == "1" || *v == "yes");
+}
+
+Result<int> QueryLimit(const ServerRequest& r, int fallback) {
+  auto v = r.Query("limit");
+  if (!v) return fallback;
+  int n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n < 1 || n > 1000)
+    return Status::InvalidArgument("limit: must be a whole number from 1 to 1000");
+  return n;
+}
+
+class SyncRoutes {
+ public:
+  SyncRoutes(api::Authenticator* auth, CalendarSync* sync, const Clock* clock)
+      : auth_(auth), sync_(sync), clock_(clock) {}
+
+  using Body = std::function<ServerResponse(const api::Caller&, const ServerRequest&)>;
+
+  http::Handler Authed(Body body) {
+    return [this, body](const ServerRequest& r) -> ServerResponse {
+      auto caller = auth_->Authenticate(r.Header("Authorization"));
+      if (!caller.ok()) {
+        return api::ErrorResponse(caller.status())
+            .SetHeader("WWW-Authenticate", "Bearer realm=\"tandem\"");
+      }
+      return body(*caller, r);
+    };
+  }
+
+  // The pair, when the caller may use it; NotFound otherwise (no existence leak).
+  Result<store::SyncPair> OwnPair(const api::Caller& c, const std::string& id) {
+    auto p = sync_->service().GetPair(id);
+    if (!p.ok() || (p->user_id != c.user.id && !c.viewer.admin))
+      return Status::NotFound("no sync pair " + id);
+    return p;
+  }
+
+  const scheduler::PairTimer* Timer(const std::vector<scheduler::PairTimer>& timers,
+                                    const std::string& id) {
+    for (const auto& t : timers)
+      if (t.pair_id == id) return &t;
+    return nullptr;
+  }
+
+  ServerResponse ListPairs(const api::Caller& c, const ServerRequest& r) {
+    bool all = c.viewer.admin && QueryTrue(r, "all");
+    auto pairs = sync_->service().ListPairs(all ? "" : c.user.id);
+    if (!pairs.ok()) return api::ErrorResponse(pairs.status());
+    auto timers = sync_->runner().Status();
+    Json items = Json::array();
+    for (const auto& p : *pairs) items.push_back(PairJson(p, Timer(timers, p.id)));
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  ServerResponse AddPair(const api::Caller& c, const ServerRequest& r) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
+    sync::NewSyncPair pair;
+    pair.user_id = c.user.id;
+    if (j.contains("user_id") && j["user_id"].is_string() && j["user_id"] != c.user.id) {
+      if (!c.viewer.admin)
+        return api::ErrorResponse(
+            Status::PermissionDenied("user_id: only admins add pairs for other users"));
+      pair.user_id = j["user_id"].get<std::string>();
+    }
+    pair.provider = j.value("provider", "");
+    pair.calendar = j.value("calendar", "");
+    if (pair.provider != "caldav" && pair.provider != "vdir")
+      return api::ErrorResponse(Status::InvalidArgument("provider: must be caldav or vdir"));
+    if (pair.calendar.empty())
+      return api::ErrorResponse(Status::InvalidArgument("calendar: the calendar URL or folder is required"));
+    if (pair.provider == "vdir" && !c.viewer.admin)
+      return api::ErrorResponse(Status::PermissionDenied(
+          "provider: a folder on the server (vdir) can only be paired by an admin"));
+    std::string user = j.value("user", ""), password = j.value("password", "");
+    if (!user.empty() || !password.empty()) {
+      auto sealed = sync_->Seal({user, password});
+      if (!sealed.ok()) return api::ErrorResponse(sealed.status());
+      pair.credential_ref = *sealed;
+    }
+    if (j.contains("options")) {
+      if (Status s = MergeOptions(j["options"], &pair.options); !s.ok()) return api::ErrorResponse(s);
+    }
+    auto added = sync_->AddPair(pair);
+    if (!added.ok()) return api::ErrorResponse(added.status());
+    spdlog::info("sync pair {} added by {} ({} {})", added->id, c.user.login, added->provider,
+                 added->calendar);
+    return api::JsonResponse(201, PairJson(*added, nullptr))
+        .SetHeader("Location", "/api/v1/sync/pairs/" + added->id);
+  }
+
+  ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    auto timers = sync_->runner().Status();
+    return api::JsonResponse(200, PairJson(*p, Timer(timers, p->id)));
+  }
+
+  ServerResponse PatchPair(const api::Caller& c, const ServerRequest& r) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
+    store::PairOptions options = p->options;
+    if (j.contains("options")) {
+      if (Status s = MergeOptions(j["options"], &options); !s.ok()) return api::ErrorResponse(s);
+    }
+    if (Status s = sync_->service().UpdateOptions(p->id, options); !s.ok())
+      return api::ErrorResponse(s);
+    return GetPair(c, r);
+  }
+
+  ServerResponse DeletePair(const api::Caller& c, const ServerRequest& r) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    if (Status s = sync_->RemovePair(p->id); !s.ok()) return api::ErrorResponse(s);
+    spdlog::info("sync pair {} removed by {}", p->id, c.user.login);
+    return ServerResponse::Empty(204);
+  }
+
+  ServerResponse Run(const api::Caller& c, const ServerRequest& r, bool init) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    CalendarSync::RunRequest req{.dry_run = QueryTrue(r, "dry_run"),
+                                 .force = QueryTrue(r, "force"),
+                                 .initialize = init};
+    auto report = sync_->RunNow(p->id, req);
+    if (!report.ok()) return api::ErrorResponse(report.status());
+    return api::JsonResponse(200, ReportJson(*report));
+  }
+
+  ServerResponse Log(const api::Caller& c, const ServerRequest& r) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    auto limit = QueryLimit(r, 100);
+    if (!limit.ok()) return api::ErrorResponse(limit.status());
+    auto log = sync_->service().SyncLog(p->id, *limit);
+    if (!log.ok()) return api::ErrorResponse(log.status());
+    Json items = Json::array();
+    for (const auto& e : *log) items.push_back(LogJson(e));
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  ServerResponse Runs(const api::Caller& c, const ServerRequest& r) {
+    auto p = OwnPair(c, r.PathParam("id"));
+    if (!p.ok()) return api::ErrorResponse(p.status());
+    auto limit = QueryLimit(r, 20);
+    if (!limit.ok()) return api::ErrorResponse(limit.status());
+    auto runs = sync_->service().Runs(p->id, *limit);
+    if (!runs.ok()) return api::ErrorResponse(runs.status());
+    Json items = Json::array();
+    for (const auto& e : *runs) items.push_back(RunJson(e));
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  ServerResponse SyncStatus(const api::Caller& c, const ServerRequest& r) {
+    auto pairs = sync_->service().ListPairs(c.user.id);
+    if (!pairs.ok()) return api::ErrorResponse(pairs.status());
+    auto timers = sync_->runner().Status();
+    Json items = Json::array();
+    for (const auto& p : *pairs) {
+      Json j = PairJson(p, Timer(timers, p.id));
+      auto runs = sync_->service().Runs(p.id, 1);
+      j["last_outcome"] = runs.ok() && !runs->empty() ? Json(runs->front().outcome) : Json("");
+      auto log = sync_->service().SyncLog(p.id, 50);
+      Json item_errors = Json::array();
+      if (log.ok())
+        for (const auto& e : *log)
+          if (!e.error.empty()) item_errors.push_back(LogJson(e));
+      j["item_errors"] = item_errors;
+      items.push_back(j);
+    }
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  ServerResponse Trash(const api::Caller& c, const ServerRequest& r) {
+    auto trash = sync_->service().Trash(c.user.id, QueryTrue(r, "include_restored"));
+    if (!trash.ok()) return api::ErrorResponse(trash.status());
+    Json items = Json::array();
+    for (const auto& t : *trash) items.push_back(TrashJson(t));
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  ServerResponse Restore(const api::Caller& c, const ServerRequest& r) {
+    int64_t id = 0;
+    const std::string& text = r.PathParam("id");
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || p != text.data() + text.size())
+      return api::ErrorResponse(Status::NotFound("no trash entry " + text));
+    auto restored = sync_->service().RestoreTrash(c.user.id, id);
+    if (!restored.ok()) return api::ErrorResponse(restored.status());
+    spdlog::info("trash entry {} restored by {} as activity {}", id, c.user.login, *restored);
+    return api::JsonResponse(200, Json{{"activity_id", *restored}});
+  }
+
+ private:
+  api::Authenticator* auth_;
+  CalendarSync* sync_;
+  const Clock* clock_;
+};
+
+}  // namespace
+
+void RegisterSyncRoutes(http::Router* router, api::Authenticator* auth, CalendarSync* sync,
+                        const Clock* clock) {
+  auto routes = std::make_shared<SyncRoutes>(auth, sync, clock);
+  auto bind = [routes](ServerResponse (SyncRoutes::*m)(const api::Caller&, const ServerRequest&)) {
+    return routes->Authed([routes, m](const api::Caller& c, const ServerRequest& r) {
+      return ((*routes).*m)(c, r);
+    });
+  };
+  router->Add("GET", "/api/v1/sync/pairs", bind(&SyncRoutes::ListPairs));
+  router->Add("POST", "/api/v1/sync/pairs", bind(&SyncRoutes::AddPair));
+  router->Add("GET", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::GetPair));
+  router->Add("PATCH", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::PatchPair));
+  router->Add("DELETE", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::DeletePair));
+  router->Add("POST", "/api/v1/sync/pairs/{id}/run",
+              routes->Authed([routes](const api::Caller& c, const ServerRequest& r) {
+                return routes->Run(c, r, false);
+              }));
+  router->Add("POST", "/api/v1/sync/pairs/{id}/init",
+              routes->Authed([routes](const api::Caller& c, const ServerRequest& r) {
+                return routes->Run(c, r, true);
+              }));
+  router->Add("GET", "/api/v1/sync/pairs/{id}/log", bind(&SyncRoutes::Log));
+  router->Add("GET", "/api/v1/sync/pairs/{id}/runs", bind(&SyncRoutes::Runs));
+  router->Add("GET", "/api/v1/sync/status", bind(&SyncRoutes::SyncStatus));
+  router->Add("GET", "/api/v1/trash", bind(&SyncRoutes::Trash));
+  router->Add("POST", "/api/v1/trash/{id}/restore", bind(&SyncRoutes::Restore));
+}
+
+}  // namespace tandem::apps
