@@ -49,6 +49,8 @@ std::string EncodeQuery(const QueryParams& query) {
 Status StatusFromErrorResponse(const http::Response& response) {
   Status base = http::StatusForHttpError(response, "request");
   if (response.status == 422) base = Status::InvalidArgument("");
+  // A server that answers with a bug is reachable: that is an error, not "down".
+  if (response.status == 500 || response.status == 501) base = Status::Internal("");
   std::string message;
   Json j = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
   if (!j.is_discarded() && j.is_object()) {
@@ -186,6 +188,7 @@ std::shared_ptr<http::Client> MakeCliHttpClient() {
   options.default_timeout = std::chrono::milliseconds(60'000);
   options.retry.max_attempts = 2;
   options.retry.initial_backoff = std::chrono::milliseconds(200);
+  options.retry.max_retry_after = std::chrono::seconds(5);  // a person is waiting
   options.user_agent = "tandem-cli/" TANDEM_VERSION;
   return std::make_shared<http::Client>(std::move(options));
 }

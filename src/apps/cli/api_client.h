@@ -4,7 +4,8 @@
 //
 // Errors: every method returns the server's error as a Status whose code follows
 // the HTTP status (401 Unauthenticated, 403 PermissionDenied, 404 NotFound,
-// 409 Conflict, 412 PreconditionFailed, 400/422 InvalidArgument, 5xx Unavailable)
+// 409 Conflict, 412 PreconditionFailed, 400/422 InvalidArgument, 500 Internal,
+// 502/503/504 Unavailable)
 // and whose message is the server's own message ("end: must not be before start").
 // No answer at all gives Unavailable "cannot reach <server>: ...".
 // Not thread-safe (one CLI invocation, one thread).

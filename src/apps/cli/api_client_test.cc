@@ -66,7 +66,8 @@ TEST_F(ApiClientTest, StatusCodesMapToDomainCodes) {
   };
   for (Case c : {Case{401, Code::kUnauthenticated}, Case{403, Code::kPermissionDenied},
                  Case{404, Code::kNotFound}, Case{409, Code::kConflict},
-                 Case{412, Code::kPreconditionFailed}, Case{500, Code::kUnavailable}}) {
+                 Case{412, Code::kPreconditionFailed}, Case{500, Code::kInternal},
+                 Case{503, Code::kUnavailable}}) {
     auto api = Client(
         [&](const http::Request&) { return Answer(c.http, R"({"error":"X","message":"why"})"); });
     Status s = api.Delete("accounts", "1", "");
