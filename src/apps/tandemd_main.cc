@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -21,6 +22,9 @@
 #include "core/random.h"
 #include "http/server.h"
 #include "store/store.h"
+#ifdef TANDEM_WITH_REPLICA
+#include "replica/replica_main.h"
+#endif
 
 namespace tandem::apps {
 namespace {
@@ -150,6 +154,14 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", threads, "HTTP worker threads (0 = one per core)")
       ->check(CLI::Range(0, 256));
   app.add_flag("--demo", demo, "create a demo user (demo/demo) and demo data in an empty database");
+#ifdef TANDEM_WITH_REPLICA
+  std::string replica_of, replica_login, replica_password;
+  app.add_option("--replica-of", replica_of,
+                 "run as the offline client of this server URL (local API, default port 8481)");
+  app.add_option("--login", replica_login, "with --replica-of: login on the server (first start)");
+  app.add_option("--password", replica_password,
+                 "with --replica-of: password (first start); or TANDEM_PASSWORD");
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,6 +170,9 @@ int Main(int argc, char** argv) {
   }
 
   DaemonConfig config;
+#ifdef TANDEM_WITH_REPLICA
+  if (!replica_of.empty() && listen.empty()) config.listen = "127.0.0.1:8481";
+#endif
   if (!config_file.empty()) {
     if (Status s = LoadConfigFile(config_file, &config); !s.ok()) {
       std::cerr << "tandemd: " << s.message() << "\n";
@@ -190,6 +205,23 @@ int Main(int argc, char** argv) {
   // glibc gives every thread its own heap arena; with short-lived large response
   // buffers that multiplies resident memory. Two arenas are plenty for our workers.
   mallopt(M_ARENA_MAX, 2);
+#ifdef TANDEM_WITH_REPLICA
+  if (!replica_of.empty()) {
+    replica::ReplicaOptions r;
+    r.server_url = replica_of;
+    r.data_dir = config.data_dir;
+    r.login = replica_login;
+    r.password = replica_password;
+    if (r.password.empty()) {
+      if (const char* env = std::getenv("TANDEM_PASSWORD")) r.password = env;
+    }
+    auto listen_address = ParseListen(config.listen);  // validated above
+    r.listen_address = listen_address->address;
+    r.port = listen_address->port;
+    if (config.threads > 0) r.threads = config.threads;
+    return replica::RunReplica(r, signals);
+  }
+#endif
   return Run(config, signals);
 }
 
