@@ -12,6 +12,7 @@
 //   BM_VdirListNoChanges/N     a vdir folder's ChangesSince with nothing changed
 //                              (stat of every file: grows with N, see the doc).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -19,15 +20,13 @@
 #include <map>
 #include <memory>
 
-#include <fmt/format.h>
-
 #include "core/random.h"
 #include "ical/ical.h"
 #include "providers/vdir/vdir_calendar.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sync_state_sqlite.h"
-#include "sync/engine.h"
 #include "sync/crm_side.h"
+#include "sync/engine.h"
 #include "sync/ical_codec.h"
 #include "sync/memory_calendar.h"
 #include "sync/planner.h"
@@ -45,8 +44,9 @@ PlanInput MakeInput(int items, int changes, bool only_touched) {
   in.status.reserve(items);
   for (int i = 0; i < items; ++i) {
     std::string uid = fmt::format("uid-{:06}", i);
-    in.status.push_back(store::ItemStatus{"p", uid, fmt::format("crm-{:06}", i), "\"1\"", fmt::format("hc{}", i),
-                                          uid + ".ics", "e1", fmt::format("he{}", i)});
+    in.status.push_back(store::ItemStatus{"p", uid, fmt::format("crm-{:06}", i), "\"1\"",
+                                          fmt::format("hc{}", i), uid + ".ics", "e1",
+                                          fmt::format("he{}", i)});
   }
   for (int c = 0; c < changes; ++c) {
     int i = (c * 97) % items;
@@ -74,17 +74,20 @@ PlanInput MakeInput(int items, int changes, bool only_touched) {
 }
 
 void BM_Plan(benchmark::State& state) {
-  PlanInput in = MakeInput(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), false);
+  PlanInput in =
+      MakeInput(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), false);
   for (auto _ : state) {
     Plan p = MakePlan(in);
     benchmark::DoNotOptimize(p.actions.data());
-    if (p.actions.size() != static_cast<size_t>(state.range(1))) state.SkipWithError("unexpected plan");
+    if (p.actions.size() != static_cast<size_t>(state.range(1)))
+      state.SkipWithError("unexpected plan");
   }
 }
 BENCHMARK(BM_Plan)->Args({100000, 1000})->Unit(benchmark::kMillisecond);
 
 void BM_PlanTouchedRows(benchmark::State& state) {
-  PlanInput in = MakeInput(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), true);
+  PlanInput in =
+      MakeInput(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)), true);
   for (auto _ : state) {
     Plan p = MakePlan(in);
     benchmark::DoNotOptimize(p.actions.data());
@@ -110,8 +113,10 @@ struct World {
   explicit World(int n) {
     std::string pattern = (fs::temp_directory_path() / "tandem-bench-sync-XXXXXX").string();
     dir = mkdtemp(pattern.data());
-    crm = std::move(*store::sqlite::SqliteStore::Open({.path = (dir / "t.db").string(), .clock = &clock, .ids = &ids}));
-    state = std::move(*store::sqlite::OpenSqliteSyncState({.pool = &crm->pool(), .clock = &clock, .ids = &ids}));
+    crm = std::move(*store::sqlite::SqliteStore::Open(
+        {.path = (dir / "t.db").string(), .clock = &clock, .ids = &ids}));
+    state = std::move(
+        *store::sqlite::OpenSqliteSyncState({.pool = &crm->pool(), .clock = &clock, .ids = &ids}));
     std::vector<model::Activity> acts;
     for (int i = 0; i < n; ++i) {
       model::Activity a;
@@ -141,8 +146,8 @@ struct World {
       std::string href = external.UserPut(a.meta.id, item.ical);
       std::string etag = external.GetMany({href})->front().etag;
       Observation o = *codec.Digest(item, SyncWindow(p.options, kNow));
-      (void)state->PutStatus(
-          store::ItemStatus{pair_id, a.meta.id, a.meta.id, item.etag, o.content_hash, href, etag, o.content_hash});
+      (void)state->PutStatus(store::ItemStatus{pair_id, a.meta.id, a.meta.id, item.etag,
+                                               o.content_hash, href, etag, o.content_hash});
       activity_ids.push_back(a.meta.id);
     }
     {
@@ -162,7 +167,8 @@ struct World {
   ~World() { fs::remove_all(dir); }
 
   CrmSide Crm() {
-    return CrmSide(CrmSideOptions{.store = crm.get(), .state = state.get(), .ids = &ids, .user_id = "alice"});
+    return CrmSide(
+        CrmSideOptions{.store = crm.get(), .state = state.get(), .ids = &ids, .user_id = "alice"});
   }
   Result<RunReport> Run() {
     CrmSide side = Crm();
@@ -219,10 +225,10 @@ void BM_VdirListNoChanges(benchmark::State& state) {
   std::string pattern = (fs::temp_directory_path() / "tandem-bench-vdir-XXXXXX").string();
   fs::path dir = mkdtemp(pattern.data());
   for (int i = 0; i < n; ++i) {
-    std::ofstream(dir / fmt::format("e{}.ics", i))
-        << fmt::format("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e{}\r\nDTSTART:20261201T100000Z\r\n"
-                       "SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
-                       i);
+    std::ofstream(dir / fmt::format("e{}.ics", i)) << fmt::format(
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:e{}\r\nDTSTART:20261201T100000Z\r\n"
+        "SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        i);
   }
   providers::vdir::VdirCalendar cal({.path = dir.string(), .state_dir = (dir.string() + "-state")});
   std::string cursor = cal.ChangesSince("", {})->next_cursor;

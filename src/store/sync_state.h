@@ -28,9 +28,12 @@ namespace tandem::store {
 enum class ConflictPolicy { kLaterWins, kCrmWins, kExternalWins };
 inline std::string_view ConflictPolicyName(ConflictPolicy p) {
   switch (p) {
-    case ConflictPolicy::kCrmWins: return "crm-wins";
-    case ConflictPolicy::kExternalWins: return "external-wins";
-    default: return "later-wins";
+    case ConflictPolicy::kCrmWins:
+      return "crm-wins";
+    case ConflictPolicy::kExternalWins:
+      return "external-wins";
+    default:
+      return "later-wins";
   }
 }
 inline Result<ConflictPolicy> ParseConflictPolicy(std::string_view s) {
@@ -42,15 +45,18 @@ inline Result<ConflictPolicy> ParseConflictPolicy(std::string_view s) {
 
 // S10: what happens to reminders (VALARM / reminder_minutes).
 enum class ReminderHandling {
-  kSync,         // synced both ways like any other field
-  kCrmOnly,      // kept in the CRM, never written to the external calendar
-  kExternalOnly, // never written into the CRM
+  kSync,          // synced both ways like any other field
+  kCrmOnly,       // kept in the CRM, never written to the external calendar
+  kExternalOnly,  // never written into the CRM
 };
 inline std::string_view ReminderHandlingName(ReminderHandling r) {
   switch (r) {
-    case ReminderHandling::kCrmOnly: return "crm-only";
-    case ReminderHandling::kExternalOnly: return "external-only";
-    default: return "sync";
+    case ReminderHandling::kCrmOnly:
+      return "crm-only";
+    case ReminderHandling::kExternalOnly:
+      return "external-only";
+    default:
+      return "sync";
   }
 }
 inline Result<ReminderHandling> ParseReminderHandling(std::string_view s) {
@@ -87,12 +93,13 @@ struct PairOptions {
 struct SyncPair {
   std::string id;
   std::string user_id;
-  std::string provider;      // "vdir", "caldav", ...
-  std::string calendar;      // the provider's address of the calendar (folder, URL)
+  std::string provider;        // "vdir", "caldav", ...
+  std::string calendar;        // the provider's address of the calendar (folder, URL)
   std::string credential_ref;  // opaque reference into the credential vault (S16); may be empty
   PairOptions options;
-  std::string identity;      // S14: the calendar's identity recorded at initialization; "" = not initialized
-  std::string crm_cursor;    // CRM change-feed position
+  std::string
+      identity;  // S14: the calendar's identity recorded at initialization; "" = not initialized
+  std::string crm_cursor;  // CRM change-feed position
   std::string external_cursor;
   Instant created{};
   std::optional<Instant> initialized;
@@ -102,10 +109,10 @@ struct SyncPair {
 // One paired item: the state both sides agreed on at the last sync.
 struct ItemStatus {
   std::string pair_id;
-  std::string uid;           // the UID the external calendar knows the item by
-  std::string crm_id;        // CRM activity id (the CRM side's href)
-  std::string crm_etag;      // the activity's version as ETag
-  std::string crm_hash;      // ical::ContentHash of the CRM version
+  std::string uid;       // the UID the external calendar knows the item by
+  std::string crm_id;    // CRM activity id (the CRM side's href)
+  std::string crm_etag;  // the activity's version as ETag
+  std::string crm_hash;  // ical::ContentHash of the CRM version
   std::string external_href;
   std::string external_etag;
   std::string external_hash;
@@ -145,15 +152,16 @@ struct SyncLogEntry {
   int64_t run_id = 0;
   std::string pair_id;
   Instant at{};
-  std::string action;    // "create", "update", "delete", "trash", "pair", "untrack", "conflict-loser", ...
-  std::string target;    // "crm", "external" or "" (status only)
+  std::string
+      action;  // "create", "update", "delete", "trash", "pair", "untrack", "conflict-loser", ...
+  std::string target;  // "crm", "external" or "" (status only)
   std::string uid;
   std::string crm_id;
   std::string external_href;
-  std::string before;    // iCalendar of the record before (empty when none)
-  std::string after;     // iCalendar after (empty when none)
-  std::string reason;    // "conflict: external newer", "deleted externally", ...
-  std::string error;     // empty when the action succeeded
+  std::string before;  // iCalendar of the record before (empty when none)
+  std::string after;   // iCalendar after (empty when none)
+  std::string reason;  // "conflict: external newer", "deleted externally", ...
+  std::string error;   // empty when the action succeeded
 };
 
 // S12: a CRM activity removed because its external event was deleted.
@@ -165,7 +173,7 @@ struct TrashEntry {
   std::string uid;
   std::string subject;
   Instant start{};
-  std::string ical;      // the activity as iCalendar, enough to re-create it
+  std::string ical;  // the activity as iCalendar, enough to re-create it
   Instant deleted_at{};
   std::optional<Instant> restored_at;
 };
@@ -185,7 +193,8 @@ class SyncStateStore {
   virtual Status DeletePair(std::string_view id) = 0;
 
   // --- status rows, keyed by (pair, uid)
-  virtual Result<std::optional<ItemStatus>> StatusByUid(std::string_view pair_id, std::string_view uid) = 0;
+  virtual Result<std::optional<ItemStatus>> StatusByUid(std::string_view pair_id,
+                                                        std::string_view uid) = 0;
   virtual Result<std::optional<ItemStatus>> StatusByCrmId(std::string_view pair_id,
                                                           std::string_view crm_id) = 0;
   virtual Result<std::optional<ItemStatus>> StatusByExternalHref(std::string_view pair_id,
@@ -221,7 +230,8 @@ class SyncStateStore {
   // --- trash (S12)
   virtual Result<int64_t> PutTrash(const TrashEntry& entry) = 0;  // returns the id
   // Newest first; restored entries are left out unless `include_restored`.
-  virtual Result<std::vector<TrashEntry>> ListTrash(std::string_view user_id, bool include_restored) = 0;
+  virtual Result<std::vector<TrashEntry>> ListTrash(std::string_view user_id,
+                                                    bool include_restored) = 0;
   virtual Result<TrashEntry> GetTrash(int64_t id) = 0;
   virtual Status MarkRestored(int64_t id, Instant at) = 0;
   // Drops an entry (a trash move whose deletion was then refused by a precondition).

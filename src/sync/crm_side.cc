@@ -1,9 +1,9 @@
 #include "sync/crm_side.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 namespace tandem::sync {
 
@@ -12,7 +12,8 @@ Result<std::string> CrmSide::Identity() {
 }
 
 Result<Item> CrmSide::ItemOf(const model::Activity& a) {
-  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->UidForCrmId(o_.user_id, a.meta.id));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped,
+                          o_.state->UidForCrmId(o_.user_id, a.meta.id));
   ical::WriteOptions w;
   w.uid = mapped.value_or(a.meta.id);
   w.crm_id = a.meta.id;
@@ -95,7 +96,8 @@ Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRan
     out.changed.push_back(std::move(*item));
   }
   for (const std::string& id : upserts) {
-    if (!found.contains(id)) out.deleted.push_back(id);  // gone (or moved to another owner) meanwhile
+    if (!found.contains(id))
+      out.deleted.push_back(id);  // gone (or moved to another owner) meanwhile
   }
   return out;
 }
@@ -113,7 +115,8 @@ Result<std::vector<Item>> CrmSide::GetMany(const std::vector<std::string>& hrefs
 }
 
 Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical) {
-  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->CrmIdForUid(o_.user_id, uid));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped,
+                          o_.state->CrmIdForUid(o_.user_id, uid));
   const std::string candidate = mapped.value_or(uid);
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> existing, Owned(candidate));
   if (existing) {
@@ -131,7 +134,8 @@ Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical)
   return ItemRef{created.meta.id, model::ETagOf(created.meta.version)};
 }
 
-Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag, const std::string& ical) {
+Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag,
+                                const std::string& ical) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
   if (!current) return Status::NotFound(fmt::format("activity {} does not exist", href));
   TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag));
@@ -154,7 +158,8 @@ Status CrmSide::Delete(const std::string& href, const std::string& etag) {
 }
 
 Result<std::optional<Item>> CrmSide::FindByUid(const std::string& uid) {
-  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped, o_.state->CrmIdForUid(o_.user_id, uid));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped,
+                          o_.state->CrmIdForUid(o_.user_id, uid));
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> a, Owned(mapped.value_or(uid)));
   if (!a) return std::optional<Item>();
   TANDEM_ASSIGN_OR_RETURN(Item item, ItemOf(*a));

@@ -27,11 +27,11 @@
 namespace tandem::sync {
 
 struct CrmSideOptions {
-  store::Store* store = nullptr;              // REQUIRED
-  store::SyncStateStore* state = nullptr;     // REQUIRED (UID map)
-  IdGenerator* ids = nullptr;                 // REQUIRED (ids of activities created from events)
-  std::string user_id;                        // REQUIRED
-  ical::MapOptions map;                       // multi-day rule, default zone
+  store::Store* store = nullptr;           // REQUIRED
+  store::SyncStateStore* state = nullptr;  // REQUIRED (UID map)
+  IdGenerator* ids = nullptr;              // REQUIRED (ids of activities created from events)
+  std::string user_id;                     // REQUIRED
+  ical::MapOptions map;                    // multi-day rule, default zone
   int page_size = 1000;
 };
 
@@ -46,7 +46,8 @@ class CrmSide final : public CalendarSide {
   Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) override;
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override;
   Result<ItemRef> Create(const std::string& uid, const std::string& ical) override;
-  Result<ItemRef> Update(const std::string& href, const std::string& etag, const std::string& ical) override;
+  Result<ItemRef> Update(const std::string& href, const std::string& etag,
+                         const std::string& ical) override;
   Status Delete(const std::string& href, const std::string& etag) override;
   Result<std::optional<Item>> FindByUid(const std::string& uid) override;
 

@@ -14,7 +14,8 @@ Instant At(const char* t) { return ParseRfc3339(t).value(); }
 class CrmSideTest : public testing::Test {
  protected:
   void SetUp() override {
-    store_ = std::move(*store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_}));
+    store_ = std::move(
+        *store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_}));
   }
   model::Activity Add(const std::string& owner, const std::string& subject) {
     model::Activity a;
@@ -30,7 +31,10 @@ class CrmSideTest : public testing::Test {
   IdGenerator ids_{clock_, random_};
   std::unique_ptr<store::sqlite::SqliteStore> store_;
   MemorySyncStateStore state_{clock_};
-  CrmSide Side() { return CrmSide(CrmSideOptions{.store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice"}); }
+  CrmSide Side() {
+    return CrmSide(
+        CrmSideOptions{.store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice"});
+  }
 };
 
 TEST_F(CrmSideTest, ListsOnlyTheUsersActivitiesThenOnlyWhatChanged) {

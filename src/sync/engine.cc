@@ -1,10 +1,10 @@
 #include "sync/engine.h"
 
+#include <fmt/format.h>
+
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 namespace tandem::sync {
 namespace {
@@ -60,8 +60,8 @@ class Run {
     if (!options_.initialize) {
       if (pair_.identity.empty()) {
         return Status::PreconditionFailed(fmt::format(
-            "sync pair {} is not initialized: run the initialization first (sync init {})", pair_.id,
-            pair_.id));
+            "sync pair {} is not initialized: run the initialization first (sync init {})",
+            pair_.id, pair_.id));
       }
       if (identity != pair_.identity) {
         return Status::PreconditionFailed(fmt::format(
@@ -77,7 +77,8 @@ class Run {
     const std::string ext_cursor = options_.initialize ? "" : pair_.external_cursor;
     TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, Fetch(crm_, crm_cursor, window_));
     TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, Fetch(ext_, ext_cursor, window_));
-    TANDEM_ASSIGN_OR_RETURN(std::vector<store::PendingItem> pending, d_.state->ListPending(pair_.id));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<store::PendingItem> pending,
+                            d_.state->ListPending(pair_.id));
     std::vector<std::string> crm_pending, ext_pending;
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
     TANDEM_RETURN_IF_ERROR(MergePending(crm_, crm_pending, crm_cs));
@@ -93,7 +94,8 @@ class Run {
     Digest(Side::kCrm, crm_cs, in.crm);
     Digest(Side::kExternal, ext_cs, in.external);
     report_.crm_changes = static_cast<int>(in.crm.changed.size() + in.crm.deleted.size());
-    report_.external_changes = static_cast<int>(in.external.changed.size() + in.external.deleted.size());
+    report_.external_changes =
+        static_cast<int>(in.external.changed.size() + in.external.deleted.size());
     if (!options_.initialize) {
       TANDEM_RETURN_IF_ERROR(LoadStatus(in));
       // Only the empty-listing guard needs the pair's size; counting is not free.
@@ -112,14 +114,15 @@ class Run {
       if (!options_.dry_run) {
         TANDEM_ASSIGN_OR_RETURN(int64_t run_id, d_.state->BeginRun(store::SyncRun{
                                                     .pair_id = pair_.id, .started = now}));
-        TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(run_id, d_.clock->Now(), "refused: " + *plan.refusal));
+        TANDEM_RETURN_IF_ERROR(
+            d_.state->FinishRun(run_id, d_.clock->Now(), "refused: " + *plan.refusal));
       }
       return report_;
     }
     if (options_.dry_run) return report_;
 
-    TANDEM_ASSIGN_OR_RETURN(report_.run_id, d_.state->BeginRun(store::SyncRun{
-                                                .pair_id = pair_.id, .started = now}));
+    TANDEM_ASSIGN_OR_RETURN(
+        report_.run_id, d_.state->BeginRun(store::SyncRun{.pair_id = pair_.id, .started = now}));
     if (options_.initialize) {
       TANDEM_RETURN_IF_ERROR(d_.state->ClearStatus(pair_.id));
       pair_.identity = identity;
@@ -144,7 +147,8 @@ class Run {
     pair_.external_cursor = ext_cs.next_cursor;
     pair_.last_run = now;
     TANDEM_RETURN_IF_ERROR(d_.state->UpdatePair(pair_));
-    std::string outcome = report_.errors.empty() ? "ok" : fmt::format("partial: {} failed", report_.errors.size());
+    std::string outcome =
+        report_.errors.empty() ? "ok" : fmt::format("partial: {} failed", report_.errors.size());
     TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(report_.run_id, d_.clock->Now(), outcome));
     return report_;
   }
@@ -159,7 +163,9 @@ class Run {
     for (Item& item : cs.changed) {
       Result<Observation> obs = d_.codec->Digest(item, window_);
       if (!obs.ok()) {
-        ItemError e{.action = "read", .target = std::string(SideName(side)), .error = obs.status().ToString()};
+        ItemError e{.action = "read",
+                    .target = std::string(SideName(side)),
+                    .error = obs.status().ToString()};
         (side == Side::kCrm ? e.crm_id : e.external_href) = item.href;
         report_.errors.push_back(std::move(e));
         continue;
@@ -186,7 +192,8 @@ class Run {
       TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, o.href)));
       if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
     }
-    for (const std::string& h : in.crm.deleted) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, h)));
+    for (const std::string& h : in.crm.deleted)
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, h)));
     for (const Observation& o : in.external.changed) {
       TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, o.href)));
       if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
@@ -369,12 +376,12 @@ class Run {
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
       if (existing) return PairWithExisting(a, *existing, ical).status();
     }
-    TANDEM_RETURN_IF_ERROR(d_.state->PutIntent(store::CreationIntent{
-        .pair_id = pair_.id,
-        .uid = a.uid,
-        .target = std::string(SideName(a.target)),
-        .source_href = src.href,
-        .at = d_.clock->Now()}));
+    TANDEM_RETURN_IF_ERROR(
+        d_.state->PutIntent(store::CreationIntent{.pair_id = pair_.id,
+                                                  .uid = a.uid,
+                                                  .target = std::string(SideName(a.target)),
+                                                  .source_href = src.href,
+                                                  .at = d_.clock->Now()}));
     Result<ItemRef> ref = target.Create(a.uid, ical);
     if (!ref.ok() && ref.status().Is(Code::kAlreadyExists)) {
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
@@ -399,18 +406,20 @@ class Run {
       TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(a.target).GetMany({cur.href}));
       if (!items.empty()) current_ical = items.front().ical;
     }
-    TANDEM_ASSIGN_OR_RETURN(std::string ical,
-                            PrepareFor(a, a.target, current_ical.empty() ? nullptr : &current_ical));
+    TANDEM_ASSIGN_OR_RETURN(
+        std::string ical, PrepareFor(a, a.target, current_ical.empty() ? nullptr : &current_ical));
     // The losing version of a conflict goes to the log before it is overwritten,
     // so that no crash can lose it (S11).
     if (a.loser) TANDEM_RETURN_IF_ERROR(Log(a, "conflict-loser", a.loser->ical, src.ical));
     Result<ItemRef> ref = SideOf(a.target).Update(cur.href, cur.etag, ical);
-    if (!ref.ok() && (ref.status().Is(Code::kPreconditionFailed) || ref.status().Is(Code::kNotFound))) {
+    if (!ref.ok() &&
+        (ref.status().Is(Code::kPreconditionFailed) || ref.status().Is(Code::kNotFound))) {
       // Someone changed (or removed) the target since we read it: never
       // overwrite; look at both versions again next run.
       Defer(a, ref.status().ToString());
       ++report_.deferred;
-      return Log(a, "update", current_ical, "", "deferred to the next run: " + ref.status().ToString());
+      return Log(a, "update", current_ical, "",
+                 "deferred to the next run: " + ref.status().ToString());
     }
     if (!ref.ok()) return ref.status();
     TANDEM_ASSIGN_OR_RETURN(Observation after, ReadBack(a.target, *ref, ical));
@@ -458,7 +467,8 @@ class Run {
       t.uid = a.uid;
       t.ical = before;
       t.deleted_at = d_.clock->Now();
-      if (Result<Observation> o = d_.codec->Digest(Item{cur.href, cur.etag, before}, window_); o.ok()) {
+      if (Result<Observation> o = d_.codec->Digest(Item{cur.href, cur.etag, before}, window_);
+          o.ok()) {
         t.subject = o->title;
         t.start = o->start;
       }
@@ -506,8 +516,8 @@ std::string RunReport::Summary() const {
   return out;
 }
 
-Result<RunReport> SyncEngine::Run(const std::string& pair_id, CalendarSide& crm, CalendarSide& external,
-                                  const RunOptions& options) {
+Result<RunReport> SyncEngine::Run(const std::string& pair_id, CalendarSide& crm,
+                                  CalendarSide& external, const RunOptions& options) {
   TANDEM_ASSIGN_OR_RETURN(store::SyncPair pair, d_.state->GetPair(pair_id));
   class Run run(d_, std::move(pair), crm, external, options);
   return run.Go();

@@ -15,6 +15,7 @@
 //   - the sync converged (a further run has nothing to do).
 //
 // Cases: 3000 by default; TANDEM_SYNC_RC_CASES=N for a longer run.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
@@ -25,8 +26,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/clock.h"
 #include "sync/engine.h"
@@ -76,14 +75,19 @@ struct Model {
 
 bool InWindow(int day) { return day >= -92 && day <= 365; }
 
-bool Filtered(const Model& m, const Content& c) { return !InWindow(c.day) || (m.skip_private && c.priv); }
+bool Filtered(const Model& m, const Content& c) {
+  return !InWindow(c.day) || (m.skip_private && c.priv);
+}
 
 // Side::kCrm when the CRM version wins a conflict.
 Side Winner(const Model& m, const Content& c, const Content& e) {
   switch (m.policy) {
-    case store::ConflictPolicy::kCrmWins: return Side::kCrm;
-    case store::ConflictPolicy::kExternalWins: return Side::kExternal;
-    case store::ConflictPolicy::kLaterWins: break;
+    case store::ConflictPolicy::kCrmWins:
+      return Side::kCrm;
+    case store::ConflictPolicy::kExternalWins:
+      return Side::kExternal;
+    case store::ConflictPolicy::kLaterWins:
+      break;
   }
   return e.mod > c.mod ? Side::kExternal : Side::kCrm;
 }
@@ -208,20 +212,21 @@ struct Sut {
     p.options.deletion_limit = 1000;
     pair_id = state.CreatePair(p)->id;
     auto guard = [this](MemoryCalendar& side) {
-      return [this, &side](std::string_view op, MemoryCalendar::Phase phase, const std::string& key) {
-        if (phase == MemoryCalendar::Phase::kBefore && op != "create") {
-          auto snap = side.Snapshot();
-          auto it = snap.find(key);
-          if (it != snap.end()) {
-            auto ev = ParseLineEvent(it->second.ical);
-            const int day = static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400);
-            if (!InWindow(day) || (skip_private && ev->is_private)) {
-              violation = fmt::format("engine {} touched filtered item {}", op, key);
+      return
+          [this, &side](std::string_view op, MemoryCalendar::Phase phase, const std::string& key) {
+            if (phase == MemoryCalendar::Phase::kBefore && op != "create") {
+              auto snap = side.Snapshot();
+              auto it = snap.find(key);
+              if (it != snap.end()) {
+                auto ev = ParseLineEvent(it->second.ical);
+                const int day = static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400);
+                if (!InWindow(day) || (skip_private && ev->is_private)) {
+                  violation = fmt::format("engine {} touched filtered item {}", op, key);
+                }
+              }
             }
-          }
-        }
-        Step(phase == MemoryCalendar::Phase::kAfter);
-      };
+            Step(phase == MemoryCalendar::Phase::kAfter);
+          };
     };
     crm.SetFaultHook(guard(crm));
     ext.SetFaultHook(guard(ext));
@@ -251,7 +256,8 @@ using Cmd = rc::state::Command<Model, Sut>;
 
 Content GenContent(const Model& m) {
   Content c;
-  c.title = *rc::gen::elementOf(std::vector<std::string>{"Lunch", "Board meeting", "Call", "Review"});
+  c.title =
+      *rc::gen::elementOf(std::vector<std::string>{"Lunch", "Board meeting", "Call", "Review"});
   c.day = *rc::gen::oneOf(rc::gen::inRange(-92, 366),
                           rc::gen::elementOf(std::vector<int>{-400, -93, -92, 0, 365, 366, 800}));
   c.priv = *rc::gen::weightedElement<bool>({{4, false}, {1, true}});
@@ -303,7 +309,8 @@ struct UserEdit : Cmd {
   }
   void checkPreconditions(const Model& m) const override {
     auto it = m.events.find(uid);
-    RC_PRE(it != m.events.end() && (side == Side::kCrm ? it->second.crm : it->second.ext).has_value());
+    RC_PRE(it != m.events.end() &&
+           (side == Side::kCrm ? it->second.crm : it->second.ext).has_value());
   }
   void apply(Model& m) const override {
     m.clock = std::max(m.clock, content.mod);
@@ -332,7 +339,8 @@ struct UserDelete : Cmd {
   }
   void checkPreconditions(const Model& m) const override {
     auto it = m.events.find(uid);
-    RC_PRE(it != m.events.end() && (side == Side::kCrm ? it->second.crm : it->second.ext).has_value());
+    RC_PRE(it != m.events.end() &&
+           (side == Side::kCrm ? it->second.crm : it->second.ext).has_value());
   }
   void apply(Model& m) const override {
     ModelEvent& ev = m.events[uid];
@@ -345,7 +353,9 @@ struct UserDelete : Cmd {
     RC_ASSERT(href.has_value());
     RC_ASSERT(cal.UserDelete(*href).ok());
   }
-  void show(std::ostream& os) const override { os << "UserDelete(" << SideName(side) << ", " << uid << ")"; }
+  void show(std::ostream& os) const override {
+    os << "UserDelete(" << SideName(side) << ", " << uid << ")";
+  }
 };
 
 struct RestoreTrash : Cmd {
@@ -354,7 +364,8 @@ struct RestoreTrash : Cmd {
     std::vector<std::string> uids;
     for (const auto& t : m.trash) {
       auto it = m.events.find(t.uid);
-      if (!t.restored && it != m.events.end() && !it->second.crm && !it->second.ext) uids.push_back(t.uid);
+      if (!t.restored && it != m.events.end() && !it->second.crm && !it->second.ext)
+        uids.push_back(t.uid);
     }
     RC_PRE(!uids.empty());
     uid = *rc::gen::elementOf(uids);
@@ -363,7 +374,8 @@ struct RestoreTrash : Cmd {
     bool ok = false;
     for (const auto& t : m.trash) {
       auto it = m.events.find(t.uid);
-      ok = ok || (t.uid == uid && !t.restored && it != m.events.end() && !it->second.crm && !it->second.ext);
+      ok = ok || (t.uid == uid && !t.restored && it != m.events.end() && !it->second.crm &&
+                  !it->second.ext);
     }
     RC_PRE(ok);
   }
@@ -417,21 +429,23 @@ void CheckAgainstModel(const Model& m, Sut& s) {
       RC_ASSERT(it != m.events.end());
       const std::optional<Content>& want = is_crm ? it->second.crm : it->second.ext;
       if (!want) {
-        RC_FAIL(fmt::format("{} holds {} which the model says is absent", is_crm ? "CRM" : "external", item.uid));
+        RC_FAIL(fmt::format("{} holds {} which the model says is absent",
+                            is_crm ? "CRM" : "external", item.uid));
       }
       auto ev = ParseLineEvent(item.ical);
       RC_ASSERT(ev.ok());
-      Content got{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400), ev->is_private,
-                  ev->modified_us};
+      Content got{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
+                  ev->is_private, ev->modified_us};
       if (got.Key() != want->Key()) {
-        RC_FAIL(fmt::format("{} {}: has {}, model wants {}", is_crm ? "CRM" : "external", item.uid, got.Key(),
-                            want->Key()));
+        RC_FAIL(fmt::format("{} {}: has {}, model wants {}", is_crm ? "CRM" : "external", item.uid,
+                            got.Key(), want->Key()));
       }
     }
     for (const auto& [uid, n] : per_uid) RC_ASSERT(n == 1);
     for (const auto& [uid, ev] : m.events) {
       if (is_crm ? ev.crm.has_value() : ev.ext.has_value()) {
-        if (!per_uid.contains(uid)) RC_FAIL(fmt::format("{} lacks {}", is_crm ? "CRM" : "external", uid));
+        if (!per_uid.contains(uid))
+          RC_FAIL(fmt::format("{} lacks {}", is_crm ? "CRM" : "external", uid));
       }
     }
   }
@@ -443,7 +457,8 @@ void CheckAgainstModel(const Model& m, Sut& s) {
       if (e.uid != uid || e.action != "conflict-loser") continue;
       auto ev = ParseLineEvent(e.before);
       if (!ev.ok()) continue;
-      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400), ev->is_private, 0};
+      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
+                ev->is_private, 0};
       found = found || c.Key() == key;
     }
     if (!found) RC_FAIL(fmt::format("conflict loser {} of {} is not in the sync log", key, uid));
@@ -455,7 +470,8 @@ void CheckAgainstModel(const Model& m, Sut& s) {
     for (const auto& e : *trash) {
       auto ev = ParseLineEvent(e.ical);
       if (e.uid != t.uid || !ev.ok()) continue;
-      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400), ev->is_private, 0};
+      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
+                ev->is_private, 0};
       found = found || c.Key() == t.content.Key();
     }
     if (!found) RC_FAIL(fmt::format("trashed {} is not in the trash", t.uid));
@@ -476,8 +492,7 @@ struct Sync : Cmd {
 struct CrashingSync : Cmd {
   int crash_at;
   bool after_request;
-  CrashingSync()
-      : crash_at(*rc::gen::inRange(1, 40)), after_request(*rc::gen::arbitrary<bool>()) {}
+  CrashingSync() : crash_at(*rc::gen::inRange(1, 40)), after_request(*rc::gen::arbitrary<bool>()) {}
   void apply(Model& m) const override { ModelSync(m); }
   void run(const Model& m, Sut& s) const override {
     s.steps = 0;
@@ -496,7 +511,8 @@ struct CrashingSync : Cmd {
     CheckAgainstModel(next, s);
   }
   void show(std::ostream& os) const override {
-    os << "CrashingSync(step " << crash_at << (after_request ? ", after the request" : ", before") << ")";
+    os << "CrashingSync(step " << crash_at << (after_request ? ", after the request" : ", before")
+       << ")";
   }
 };
 
@@ -514,16 +530,17 @@ TEST(SyncStateMachine, BothSidesAgreeAfterRandomEditsSyncsAndCrashes) {
       [] {
         Model m;
         m.skip_private = *rc::gen::arbitrary<bool>();
-        m.policy = *rc::gen::element(store::ConflictPolicy::kLaterWins, store::ConflictPolicy::kCrmWins,
-                                     store::ConflictPolicy::kExternalWins);
+        m.policy =
+            *rc::gen::element(store::ConflictPolicy::kLaterWins, store::ConflictPolicy::kCrmWins,
+                              store::ConflictPolicy::kExternalWins);
         Sut sut(m);
         // Initialize the (empty) pair first: records the calendar identity.
         auto init = sut.engine.Run(sut.pair_id, sut.crm, sut.ext, RunOptions{.initialize = true});
         RC_ASSERT(init.ok());
         const auto commands = *rc::state::gen::commands(
-            m, rc::state::gen::execOneOfWithArgs<UserCreate, UserCreate, UserEdit, UserEdit, UserEdit,
-                                                 UserDelete, RestoreTrash, Sync, Sync, CrashingSync,
-                                                 CrashingSync>());
+            m, rc::state::gen::execOneOfWithArgs<UserCreate, UserCreate, UserEdit, UserEdit,
+                                                 UserEdit, UserDelete, RestoreTrash, Sync, Sync,
+                                                 CrashingSync, CrashingSync>());
         rc::state::runAll(commands, m, sut);
         // A final sync from whatever state the sequence ended in.
         Model last = m;

@@ -32,7 +32,8 @@ class EventCodec {
   // The planner's view of an item. InvalidArgument when the item cannot be read.
   virtual Result<Observation> Digest(const Item& item, const TimeRange& window) const = 0;
   // The text to write to `options.target` for the source version `ical`.
-  virtual Result<std::string> Prepare(std::string_view ical, const PrepareOptions& options) const = 0;
+  virtual Result<std::string> Prepare(std::string_view ical,
+                                      const PrepareOptions& options) const = 0;
 };
 
 }  // namespace tandem::sync

@@ -25,7 +25,8 @@ Result<std::string> IcalCodec::Prepare(std::string_view ical, const PrepareOptio
   TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, ical::MapOptions{}));
   // S10: reminders not synced in this direction stay as the target has them.
   const bool keep_target_reminder =
-      (options.reminders == store::ReminderHandling::kCrmOnly && options.target == Side::kExternal) ||
+      (options.reminders == store::ReminderHandling::kCrmOnly &&
+       options.target == Side::kExternal) ||
       (options.reminders == store::ReminderHandling::kExternalOnly && options.target == Side::kCrm);
   if (keep_target_reminder) {
     e.activity.reminder_minutes.reset();

@@ -16,11 +16,12 @@ const TimeRange kWindow{At("2026-08-24T00:00:00Z"), At("2027-11-25T00:00:00Z")};
 
 TEST(IcalCodec, DigestReadsTheFieldsThePlannerCompares) {
   IcalCodec codec;
-  auto o = codec.Digest(Item{"a.ics", "e1",
-                             Event("UID:u1\r\nDTSTAMP:20261101T000000Z\r\nLAST-MODIFIED:20261102T080000Z\r\n"
-                                   "X-TANDEM-CRM-ID:act-7\r\nDTSTART:20261201T100000Z\r\n"
-                                   "DTEND:20261201T110000Z\r\nSUMMARY:  Board   Meeting\r\nCLASS:PRIVATE\r\n")},
-                        kWindow);
+  auto o = codec.Digest(
+      Item{"a.ics", "e1",
+           Event("UID:u1\r\nDTSTAMP:20261101T000000Z\r\nLAST-MODIFIED:20261102T080000Z\r\n"
+                 "X-TANDEM-CRM-ID:act-7\r\nDTSTART:20261201T100000Z\r\n"
+                 "DTEND:20261201T110000Z\r\nSUMMARY:  Board   Meeting\r\nCLASS:PRIVATE\r\n")},
+      kWindow);
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_EQ(o->uid, "u1");
   EXPECT_EQ(o->crm_id, "act-7");
@@ -35,16 +36,22 @@ TEST(IcalCodec, DigestReadsTheFieldsThePlannerCompares) {
 
 TEST(IcalCodec, OnlySyncedFieldsChangeTheHash) {
   IcalCodec codec;
-  auto a = codec.Digest(Item{"a", "", Event("UID:u\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
-                                            "SUMMARY:Lunch\r\n")},
-                        kWindow);
+  auto a =
+      codec.Digest(Item{"a", "",
+                        Event("UID:u\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
+                              "SUMMARY:Lunch\r\n")},
+                   kWindow);
   // Different byte form (DTSTAMP, line endings, an unmodeled property): same hash.
-  auto b = codec.Digest(Item{"a", "", Event("UID:u\nDTSTAMP:20261111T000000Z\nX-FOO:bar\nDTSTART:20261201T100000Z\n"
-                                            "SUMMARY:Lunch\n")},
-                        kWindow);
-  auto c = codec.Digest(Item{"a", "", Event("UID:u\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
-                                            "SUMMARY:Dinner\r\n")},
-                        kWindow);
+  auto b = codec.Digest(
+      Item{"a", "",
+           Event("UID:u\nDTSTAMP:20261111T000000Z\nX-FOO:bar\nDTSTART:20261201T100000Z\n"
+                 "SUMMARY:Lunch\n")},
+      kWindow);
+  auto c =
+      codec.Digest(Item{"a", "",
+                        Event("UID:u\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
+                              "SUMMARY:Dinner\r\n")},
+                   kWindow);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(a->content_hash, b->content_hash);
   EXPECT_NE(a->content_hash, c->content_hash);
@@ -53,13 +60,17 @@ TEST(IcalCodec, OnlySyncedFieldsChangeTheHash) {
 TEST(IcalCodec, SeriesIsInWindowWhenAnyOccurrenceIs) {
   IcalCodec codec;
   // Starts two years before the window, weekly without end: occurs within it.
-  auto series = codec.Digest(Item{"s", "", Event("UID:s\r\nDTSTART:20241201T100000Z\r\nDTEND:20241201T110000Z\r\n"
-                                                 "RRULE:FREQ=WEEKLY\r\nSUMMARY:Standup\r\n")},
-                             kWindow);
+  auto series =
+      codec.Digest(Item{"s", "",
+                        Event("UID:s\r\nDTSTART:20241201T100000Z\r\nDTEND:20241201T110000Z\r\n"
+                              "RRULE:FREQ=WEEKLY\r\nSUMMARY:Standup\r\n")},
+                   kWindow);
   // Ended before the window.
-  auto ended = codec.Digest(Item{"e", "", Event("UID:e\r\nDTSTART:20241201T100000Z\r\nDTEND:20241201T110000Z\r\n"
-                                                "RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Old\r\n")},
-                            kWindow);
+  auto ended =
+      codec.Digest(Item{"e", "",
+                        Event("UID:e\r\nDTSTART:20241201T100000Z\r\nDTEND:20241201T110000Z\r\n"
+                              "RRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Old\r\n")},
+                   kWindow);
   ASSERT_TRUE(series.ok() && ended.ok());
   EXPECT_TRUE(series->in_window);
   EXPECT_FALSE(ended->in_window);
@@ -71,9 +82,10 @@ TEST(IcalCodec, PrepareRewritesUidAndStampAndKeepsUnmodeledProperties) {
   p.target = Side::kExternal;
   p.uid = "ext-uid";
   p.crm_id = "act-1";
-  auto out = codec.Prepare(Event("UID:crm-uid\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
-                                 "SUMMARY:Lunch\r\nATTENDEE:mailto:a@example.com\r\n"),
-                           p);
+  auto out =
+      codec.Prepare(Event("UID:crm-uid\r\nDTSTAMP:20261101T000000Z\r\nDTSTART:20261201T100000Z\r\n"
+                          "SUMMARY:Lunch\r\nATTENDEE:mailto:a@example.com\r\n"),
+                    p);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_NE(out->find("UID:ext-uid"), std::string::npos) << *out;
   EXPECT_NE(out->find("X-TANDEM-CRM-ID:act-1"), std::string::npos) << *out;
@@ -86,7 +98,8 @@ TEST(IcalCodec, RemindersNotSyncedInADirectionKeepTheTargets) {
   const std::string with_alarm = Event(
       "UID:u\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Lunch\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\n"
       "DESCRIPTION:x\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n");
-  const std::string target_no_alarm = Event("UID:u\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Lunch\r\n");
+  const std::string target_no_alarm =
+      Event("UID:u\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Lunch\r\n");
   PrepareOptions p;
   p.uid = "u";
   p.target = Side::kExternal;

@@ -1,9 +1,9 @@
 #include "sync/line_codec.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <functional>
-
-#include <fmt/format.h>
 
 namespace tandem::sync {
 namespace {
@@ -35,7 +35,8 @@ Result<LineEvent> ParseLineEvent(std::string_view text) {
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (line.empty()) continue;
     size_t eq = line.find('=');
-    if (eq == std::string_view::npos) return Status::InvalidArgument(fmt::format("no '=' in line: {}", line));
+    if (eq == std::string_view::npos)
+      return Status::InvalidArgument(fmt::format("no '=' in line: {}", line));
     std::string_view k = line.substr(0, eq), v = line.substr(eq + 1);
     if (k == "UID") {
       e.uid = v;
@@ -66,13 +67,14 @@ Result<Observation> LineCodec::Digest(const Item& item, const TimeRange& window)
   o.etag = item.etag;
   o.uid = e.uid;
   o.crm_id = e.crm_id;
-  o.content_hash = fmt::format("{:016x}", std::hash<std::string>{}(
-                                              fmt::format("{}\x1f{}\x1f{}\x1f{}", e.title, e.start, e.end,
-                                                          e.is_private)));
+  o.content_hash =
+      fmt::format("{:016x}", std::hash<std::string>{}(fmt::format("{}\x1f{}\x1f{}\x1f{}", e.title,
+                                                                  e.start, e.end, e.is_private)));
   if (e.modified_us != 0) o.modified = FromUnixMicros(e.modified_us);
   o.start = FromUnixSeconds(e.start);
   o.end = FromUnixSeconds(e.end);
-  o.in_window = o.start < window.to && (o.end > window.from || (o.end == o.start && o.start >= window.from));
+  o.in_window =
+      o.start < window.to && (o.end > window.from || (o.end == o.start && o.start >= window.from));
   o.is_private = e.is_private;
   o.title = e.title;
   o.title_key = NormalizeTitle(e.title);

@@ -1,8 +1,8 @@
 #include "sync/memory_calendar.h"
 
-#include <charconv>
-
 #include <fmt/format.h>
+
+#include <charconv>
 
 namespace tandem::sync {
 
@@ -110,7 +110,8 @@ Result<ItemRef> MemoryCalendar::Create(const std::string& uid, const std::string
   {
     Lock l(mu_);
     for (auto& [href, s] : items_) {
-      if (s.uid == uid) return Status::AlreadyExists(fmt::format("an item with UID {} exists: {}", uid, href));
+      if (s.uid == uid)
+        return Status::AlreadyExists(fmt::format("an item with UID {} exists: {}", uid, href));
     }
     ref.href = fmt::format("{}{}", href_prefix_, next_id_);
     ref.etag = NextEtag();
@@ -131,7 +132,8 @@ Result<ItemRef> MemoryCalendar::Update(const std::string& href, const std::strin
     auto it = items_.find(href);
     if (it == items_.end()) return Status::NotFound(href);
     if (!etag.empty() && it->second.etag != etag) {
-      return Status::PreconditionFailed(fmt::format("{}: ETag is {}, not {}", href, it->second.etag, etag));
+      return Status::PreconditionFailed(
+          fmt::format("{}: ETag is {}, not {}", href, it->second.etag, etag));
     }
     it->second.ical = ical;
     it->second.etag = NextEtag();
@@ -150,7 +152,8 @@ Status MemoryCalendar::Delete(const std::string& href, const std::string& etag) 
     auto it = items_.find(href);
     if (it == items_.end()) return Status::Ok();
     if (!etag.empty() && it->second.etag != etag) {
-      return Status::PreconditionFailed(fmt::format("{}: ETag is {}, not {}", href, it->second.etag, etag));
+      return Status::PreconditionFailed(
+          fmt::format("{}: ETag is {}, not {}", href, it->second.etag, etag));
     }
     items_.erase(it);
     Touch(href);

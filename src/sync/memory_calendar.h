@@ -51,7 +51,8 @@ class MemoryCalendar final : public CalendarSide {
   Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) override;
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override;
   Result<ItemRef> Create(const std::string& uid, const std::string& ical) override;
-  Result<ItemRef> Update(const std::string& href, const std::string& etag, const std::string& ical) override;
+  Result<ItemRef> Update(const std::string& href, const std::string& etag,
+                         const std::string& ical) override;
   Status Delete(const std::string& href, const std::string& etag) override;
   Result<std::optional<Item>> FindByUid(const std::string& uid) override;
 

@@ -1,8 +1,8 @@
 #include "sync/memory_sync_state.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace tandem::sync {
 
@@ -39,7 +39,8 @@ Status MemorySyncStateStore::UpdatePair(const store::SyncPair& pair) {
   Hook("update pair");
   Lock l(mu_);
   auto it = pairs_.find(pair.id);
-  if (it == pairs_.end()) return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
+  if (it == pairs_.end())
+    return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
   it->second = pair;
   return Status::Ok();
 }
@@ -48,7 +49,8 @@ Status MemorySyncStateStore::DeletePair(std::string_view id) {
   Hook("delete pair");
   Lock l(mu_);
   std::string key(id);
-  if (pairs_.erase(key) == 0) return Status::NotFound(fmt::format("sync pair {} does not exist", id));
+  if (pairs_.erase(key) == 0)
+    return Status::NotFound(fmt::format("sync pair {} does not exist", id));
   std::erase_if(status_, [&](auto& kv) { return kv.first.first == key; });
   std::erase_if(intents_, [&](auto& kv) { return kv.first.first == key; });
   std::erase_if(pending_, [&](auto& kv) { return std::get<0>(kv.first) == key; });
@@ -58,7 +60,7 @@ Status MemorySyncStateStore::DeletePair(std::string_view id) {
 }
 
 Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByUid(std::string_view pair_id,
-                                                                   std::string_view uid) {
+                                                                    std::string_view uid) {
   Lock l(mu_);
   auto it = status_.find(Key(pair_id, uid));
   if (it == status_.end()) return std::optional<ItemStatus>();
@@ -66,20 +68,20 @@ Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByUid(std::string_
 }
 
 Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByCrmId(std::string_view pair_id,
-                                                                     std::string_view crm_id) {
+                                                                      std::string_view crm_id) {
   Lock l(mu_);
-  for (auto it = status_.lower_bound(Key(pair_id, "")); it != status_.end() && it->first.first == pair_id;
-       ++it) {
+  for (auto it = status_.lower_bound(Key(pair_id, ""));
+       it != status_.end() && it->first.first == pair_id; ++it) {
     if (it->second.crm_id == crm_id) return std::optional<ItemStatus>(it->second);
   }
   return std::optional<ItemStatus>();
 }
 
-Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByExternalHref(std::string_view pair_id,
-                                                                            std::string_view href) {
+Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByExternalHref(
+    std::string_view pair_id, std::string_view href) {
   Lock l(mu_);
-  for (auto it = status_.lower_bound(Key(pair_id, "")); it != status_.end() && it->first.first == pair_id;
-       ++it) {
+  for (auto it = status_.lower_bound(Key(pair_id, ""));
+       it != status_.end() && it->first.first == pair_id; ++it) {
     if (it->second.external_href == href) return std::optional<ItemStatus>(it->second);
   }
   return std::optional<ItemStatus>();
@@ -88,8 +90,8 @@ Result<std::optional<ItemStatus>> MemorySyncStateStore::StatusByExternalHref(std
 Result<std::vector<ItemStatus>> MemorySyncStateStore::ListStatus(std::string_view pair_id) {
   Lock l(mu_);
   std::vector<ItemStatus> out;
-  for (auto it = status_.lower_bound(Key(pair_id, "")); it != status_.end() && it->first.first == pair_id;
-       ++it) {
+  for (auto it = status_.lower_bound(Key(pair_id, ""));
+       it != status_.end() && it->first.first == pair_id; ++it) {
     out.push_back(it->second);
   }
   return out;
@@ -98,8 +100,8 @@ Result<std::vector<ItemStatus>> MemorySyncStateStore::ListStatus(std::string_vie
 Result<int64_t> MemorySyncStateStore::CountStatus(std::string_view pair_id) {
   Lock l(mu_);
   int64_t n = 0;
-  for (auto it = status_.lower_bound(Key(pair_id, "")); it != status_.end() && it->first.first == pair_id;
-       ++it) {
+  for (auto it = status_.lower_bound(Key(pair_id, ""));
+       it != status_.end() && it->first.first == pair_id; ++it) {
     ++n;
   }
   return n;
@@ -133,8 +135,8 @@ Status MemorySyncStateStore::PutIntent(const store::CreationIntent& intent) {
   return Status::Ok();
 }
 
-Result<std::optional<store::CreationIntent>> MemorySyncStateStore::GetIntent(std::string_view pair_id,
-                                                                            std::string_view uid) {
+Result<std::optional<store::CreationIntent>> MemorySyncStateStore::GetIntent(
+    std::string_view pair_id, std::string_view uid) {
   Lock l(mu_);
   auto it = intents_.find(Key(pair_id, uid));
   if (it == intents_.end()) return std::optional<store::CreationIntent>();
@@ -155,7 +157,8 @@ Status MemorySyncStateStore::AddPending(const store::PendingItem& item) {
   return Status::Ok();
 }
 
-Result<std::vector<store::PendingItem>> MemorySyncStateStore::ListPending(std::string_view pair_id) {
+Result<std::vector<store::PendingItem>> MemorySyncStateStore::ListPending(
+    std::string_view pair_id) {
   Lock l(mu_);
   std::vector<store::PendingItem> out;
   for (auto& [k, v] : pending_) {
@@ -206,7 +209,8 @@ Status MemorySyncStateStore::AppendLog(const store::SyncLogEntry& entry) {
   return Status::Ok();
 }
 
-Result<std::vector<store::SyncLogEntry>> MemorySyncStateStore::ListLog(std::string_view pair_id, int limit) {
+Result<std::vector<store::SyncLogEntry>> MemorySyncStateStore::ListLog(std::string_view pair_id,
+                                                                       int limit) {
   Lock l(mu_);
   std::vector<store::SyncLogEntry> out;
   for (auto it = log_.rbegin(); it != log_.rend() && static_cast<int>(out.size()) < limit; ++it) {
@@ -215,7 +219,8 @@ Result<std::vector<store::SyncLogEntry>> MemorySyncStateStore::ListLog(std::stri
   return out;
 }
 
-Result<std::vector<store::SyncRun>> MemorySyncStateStore::ListRuns(std::string_view pair_id, int limit) {
+Result<std::vector<store::SyncRun>> MemorySyncStateStore::ListRuns(std::string_view pair_id,
+                                                                   int limit) {
   Lock l(mu_);
   std::vector<store::SyncRun> out;
   for (auto it = runs_.rbegin(); it != runs_.rend() && static_cast<int>(out.size()) < limit; ++it) {
@@ -234,7 +239,7 @@ Result<int64_t> MemorySyncStateStore::PutTrash(const store::TrashEntry& entry) {
 }
 
 Result<std::vector<store::TrashEntry>> MemorySyncStateStore::ListTrash(std::string_view user_id,
-                                                                      bool include_restored) {
+                                                                       bool include_restored) {
   Lock l(mu_);
   std::vector<store::TrashEntry> out;
   for (auto it = trash_.rbegin(); it != trash_.rend(); ++it) {
@@ -277,7 +282,7 @@ Status MemorySyncStateStore::PutCrmUid(std::string_view user_id, std::string_vie
 }
 
 Result<std::optional<std::string>> MemorySyncStateStore::CrmIdForUid(std::string_view user_id,
-                                                                    std::string_view uid) {
+                                                                     std::string_view uid) {
   Lock l(mu_);
   auto it = crm_uid_.find(Key(user_id, uid));
   if (it == crm_uid_.end()) return std::optional<std::string>();
@@ -285,7 +290,7 @@ Result<std::optional<std::string>> MemorySyncStateStore::CrmIdForUid(std::string
 }
 
 Result<std::optional<std::string>> MemorySyncStateStore::UidForCrmId(std::string_view user_id,
-                                                                    std::string_view activity_id) {
+                                                                     std::string_view activity_id) {
   Lock l(mu_);
   for (auto& [k, v] : crm_uid_) {
     if (k.first == user_id && v == activity_id) return std::optional<std::string>(k.second);

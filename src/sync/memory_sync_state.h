@@ -22,7 +22,9 @@ class MemorySyncStateStore final : public store::SyncStateStore {
  public:
   explicit MemorySyncStateStore(const Clock& clock) : clock_(clock) {}
 
-  void SetWriteHook(std::function<void(std::string_view what)> hook) { write_hook_ = std::move(hook); }
+  void SetWriteHook(std::function<void(std::string_view what)> hook) {
+    write_hook_ = std::move(hook);
+  }
 
   Result<store::SyncPair> CreatePair(store::SyncPair pair) override;
   Result<store::SyncPair> GetPair(std::string_view id) override;
@@ -30,7 +32,8 @@ class MemorySyncStateStore final : public store::SyncStateStore {
   Status UpdatePair(const store::SyncPair& pair) override;
   Status DeletePair(std::string_view id) override;
 
-  Result<std::optional<store::ItemStatus>> StatusByUid(std::string_view pair_id, std::string_view uid) override;
+  Result<std::optional<store::ItemStatus>> StatusByUid(std::string_view pair_id,
+                                                       std::string_view uid) override;
   Result<std::optional<store::ItemStatus>> StatusByCrmId(std::string_view pair_id,
                                                          std::string_view crm_id) override;
   Result<std::optional<store::ItemStatus>> StatusByExternalHref(std::string_view pair_id,
@@ -48,7 +51,8 @@ class MemorySyncStateStore final : public store::SyncStateStore {
 
   Status AddPending(const store::PendingItem& item) override;
   Result<std::vector<store::PendingItem>> ListPending(std::string_view pair_id) override;
-  Status RemovePending(std::string_view pair_id, std::string_view side, std::string_view href) override;
+  Status RemovePending(std::string_view pair_id, std::string_view side,
+                       std::string_view href) override;
   Status ClearPending(std::string_view pair_id) override;
 
   Result<int64_t> BeginRun(const store::SyncRun& run) override;
@@ -58,13 +62,16 @@ class MemorySyncStateStore final : public store::SyncStateStore {
   Result<std::vector<store::SyncRun>> ListRuns(std::string_view pair_id, int limit) override;
 
   Result<int64_t> PutTrash(const store::TrashEntry& entry) override;
-  Result<std::vector<store::TrashEntry>> ListTrash(std::string_view user_id, bool include_restored) override;
+  Result<std::vector<store::TrashEntry>> ListTrash(std::string_view user_id,
+                                                   bool include_restored) override;
   Result<store::TrashEntry> GetTrash(int64_t id) override;
   Status MarkRestored(int64_t id, Instant at) override;
   Status DeleteTrash(int64_t id) override;
 
-  Status PutCrmUid(std::string_view user_id, std::string_view uid, std::string_view activity_id) override;
-  Result<std::optional<std::string>> CrmIdForUid(std::string_view user_id, std::string_view uid) override;
+  Status PutCrmUid(std::string_view user_id, std::string_view uid,
+                   std::string_view activity_id) override;
+  Result<std::optional<std::string>> CrmIdForUid(std::string_view user_id,
+                                                 std::string_view uid) override;
   Result<std::optional<std::string>> UidForCrmId(std::string_view user_id,
                                                  std::string_view activity_id) override;
 

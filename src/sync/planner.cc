@@ -1,13 +1,13 @@
 #include "sync/planner.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 namespace tandem::sync {
 namespace {
@@ -46,10 +46,12 @@ std::pair<Side, std::string> ConflictWinner(const Observation& crm, const Observ
       break;
   }
   if (crm.modified && ext.modified && *crm.modified != *ext.modified) {
-    return *crm.modified > *ext.modified ? std::pair{Side::kCrm, std::string("conflict: CRM newer")}
-                                         : std::pair{Side::kExternal, std::string("conflict: external newer")};
+    return *crm.modified > *ext.modified
+               ? std::pair{Side::kCrm, std::string("conflict: CRM newer")}
+               : std::pair{Side::kExternal, std::string("conflict: external newer")};
   }
-  if (crm.modified && !ext.modified) return {Side::kCrm, "conflict: only the CRM version has a modification time"};
+  if (crm.modified && !ext.modified)
+    return {Side::kCrm, "conflict: only the CRM version has a modification time"};
   if (!crm.modified && ext.modified) {
     return {Side::kExternal, "conflict: only the external version has a modification time"};
   }
@@ -112,7 +114,8 @@ class Planner {
       if (row == nullptr && !obs.uid.empty()) row = Find(by_uid_, obs.uid);
       std::string key = row != nullptr ? row->uid : obs.uid;
       if (key.empty()) {
-        plan_.warnings.push_back(fmt::format("{} item {} has no UID; skipped", SideName(side), obs.href));
+        plan_.warnings.push_back(
+            fmt::format("{} item {} has no UID; skipped", SideName(side), obs.href));
         continue;
       }
       Slot& slot = slots_[key];
@@ -159,7 +162,8 @@ class Planner {
         slot.pairing_reason = "initialization: paired by UID";
       } else if (slot.crm != nullptr) {
         crm_only_by_href.emplace(slot.crm->href, key);
-        crm_only_by_time.emplace(std::tuple{slot.crm->start, slot.crm->end, slot.crm->title_key}, key);
+        crm_only_by_time.emplace(std::tuple{slot.crm->start, slot.crm->end, slot.crm->title_key},
+                                 key);
       }
     }
     std::vector<std::string> merged;  // CRM-only slots moved into an external slot
@@ -226,7 +230,8 @@ class Planner {
     if (slot.status == nullptr) {
       if (c != nullptr && e != nullptr) {
         if (Filtered(*c, opt) || Filtered(*e, opt)) return;  // neither side is tracked
-        std::string why = slot.pairing_reason.empty() ? "same UID on both sides" : slot.pairing_reason;
+        std::string why =
+            slot.pairing_reason.empty() ? "same UID on both sides" : slot.pairing_reason;
         if (c->content_hash == e->content_hash) {
           Emit(Make(ActionKind::kRecord, Side::kExternal, key, slot, why + ", same content"));
           return;
@@ -238,11 +243,13 @@ class Planner {
         return;
       }
       if (c != nullptr) {
-        if (!Filtered(*c, opt)) Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot, "created in the CRM"));
+        if (!Filtered(*c, opt))
+          Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot, "created in the CRM"));
         return;
       }
       if (e != nullptr) {
-        if (!Filtered(*e, opt)) Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot, "created externally"));
+        if (!Filtered(*e, opt))
+          Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot, "created externally"));
       }
       return;
     }
@@ -255,7 +262,8 @@ class Planner {
       return;
     }
     if (e != nullptr && Filtered(*e, opt)) {
-      Emit(Make(ActionKind::kUntrack, Side::kExternal, key, slot, FilterReason(*e, opt, Side::kExternal)));
+      Emit(Make(ActionKind::kUntrack, Side::kExternal, key, slot,
+                FilterReason(*e, opt, Side::kExternal)));
       return;
     }
     const bool crm_changed = c != nullptr && c->content_hash != s.crm_hash;
@@ -267,8 +275,9 @@ class Planner {
     }
     if (slot.crm_deleted) {
       if (ext_changed) {
-        Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot,
-                  "deleted in the CRM but changed externally: the change wins, re-created in the CRM"));
+        Emit(Make(
+            ActionKind::kCreate, Side::kCrm, key, slot,
+            "deleted in the CRM but changed externally: the change wins, re-created in the CRM"));
       } else {
         Emit(Make(ActionKind::kDelete, Side::kExternal, key, slot, "deleted in the CRM"));
       }
@@ -276,8 +285,9 @@ class Planner {
     }
     if (slot.external_deleted) {
       if (crm_changed) {
-        Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot,
-                  "deleted externally but changed in the CRM: the change wins, re-created externally"));
+        Emit(Make(
+            ActionKind::kCreate, Side::kExternal, key, slot,
+            "deleted externally but changed in the CRM: the change wins, re-created externally"));
       } else {
         Emit(Make(ActionKind::kTrash, Side::kCrm, key, slot, "deleted externally"));
       }
@@ -306,7 +316,9 @@ class Planner {
     // re-serialization). Keep preconditions current.
     const bool moved = (c != nullptr && (c->etag != s.crm_etag || c->href != s.crm_id)) ||
                        (e != nullptr && (e->etag != s.external_etag || e->href != s.external_href));
-    if (moved) Emit(Make(ActionKind::kRecord, Side::kExternal, key, slot, "ETag changed, content unchanged"));
+    if (moved)
+      Emit(
+          Make(ActionKind::kRecord, Side::kExternal, key, slot, "ETag changed, content unchanged"));
   }
 
   void Guard() {
@@ -343,12 +355,18 @@ std::string_view SideName(Side s) { return s == Side::kCrm ? "crm" : "external";
 
 std::string_view ActionKindName(ActionKind k) {
   switch (k) {
-    case ActionKind::kCreate: return "create";
-    case ActionKind::kUpdate: return "update";
-    case ActionKind::kDelete: return "delete";
-    case ActionKind::kTrash: return "trash";
-    case ActionKind::kRecord: return "record";
-    case ActionKind::kUntrack: return "untrack";
+    case ActionKind::kCreate:
+      return "create";
+    case ActionKind::kUpdate:
+      return "update";
+    case ActionKind::kDelete:
+      return "delete";
+    case ActionKind::kTrash:
+      return "trash";
+    case ActionKind::kRecord:
+      return "record";
+    case ActionKind::kUntrack:
+      return "untrack";
   }
   return "?";
 }

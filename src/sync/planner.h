@@ -28,17 +28,17 @@ struct Observation {
   std::string href;
   std::string etag;
   std::string uid;
-  std::string crm_id;        // X-TANDEM-CRM-ID stamp, when present
-  std::string content_hash;  // ical::ContentHash of the synced fields
+  std::string crm_id;               // X-TANDEM-CRM-ID stamp, when present
+  std::string content_hash;         // ical::ContentHash of the synced fields
   std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
-  bool in_window = true;     // any occurrence within the sync window (S4)
-  bool is_private = false;   // private / confidential (S9)
-  std::string title;          // the subject as written (logs, trash)
+  bool in_window = true;            // any occurrence within the sync window (S4)
+  bool is_private = false;          // private / confidential (S9)
+  std::string title;                // the subject as written (logs, trash)
   // For initialization (S13): start, end and normalized title.
   Instant start{};
   Instant end{};
   std::string title_key;
-  std::string ical;          // the item itself, carried to the executor
+  std::string ical;  // the item itself, carried to the executor
 };
 
 struct SideChanges {
@@ -58,7 +58,7 @@ struct PlanInput {
   SideChanges external;
   store::PairOptions options;
   Instant now{};
-  bool force = false;       // overrides the mass-deletion guard
+  bool force = false;         // overrides the mass-deletion guard
   bool initializing = false;  // S13: pair existing items by UID, CRM-id stamp, then time+title
 };
 
@@ -74,8 +74,8 @@ std::string_view ActionKindName(ActionKind k);
 
 struct Action {
   ActionKind kind = ActionKind::kRecord;
-  Side target = Side::kExternal;    // the side written (kCreate, kUpdate, kDelete, kTrash)
-  std::string uid;                  // the status key (external UID)
+  Side target = Side::kExternal;          // the side written (kCreate, kUpdate, kDelete, kTrash)
+  std::string uid;                        // the status key (external UID)
   std::optional<store::ItemStatus> base;  // status before, when the item was paired
   std::optional<Observation> crm;         // current CRM version, when seen this run
   std::optional<Observation> external;    // current external version, when seen this run
@@ -83,9 +83,7 @@ struct Action {
   std::string reason;
 
   // The version written to `target` (the other side's observation).
-  const std::optional<Observation>& source() const {
-    return target == Side::kCrm ? external : crm;
-  }
+  const std::optional<Observation>& source() const { return target == Side::kCrm ? external : crm; }
 };
 
 struct Plan {

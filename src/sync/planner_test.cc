@@ -28,7 +28,8 @@ ItemStatus Row(const std::string& uid) {
                     .external_hash = "h-" + uid};
 }
 
-Observation Crm(const std::string& uid, const std::string& hash, std::optional<Instant> modified = {}) {
+Observation Crm(const std::string& uid, const std::string& hash,
+                std::optional<Instant> modified = {}) {
   Observation o;
   o.href = "crm-" + uid;
   o.etag = "c2";
@@ -38,7 +39,8 @@ Observation Crm(const std::string& uid, const std::string& hash, std::optional<I
   return o;
 }
 
-Observation Ext(const std::string& uid, const std::string& hash, std::optional<Instant> modified = {}) {
+Observation Ext(const std::string& uid, const std::string& hash,
+                std::optional<Instant> modified = {}) {
   Observation o;
   o.href = uid + ".ics";
   o.etag = "e2";

@@ -21,7 +21,8 @@ ical::MapOptions MapOptionsFor(const store::PairOptions& o) {
 Result<std::unique_ptr<CalendarSide>> ProviderRegistry::Open(const store::SyncPair& pair) {
   auto it = openers_.find(pair.provider);
   if (it == openers_.end()) {
-    return Status::InvalidArgument(fmt::format("provider: unknown calendar provider '{}'", pair.provider));
+    return Status::InvalidArgument(
+        fmt::format("provider: unknown calendar provider '{}'", pair.provider));
   }
   return it->second(pair);
 }
@@ -50,8 +51,10 @@ Result<store::SyncPair> SyncService::AddPair(const NewSyncPair& p) {
   pair.credential_ref = p.credential_ref;
   pair.options = p.options;
   // The provider must be known (the calendar itself is checked at Init).
-  if (auto* registry = dynamic_cast<ProviderRegistry*>(o_.providers); registry && !registry->Knows(p.provider)) {
-    return Status::InvalidArgument(fmt::format("provider: unknown calendar provider '{}'", p.provider));
+  if (auto* registry = dynamic_cast<ProviderRegistry*>(o_.providers);
+      registry && !registry->Knows(p.provider)) {
+    return Status::InvalidArgument(
+        fmt::format("provider: unknown calendar provider '{}'", p.provider));
   }
   return o_.state->CreatePair(std::move(pair));
 }
@@ -60,7 +63,9 @@ Result<std::vector<store::SyncPair>> SyncService::ListPairs(const std::string& u
   return o_.state->ListPairs(user_id);
 }
 
-Result<store::SyncPair> SyncService::GetPair(const std::string& pair_id) { return o_.state->GetPair(pair_id); }
+Result<store::SyncPair> SyncService::GetPair(const std::string& pair_id) {
+  return o_.state->GetPair(pair_id);
+}
 
 Status SyncService::UpdateOptions(const std::string& pair_id, const store::PairOptions& options) {
   TANDEM_RETURN_IF_ERROR(ValidatePairOptions(options));
@@ -92,7 +97,8 @@ Result<RunReport> SyncService::RunNow(const std::string& pair_id, bool dry_run, 
   return Execute(pair_id, RunOptions{.dry_run = dry_run, .force = force, .initialize = false});
 }
 
-Result<std::vector<store::SyncLogEntry>> SyncService::SyncLog(const std::string& pair_id, int limit) {
+Result<std::vector<store::SyncLogEntry>> SyncService::SyncLog(const std::string& pair_id,
+                                                              int limit) {
   return o_.state->ListLog(pair_id, std::clamp(limit, 1, 10000));
 }
 
@@ -100,20 +106,25 @@ Result<std::vector<store::SyncRun>> SyncService::Runs(const std::string& pair_id
   return o_.state->ListRuns(pair_id, std::clamp(limit, 1, 10000));
 }
 
-Result<std::vector<store::TrashEntry>> SyncService::Trash(const std::string& user_id, bool include_restored) {
+Result<std::vector<store::TrashEntry>> SyncService::Trash(const std::string& user_id,
+                                                          bool include_restored) {
   return o_.state->ListTrash(user_id, include_restored);
 }
 
 Result<std::string> SyncService::RestoreTrash(const std::string& user_id, int64_t trash_id) {
   TANDEM_ASSIGN_OR_RETURN(store::TrashEntry entry, o_.state->GetTrash(trash_id));
-  if (entry.user_id != user_id) return Status::NotFound(fmt::format("trash entry {} does not exist", trash_id));
+  if (entry.user_id != user_id)
+    return Status::NotFound(fmt::format("trash entry {} does not exist", trash_id));
   if (entry.restored_at) {
     return Status::AlreadyExists(fmt::format("trash entry {} was restored already", trash_id));
   }
   store::PairOptions options;
   if (auto pair = o_.state->GetPair(entry.pair_id); pair.ok()) options = pair->options;
-  CrmSide crm(CrmSideOptions{
-      .store = o_.store, .state = o_.state, .ids = o_.ids, .user_id = user_id, .map = MapOptionsFor(options)});
+  CrmSide crm(CrmSideOptions{.store = o_.store,
+                             .state = o_.state,
+                             .ids = o_.ids,
+                             .user_id = user_id,
+                             .map = MapOptionsFor(options)});
   TANDEM_ASSIGN_OR_RETURN(ItemRef ref, crm.Create(entry.uid, entry.ical));
   TANDEM_RETURN_IF_ERROR(o_.state->MarkRestored(trash_id, o_.clock->Now()));
   return ref.href;

@@ -39,7 +39,9 @@ class ProviderRegistry final : public ProviderFactory {
  public:
   using Opener = std::function<Result<std::unique_ptr<CalendarSide>>(const store::SyncPair&)>;
   // REQUIRES: called before the registry is shared between threads.
-  void Register(std::string provider, Opener opener) { openers_[std::move(provider)] = std::move(opener); }
+  void Register(std::string provider, Opener opener) {
+    openers_[std::move(provider)] = std::move(opener);
+  }
   bool Knows(const std::string& provider) const { return openers_.contains(provider); }
   Result<std::unique_ptr<CalendarSide>> Open(const store::SyncPair& pair) override;
 
@@ -48,11 +50,11 @@ class ProviderRegistry final : public ProviderFactory {
 };
 
 struct SyncServiceOptions {
-  store::Store* store = nullptr;             // REQUIRED: the CRM
-  store::SyncStateStore* state = nullptr;    // REQUIRED
-  ProviderFactory* providers = nullptr;      // REQUIRED
-  const Clock* clock = nullptr;              // REQUIRED
-  IdGenerator* ids = nullptr;                // REQUIRED (activities created from events)
+  store::Store* store = nullptr;           // REQUIRED: the CRM
+  store::SyncStateStore* state = nullptr;  // REQUIRED
+  ProviderFactory* providers = nullptr;    // REQUIRED
+  const Clock* clock = nullptr;            // REQUIRED
+  IdGenerator* ids = nullptr;              // REQUIRED (activities created from events)
 };
 
 struct NewSyncPair {
@@ -92,7 +94,8 @@ class SyncService {
   Result<std::vector<store::SyncRun>> Runs(const std::string& pair_id, int limit = 20);
 
   // S12: the user's trash, newest first.
-  Result<std::vector<store::TrashEntry>> Trash(const std::string& user_id, bool include_restored = false);
+  Result<std::vector<store::TrashEntry>> Trash(const std::string& user_id,
+                                               bool include_restored = false);
   // Re-creates the activity in the CRM (the next run creates the event on the
   // external calendar again) and returns the new activity id. NotFound when the
   // entry is not the user's; AlreadyExists when it was restored already or an

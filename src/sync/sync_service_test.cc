@@ -21,10 +21,17 @@ class Borrowed final : public CalendarSide {
  public:
   explicit Borrowed(CalendarSide& s) : s_(s) {}
   Result<std::string> Identity() override { return s_.Identity(); }
-  Result<ChangeSet> ChangesSince(const std::string& c, const TimeRange& w) override { return s_.ChangesSince(c, w); }
-  Result<std::vector<Item>> GetMany(const std::vector<std::string>& h) override { return s_.GetMany(h); }
-  Result<ItemRef> Create(const std::string& u, const std::string& i) override { return s_.Create(u, i); }
-  Result<ItemRef> Update(const std::string& h, const std::string& e, const std::string& i) override {
+  Result<ChangeSet> ChangesSince(const std::string& c, const TimeRange& w) override {
+    return s_.ChangesSince(c, w);
+  }
+  Result<std::vector<Item>> GetMany(const std::vector<std::string>& h) override {
+    return s_.GetMany(h);
+  }
+  Result<ItemRef> Create(const std::string& u, const std::string& i) override {
+    return s_.Create(u, i);
+  }
+  Result<ItemRef> Update(const std::string& h, const std::string& e,
+                         const std::string& i) override {
     return s_.Update(h, e, i);
   }
   Status Delete(const std::string& h, const std::string& e) override { return s_.Delete(h, e); }
@@ -34,27 +41,35 @@ class Borrowed final : public CalendarSide {
   CalendarSide& s_;
 };
 
-std::string Event(const std::string& uid, const std::string& summary, const char* start, const char* end,
-                  const char* modified = "20261101T000000Z", const std::string& extra = "") {
+std::string Event(const std::string& uid, const std::string& summary, const char* start,
+                  const char* end, const char* modified = "20261101T000000Z",
+                  const std::string& extra = "") {
   return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
          "\r\nDTSTAMP:" + modified + "\r\nLAST-MODIFIED:" + modified + "\r\nDTSTART:" + start +
-         "\r\nDTEND:" + end + "\r\nSUMMARY:" + summary + "\r\n" + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n";
+         "\r\nDTEND:" + end + "\r\nSUMMARY:" + summary + "\r\n" + extra +
+         "END:VEVENT\r\nEND:VCALENDAR\r\n";
 }
 
 class SyncServiceTest : public testing::Test {
  protected:
   void SetUp() override {
-    auto crm = store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_});
+    auto crm =
+        store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_});
     ASSERT_TRUE(crm.ok()) << crm.status().ToString();
     crm_ = std::move(*crm);
-    auto state = store::sqlite::OpenSqliteSyncState({.pool = &crm_->pool(), .clock = &clock_, .ids = &ids_});
+    auto state =
+        store::sqlite::OpenSqliteSyncState({.pool = &crm_->pool(), .clock = &clock_, .ids = &ids_});
     ASSERT_TRUE(state.ok()) << state.status().ToString();
     state_ = std::move(*state);
-    registry_.Register("memory", [this](const store::SyncPair&) -> Result<std::unique_ptr<CalendarSide>> {
-      return std::unique_ptr<CalendarSide>(new Borrowed(external_));
-    });
-    service_ = std::make_unique<SyncService>(SyncServiceOptions{
-        .store = crm_.get(), .state = state_.get(), .providers = &registry_, .clock = &clock_, .ids = &ids_});
+    registry_.Register("memory",
+                       [this](const store::SyncPair&) -> Result<std::unique_ptr<CalendarSide>> {
+                         return std::unique_ptr<CalendarSide>(new Borrowed(external_));
+                       });
+    service_ = std::make_unique<SyncService>(SyncServiceOptions{.store = crm_.get(),
+                                                                .state = state_.get(),
+                                                                .providers = &registry_,
+                                                                .clock = &clock_,
+                                                                .ids = &ids_});
     auto pair = service_->AddPair({.user_id = "user-1", .provider = "memory", .calendar = "mem:1"});
     ASSERT_TRUE(pair.ok()) << pair.status().ToString();
     pair_id_ = pair->id;
@@ -102,10 +117,13 @@ class SyncServiceTest : public testing::Test {
 };
 
 TEST_F(SyncServiceTest, InitPairsExistingEventsAndCreatesOnlyWhatIsMissing) {
-  model::Activity board = CrmActivity("Board meeting", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z");
+  model::Activity board =
+      CrmActivity("Board meeting", "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z");
   model::Activity lunch = CrmActivity("Lunch", "2026-12-02T12:00:00Z", "2026-12-02T13:00:00Z");
-  external_.UserPut("ext-board", Event("ext-board", "board   MEETING", "20261201T100000Z", "20261201T110000Z"));
-  external_.UserPut("ext-dentist", Event("ext-dentist", "Dentist", "20261203T080000Z", "20261203T090000Z"));
+  external_.UserPut("ext-board",
+                    Event("ext-board", "board   MEETING", "20261201T100000Z", "20261201T110000Z"));
+  external_.UserPut("ext-dentist",
+                    Event("ext-dentist", "Dentist", "20261203T080000Z", "20261203T090000Z"));
 
   auto dry = service_->Init(pair_id_, /*dry_run=*/true);
   ASSERT_TRUE(dry.ok()) << dry.status().ToString();
@@ -146,8 +164,10 @@ TEST_F(SyncServiceTest, ChangesFlowBothWaysAndConflictLoserIsLogged) {
   // External edit -> CRM, keeping what the CRM owns.
   auto item = *external_.FindByUid(a.meta.id);
   ASSERT_TRUE(item);
-  ASSERT_TRUE(external_.UserEdit(item->href, Event(a.meta.id, "Review v3", "20261201T100000Z", "20261201T113000Z",
-                                                   "20261124T101000Z", "ATTENDEE:mailto:x@example.com\r\n"))
+  ASSERT_TRUE(external_
+                  .UserEdit(item->href,
+                            Event(a.meta.id, "Review v3", "20261201T100000Z", "20261201T113000Z",
+                                  "20261124T101000Z", "ATTENDEE:mailto:x@example.com\r\n"))
                   .ok());
   RunReport r2 = Run();
   EXPECT_EQ(r2.applied["update"], 1) << r2.plan;
@@ -161,8 +181,9 @@ TEST_F(SyncServiceTest, ChangesFlowBothWaysAndConflictLoserIsLogged) {
   got.subject = "CRM version";
   ASSERT_TRUE(crm_->Update(got, got.meta.version).ok());
   item = *external_.FindByUid(a.meta.id);
-  ASSERT_TRUE(external_.UserEdit(item->href, Event(a.meta.id, "External version", "20261201T100000Z",
-                                                   "20261201T113000Z", "20261124T120000Z"))
+  ASSERT_TRUE(external_
+                  .UserEdit(item->href, Event(a.meta.id, "External version", "20261201T100000Z",
+                                              "20261201T113000Z", "20261124T120000Z"))
                   .ok());
   RunReport r3 = Run();
   EXPECT_EQ(crm_->GetActivity(a.meta.id)->subject, "External version");
@@ -196,7 +217,8 @@ TEST_F(SyncServiceTest, ExternalDeletionGoesToTrashAndRestoreRecreatesIt) {
   ASSERT_TRUE(restored.ok()) << restored.status().ToString();
   EXPECT_EQ(crm_->GetActivity(*restored)->subject, "Offsite");
   EXPECT_TRUE(service_->Trash("user-1")->empty());
-  EXPECT_TRUE(service_->RestoreTrash("user-1", trash->front().id).status().Is(Code::kAlreadyExists));
+  EXPECT_TRUE(
+      service_->RestoreTrash("user-1", trash->front().id).status().Is(Code::kAlreadyExists));
 
   RunReport r2 = Run();
   EXPECT_EQ(r2.applied["create"], 1) << r2.plan;
@@ -269,14 +291,16 @@ TEST_F(SyncServiceTest, ConcurrentChangeIsNeverOverwrittenAndIsReplanned) {
   ASSERT_TRUE(crm_->Update(a, a.meta.version).ok());
   // Someone edits the event between our read and our write.
   bool once = true;
-  external_.SetFaultHook([&](std::string_view op, MemoryCalendar::Phase phase, const std::string& href) {
-    if (once && op == "update" && phase == MemoryCalendar::Phase::kBefore) {
-      once = false;
-      ASSERT_TRUE(external_.UserEdit(href, Event(a.meta.id, "Plan (phone)", "20261205T090000Z", "20261205T093000Z",
-                                                 "20261124T200000Z"))
-                      .ok());
-    }
-  });
+  external_.SetFaultHook(
+      [&](std::string_view op, MemoryCalendar::Phase phase, const std::string& href) {
+        if (once && op == "update" && phase == MemoryCalendar::Phase::kBefore) {
+          once = false;
+          ASSERT_TRUE(external_
+                          .UserEdit(href, Event(a.meta.id, "Plan (phone)", "20261205T090000Z",
+                                                "20261205T093000Z", "20261124T200000Z"))
+                          .ok());
+        }
+      });
   RunReport r1 = Run();
   EXPECT_EQ(r1.deferred, 1) << r1.plan;
   EXPECT_EQ(ExternalSubject(a.meta.id), "Plan (phone)");  // not overwritten
@@ -310,8 +334,8 @@ TEST_F(SyncServiceTest, PrivateEventsAreNotSyncedWhenSkipped) {
   o.skip_private = true;
   ASSERT_TRUE(service_->UpdateOptions(pair_id_, o).ok());
   ASSERT_TRUE(service_->Init(pair_id_).ok());
-  external_.UserPut("p", Event("p", "Doctor", "20261210T100000Z", "20261210T110000Z", "20261101T000000Z",
-                               "CLASS:PRIVATE\r\n"));
+  external_.UserPut("p", Event("p", "Doctor", "20261210T100000Z", "20261210T110000Z",
+                               "20261101T000000Z", "CLASS:PRIVATE\r\n"));
   model::Activity mine = CrmActivity("Mine", "2026-12-05T09:00:00Z", "2026-12-05T09:30:00Z");
   mine.is_private = true;
   ASSERT_TRUE(crm_->Update(mine, mine.meta.version).ok());
@@ -337,18 +361,21 @@ TEST_F(SyncServiceTest, MultiDayEventBecomesOneActivityAndDoesNotChurn) {
   RunReport r2 = Run();
   EXPECT_EQ(r2.applied.count("update"), 0u) << r2.plan;
   RunReport r3 = Run();
-  EXPECT_TRUE(r3.applied.empty() || (r3.applied.size() == 1 && r3.applied.count("record"))) << r3.plan;
+  EXPECT_TRUE(r3.applied.empty() || (r3.applied.size() == 1 && r3.applied.count("record")))
+      << r3.plan;
   EXPECT_EQ(ExternalSubject("trip"), "Trip");
 }
 
 TEST_F(SyncServiceTest, BadOptionsAndUnknownProviderAreRejected) {
   store::PairOptions o;
   o.window_days_ahead = 0;
-  EXPECT_TRUE(service_->AddPair({.user_id = "u", .provider = "memory", .calendar = "x", .options = o})
+  EXPECT_TRUE(
+      service_->AddPair({.user_id = "u", .provider = "memory", .calendar = "x", .options = o})
+          .status()
+          .Is(Code::kInvalidArgument));
+  EXPECT_TRUE(service_->AddPair({.user_id = "u", .provider = "carrier-pigeon", .calendar = "x"})
                   .status()
                   .Is(Code::kInvalidArgument));
-  EXPECT_TRUE(
-      service_->AddPair({.user_id = "u", .provider = "carrier-pigeon", .calendar = "x"}).status().Is(Code::kInvalidArgument));
   EXPECT_EQ(service_->ListPairs("user-1")->size(), 1u);
   ASSERT_TRUE(service_->RemovePair(pair_id_).ok());
   EXPECT_TRUE(service_->ListPairs("user-1")->empty());

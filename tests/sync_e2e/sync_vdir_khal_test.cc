@@ -1,6 +1,8 @@
 // End to end: the CRM (SQLite store file) synced with a vdir folder that khal
 // reads and writes. khal runs with a temporary configuration and data folder; no
 // network is involved.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,9 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
 
 #include "core/random.h"
 #include "ical/ical.h"
@@ -66,16 +65,22 @@ class SyncWithKhal : public testing::Test {
         {.path = (dir_ / "tandem.db").string(), .clock = &clock_, .ids = &ids_});
     ASSERT_TRUE(crm.ok()) << crm.status().ToString();
     crm_ = std::move(*crm);
-    auto state = store::sqlite::OpenSqliteSyncState({.pool = &crm_->pool(), .clock = &clock_, .ids = &ids_});
+    auto state =
+        store::sqlite::OpenSqliteSyncState({.pool = &crm_->pool(), .clock = &clock_, .ids = &ids_});
     ASSERT_TRUE(state.ok()) << state.status().ToString();
     state_ = std::move(*state);
-    registry_.Register("vdir", [this](const store::SyncPair& p) -> Result<std::unique_ptr<sync::CalendarSide>> {
-      return std::unique_ptr<sync::CalendarSide>(
-          new providers::vdir::VdirCalendar({.path = p.calendar, .state_dir = (dir_ / "vdir-state").string()}));
-    });
-    service_ = std::make_unique<sync::SyncService>(sync::SyncServiceOptions{
-        .store = crm_.get(), .state = state_.get(), .providers = &registry_, .clock = &clock_, .ids = &ids_});
-    auto pair = service_->AddPair({.user_id = "alice", .provider = "vdir", .calendar = cal_.string()});
+    registry_.Register(
+        "vdir", [this](const store::SyncPair& p) -> Result<std::unique_ptr<sync::CalendarSide>> {
+          return std::unique_ptr<sync::CalendarSide>(new providers::vdir::VdirCalendar(
+              {.path = p.calendar, .state_dir = (dir_ / "vdir-state").string()}));
+        });
+    service_ = std::make_unique<sync::SyncService>(sync::SyncServiceOptions{.store = crm_.get(),
+                                                                            .state = state_.get(),
+                                                                            .providers = &registry_,
+                                                                            .clock = &clock_,
+                                                                            .ids = &ids_});
+    auto pair =
+        service_->AddPair({.user_id = "alice", .provider = "vdir", .calendar = cal_.string()});
     ASSERT_TRUE(pair.ok()) << pair.status().ToString();
     pair_id_ = pair->id;
     day_ = std::chrono::floor<std::chrono::days>(clock_.Now()) + std::chrono::days(2);
@@ -90,10 +95,14 @@ class SyncWithKhal : public testing::Test {
                                   Quote((dir_ / "khal.conf").string()), args));
   }
   std::string Day(int plus = 0) {
-    return fmt::format("{:%Y-%m-%d}", std::chrono::sys_days(std::chrono::floor<std::chrono::days>(day_)) +
-                                          std::chrono::days(plus));
+    return fmt::format("{:%Y-%m-%d}",
+                       std::chrono::sys_days(std::chrono::floor<std::chrono::days>(day_)) +
+                           std::chrono::days(plus));
   }
-  std::string KhalList() { return Khal(fmt::format("list --format '{{start-time}} {{title}}' {} {}", Day(), Day(1))).output; }
+  std::string KhalList() {
+    return Khal(fmt::format("list --format '{{start-time}} {{title}}' {} {}", Day(), Day(1)))
+        .output;
+  }
   std::vector<model::Activity> CrmAll() {
     store::ListOptions lo;
     lo.owner_id = "alice";

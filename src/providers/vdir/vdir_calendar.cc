@@ -1,6 +1,7 @@
 #include "providers/vdir/vdir_calendar.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,8 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 namespace tandem::providers::vdir {
 namespace fs = std::filesystem;
@@ -91,7 +90,9 @@ std::string VdirCalendar::FileNameFor(const std::string& uid) {
   return fmt::format("tandem-{:016x}{}", h, kExt);
 }
 
-std::string VdirCalendar::PathOf(const std::string& href) const { return (fs::path(o_.path) / href).string(); }
+std::string VdirCalendar::PathOf(const std::string& href) const {
+  return (fs::path(o_.path) / href).string();
+}
 
 Result<std::string> VdirCalendar::Identity() {
   std::error_code ec;
@@ -164,7 +165,8 @@ Status VdirCalendar::SaveListing(int64_t generation, const Listing& listing) {
   if (ec) return Status::Internal(fmt::format("state folder {}: {}", o_.state_dir, ec.message()));
   std::string text;
   for (const auto& [name, etag] : listing) text += name + '\t' + etag + '\n';
-  std::string final_path = (fs::path(o_.state_dir) / fmt::format("listing-{}", generation)).string();
+  std::string final_path =
+      (fs::path(o_.state_dir) / fmt::format("listing-{}", generation)).string();
   std::string temp = final_path + ".partial";
   TANDEM_RETURN_IF_ERROR(WriteTemp(temp, text));
   if (::rename(temp.c_str(), final_path.c_str()) != 0) return Errno("rename", temp);
@@ -261,7 +263,8 @@ Result<ItemRef> VdirCalendar::Create(const std::string& uid, const std::string& 
   if (::link(temp.c_str(), final_path.c_str()) != 0) {
     int e = errno;
     ::unlink(temp.c_str());
-    if (e == EEXIST) return Status::AlreadyExists(fmt::format("{} already exists (UID {})", name, uid));
+    if (e == EEXIST)
+      return Status::AlreadyExists(fmt::format("{} already exists (UID {})", name, uid));
     errno = e;
     return Errno("link", final_path);
   }
@@ -274,7 +277,8 @@ Result<ItemRef> VdirCalendar::Update(const std::string& href, const std::string&
                                      const std::string& ical) {
   TANDEM_ASSIGN_OR_RETURN(std::string current, EtagOf(href));
   if (!etag.empty() && current != etag) {
-    return Status::PreconditionFailed(fmt::format("{} changed: ETag {} is now {}", href, etag, current));
+    return Status::PreconditionFailed(
+        fmt::format("{} changed: ETag {} is now {}", href, etag, current));
   }
   const std::string temp = PathOf(fmt::format(".{}.{}.partial", href, ++temp_counter_));
   TANDEM_RETURN_IF_ERROR(WriteTemp(temp, ical));
@@ -291,7 +295,8 @@ Status VdirCalendar::Delete(const std::string& href, const std::string& etag) {
   Result<std::string> current = EtagOf(href);
   if (!current.ok()) return current.status().Is(Code::kNotFound) ? Status::Ok() : current.status();
   if (!etag.empty() && *current != etag) {
-    return Status::PreconditionFailed(fmt::format("{} changed: ETag {} is now {}", href, etag, *current));
+    return Status::PreconditionFailed(
+        fmt::format("{} changed: ETag {} is now {}", href, etag, *current));
   }
   if (::unlink(PathOf(href).c_str()) != 0 && errno != ENOENT) return Errno("unlink", href);
   return Status::Ok();
@@ -308,7 +313,8 @@ Result<std::optional<Item>> VdirCalendar::FindByUid(const std::string& uid) {
   TANDEM_ASSIGN_OR_RETURN(Listing all, List());
   for (const auto& [href, etag] : all) {
     Result<std::string> text = Read(href);
-    if (text.ok() && ExtractUid(*text) == uid) return std::optional<Item>(Item{href, etag, std::move(*text)});
+    if (text.ok() && ExtractUid(*text) == uid)
+      return std::optional<Item>(Item{href, etag, std::move(*text)});
   }
   return std::optional<Item>();
 }

@@ -38,7 +38,8 @@ class VdirCalendar final : public sync::CalendarSide {
   explicit VdirCalendar(VdirOptions options);
 
   Result<std::string> Identity() override;
-  Result<sync::ChangeSet> ChangesSince(const std::string& cursor, const sync::TimeRange& window) override;
+  Result<sync::ChangeSet> ChangesSince(const std::string& cursor,
+                                       const sync::TimeRange& window) override;
   Result<std::vector<sync::Item>> GetMany(const std::vector<std::string>& hrefs) override;
   Result<sync::ItemRef> Create(const std::string& uid, const std::string& ical) override;
   Result<sync::ItemRef> Update(const std::string& href, const std::string& etag,

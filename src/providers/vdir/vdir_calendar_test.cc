@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 
 std::string Ics(const std::string& uid, const std::string& summary) {
   return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
-         "\r\nDTSTART:20261201T100000Z\r\nSUMMARY:" + summary + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+         "\r\nDTSTART:20261201T100000Z\r\nSUMMARY:" + summary +
+         "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 }
 
 class VdirTest : public testing::Test {
@@ -22,7 +23,9 @@ class VdirTest : public testing::Test {
     dir_ = mkdtemp(pattern.data());
   }
   void TearDown() override { fs::remove_all(dir_); }
-  void WriteFile(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  void WriteFile(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
   fs::path dir_;
 };
 
@@ -32,7 +35,9 @@ TEST_F(VdirTest, CreateListsAndReportsOnlyChangesAfterwards) {
   ASSERT_TRUE(ref.ok()) << ref.status().ToString();
   EXPECT_EQ(ref->href, "abc@example.com.ics");
   EXPECT_TRUE(fs::exists(dir_ / "abc@example.com.ics"));
-  EXPECT_TRUE(cal.Create("abc@example.com", Ics("abc@example.com", "Dup")).status().Is(Code::kAlreadyExists));
+  EXPECT_TRUE(cal.Create("abc@example.com", Ics("abc@example.com", "Dup"))
+                  .status()
+                  .Is(Code::kAlreadyExists));
 
   auto first = cal.ChangesSince("", {});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
@@ -71,7 +76,8 @@ TEST_F(VdirTest, UpdateAndDeleteCheckTheEtag) {
   auto ref = *cal.Create("u1", Ics("u1", "One"));
   auto upd = cal.Update(ref.href, ref.etag, Ics("u1", "Two"));
   ASSERT_TRUE(upd.ok()) << upd.status().ToString();
-  EXPECT_TRUE(cal.Update(ref.href, "1-1", Ics("u1", "Three")).status().Is(Code::kPreconditionFailed));
+  EXPECT_TRUE(
+      cal.Update(ref.href, "1-1", Ics("u1", "Three")).status().Is(Code::kPreconditionFailed));
   EXPECT_TRUE(cal.Delete(ref.href, "1-1").Is(Code::kPreconditionFailed));
   auto items = cal.GetMany({ref.href, "missing.ics"});
   ASSERT_EQ(items->size(), 1u);

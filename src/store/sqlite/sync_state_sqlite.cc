@@ -1,6 +1,7 @@
 #include "store/sqlite/sync_state_sqlite.h"
 
 #include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 namespace tandem::store::sqlite {
@@ -125,9 +126,12 @@ Result<PairOptions> OptionsFromJson(std::string_view text) {
     o.window_days_ahead = j.value("window_days_ahead", o.window_days_ahead);
     o.skip_private = j.value("skip_private", o.skip_private);
     o.deletion_limit = j.value("deletion_limit", o.deletion_limit);
-    TANDEM_ASSIGN_OR_RETURN(o.reminders, ParseReminderHandling(j.value("reminders", std::string("sync"))));
-    TANDEM_ASSIGN_OR_RETURN(o.multi_day, ParseMultiDayHandling(j.value("multi_day", std::string("keep"))));
-    TANDEM_ASSIGN_OR_RETURN(o.conflict, ParseConflictPolicy(j.value("conflict", std::string("later-wins"))));
+    TANDEM_ASSIGN_OR_RETURN(o.reminders,
+                            ParseReminderHandling(j.value("reminders", std::string("sync"))));
+    TANDEM_ASSIGN_OR_RETURN(o.multi_day,
+                            ParseMultiDayHandling(j.value("multi_day", std::string("keep"))));
+    TANDEM_ASSIGN_OR_RETURN(o.conflict,
+                            ParseConflictPolicy(j.value("conflict", std::string("later-wins"))));
   } catch (const nlohmann::json::exception& e) {
     return Status::Corruption(fmt::format("stored sync options: {}", e.what()));
   }
@@ -170,7 +174,8 @@ constexpr std::string_view kStatusColumns =
     "pair_id, uid, crm_id, crm_etag, crm_hash, external_href, external_etag, external_hash";
 
 ItemStatus StatusFromRow(const Statement& s) {
-  return ItemStatus{s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
+  return ItemStatus{s.Text(0), s.Text(1), s.Text(2), s.Text(3),
+                    s.Text(4), s.Text(5), s.Text(6), s.Text(7)};
 }
 
 constexpr std::string_view kTrashColumns =
@@ -200,10 +205,11 @@ class SqliteSyncState final : public SyncStateStore {
     if (pair.id.empty()) pair.id = o_.ids->NewId();
     pair.created = o_.clock->Now();
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(fmt::format(
-                                             "INSERT INTO sync_pairs({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                             "?7, ?8, ?9, ?10, ?11, ?12)",
-                                             kPairColumns)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached(fmt::format("INSERT INTO sync_pairs({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                     "?7, ?8, ?9, ?10, ?11, ?12)",
+                                     kPairColumns)));
     BindPair(s, pair);
     TANDEM_RETURN_IF_ERROR(s.Run());
     return pair;
@@ -211,8 +217,9 @@ class SqliteSyncState final : public SyncStateStore {
 
   Result<SyncPair> GetPair(std::string_view id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s,
-                            r->PrepareCached(fmt::format("SELECT {} FROM sync_pairs WHERE id = ?1", kPairColumns)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached(fmt::format("SELECT {} FROM sync_pairs WHERE id = ?1", kPairColumns)));
     s.BindText(1, id);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return Status::NotFound(fmt::format("sync pair {} does not exist", id));
@@ -222,8 +229,10 @@ class SqliteSyncState final : public SyncStateStore {
   Result<std::vector<SyncPair>> ListPairs(std::string_view user_id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
     TANDEM_ASSIGN_OR_RETURN(
-        Statement s, r->PrepareCached(fmt::format(
-                         "SELECT {} FROM sync_pairs WHERE ?1 = '' OR user_id = ?1 ORDER BY created, id", kPairColumns)));
+        Statement s,
+        r->PrepareCached(fmt::format(
+            "SELECT {} FROM sync_pairs WHERE ?1 = '' OR user_id = ?1 ORDER BY created, id",
+            kPairColumns)));
     s.BindText(1, user_id);
     std::vector<SyncPair> out;
     for (;;) {
@@ -239,12 +248,15 @@ class SqliteSyncState final : public SyncStateStore {
     auto w = o_.pool->Write();
     TANDEM_ASSIGN_OR_RETURN(
         Statement s,
-        w->PrepareCached("UPDATE sync_pairs SET user_id = ?2, provider = ?3, calendar = ?4, credential_ref = ?5, "
-                         "options = ?6, identity = ?7, crm_cursor = ?8, external_cursor = ?9, created = ?10, "
-                         "initialized = ?11, last_run = ?12 WHERE id = ?1"));
+        w->PrepareCached(
+            "UPDATE sync_pairs SET user_id = ?2, provider = ?3, calendar = ?4, credential_ref = "
+            "?5, "
+            "options = ?6, identity = ?7, crm_cursor = ?8, external_cursor = ?9, created = ?10, "
+            "initialized = ?11, last_run = ?12 WHERE id = ?1"));
     BindPair(s, pair);
     TANDEM_RETURN_IF_ERROR(s.Run());
-    if (w->ChangedRows() == 0) return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
+    if (w->ChangedRows() == 0)
+      return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
     return Status::Ok();
   }
 
@@ -253,15 +265,18 @@ class SqliteSyncState final : public SyncStateStore {
     TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached("DELETE FROM sync_pairs WHERE id = ?1"));
     s.BindText(1, id);
     TANDEM_RETURN_IF_ERROR(s.Run());
-    if (w->ChangedRows() == 0) return Status::NotFound(fmt::format("sync pair {} does not exist", id));
+    if (w->ChangedRows() == 0)
+      return Status::NotFound(fmt::format("sync pair {} does not exist", id));
     return Status::Ok();
   }
 
   // --- status
-  Result<std::optional<ItemStatus>> StatusByUid(std::string_view pair_id, std::string_view uid) override {
+  Result<std::optional<ItemStatus>> StatusByUid(std::string_view pair_id,
+                                                std::string_view uid) override {
     return OneStatus("uid", "", pair_id, uid);
   }
-  Result<std::optional<ItemStatus>> StatusByCrmId(std::string_view pair_id, std::string_view crm_id) override {
+  Result<std::optional<ItemStatus>> StatusByCrmId(std::string_view pair_id,
+                                                  std::string_view crm_id) override {
     return OneStatus("crm_id", "INDEXED BY sync_status_crm", pair_id, crm_id);
   }
   Result<std::optional<ItemStatus>> StatusByExternalHref(std::string_view pair_id,
@@ -271,9 +286,10 @@ class SqliteSyncState final : public SyncStateStore {
 
   Result<std::vector<ItemStatus>> ListStatus(std::string_view pair_id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(fmt::format(
-                                             "SELECT {} FROM sync_status WHERE pair_id = ?1 ORDER BY uid",
-                                             kStatusColumns)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached(fmt::format("SELECT {} FROM sync_status WHERE pair_id = ?1 ORDER BY uid",
+                                     kStatusColumns)));
     s.BindText(1, pair_id);
     std::vector<ItemStatus> out;
     for (;;) {
@@ -286,7 +302,8 @@ class SqliteSyncState final : public SyncStateStore {
 
   Result<int64_t> CountStatus(std::string_view pair_id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached("SELECT count(*) FROM sync_status WHERE pair_id = ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, r->PrepareCached("SELECT count(*) FROM sync_status WHERE pair_id = ?1"));
     s.BindText(1, pair_id);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     return row ? s.Int64(0) : 0;
@@ -294,10 +311,11 @@ class SqliteSyncState final : public SyncStateStore {
 
   Status PutStatus(const ItemStatus& row) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(fmt::format(
-                                             "INSERT OR REPLACE INTO sync_status({}) VALUES (?1, ?2, ?3, ?4, "
-                                             "?5, ?6, ?7, ?8)",
-                                             kStatusColumns)));
+    TANDEM_ASSIGN_OR_RETURN(Statement s,
+                            w->PrepareCached(fmt::format(
+                                "INSERT OR REPLACE INTO sync_status({}) VALUES (?1, ?2, ?3, ?4, "
+                                "?5, ?6, ?7, ?8)",
+                                kStatusColumns)));
     s.BindText(1, row.pair_id)
         .BindText(2, row.uid)
         .BindText(3, row.crm_id)
@@ -319,19 +337,21 @@ class SqliteSyncState final : public SyncStateStore {
   // --- intents
   Status PutIntent(const CreationIntent& i) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-                                             "INSERT OR REPLACE INTO sync_intents(pair_id, uid, target, "
-                                             "source_href, at) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, w->PrepareCached("INSERT OR REPLACE INTO sync_intents(pair_id, uid, target, "
+                                      "source_href, at) VALUES (?1, ?2, ?3, ?4, ?5)"));
     s.BindText(1, i.pair_id).BindText(2, i.uid).BindText(3, i.target).BindText(4, i.source_href);
     s.BindInt64(5, ToUnixMicros(i.at));
     return s.Run();
   }
 
-  Result<std::optional<CreationIntent>> GetIntent(std::string_view pair_id, std::string_view uid) override {
+  Result<std::optional<CreationIntent>> GetIntent(std::string_view pair_id,
+                                                  std::string_view uid) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(
-                                             "SELECT pair_id, uid, target, source_href, at FROM sync_intents "
-                                             "WHERE pair_id = ?1 AND uid = ?2"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached("SELECT pair_id, uid, target, source_href, at FROM sync_intents "
+                         "WHERE pair_id = ?1 AND uid = ?2"));
     s.BindText(1, pair_id).BindText(2, uid);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<CreationIntent>();
@@ -346,18 +366,19 @@ class SqliteSyncState final : public SyncStateStore {
   // --- pending
   Status AddPending(const PendingItem& p) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-                                             "INSERT OR REPLACE INTO sync_pending(pair_id, side, href, reason) "
-                                             "VALUES (?1, ?2, ?3, ?4)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached("INSERT OR REPLACE INTO sync_pending(pair_id, side, href, reason) "
+                         "VALUES (?1, ?2, ?3, ?4)"));
     s.BindText(1, p.pair_id).BindText(2, p.side).BindText(3, p.href).BindText(4, p.reason);
     return s.Run();
   }
 
   Result<std::vector<PendingItem>> ListPending(std::string_view pair_id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(
-                                             "SELECT pair_id, side, href, reason FROM sync_pending WHERE "
-                                             "pair_id = ?1 ORDER BY side, href"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, r->PrepareCached("SELECT pair_id, side, href, reason FROM sync_pending WHERE "
+                                      "pair_id = ?1 ORDER BY side, href"));
     s.BindText(1, pair_id);
     std::vector<PendingItem> out;
     for (;;) {
@@ -368,10 +389,13 @@ class SqliteSyncState final : public SyncStateStore {
     return out;
   }
 
-  Status RemovePending(std::string_view pair_id, std::string_view side, std::string_view href) override {
+  Status RemovePending(std::string_view pair_id, std::string_view side,
+                       std::string_view href) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-                                             "DELETE FROM sync_pending WHERE pair_id = ?1 AND side = ?2 AND href = ?3"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached(
+            "DELETE FROM sync_pending WHERE pair_id = ?1 AND side = ?2 AND href = ?3"));
     s.BindText(1, pair_id).BindText(2, side).BindText(3, href);
     return s.Run();
   }
@@ -383,19 +407,23 @@ class SqliteSyncState final : public SyncStateStore {
   // --- runs and log
   Result<int64_t> BeginRun(const SyncRun& run) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-                                             "INSERT INTO sync_runs(pair_id, started, finished, dry_run, outcome) "
-                                             "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached("INSERT INTO sync_runs(pair_id, started, finished, dry_run, outcome) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5)"));
     s.BindText(1, run.pair_id).BindInt64(2, ToUnixMicros(run.started));
-    s.BindOptionalInt64(3, OptMicros(run.finished)).BindBool(4, run.dry_run).BindText(5, run.outcome);
+    s.BindOptionalInt64(3, OptMicros(run.finished))
+        .BindBool(4, run.dry_run)
+        .BindText(5, run.outcome);
     TANDEM_RETURN_IF_ERROR(s.Run());
     return w->LastInsertRowId();
   }
 
   Status FinishRun(int64_t run_id, Instant finished, std::string_view outcome) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s,
-                            w->PrepareCached("UPDATE sync_runs SET finished = ?2, outcome = ?3 WHERE id = ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached("UPDATE sync_runs SET finished = ?2, outcome = ?3 WHERE id = ?1"));
     s.BindInt64(1, run_id).BindInt64(2, ToUnixMicros(finished)).BindText(3, outcome);
     TANDEM_RETURN_IF_ERROR(s.Run());
     if (w->ChangedRows() == 0) return Status::NotFound(fmt::format("sync run {}", run_id));
@@ -406,9 +434,14 @@ class SqliteSyncState final : public SyncStateStore {
     auto w = o_.pool->Write();
     TANDEM_ASSIGN_OR_RETURN(
         Statement s,
-        w->PrepareCached("INSERT INTO sync_log(run_id, pair_id, at, action, target, uid, crm_id, external_href, "
-                         "before, after, reason, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
-    s.BindInt64(1, e.run_id).BindText(2, e.pair_id).BindInt64(3, ToUnixMicros(e.at)).BindText(4, e.action);
+        w->PrepareCached(
+            "INSERT INTO sync_log(run_id, pair_id, at, action, target, uid, crm_id, external_href, "
+            "before, after, reason, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+            "?12)"));
+    s.BindInt64(1, e.run_id)
+        .BindText(2, e.pair_id)
+        .BindInt64(3, ToUnixMicros(e.at))
+        .BindText(4, e.action);
     s.BindText(5, e.target).BindText(6, e.uid).BindText(7, e.crm_id).BindText(8, e.external_href);
     s.BindText(9, e.before).BindText(10, e.after).BindText(11, e.reason).BindText(12, e.error);
     return s.Run();
@@ -418,8 +451,9 @@ class SqliteSyncState final : public SyncStateStore {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
     TANDEM_ASSIGN_OR_RETURN(
         Statement s,
-        r->PrepareCached("SELECT id, run_id, pair_id, at, action, target, uid, crm_id, external_href, before, "
-                         "after, reason, error FROM sync_log WHERE pair_id = ?1 ORDER BY id DESC LIMIT ?2"));
+        r->PrepareCached(
+            "SELECT id, run_id, pair_id, at, action, target, uid, crm_id, external_href, before, "
+            "after, reason, error FROM sync_log WHERE pair_id = ?1 ORDER BY id DESC LIMIT ?2"));
     s.BindText(1, pair_id).BindInt64(2, limit);
     std::vector<SyncLogEntry> out;
     for (;;) {
@@ -446,16 +480,17 @@ class SqliteSyncState final : public SyncStateStore {
 
   Result<std::vector<SyncRun>> ListRuns(std::string_view pair_id, int limit) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(
-                                             "SELECT id, pair_id, started, finished, dry_run, outcome FROM "
-                                             "sync_runs WHERE pair_id = ?1 ORDER BY id DESC LIMIT ?2"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached("SELECT id, pair_id, started, finished, dry_run, outcome FROM "
+                         "sync_runs WHERE pair_id = ?1 ORDER BY id DESC LIMIT ?2"));
     s.BindText(1, pair_id).BindInt64(2, limit);
     std::vector<SyncRun> out;
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
-      out.push_back(SyncRun{s.Int64(0), s.Text(1), FromUnixMicros(s.Int64(2)), OptInstant(s, 3), s.Bool(4),
-                            s.Text(5)});
+      out.push_back(SyncRun{s.Int64(0), s.Text(1), FromUnixMicros(s.Int64(2)), OptInstant(s, 3),
+                            s.Bool(4), s.Text(5)});
     }
     return out;
   }
@@ -465,8 +500,9 @@ class SqliteSyncState final : public SyncStateStore {
     auto w = o_.pool->Write();
     TANDEM_ASSIGN_OR_RETURN(
         Statement s,
-        w->PrepareCached("INSERT INTO sync_trash(pair_id, user_id, activity_id, uid, subject, start, ical, "
-                         "deleted_at, restored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+        w->PrepareCached(
+            "INSERT INTO sync_trash(pair_id, user_id, activity_id, uid, subject, start, ical, "
+            "deleted_at, restored_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
     s.BindText(1, t.pair_id).BindText(2, t.user_id).BindText(3, t.activity_id).BindText(4, t.uid);
     s.BindText(5, t.subject).BindInt64(6, ToUnixMicros(t.start)).BindText(7, t.ical);
     s.BindInt64(8, ToUnixMicros(t.deleted_at)).BindOptionalInt64(9, OptMicros(t.restored_at));
@@ -474,12 +510,14 @@ class SqliteSyncState final : public SyncStateStore {
     return w->LastInsertRowId();
   }
 
-  Result<std::vector<TrashEntry>> ListTrash(std::string_view user_id, bool include_restored) override {
+  Result<std::vector<TrashEntry>> ListTrash(std::string_view user_id,
+                                            bool include_restored) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(fmt::format(
-                                             "SELECT {} FROM sync_trash WHERE user_id = ?1 AND (?2 OR "
-                                             "restored_at IS NULL) ORDER BY id DESC",
-                                             kTrashColumns)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached(fmt::format("SELECT {} FROM sync_trash WHERE user_id = ?1 AND (?2 OR "
+                                     "restored_at IS NULL) ORDER BY id DESC",
+                                     kTrashColumns)));
     s.BindText(1, user_id).BindBool(2, include_restored);
     std::vector<TrashEntry> out;
     for (;;) {
@@ -492,8 +530,9 @@ class SqliteSyncState final : public SyncStateStore {
 
   Result<TrashEntry> GetTrash(int64_t id) override {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(
-                                             fmt::format("SELECT {} FROM sync_trash WHERE id = ?1", kTrashColumns)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        r->PrepareCached(fmt::format("SELECT {} FROM sync_trash WHERE id = ?1", kTrashColumns)));
     s.BindInt64(1, id);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return Status::NotFound(fmt::format("trash entry {} does not exist", id));
@@ -502,10 +541,12 @@ class SqliteSyncState final : public SyncStateStore {
 
   Status MarkRestored(int64_t id, Instant at) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached("UPDATE sync_trash SET restored_at = ?2 WHERE id = ?1"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, w->PrepareCached("UPDATE sync_trash SET restored_at = ?2 WHERE id = ?1"));
     s.BindInt64(1, id).BindInt64(2, ToUnixMicros(at));
     TANDEM_RETURN_IF_ERROR(s.Run());
-    if (w->ChangedRows() == 0) return Status::NotFound(fmt::format("trash entry {} does not exist", id));
+    if (w->ChangedRows() == 0)
+      return Status::NotFound(fmt::format("trash entry {} does not exist", id));
     return Status::Ok();
   }
 
@@ -517,22 +558,29 @@ class SqliteSyncState final : public SyncStateStore {
   }
 
   // --- CRM UIDs
-  Status PutCrmUid(std::string_view user_id, std::string_view uid, std::string_view activity_id) override {
+  Status PutCrmUid(std::string_view user_id, std::string_view uid,
+                   std::string_view activity_id) override {
     auto w = o_.pool->Write();
-    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-                                             "INSERT OR REPLACE INTO sync_crm_uids(user_id, uid, activity_id) "
-                                             "VALUES (?1, ?2, ?3)"));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s,
+        w->PrepareCached("INSERT OR REPLACE INTO sync_crm_uids(user_id, uid, activity_id) "
+                         "VALUES (?1, ?2, ?3)"));
     s.BindText(1, user_id).BindText(2, uid).BindText(3, activity_id);
     return s.Run();
   }
 
-  Result<std::optional<std::string>> CrmIdForUid(std::string_view user_id, std::string_view uid) override {
-    return OneText("SELECT activity_id FROM sync_crm_uids WHERE user_id = ?1 AND uid = ?2", user_id, uid);
+  Result<std::optional<std::string>> CrmIdForUid(std::string_view user_id,
+                                                 std::string_view uid) override {
+    return OneText("SELECT activity_id FROM sync_crm_uids WHERE user_id = ?1 AND uid = ?2", user_id,
+                   uid);
   }
 
-  Result<std::optional<std::string>> UidForCrmId(std::string_view user_id, std::string_view activity_id) override {
-    return OneText("SELECT uid FROM sync_crm_uids WHERE user_id = ?1 AND activity_id = ?2 ORDER BY uid LIMIT 1",
-                   user_id, activity_id);
+  Result<std::optional<std::string>> UidForCrmId(std::string_view user_id,
+                                                 std::string_view activity_id) override {
+    return OneText(
+        "SELECT uid FROM sync_crm_uids WHERE user_id = ?1 AND activity_id = ?2 ORDER BY uid LIMIT "
+        "1",
+        user_id, activity_id);
   }
 
  private:
@@ -556,16 +604,18 @@ class SqliteSyncState final : public SyncStateStore {
   Result<std::optional<ItemStatus>> OneStatus(std::string_view column, std::string_view index,
                                               std::string_view pair_id, std::string_view key) {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
-    TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(fmt::format(
-                                             "SELECT {} FROM sync_status {} WHERE pair_id = ?1 AND {} = ?2 LIMIT 1",
-                                             kStatusColumns, index, column)));
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, r->PrepareCached(fmt::format(
+                         "SELECT {} FROM sync_status {} WHERE pair_id = ?1 AND {} = ?2 LIMIT 1",
+                         kStatusColumns, index, column)));
     s.BindText(1, pair_id).BindText(2, key);
     TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return std::optional<ItemStatus>();
     return std::optional<ItemStatus>(StatusFromRow(s));
   }
 
-  Result<std::optional<std::string>> OneText(std::string_view sql, std::string_view a, std::string_view b) {
+  Result<std::optional<std::string>> OneText(std::string_view sql, std::string_view a,
+                                             std::string_view b) {
     TANDEM_ASSIGN_OR_RETURN(auto r, o_.pool->Read());
     TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(sql));
     s.BindText(1, a).BindText(2, b);

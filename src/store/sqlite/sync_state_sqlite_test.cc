@@ -25,7 +25,8 @@ class Holder final : public SyncStateStore {
     auto crm = SqliteStore::Open({.path = ":memory:", .clock = &clock, .ids = h->ids_.get()});
     EXPECT_TRUE(crm.ok()) << crm.status().ToString();
     h->crm_ = std::move(*crm);
-    auto state = OpenSqliteSyncState({.pool = &h->crm_->pool(), .clock = &clock, .ids = h->ids_.get()});
+    auto state =
+        OpenSqliteSyncState({.pool = &h->crm_->pool(), .clock = &clock, .ids = h->ids_.get()});
     EXPECT_TRUE(state.ok()) << state.status().ToString();
     h->s_ = std::move(*state);
     return h;
@@ -41,39 +42,57 @@ class Holder final : public SyncStateStore {
   Result<std::optional<ItemStatus>> StatusByCrmId(std::string_view p, std::string_view c) override {
     return s_->StatusByCrmId(p, c);
   }
-  Result<std::optional<ItemStatus>> StatusByExternalHref(std::string_view p, std::string_view h) override {
+  Result<std::optional<ItemStatus>> StatusByExternalHref(std::string_view p,
+                                                         std::string_view h) override {
     return s_->StatusByExternalHref(p, h);
   }
-  Result<std::vector<ItemStatus>> ListStatus(std::string_view p) override { return s_->ListStatus(p); }
+  Result<std::vector<ItemStatus>> ListStatus(std::string_view p) override {
+    return s_->ListStatus(p);
+  }
   Result<int64_t> CountStatus(std::string_view p) override { return s_->CountStatus(p); }
   Status PutStatus(const ItemStatus& r) override { return s_->PutStatus(r); }
-  Status DeleteStatus(std::string_view p, std::string_view u) override { return s_->DeleteStatus(p, u); }
+  Status DeleteStatus(std::string_view p, std::string_view u) override {
+    return s_->DeleteStatus(p, u);
+  }
   Status ClearStatus(std::string_view p) override { return s_->ClearStatus(p); }
   Status PutIntent(const CreationIntent& i) override { return s_->PutIntent(i); }
   Result<std::optional<CreationIntent>> GetIntent(std::string_view p, std::string_view u) override {
     return s_->GetIntent(p, u);
   }
-  Status DeleteIntent(std::string_view p, std::string_view u) override { return s_->DeleteIntent(p, u); }
+  Status DeleteIntent(std::string_view p, std::string_view u) override {
+    return s_->DeleteIntent(p, u);
+  }
   Status AddPending(const PendingItem& i) override { return s_->AddPending(i); }
-  Result<std::vector<PendingItem>> ListPending(std::string_view p) override { return s_->ListPending(p); }
+  Result<std::vector<PendingItem>> ListPending(std::string_view p) override {
+    return s_->ListPending(p);
+  }
   Status RemovePending(std::string_view p, std::string_view s, std::string_view h) override {
     return s_->RemovePending(p, s, h);
   }
   Status ClearPending(std::string_view p) override { return s_->ClearPending(p); }
   Result<int64_t> BeginRun(const SyncRun& r) override { return s_->BeginRun(r); }
-  Status FinishRun(int64_t id, Instant f, std::string_view o) override { return s_->FinishRun(id, f, o); }
+  Status FinishRun(int64_t id, Instant f, std::string_view o) override {
+    return s_->FinishRun(id, f, o);
+  }
   Status AppendLog(const SyncLogEntry& e) override { return s_->AppendLog(e); }
-  Result<std::vector<SyncLogEntry>> ListLog(std::string_view p, int l) override { return s_->ListLog(p, l); }
-  Result<std::vector<SyncRun>> ListRuns(std::string_view p, int l) override { return s_->ListRuns(p, l); }
+  Result<std::vector<SyncLogEntry>> ListLog(std::string_view p, int l) override {
+    return s_->ListLog(p, l);
+  }
+  Result<std::vector<SyncRun>> ListRuns(std::string_view p, int l) override {
+    return s_->ListRuns(p, l);
+  }
   Result<int64_t> PutTrash(const TrashEntry& t) override { return s_->PutTrash(t); }
-  Result<std::vector<TrashEntry>> ListTrash(std::string_view u, bool r) override { return s_->ListTrash(u, r); }
+  Result<std::vector<TrashEntry>> ListTrash(std::string_view u, bool r) override {
+    return s_->ListTrash(u, r);
+  }
   Result<TrashEntry> GetTrash(int64_t id) override { return s_->GetTrash(id); }
   Status MarkRestored(int64_t id, Instant at) override { return s_->MarkRestored(id, at); }
   Status DeleteTrash(int64_t id) override { return s_->DeleteTrash(id); }
   Status PutCrmUid(std::string_view u, std::string_view uid, std::string_view a) override {
     return s_->PutCrmUid(u, uid, a);
   }
-  Result<std::optional<std::string>> CrmIdForUid(std::string_view u, std::string_view uid) override {
+  Result<std::optional<std::string>> CrmIdForUid(std::string_view u,
+                                                 std::string_view uid) override {
     return s_->CrmIdForUid(u, uid);
   }
   Result<std::optional<std::string>> UidForCrmId(std::string_view u, std::string_view a) override {
