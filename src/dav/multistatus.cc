@@ -48,21 +48,24 @@ int ParseStatusLine(std::string_view line) {
   return code;
 }
 
-DavResponse ToDavResponse(const XmlElement& response) {
+DavResponse ToDavResponse(XmlElement&& response) {
   DavResponse out;
-  if (const XmlElement* href = response.Child(kNsDav, "href")) out.href = href->TrimmedText();
-  if (const XmlElement* status = response.Child(kNsDav, "status")) {
-    out.status = ParseStatusLine(status->TrimmedText());
-  }
-  for (const XmlElement* propstat : response.Children(kNsDav, "propstat")) {
-    Propstat ps;
-    if (const XmlElement* status = propstat->Child(kNsDav, "status")) {
-      ps.status = ParseStatusLine(status->TrimmedText());
+  for (XmlElement& child : response.children) {
+    if (child.Is(kNsDav, "href")) {
+      if (out.href.empty()) out.href = child.TrimmedText();
+    } else if (child.Is(kNsDav, "status")) {
+      out.status = ParseStatusLine(child.TrimmedText());
+    } else if (child.Is(kNsDav, "propstat")) {
+      Propstat ps;
+      for (XmlElement& part : child.children) {
+        if (part.Is(kNsDav, "status")) ps.status = ParseStatusLine(part.TrimmedText());
+        if (part.Is(kNsDav, "prop")) ps.props = std::move(part.children);
+      }
+      out.propstats.push_back(std::move(ps));
+    } else if (child.Is(kNsDav, "error")) {
+      out.error = std::move(child.children);
     }
-    if (const XmlElement* prop = propstat->Child(kNsDav, "prop")) ps.props = prop->children;
-    out.propstats.push_back(std::move(ps));
   }
-  if (const XmlElement* error = response.Child(kNsDav, "error")) out.error = error->children;
   return out;
 }
 
@@ -73,7 +76,7 @@ MultistatusReader::MultistatusReader(ResponseSink sink)
 Status MultistatusReader::OnElement(XmlElement&& element) {
   if (element.Is(kNsDav, "response")) {
     ++responses_read_;
-    return sink_(ToDavResponse(element));
+    return sink_(ToDavResponse(std::move(element)));
   }
   if (element.Is(kNsDav, "sync-token")) sync_token_ = element.TrimmedText();
   return Status::Ok();

@@ -68,8 +68,9 @@ struct Multistatus {
 // Parses a whole multistatus body.
 Result<Multistatus> ParseMultistatus(std::string_view body);
 
-// Converts one DAV:response element (used by MultistatusReader).
-DavResponse ToDavResponse(const XmlElement& response);
+// Converts one DAV:response element (used by MultistatusReader); consumes it
+// (calendar-data text is moved, not copied).
+DavResponse ToDavResponse(XmlElement&& response);
 
 // "HTTP/1.1 207 Multi-Status" -> 207; 0 when unreadable.
 int ParseStatusLine(std::string_view line);

@@ -139,7 +139,7 @@ std::string IcalUid(std::string_view ical) {
 }
 
 // Receives items of one call: keeps them (or passes them on), notes UIDs seen on
-// more than one resource.
+// more than one resource. Kept lean: at 100,000 items every per-item byte counts.
 class CalDavCalendar::Collector {
  public:
   explicit Collector(const ItemSink* sink) : sink_(sink) {}
@@ -147,20 +147,41 @@ class CalDavCalendar::Collector {
   Status Add(sync::Item&& item) {
     std::string uid = IcalUid(item.ical);
     if (!uid.empty()) {
-      auto [it, inserted] = uid_to_href_.emplace(uid, item.href);
+      // Keyed by a 64-bit hash of the UID: two different UIDs colliding at
+      // 100,000 items has a chance of about 1e-9 and would only add a warning.
+      auto [it, inserted] = href_by_uid_hash_.emplace(std::hash<std::string>{}(uid), item.href);
       if (!inserted && it->second != item.href) {
         warnings.push_back(fmt::format("two resources carry UID {}: {} and {}", uid, it->second,
                                        item.href));
       }
     }
     if (sink_ != nullptr && *sink_) return (*sink_)(std::move(item));
-    auto [it, inserted] = index_.emplace(item.href, items.size());
-    if (inserted) {
-      items.push_back(std::move(item));
-    } else {
-      items[it->second] = std::move(item);
-    }
+    // Text grown by appending may carry spare capacity.
+    item.ical.shrink_to_fit();
+    items.push_back(std::move(item));
     return Status::Ok();
+  }
+
+  // One item per href, the last one received winning (a transfer restarted by a
+  // retry hands out its items again).
+  std::vector<sync::Item> TakeItems() {
+    std::vector<uint32_t> order(items.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return items[a].href < items[b].href; });
+    std::vector<bool> drop(items.size(), false);
+    bool any = false;
+    for (size_t i = 0; i + 1 < order.size(); ++i) {
+      if (items[order[i]].href == items[order[i + 1]].href) drop[order[i]] = any = true;
+    }
+    if (any) {
+      size_t kept = 0;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!drop[i]) items[kept++] = std::move(items[i]);
+      }
+      items.resize(kept);
+    }
+    return std::move(items);
   }
 
   std::vector<sync::Item> items;
@@ -168,8 +189,7 @@ class CalDavCalendar::Collector {
 
  private:
   const ItemSink* sink_;
-  std::unordered_map<std::string, size_t> index_;
-  std::unordered_map<std::string, std::string> uid_to_href_;
+  std::unordered_map<size_t, std::string> href_by_uid_hash_;
 };
 
 CalDavCalendar::CalDavCalendar(CalDavCalendarOptions options)
@@ -288,7 +308,7 @@ Result<sync::ChangeSet> CalDavCalendar::ChangesSince(const std::string& cursor,
     return Status::ResyncRequired("cursor not made by the CalDAV provider");
   }
   if (!result.ok()) return result;
-  result->changed = std::move(out.items);
+  result->changed = out.TakeItems();
   for (auto& w : out.warnings) result->warnings.push_back(std::move(w));
   return result;
 }
@@ -545,7 +565,7 @@ Status CalDavCalendar::CalendarQuery(const sync::TimeRange* window, std::optiona
 Result<std::vector<sync::Item>> CalDavCalendar::GetMany(const std::vector<std::string>& hrefs) {
   Collector out(nullptr);
   if (!hrefs.empty()) TANDEM_RETURN_IF_ERROR(FetchByMultiget(hrefs, out, nullptr));
-  return std::move(out.items);
+  return out.TakeItems();
 }
 
 Result<sync::ItemRef> CalDavCalendar::Create(const std::string& uid, const std::string& ical) {
