@@ -5,7 +5,9 @@
 // creations, edits (title, moves into and out of the window, private toggles)
 // and deletions by "the user" on both sides, trash restores, syncs, and syncs
 // that crash at a chosen executor step (before or after a request reached the
-// side, or before a state write) followed by a normal sync. After every sync:
+// side, or before a state write) followed by a normal sync, and syncs during
+// which the user edits an item the engine is about to update or delete (its
+// precondition fails; with "later wins" the user's newer edit must survive). After every sync:
 //   - both calendars hold exactly what the model says (so both sides agree,
 //     nothing is duplicated and no edit is lost),
 //   - every conflict loser of the model is in the sync log,
@@ -98,19 +100,24 @@ void Track(ModelEvent& ev) {
   ev.agreed_ext = ev.ext->Key();
 }
 
-void Resolve(Model& m, const std::string& uid, ModelEvent& ev) {
+// (side, UID) of every item an update or deletion of the model sync writes to.
+using Writes = std::vector<std::pair<Side, std::string>>;
+
+void Resolve(Model& m, const std::string& uid, ModelEvent& ev, Writes* w) {
   if (ev.crm->Key() == ev.ext->Key()) return;
   if (Winner(m, *ev.crm, *ev.ext) == Side::kCrm) {
     m.losers.push_back({uid, ev.ext->Key()});
     ev.ext = ev.crm;
+    if (w) w->push_back({Side::kExternal, uid});
   } else {
     m.losers.push_back({uid, ev.crm->Key()});
     ev.crm = ev.ext;
+    if (w) w->push_back({Side::kCrm, uid});
   }
 }
 
 // One complete sync, rule by rule (docs/SYNC.md), written independently of the planner.
-void ModelSync(Model& m) {
+void ModelSync(Model& m, Writes* w = nullptr) {
   for (auto& [uid, ev] : m.events) {
     auto& c = ev.crm;
     auto& e = ev.ext;
@@ -120,7 +127,7 @@ void ModelSync(Model& m) {
       if (!touched) continue;  // untracked and unchanged: not seen
       if (c && e) {
         if (Filtered(m, *c) || Filtered(m, *e)) continue;
-        Resolve(m, uid, ev);
+        Resolve(m, uid, ev, w);
         Track(ev);
       } else if (c) {
         if (!Filtered(m, *c)) {
@@ -148,6 +155,7 @@ void ModelSync(Model& m) {
       } else {
         e.reset();
         ev.tracked = false;
+        if (w) w->push_back({Side::kExternal, uid});
       }
       continue;
     }
@@ -159,15 +167,18 @@ void ModelSync(Model& m) {
         m.trash.push_back({uid, *c, false});
         c.reset();
         ev.tracked = false;
+        if (w) w->push_back({Side::kCrm, uid});
       }
       continue;
     }
     if (crm_changed && ext_changed) {
-      Resolve(m, uid, ev);
+      Resolve(m, uid, ev, w);
     } else if (crm_changed) {
       e = c;
+      if (w) w->push_back({Side::kExternal, uid});
     } else if (ext_changed) {
       c = e;
+      if (w) w->push_back({Side::kCrm, uid});
     }
     Track(ev);
   }
@@ -198,6 +209,14 @@ struct Sut {
   std::string violation;  // set by the guards below
 
   // Crash injection: the n-th step of a run throws; 0 = off.
+  // A user edit made while the engine is about to write (update or delete) the
+  // item `concurrent_uid` on `concurrent_side`: the engine's precondition fails.
+  std::optional<Side> concurrent_side;
+  std::string concurrent_uid;
+  std::string concurrent_text;
+  bool concurrent_fired = false;
+  int concurrent_edits = 0;
+
   int steps = 0;
   int crashes = 0;
   int crash_at = 0;
@@ -223,6 +242,17 @@ struct Sut {
                 if (!InWindow(day) || (skip_private && ev->is_private)) {
                   violation = fmt::format("engine {} touched filtered item {}", op, key);
                 }
+              }
+            }
+            const Side this_side = &side == &crm ? Side::kCrm : Side::kExternal;
+            if (phase == MemoryCalendar::Phase::kBefore && op != "create" && !concurrent_fired &&
+                concurrent_side == this_side) {
+              auto snap = side.Snapshot();
+              auto it = snap.find(key);
+              if (it != snap.end() && it->second.uid == concurrent_uid) {
+                concurrent_fired = true;
+                ++concurrent_edits;
+                RC_ASSERT(side.UserEdit(key, concurrent_text).ok());
               }
             }
             Step(phase == MemoryCalendar::Phase::kAfter);
@@ -516,6 +546,56 @@ struct CrashingSync : Cmd {
   }
 };
 
+// With "later modification wins", a user edit that lands between the engine's
+// read and its write must not be overwritten: the write fails its precondition,
+// the item is re-planned, and the edit (the newest) wins. The model treats it as
+// an edit made just before the sync.
+struct ConcurrentEditSync : Cmd {
+  Side side;
+  std::string uid;
+  Content content;
+  static Writes PredictedWrites(const Model& m) {
+    Model copy = m;
+    Writes w;
+    ModelSync(copy, &w);
+    return w;
+  }
+  explicit ConcurrentEditSync(const Model& m) {
+    RC_PRE(m.policy == store::ConflictPolicy::kLaterWins);
+    Writes w = PredictedWrites(m);
+    RC_PRE(!w.empty());
+    std::tie(side, uid) = *rc::gen::elementOf(w);
+    content = GenContent(m);
+  }
+  void checkPreconditions(const Model& m) const override {
+    RC_PRE(m.policy == store::ConflictPolicy::kLaterWins);
+    Writes w = PredictedWrites(m);
+    RC_PRE(std::find(w.begin(), w.end(), std::pair{side, uid}) != w.end());
+  }
+  void apply(Model& m) const override {
+    m.clock = std::max(m.clock, content.mod);
+    ModelEvent& ev = m.events[uid];
+    (side == Side::kCrm ? ev.crm : ev.ext) = content;
+    (side == Side::kCrm ? ev.crm_touched : ev.ext_touched) = true;
+    ModelSync(m);
+  }
+  void run(const Model& m, Sut& s) const override {
+    s.concurrent_side = side;
+    s.concurrent_uid = uid;
+    s.concurrent_text = Text(uid, content);
+    s.concurrent_fired = false;
+    SyncUntilQuiet(s);
+    s.concurrent_side.reset();
+    RC_ASSERT(s.concurrent_fired);
+    Model next = m;
+    apply(next);
+    CheckAgainstModel(next, s);
+  }
+  void show(std::ostream& os) const override {
+    os << "ConcurrentEditSync(" << SideName(side) << ", " << uid << ", " << content.Key() << ")";
+  }
+};
+
 int CasesFromEnv(int fallback) {
   const char* v = std::getenv("TANDEM_SYNC_RC_CASES");
   return v != nullptr ? std::max(1, std::atoi(v)) : fallback;
@@ -538,15 +618,17 @@ TEST(SyncStateMachine, BothSidesAgreeAfterRandomEditsSyncsAndCrashes) {
         auto init = sut.engine.Run(sut.pair_id, sut.crm, sut.ext, RunOptions{.initialize = true});
         RC_ASSERT(init.ok());
         const auto commands = *rc::state::gen::commands(
-            m, rc::state::gen::execOneOfWithArgs<UserCreate, UserCreate, UserEdit, UserEdit,
-                                                 UserEdit, UserDelete, RestoreTrash, Sync, Sync,
-                                                 CrashingSync, CrashingSync>());
+            m,
+            rc::state::gen::execOneOfWithArgs<
+                UserCreate, UserCreate, UserEdit, UserEdit, UserEdit, UserDelete, RestoreTrash,
+                Sync, Sync, CrashingSync, CrashingSync, ConcurrentEditSync, ConcurrentEditSync>());
         rc::state::runAll(commands, m, sut);
         // A final sync from whatever state the sequence ended in.
         Model last = m;
         rc::state::applyAll(commands, last);
         Sync().run(last, sut);
         RC_CLASSIFY(sut.crashes > 0, "a crash was injected");
+        RC_CLASSIFY(sut.concurrent_edits > 0, "a concurrent edit met a precondition");
         RC_CLASSIFY(!last.losers.empty(), "a conflict was resolved");
         RC_CLASSIFY(!last.trash.empty(), "an activity went to the trash");
         RC_CLASSIFY(commands.size() >= 20, ">= 20 commands");
