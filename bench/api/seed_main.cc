@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     a.subject = "Benchmark appointment " + std::to_string(i);
     a.location = "Room " + std::to_string(i % 40);
     a.description = "Seeded for the API benchmark.";
-    a.start = base + std::chrono::minutes(30) * (i % 17520) ;
+    a.start = base + std::chrono::minutes(30) * (i % 17520);
     a.end = a.start + std::chrono::minutes(30);
     auto r = (*store)->Create(std::move(a));
     if (!r.ok()) {

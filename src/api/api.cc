@@ -1,7 +1,8 @@
 #include "api/api.h"
 
-#include <charconv>
 #include <spdlog/spdlog.h>
+
+#include <charconv>
 
 #include "api/errors.h"
 #include "api/mutations.h"
@@ -24,7 +25,9 @@ template <>
 struct Entity<model::Account> {
   static constexpr model::EntityType kType = model::EntityType::kAccount;
   static constexpr std::string_view kSingular = "account";
-  static Result<model::Account> Get(store::Store& s, std::string_view id) { return s.GetAccount(id); }
+  static Result<model::Account> Get(store::Store& s, std::string_view id) {
+    return s.GetAccount(id);
+  }
   static Result<store::Page<model::Account>> List(store::Store& s, const store::ListOptions& o) {
     return s.ListAccounts(o);
   }
@@ -35,7 +38,9 @@ template <>
 struct Entity<model::Contact> {
   static constexpr model::EntityType kType = model::EntityType::kContact;
   static constexpr std::string_view kSingular = "contact";
-  static Result<model::Contact> Get(store::Store& s, std::string_view id) { return s.GetContact(id); }
+  static Result<model::Contact> Get(store::Store& s, std::string_view id) {
+    return s.GetContact(id);
+  }
   static Result<store::Page<model::Contact>> List(store::Store& s, const store::ListOptions& o) {
     return s.ListContacts(o);
   }
@@ -119,7 +124,8 @@ struct RestApi::Impl {
   Authenticator auth;
 
   explicit Impl(ApiOptions o)
-      : options(o), store(*o.store),
+      : options(o),
+        store(*o.store),
         auth(o.store, o.clock, o.random, o.session_lifetime, o.password_cost) {}
 
   using AuthedHandler = std::function<ServerResponse(const ServerRequest&, const Caller&)>;
@@ -173,7 +179,8 @@ struct RestApi::Impl {
     if (!merged.ok()) return ErrorResponse(merged);
     if (rec.meta.owner_id.empty()) rec.meta.owner_id = c.user.id;
     if (rec.meta.owner_id != c.user.id && !c.viewer.admin) {
-      return ErrorResponse(Status::PermissionDenied("owner_id: only admins create records for other users"));
+      return ErrorResponse(
+          Status::PermissionDenied("owner_id: only admins create records for other users"));
     }
     if (rec.meta.owner_id != c.user.id) {
       auto owner = store.GetUser(rec.meta.owner_id);
@@ -182,9 +189,9 @@ struct RestApi::Impl {
     auto created = store.Create(std::move(rec));
     if (!created.ok()) return ErrorResponse(created.status());
     LogWrite(Entity<T>::kSingular, created->meta.id, "created", c, created->meta.version);
-    return RecordResponse(201, *created).SetHeader(
-        "Location", fmt::format("/api/v1/{}/{}", model::EntityName(Entity<T>::kType),
-                                created->meta.id));
+    return RecordResponse(201, *created)
+        .SetHeader("Location", fmt::format("/api/v1/{}/{}", model::EntityName(Entity<T>::kType),
+                                           created->meta.id));
   }
 
   template <typename T>
@@ -245,9 +252,9 @@ struct RestApi::Impl {
     auto current = GetVisible<T>(c, id);
     if (!current.ok()) return ErrorResponse(current.status());
     if (*if_match && **if_match != current->meta.version) return Stale(*current);
-    Status deleted = store.Delete(Entity<T>::kType, id,
-                                  *if_match ? std::optional<int64_t>(current->meta.version)
-                                            : std::nullopt);
+    Status deleted =
+        store.Delete(Entity<T>::kType, id,
+                     *if_match ? std::optional<int64_t>(current->meta.version) : std::nullopt);
     if (deleted.Is(Code::kPreconditionFailed)) {
       auto now = GetVisible<T>(c, id);
       if (!now.ok()) return ErrorResponse(now.status());
@@ -267,7 +274,8 @@ struct RestApi::Impl {
     o.limit = *limit;
     o.page_after = std::string(r.Query("page_after").value_or(""));
     if (auto owner = r.Query("owner")) {
-      if (owner->empty()) return ErrorResponse(Status::InvalidArgument("owner: must be 'me' or a user id"));
+      if (owner->empty())
+        return ErrorResponse(Status::InvalidArgument("owner: must be 'me' or a user id"));
       o.owner_id = *owner == "me" ? c.user.id : std::string(*owner);
     }
     for (auto [name, target] : {std::pair{"from", &o.from}, std::pair{"to", &o.to}}) {
@@ -278,7 +286,9 @@ struct RestApi::Impl {
             fmt::format("{}: only activities can be filtered by time", name)));
       }
       auto t = ParseRfc3339(*q);
-      if (!t.ok()) return ErrorResponse(Status::InvalidArgument(fmt::format("{}: {}", name, t.status().message())));
+      if (!t.ok())
+        return ErrorResponse(
+            Status::InvalidArgument(fmt::format("{}: {}", name, t.status().message())));
       *target = *t;
     }
     o.viewer = c.viewer;
@@ -286,7 +296,8 @@ struct RestApi::Impl {
     if (!page.ok()) return ErrorResponse(page.status());
     Json items = Json::array();
     for (const auto& rec : page->items) items.push_back(model::ToJson(rec));
-    return JsonResponse(200, Json{{"items", std::move(items)}, {"next_page_after", page->next_page_after}});
+    return JsonResponse(
+        200, Json{{"items", std::move(items)}, {"next_page_after", page->next_page_after}});
   }
 
   template <typename T>
@@ -470,19 +481,26 @@ void RestApi::Register(http::Router* router) {
     return impl->UserResponse(200, c.user);
   }));
 
-  router->Add("GET", "/api/v1/users", impl->Authed([impl](auto& r, auto& c) { return impl->ListUsers(r, c); }));
-  router->Add("POST", "/api/v1/users", impl->Authed([impl](auto& r, auto& c) { return impl->CreateUser(r, c); }));
-  router->Add("GET", "/api/v1/users/{id}", impl->Authed([impl](auto& r, auto& c) { return impl->ReadUser(r, c); }));
-  router->Add("PUT", "/api/v1/users/{id}", impl->Authed([impl](auto& r, auto& c) { return impl->UpdateUser(r, c); }));
-  router->Add("PATCH", "/api/v1/users/{id}", impl->Authed([impl](auto& r, auto& c) { return impl->UpdateUser(r, c); }));
-  router->Add("DELETE", "/api/v1/users/{id}", impl->Authed([impl](auto& r, auto& c) { return impl->DeleteUser(r, c); }));
+  router->Add("GET", "/api/v1/users",
+              impl->Authed([impl](auto& r, auto& c) { return impl->ListUsers(r, c); }));
+  router->Add("POST", "/api/v1/users",
+              impl->Authed([impl](auto& r, auto& c) { return impl->CreateUser(r, c); }));
+  router->Add("GET", "/api/v1/users/{id}",
+              impl->Authed([impl](auto& r, auto& c) { return impl->ReadUser(r, c); }));
+  router->Add("PUT", "/api/v1/users/{id}",
+              impl->Authed([impl](auto& r, auto& c) { return impl->UpdateUser(r, c); }));
+  router->Add("PATCH", "/api/v1/users/{id}",
+              impl->Authed([impl](auto& r, auto& c) { return impl->UpdateUser(r, c); }));
+  router->Add("DELETE", "/api/v1/users/{id}",
+              impl->Authed([impl](auto& r, auto& c) { return impl->DeleteUser(r, c); }));
 
   impl->AddRecordRoutes<model::Account>(router);
   impl->AddRecordRoutes<model::Contact>(router);
   impl->AddRecordRoutes<model::Opportunity>(router);
   impl->AddRecordRoutes<model::Activity>(router);
 
-  router->Add("GET", "/api/v1/changes", impl->Authed([impl](auto& r, auto& c) { return impl->Changes(r, c); }));
+  router->Add("GET", "/api/v1/changes",
+              impl->Authed([impl](auto& r, auto& c) { return impl->Changes(r, c); }));
   RegisterMutationRoutes(router, &impl->store, &impl->auth, impl->options.clock);
 }
 
@@ -511,7 +529,8 @@ Result<int64_t> ParseCursor(std::string_view cursor, std::string_view epoch) {
     return Status::InvalidArgument("since: malformed cursor");
   }
   if (cursor.substr(0, dot) != epoch) {
-    return Status::ResyncRequired("since: the cursor belongs to another database; pull again from the start");
+    return Status::ResyncRequired(
+        "since: the cursor belongs to another database; pull again from the start");
   }
   return seq;
 }
@@ -532,7 +551,8 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
   if (auto entity = r.Query("entity"); entity && !entity->empty()) {
     auto type = model::ParseEntityName(*entity);
     if (!type.ok() || *type == model::EntityType::kUser) {
-      return ErrorResponse(Status::InvalidArgument("entity: must be accounts, contacts, opportunities or activities"));
+      return ErrorResponse(Status::InvalidArgument(
+          "entity: must be accounts, contacts, opportunities or activities"));
     }
     filter.entity = *type;
   }
@@ -574,13 +594,21 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
       switch (ch.entity) {
         case model::EntityType::kActivity: {
           auto it = activities.find(ch.id);
-          if (it != activities.end() && MayAccess(c, it->second)) record = model::ToJson(it->second);
+          if (it != activities.end() && MayAccess(c, it->second))
+            record = model::ToJson(it->second);
           break;
         }
-        case model::EntityType::kAccount: visible(store.GetAccount(ch.id)); break;
-        case model::EntityType::kContact: visible(store.GetContact(ch.id)); break;
-        case model::EntityType::kOpportunity: visible(store.GetOpportunity(ch.id)); break;
-        case model::EntityType::kUser: break;
+        case model::EntityType::kAccount:
+          visible(store.GetAccount(ch.id));
+          break;
+        case model::EntityType::kContact:
+          visible(store.GetContact(ch.id));
+          break;
+        case model::EntityType::kOpportunity:
+          visible(store.GetOpportunity(ch.id));
+          break;
+        case model::EntityType::kUser:
+          break;
       }
       if (!failure.ok()) return ErrorResponse(failure);
       if (record) {

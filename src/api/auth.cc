@@ -1,12 +1,11 @@
 #include "api/auth.h"
 
+#include <fmt/format.h>
 #include <sodium.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <fmt/format.h>
 
 namespace tandem::api {
 
@@ -46,7 +45,10 @@ std::string TokenHash(std::string_view token) {
 
 Authenticator::Authenticator(store::Store* store, const Clock* clock, Random* random,
                              Duration session_lifetime, PasswordCost cost)
-    : store_(store), clock_(clock), random_(random), session_lifetime_(session_lifetime),
+    : store_(store),
+      clock_(clock),
+      random_(random),
+      session_lifetime_(session_lifetime),
       cost_(cost) {
   auto dummy = HashPassword(random_->Hex(16), cost_);
   if (dummy.ok()) dummy_hash_ = *dummy;
@@ -113,7 +115,8 @@ Result<Caller> Authenticator::Authenticate(std::optional<std::string_view> autho
   if (session->expires <= now) return Status::Unauthenticated("invalid or expired token");
   auto user = store_->GetUser(session->user_id);
   if (!user.ok()) {
-    if (user.status().Is(Code::kNotFound)) return Status::Unauthenticated("invalid or expired token");
+    if (user.status().Is(Code::kNotFound))
+      return Status::Unauthenticated("invalid or expired token");
     return user.status();
   }
   if (user->disabled) return Status::Unauthenticated("invalid or expired token");

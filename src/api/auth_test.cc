@@ -29,8 +29,8 @@ class AuthenticatorTest : public ::testing::Test {
     auto s = store::OpenSqliteStore({.path = ":memory:", .clock = &clock_, .ids = &ids_});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
-    auth_ = std::make_unique<Authenticator>(store_.get(), &clock_, &random_,
-                                            std::chrono::hours(1), PasswordCost::Fast());
+    auth_ = std::make_unique<Authenticator>(store_.get(), &clock_, &random_, std::chrono::hours(1),
+                                            PasswordCost::Fast());
     model::User u;
     u.login = "alice";
     u.password_hash = *HashPassword("s3cret", PasswordCost::Fast());
@@ -62,7 +62,8 @@ TEST_F(AuthenticatorTest, LoginAuthenticateLogout) {
   EXPECT_FALSE(caller->viewer.admin);
   EXPECT_TRUE(auth_->Authenticate(std::nullopt).status().Is(Code::kUnauthenticated));
   EXPECT_TRUE(auth_->Authenticate("Basic abc").status().Is(Code::kUnauthenticated));
-  EXPECT_TRUE(auth_->Authenticate("Bearer " + std::string(64, 'a')).status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(
+      auth_->Authenticate("Bearer " + std::string(64, 'a')).status().Is(Code::kUnauthenticated));
 
   ASSERT_TRUE(auth_->Logout(*caller).ok());
   EXPECT_TRUE(auth_->Authenticate("Bearer " + login->token).status().Is(Code::kUnauthenticated));

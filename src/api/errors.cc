@@ -4,37 +4,61 @@ namespace tandem::api {
 
 int HttpStatusOf(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kPreconditionFailed: return 412;
-    case Code::kConflict: return 409;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kResyncRequired: return 410;
-    case Code::kResourceExhausted: return 413;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kCorruption: return 500;
-    case Code::kInternal: return 500;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kPreconditionFailed:
+      return 412;
+    case Code::kConflict:
+      return 409;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kResyncRequired:
+      return 410;
+    case Code::kResourceExhausted:
+      return 413;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    case Code::kCorruption:
+      return 500;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
 
 std::string_view ErrorNameOfHttpStatus(int http_status) {
   switch (http_status) {
-    case 400: return "InvalidArgument";
-    case 401: return "Unauthenticated";
-    case 403: return "PermissionDenied";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 410: return "ResyncRequired";
-    case 412: return "PreconditionFailed";
+    case 400:
+      return "InvalidArgument";
+    case 401:
+      return "Unauthenticated";
+    case 403:
+      return "PermissionDenied";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 410:
+      return "ResyncRequired";
+    case 412:
+      return "PreconditionFailed";
     case 413:
-    case 431: return "ResourceExhausted";
-    case 503: return "Unavailable";
-    default: return "Internal";
+    case 431:
+      return "ResourceExhausted";
+    case 503:
+      return "Unavailable";
+    default:
+      return "Internal";
   }
 }
 

@@ -1,9 +1,9 @@
 #include "apps/config.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <exception>
-
-#include <fmt/format.h>
 #include <toml.hpp>
 
 namespace tandem::apps {
@@ -25,8 +25,10 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     ReadKey(root, "log_level", &config->log_level);
     ReadKey(root, "threads", &config->threads);
     ReadKey(root, "demo", &config->demo);
-    if (root.contains("auth")) ReadKey(toml::find(root, "auth"), "session_hours", &config->session_hours);
-    if (root.contains("feed")) ReadKey(toml::find(root, "feed"), "tombstone_days", &config->tombstone_days);
+    if (root.contains("auth"))
+      ReadKey(toml::find(root, "auth"), "session_hours", &config->session_hours);
+    if (root.contains("feed"))
+      ReadKey(toml::find(root, "feed"), "tombstone_days", &config->tombstone_days);
     if (root.contains("http")) {
       ReadKey(toml::find(root, "http"), "body_limit_bytes", &config->body_limit_bytes);
     }
@@ -48,7 +50,8 @@ Result<ListenAddress> ParseListen(std::string_view text) {
   }
   ListenAddress out;
   std::string_view host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   out.address = std::string(host);
   std::string_view port = text.substr(colon + 1);
   unsigned value = 0;
@@ -65,8 +68,10 @@ Status Validate(const DaemonConfig& c) {
   if (!listen.ok()) return listen.status();
   if (c.threads < 0 || c.threads > 256) return Status::InvalidArgument("threads: must be 0..256");
   if (c.session_hours < 1) return Status::InvalidArgument("auth.session_hours: must be at least 1");
-  if (c.tombstone_days < 1) return Status::InvalidArgument("feed.tombstone_days: must be at least 1");
-  if (c.body_limit_bytes < 1024) return Status::InvalidArgument("http.body_limit_bytes: must be at least 1024");
+  if (c.tombstone_days < 1)
+    return Status::InvalidArgument("feed.tombstone_days: must be at least 1");
+  if (c.body_limit_bytes < 1024)
+    return Status::InvalidArgument("http.body_limit_bytes: must be at least 1024");
   if (c.admin_login.empty()) return Status::InvalidArgument("admin.login: must not be empty");
   if (c.data_dir.empty()) return Status::InvalidArgument("data_dir: must not be empty");
   return Status::Ok();

@@ -1,8 +1,8 @@
 #include "apps/demo_data.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include <chrono>
 
 namespace tandem::apps {
 
@@ -46,7 +46,12 @@ Result<std::string> CreateDemoData(store::Store& store, const Clock& clock,
     return m;
   };
 
-  struct AccountSeed { const char* name; const char* website; const char* phone; const char* address; };
+  struct AccountSeed {
+    const char* name;
+    const char* website;
+    const char* phone;
+    const char* address;
+  };
   const AccountSeed account_seeds[] = {
       {"Northwind Traders", "https://northwind.example", "+1 206 555 0100", "Seattle, WA"},
       {"Contoso Pharmaceuticals", "https://contoso.example", "+44 20 7946 0958", "London"},
@@ -64,7 +69,13 @@ Result<std::string> CreateDemoData(store::Store& store, const Clock& clock,
     accounts.push_back(created);
   }
 
-  struct ContactSeed { int account; const char* first; const char* last; const char* email; const char* title; };
+  struct ContactSeed {
+    int account;
+    const char* first;
+    const char* last;
+    const char* email;
+    const char* title;
+  };
   const ContactSeed contact_seeds[] = {
       {0, "Nancy", "Davolio", "nancy@northwind.example", "Purchasing Manager"},
       {0, "Andrew", "Fuller", "andrew@northwind.example", "VP Sales"},
@@ -91,7 +102,14 @@ Result<std::string> CreateDemoData(store::Store& store, const Clock& clock,
     return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(ymd.year()),
                        static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
   };
-  struct OpportunitySeed { int account; int contact; const char* name; model::OpportunityStage stage; int64_t cents; int close_in_days; };
+  struct OpportunitySeed {
+    int account;
+    int contact;
+    const char* name;
+    model::OpportunityStage stage;
+    int64_t cents;
+    int close_in_days;
+  };
   const OpportunitySeed opportunity_seeds[] = {
       {0, 0, "Northwind: 500 seats renewal", model::OpportunityStage::kNegotiation, 4'200'000, 21},
       {1, 2, "Contoso: cold-chain pilot", model::OpportunityStage::kProposal, 1'850'000, 45},
@@ -113,7 +131,9 @@ Result<std::string> CreateDemoData(store::Store& store, const Clock& clock,
 
   // Activities at office hours (UTC) over the next weeks.
   Instant today = Midnight(now);
-  auto at = [&](int day, int hour, int minute = 0) { return today + days(day) + hours(hour) + minutes(minute); };
+  auto at = [&](int day, int hour, int minute = 0) {
+    return today + days(day) + hours(hour) + minutes(minute);
+  };
   auto activity = [&](const char* subject, Instant start, Duration length) {
     model::Activity a;
     a.meta = meta();

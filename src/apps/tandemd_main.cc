@@ -4,15 +4,14 @@
 // database is closed cleanly). Exit codes: 0 ok, 1 runtime failure, 2 usage/config.
 #include <malloc.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
-
-#include <CLI/CLI.hpp>
-#include <spdlog/spdlog.h>
 
 #include "api/api.h"
 #include "apps/config.h"

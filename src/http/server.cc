@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,8 +16,6 @@
 #include <set>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
 namespace tandem::http {
 
 namespace asio = boost::asio;
@@ -27,7 +27,8 @@ namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -241,10 +242,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.expires_after(first_ ? server_->options.read_timeout
                                  : server_->options.idle_timeout + server_->options.read_timeout);
     reading_ = true;
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnHeader(ec);
-                             });
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   // A client that sent "Expect: 100-continue" waits for a go-ahead before its body.
@@ -265,10 +265,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ReadBody() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnRead(ec);
-                      });
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -420,7 +419,9 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Router rout
   auto impl = std::make_unique<Impl>(std::move(options), std::move(router));
   beast::error_code ec;
   auto address = asio::ip::make_address(impl->options.address, ec);
-  if (ec) return Status::InvalidArgument("listen address: " + impl->options.address + ": " + ec.message());
+  if (ec)
+    return Status::InvalidArgument("listen address: " + impl->options.address + ": " +
+                                   ec.message());
   tcp::endpoint endpoint(address, impl->options.port);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -430,8 +431,9 @@ Result<std::unique_ptr<Server>> Server::Start(ServerOptions options, Router rout
     return Status::Unavailable("cannot listen on " + impl->options.address + ":" +
                                std::to_string(impl->options.port) + ": " + ec.message());
   }
-  int threads = impl->options.threads > 0 ? impl->options.threads
-                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = impl->options.threads > 0
+                    ? impl->options.threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   impl->Accept();
   Impl* raw = impl.get();
   for (int i = 0; i < threads; ++i) {

@@ -39,7 +39,7 @@ struct ServerRequest {
   std::string target;  // raw request target ("/a/b%20c?x=1")
   std::string path;    // percent-decoded path without the query ("/a/b c")
   std::vector<std::pair<std::string, std::string>> path_params;  // from "{name}" segments
-  std::vector<std::pair<std::string, std::string>> query;  // decoded ("+" is a space)
+  std::vector<std::pair<std::string, std::string>> query;        // decoded ("+" is a space)
   HeaderList headers;
   std::string body;
   std::string remote_address;
@@ -98,9 +98,9 @@ class Router {
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 0;  // 0 = any free port (see Server::port())
-  int threads = 0;    // 0 = one per core
-  size_t body_limit = 1 << 20;    // larger bodies get 413
+  uint16_t port = 0;               // 0 = any free port (see Server::port())
+  int threads = 0;                 // 0 = one per core
+  size_t body_limit = 1 << 20;     // larger bodies get 413
   size_t header_limit = 16 << 10;  // larger request heads get 431
   // Time allowed to receive one whole request (head and body) once its first
   // byte may arrive, and to send one response. A slow client is disconnected.

@@ -61,19 +61,19 @@ class RawClient {
 Router TestRouter() {
   Router router;
   router.Add("GET", "/items/{id}", [](const ServerRequest& r) {
-    return ServerResponse::Text(200, "item=" + r.PathParam("id") + " q=" +
-                                         std::string(r.Query("q").value_or("-")));
+    return ServerResponse::Text(
+        200, "item=" + r.PathParam("id") + " q=" + std::string(r.Query("q").value_or("-")));
   });
-  router.Add("DELETE", "/items/{id}", [](const ServerRequest&) { return ServerResponse::Empty(204); });
+  router.Add("DELETE", "/items/{id}",
+             [](const ServerRequest&) { return ServerResponse::Empty(204); });
   router.Add("POST", "/echo", [](const ServerRequest& r) {
     return ServerResponse::Text(200, std::string(r.Header("x-tag").value_or("")) + ":" + r.body);
   });
   router.Add("PROPFIND", "/dav/{path}", [](const ServerRequest& r) {
     return ServerResponse::Text(207, "dav " + r.PathParam("path"));
   });
-  router.Add("GET", "/throw", [](const ServerRequest&) -> ServerResponse {
-    throw std::runtime_error("boom");
-  });
+  router.Add("GET", "/throw",
+             [](const ServerRequest&) -> ServerResponse { throw std::runtime_error("boom"); });
   return router;
 }
 
@@ -161,7 +161,8 @@ TEST(ServerTest, OversizeBodyGets413AndClose) {
 TEST(ServerTest, AnswersExpectContinueBeforeTheBody) {
   auto server = StartServer({});
   RawClient client(server->port());
-  client.SendRaw("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  client.SendRaw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
   auto interim = client.Read();
   EXPECT_EQ(interim.result_int(), 100);
   client.SendRaw("hello");

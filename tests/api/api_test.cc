@@ -1,7 +1,8 @@
 // The REST API over real HTTP: a RestApi on an http::Server on 127.0.0.1 (free
 // port, temporary SQLite file), driven by the libcurl client and raw sockets.
-#include <gtest/gtest.h>
+#include "api/api.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,6 @@
 #include <set>
 #include <thread>
 
-#include "api/api.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "http/client.h"
@@ -102,7 +102,8 @@ class ApiTest : public ::testing::Test {
     if (!client) client = std::make_unique<http::Client>(options);
     if (!token.empty()) headers.Set("Authorization", "Bearer " + token);
     if (!body.empty()) headers.Set("Content-Type", "application/json");
-    auto res = client->Send({.method = method, .url = base_ + path, .headers = headers, .body = body});
+    auto res =
+        client->Send({.method = method, .url = base_ + path, .headers = headers, .body = body});
     Answer a;
     if (!res.ok()) {
       ADD_FAILURE() << method << " " << path << ": " << res.status().ToString();
@@ -115,8 +116,8 @@ class ApiTest : public ::testing::Test {
   }
 
   std::string Login(const std::string& login, const std::string& password) {
-    auto a = Call("POST", "/api/v1/login", "",
-                  Json{{"login", login}, {"password", password}}.dump());
+    auto a =
+        Call("POST", "/api/v1/login", "", Json{{"login", login}, {"password", password}}.dump());
     EXPECT_EQ(a.status, 200) << a.body.dump();
     return a.status == 200 ? a.body["token"].get<std::string>() : "";
   }
@@ -132,7 +133,8 @@ class ApiTest : public ::testing::Test {
   }
 
   // Pulls the whole feed for `token` from `cursor`; returns the entries by id (last wins).
-  std::map<std::string, Json> PullFeed(const std::string& token, std::string* cursor, int limit = 3) {
+  std::map<std::string, Json> PullFeed(const std::string& token, std::string* cursor,
+                                       int limit = 3) {
     std::map<std::string, Json> seen;
     int64_t last_seq = 0;
     for (int guard = 0; guard < 1000; ++guard) {
@@ -198,8 +200,9 @@ TEST_F(ApiTest, LoginFailuresAndMissingTokenAre401) {
 }
 
 TEST_F(ApiTest, ActivityLifecycleWithETagsAndPreconditions) {
-  auto created = Call("POST", "/api/v1/activities", alice_,
-                      NewActivity("Kickoff", "2027-01-10T09:00:00Z", "2027-01-10T10:00:00Z").dump());
+  auto created =
+      Call("POST", "/api/v1/activities", alice_,
+           NewActivity("Kickoff", "2027-01-10T09:00:00Z", "2027-01-10T10:00:00Z").dump());
   ASSERT_EQ(created.status, 201) << created.body.dump();
   std::string id = created.body["id"];
   EXPECT_EQ(created.body["owner_id"], alice_id_);
@@ -229,10 +232,14 @@ TEST_F(ApiTest, ActivityLifecycleWithETagsAndPreconditions) {
   EXPECT_EQ(stale.body["current"]["subject"], "Kickoff");
   EXPECT_EQ(stale.headers.Get("ETag").value_or(""), "\"2\"");
   EXPECT_EQ(Call("PUT", "/api/v1/activities/" + id, alice_, R"({"subject":"x"})",
-                 {{"If-Match", "not-an-etag"}}).status, 400);
+                 {{"If-Match", "not-an-etag"}})
+                .status,
+            400);
 
-  EXPECT_EQ(Call("DELETE", "/api/v1/activities/" + id, alice_, "", {{"If-Match", "\"1\""}}).status, 412);
-  EXPECT_EQ(Call("DELETE", "/api/v1/activities/" + id, alice_, "", {{"If-Match", "\"2\""}}).status, 204);
+  EXPECT_EQ(Call("DELETE", "/api/v1/activities/" + id, alice_, "", {{"If-Match", "\"1\""}}).status,
+            412);
+  EXPECT_EQ(Call("DELETE", "/api/v1/activities/" + id, alice_, "", {{"If-Match", "\"2\""}}).status,
+            204);
   auto gone = Call("GET", "/api/v1/activities/" + id, alice_);
   EXPECT_EQ(gone.status, 404);
   EXPECT_EQ(gone.body["error"], "NotFound");
@@ -261,7 +268,8 @@ TEST_F(ApiTest, BadInputGivesFieldLevel400And404And405) {
   auto no_route = Call("GET", "/api/v1/widgets", alice_);
   EXPECT_EQ(no_route.status, 404);
   EXPECT_EQ(no_route.body["error"], "NotFound");
-  EXPECT_EQ(Call("GET", "/api/v1/contacts/01920000-0000-7000-8000-000000000000", alice_).status, 404);
+  EXPECT_EQ(Call("GET", "/api/v1/contacts/01920000-0000-7000-8000-000000000000", alice_).status,
+            404);
   auto not_allowed = Call("DELETE", "/api/v1/activities", alice_);
   EXPECT_EQ(not_allowed.status, 405);
   EXPECT_EQ(not_allowed.body["error"], "MethodNotAllowed");
@@ -286,7 +294,9 @@ TEST_F(ApiTest, PaginationVisitsEveryRecordOnce) {
   std::string after;
   int pages = 0;
   do {
-    auto a = Call("GET", "/api/v1/accounts?limit=3&owner=me" + (after.empty() ? "" : "&page_after=" + after), alice_);
+    auto a = Call(
+        "GET", "/api/v1/accounts?limit=3&owner=me" + (after.empty() ? "" : "&page_after=" + after),
+        alice_);
     ASSERT_EQ(a.status, 200) << a.body.dump();
     for (const auto& item : a.body["items"]) {
       EXPECT_TRUE(seen.insert(item["id"].get<std::string>()).second) << "duplicate";
@@ -299,12 +309,19 @@ TEST_F(ApiTest, PaginationVisitsEveryRecordOnce) {
 }
 
 TEST_F(ApiTest, ActivitiesFilteredByOverlappingRange) {
-  std::string before = CreateId("activities", alice_, NewActivity("before", "2027-03-01T08:00:00Z", "2027-03-01T09:00:00Z"));
-  std::string straddle = CreateId("activities", alice_, NewActivity("straddle", "2027-03-01T09:30:00Z", "2027-03-01T10:30:00Z"));
-  std::string inside = CreateId("activities", alice_, NewActivity("inside", "2027-03-01T11:00:00Z", "2027-03-01T11:30:00Z"));
-  std::string after = CreateId("activities", alice_, NewActivity("after", "2027-03-01T12:00:00Z", "2027-03-01T13:00:00Z"));
+  std::string before = CreateId(
+      "activities", alice_, NewActivity("before", "2027-03-01T08:00:00Z", "2027-03-01T09:00:00Z"));
+  std::string straddle =
+      CreateId("activities", alice_,
+               NewActivity("straddle", "2027-03-01T09:30:00Z", "2027-03-01T10:30:00Z"));
+  std::string inside = CreateId(
+      "activities", alice_, NewActivity("inside", "2027-03-01T11:00:00Z", "2027-03-01T11:30:00Z"));
+  std::string after = CreateId(
+      "activities", alice_, NewActivity("after", "2027-03-01T12:00:00Z", "2027-03-01T13:00:00Z"));
   // "+" in the query would be a space: the offset form is percent-encoded.
-  auto a = Call("GET", "/api/v1/activities?from=2027-03-01T10:00:00Z&to=2027-03-01T11%3A45%3A00%2B00%3A00", alice_);
+  auto a = Call("GET",
+                "/api/v1/activities?from=2027-03-01T10:00:00Z&to=2027-03-01T11%3A45%3A00%2B00%3A00",
+                alice_);
   ASSERT_EQ(a.status, 200) << a.body.dump();
   std::set<std::string> ids;
   for (const auto& item : a.body["items"]) ids.insert(item["id"]);
@@ -315,17 +332,20 @@ TEST_F(ApiTest, AuthorizationMatrix) {
   Json secret = NewActivity("Doctor", "2027-02-01T09:00:00Z", "2027-02-01T10:00:00Z");
   secret["private"] = true;
   std::string private_activity = CreateId("activities", bob_, secret);
-  std::string unshared_account = CreateId("accounts", bob_, Json{{"name", "Bob's secret"}, {"shared", false}});
+  std::string unshared_account =
+      CreateId("accounts", bob_, Json{{"name", "Bob's secret"}, {"shared", false}});
   std::string shared_contact = CreateId("contacts", bob_, Json{{"last_name", "Public"}});
 
   // Alice can neither read, change, delete nor list them.
-  for (const std::string& path : std::vector<std::string>{"/api/v1/activities/" + private_activity, "/api/v1/accounts/" + unshared_account}) {
+  for (const std::string& path : std::vector<std::string>{"/api/v1/activities/" + private_activity,
+                                                          "/api/v1/accounts/" + unshared_account}) {
     EXPECT_EQ(Call("GET", path, alice_).status, 404) << path;
     EXPECT_EQ(Call("PATCH", path, alice_, R"({"notes":"x"})").status, 404) << path;
     EXPECT_EQ(Call("DELETE", path, alice_).status, 404) << path;
   }
-  for (const std::string& q : std::vector<std::string>{"/api/v1/activities", "/api/v1/activities?owner=" + bob_id_,
-                               "/api/v1/accounts", "/api/v1/accounts?owner=" + bob_id_}) {
+  for (const std::string& q :
+       std::vector<std::string>{"/api/v1/activities", "/api/v1/activities?owner=" + bob_id_,
+                                "/api/v1/accounts", "/api/v1/accounts?owner=" + bob_id_}) {
     auto list = Call("GET", q, alice_);
     ASSERT_EQ(list.status, 200);
     for (const auto& item : list.body["items"]) {
@@ -335,7 +355,9 @@ TEST_F(ApiTest, AuthorizationMatrix) {
   }
   // Shared records are readable and writable by everyone.
   EXPECT_EQ(Call("GET", "/api/v1/contacts/" + shared_contact, alice_).status, 200);
-  EXPECT_EQ(Call("PATCH", "/api/v1/contacts/" + shared_contact, alice_, R"({"notes":"met"})").status, 200);
+  EXPECT_EQ(
+      Call("PATCH", "/api/v1/contacts/" + shared_contact, alice_, R"({"notes":"met"})").status,
+      200);
 
   // The change feed shows them to Alice only as content-free removals.
   std::string cursor;
@@ -362,18 +384,23 @@ TEST_F(ApiTest, AuthorizationMatrix) {
   EXPECT_EQ(Call("POST", "/api/v1/accounts", alice_, for_bob.dump()).status, 403);
   EXPECT_EQ(Call("POST", "/api/v1/accounts", admin_, for_bob.dump()).status, 201);
   std::string mine = CreateId("accounts", alice_, Json{{"name", "Mine"}});
-  EXPECT_EQ(Call("PATCH", "/api/v1/accounts/" + mine, alice_, Json{{"owner_id", bob_id_}}.dump()).status, 403);
+  EXPECT_EQ(
+      Call("PATCH", "/api/v1/accounts/" + mine, alice_, Json{{"owner_id", bob_id_}}.dump()).status,
+      403);
 
   // Only admins manage users.
   EXPECT_EQ(Call("GET", "/api/v1/users", alice_).status, 403);
-  EXPECT_EQ(Call("POST", "/api/v1/users", alice_, R"({"login":"eve","password":"pw"})").status, 403);
+  EXPECT_EQ(Call("POST", "/api/v1/users", alice_, R"({"login":"eve","password":"pw"})").status,
+            403);
   EXPECT_EQ(Call("GET", "/api/v1/users/" + bob_id_, alice_).status, 403);
   EXPECT_EQ(Call("GET", "/api/v1/users/" + alice_id_, alice_).status, 200);
   EXPECT_EQ(Call("PATCH", "/api/v1/users/" + alice_id_, alice_, R"({"role":"admin"})").status, 403);
   EXPECT_EQ(Call("PATCH", "/api/v1/users/" + bob_id_, alice_, R"({"email":"x@y.z"})").status, 403);
   // A user changes their own password.
-  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + alice_id_, alice_, R"({"password":"new-pw"})").status, 200);
-  EXPECT_EQ(Call("POST", "/api/v1/login", "", R"({"login":"alice","password":"pw-alice"})").status, 401);
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + alice_id_, alice_, R"({"password":"new-pw"})").status,
+            200);
+  EXPECT_EQ(Call("POST", "/api/v1/login", "", R"({"login":"alice","password":"pw-alice"})").status,
+            401);
   EXPECT_FALSE(Login("alice", "new-pw").empty());
   EXPECT_EQ(Call("DELETE", "/api/v1/users/" + bob_id_, alice_).status, 403);
   auto users = Call("GET", "/api/v1/users", admin_);
@@ -385,17 +412,22 @@ TEST_F(ApiTest, AuthorizationMatrix) {
   std::string eve_token = Login("eve", "pw-eve");
   EXPECT_EQ(Call("GET", "/api/v1/me", eve_token).status, 200);
   // Disabling a user ends their sessions at once.
-  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + eve.body["id"].get<std::string>(), admin_, R"({"disabled":true})").status, 200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/users/" + eve.body["id"].get<std::string>(), admin_,
+                 R"({"disabled":true})")
+                .status,
+            200);
   EXPECT_EQ(Call("GET", "/api/v1/me", eve_token).status, 401);
   // A user who owns records cannot be deleted.
   EXPECT_EQ(Call("DELETE", "/api/v1/users/" + bob_id_, admin_).status, 409);
-  EXPECT_EQ(Call("DELETE", "/api/v1/users/" + eve.body["id"].get<std::string>(), admin_).status, 204);
+  EXPECT_EQ(Call("DELETE", "/api/v1/users/" + eve.body["id"].get<std::string>(), admin_).status,
+            204);
 }
 
 TEST_F(ApiTest, ChangeFeedOrderDeletionsAndResync) {
   std::string a1 = CreateId("accounts", alice_, Json{{"name", "One"}});
   std::string a2 = CreateId("accounts", alice_, Json{{"name", "Two"}});
-  std::string act = CreateId("activities", alice_, NewActivity("Call", "2027-01-01T10:00:00Z", "2027-01-01T10:15:00Z"));
+  std::string act = CreateId("activities", alice_,
+                             NewActivity("Call", "2027-01-01T10:00:00Z", "2027-01-01T10:15:00Z"));
   std::string cursor;
   auto first = PullFeed(alice_, &cursor, 2);
   ASSERT_EQ(first.size(), 3u);
@@ -495,9 +527,15 @@ TEST_F(ApiTest, MutatedBodiesGive201Or400NeverAServerError) {
     for (int e = 0; e < edits && !body.empty(); ++e) {
       size_t pos = rng.Uniform(body.size());
       switch (rng.Uniform(3)) {
-        case 0: body[pos] = alphabet[rng.Uniform(alphabet.size())]; break;
-        case 1: body.erase(pos, 1 + rng.Uniform(5)); break;
-        default: body.insert(pos, 1, alphabet[rng.Uniform(alphabet.size())]); break;
+        case 0:
+          body[pos] = alphabet[rng.Uniform(alphabet.size())];
+          break;
+        case 1:
+          body.erase(pos, 1 + rng.Uniform(5));
+          break;
+        default:
+          body.insert(pos, 1, alphabet[rng.Uniform(alphabet.size())]);
+          break;
       }
     }
     const std::string method = i % 2 ? "POST" : "PATCH";
@@ -505,7 +543,8 @@ TEST_F(ApiTest, MutatedBodiesGive201Or400NeverAServerError) {
     if (method == "PATCH") path += "/" + target;
     auto a = Call(method, path, alice_, body);
     ++seen[a.status];
-    EXPECT_TRUE(a.status == 201 || a.status == 200 || a.status == 400) << a.status << " for " << body;
+    EXPECT_TRUE(a.status == 201 || a.status == 200 || a.status == 400)
+        << a.status << " for " << body;
     if (a.status == 400) {
       EXPECT_EQ(a.body["error"], "InvalidArgument");
     }
@@ -535,7 +574,9 @@ TEST_F(ApiTest, GarbageAndSlowClientsDoNotHangTheServer) {
   // A client that never finishes its request is cut off after the read timeout
   // (the exchange returns), while others are served meanwhile.
   std::thread slow([&] {
-    std::string answer = RawExchange(server_->port(), "POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");
+    std::string answer =
+        RawExchange(server_->port(),
+                    "POST /api/v1/accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");
     EXPECT_EQ(answer, "");
   });
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
@@ -584,7 +625,8 @@ TEST(TandemdTest, UsageErrorsExitWith2) {
   EXPECT_EQ(WaitExit(Spawn({TANDEMD_PATH, "--threads", "-3"}, dir / "log1")), 2);
   EXPECT_EQ(WaitExit(Spawn({TANDEMD_PATH, "--listen", "nonsense"}, dir / "log2")), 2);
   std::ofstream(dir / "bad.toml") << "listen = [1, 2\n";
-  EXPECT_EQ(WaitExit(Spawn({TANDEMD_PATH, "--config", (dir / "bad.toml").string()}, dir / "log3")), 2);
+  EXPECT_EQ(WaitExit(Spawn({TANDEMD_PATH, "--config", (dir / "bad.toml").string()}, dir / "log3")),
+            2);
   EXPECT_EQ(WaitExit(Spawn({TANDEMD_PATH, "--help"}, dir / "log4")), 0);
   fs::remove_all(dir);
 }
@@ -605,19 +647,24 @@ TEST(TandemdTest, ServesDemoDataAndStopsCleanlyOnSigterm) {
     std::ifstream in(dir / "log");
     std::string text((std::istreambuf_iterator<char>(in)), {});
     std::smatch m;
-    if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:(\\d+)"))) port = m[1];
-    else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:(\\d+)")))
+      port = m[1];
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_FALSE(port.empty()) << "tandemd did not start";
   http::ClientOptions options;
   options.retry.max_attempts = 1;
   http::Client client(options);
   std::string base = "http://127.0.0.1:" + port;
-  auto login = client.Send({.method = "POST", .url = base + "/api/v1/login", .body = R"({"login":"demo","password":"demo"})"});
+  auto login = client.Send({.method = "POST",
+                            .url = base + "/api/v1/login",
+                            .body = R"({"login":"demo","password":"demo"})"});
   ASSERT_TRUE(login.ok());
   ASSERT_EQ(login->status, 200) << login->body;
   std::string token = Json::parse(login->body)["token"];
-  auto list = client.Send({.method = "GET", .url = base + "/api/v1/activities?limit=100",
+  auto list = client.Send({.method = "GET",
+                           .url = base + "/api/v1/activities?limit=100",
                            .headers = {{"Authorization", "Bearer " + token}}});
   ASSERT_TRUE(list.ok());
   Json items = Json::parse(list->body)["items"];
@@ -629,11 +676,14 @@ TEST(TandemdTest, ServesDemoDataAndStopsCleanlyOnSigterm) {
     reminder |= !a["reminder_minutes"].is_null();
   }
   EXPECT_TRUE(all_day && is_private && reminder);
-  auto admin = client.Send({.method = "POST", .url = base + "/api/v1/login", .body = R"({"login":"boss","password":"boss-pw"})"});
+  auto admin = client.Send({.method = "POST",
+                            .url = base + "/api/v1/login",
+                            .body = R"({"login":"boss","password":"boss-pw"})"});
   ASSERT_TRUE(admin.ok());
   EXPECT_EQ(admin->status, 200);
   // A write just before SIGTERM is not lost.
-  auto created = client.Send({.method = "POST", .url = base + "/api/v1/accounts",
+  auto created = client.Send({.method = "POST",
+                              .url = base + "/api/v1/accounts",
                               .headers = {{"Authorization", "Bearer " + token}},
                               .body = R"({"name":"Last words"})"});
   ASSERT_TRUE(created.ok());
@@ -646,7 +696,8 @@ TEST(TandemdTest, ServesDemoDataAndStopsCleanlyOnSigterm) {
   SystemClock clock;
   SecureRandom random;
   IdGenerator ids(clock, random);
-  auto store = store::OpenSqliteStore({.path = (dir / "data" / "tandem.db").string(), .clock = &clock, .ids = &ids});
+  auto store = store::OpenSqliteStore(
+      {.path = (dir / "data" / "tandem.db").string(), .clock = &clock, .ids = &ids});
   ASSERT_TRUE(store.ok());
   auto accounts = (*store)->ListAccounts({});
   ASSERT_TRUE(accounts.ok());
