@@ -111,6 +111,9 @@ using std::chrono::seconds;
 using std::chrono::sys_days;
 
 constexpr size_t kMaxRuleSteps = 200000;
+constexpr Duration kMaxOverrideMargin = std::chrono::days(400);
+// Beyond this span an offset table would cost more than converting each instance.
+constexpr int64_t kMaxOffsetTableSpan = int64_t{20} * 366 * 86400;
 
 bool Overlaps(Instant start, Instant end, Instant from, Instant to) {
   if (start >= to) return false;
@@ -242,7 +245,7 @@ struct Series::Impl {
     return offsets;
   }
 
-  void SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>* out) const;
+  Status SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>* out) const;
   Status LibicalRuleStarts(Instant lo, Instant hi, std::vector<Instant>* out) const;
 };
 
@@ -274,12 +277,21 @@ bool IsSimpleRule(const icalrecurrencetype& r, const icaltimetype& dtstart) {
 
 }  // namespace
 
-void Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>* out) const {
+Status Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>* out) const {
   const sys_days lo_day = std::chrono::floor<days>(lo) - days(2);
   const sys_days hi_day = std::chrono::floor<days>(hi) + days(2);
   std::shared_ptr<const OffsetTable> table;
   icaltimezone* utc = icaltimezone_get_utc_timezone();
-  if (!all_day && zone != utc) table = OffsetsFor(Secs(lo) - 86400, Secs(hi) + 86400);
+  const bool zoned = !all_day && zone != utc;
+  if (zoned && Secs(hi) - Secs(lo) <= kMaxOffsetTableSpan)
+    table = OffsetsFor(Secs(lo) - 86400, Secs(hi) + 86400);
+  size_t steps = 0;
+  bool exhausted = false;
+  auto done = [&]() -> Status {
+    if (!exhausted) return Status::Ok();
+    return Status::ResourceExhausted("rrule: more than " + std::to_string(kMaxRuleSteps) +
+                                     " instances before the window ends");
+  };
 
   // Emits the instance on `day`; false once UNTIL is passed.
   auto emit = [&](sys_days day) -> bool {
@@ -288,7 +300,11 @@ void Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>
     if (until_kind == Until::kDate && day > until_day) return false;
     if (until_kind == Until::kLocal && local > until_secs) return false;
     int64_t utc_secs = local;
-    if (table) {
+    if (++steps > kMaxRuleSteps) {
+      exhausted = true;
+      return false;
+    }
+    if (zoned) {
       std::chrono::year_month_day ymd{day};
       icaltimetype fields = icaltime_null_time();
       fields.year = static_cast<int>(ymd.year());
@@ -300,7 +316,11 @@ void Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>
       // libical's iterator carries DTSTART's DST flag into every instance, and its
       // conversion uses it for a wall-clock time that occurs twice: do the same.
       fields.is_daylight = dtstart_local.is_daylight;
-      utc_secs = table->ToUtc(local, fields);
+      if (table) {
+        utc_secs = table->ToUtc(local, fields);
+      } else {
+        utc_secs = static_cast<int64_t>(icaltime_as_timet_with_zone(fields, zone));
+      }
     }
     if (until_kind == Until::kUtc && utc_secs > until_secs) return false;
     Instant s = FromUnixSeconds(utc_secs);
@@ -311,10 +331,10 @@ void Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>
   if (week_days.empty()) {
     int64_t k = std::max<int64_t>(0, (lo_day - first_day).count() / step_days);
     for (;; ++k) {
-      if (count > 0 && k >= count) return;
+      if (count > 0 && k >= count) return done();
       sys_days day = first_day + days(k * step_days);
-      if (day > hi_day) return;
-      if (!emit(day)) return;
+      if (day > hi_day) return done();
+      if (!emit(day)) return done();
     }
   }
   const int64_t per_week = static_cast<int64_t>(week_days.size());
@@ -324,13 +344,13 @@ void Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instant>
   int64_t index = w == 0 ? 0 : in_first_week + (w - 1) * per_week;  // instances before week w
   for (;; ++w) {
     sys_days base = first_week + days(w * step_days);
-    if (base > hi_day) return;
+    if (base > hi_day) return done();
     for (int off : week_days) {
       sys_days day = base + days(off);
       if (day < first_day) continue;
-      if (count > 0 && index >= count) return;
+      if (count > 0 && index >= count) return done();
       ++index;
-      if (!emit(day)) return;
+      if (!emit(day)) return done();
     }
   }
 }
@@ -439,7 +459,10 @@ Result<Series> Series::Prepare(const model::Activity& a) {
     if (o.this_and_future) impl->future.push_back(&o);
     Duration shift =
         o.start > o.recurrence_id ? o.start - o.recurrence_id : o.recurrence_id - o.start;
-    impl->margin = std::max(impl->margin, shift + (o.end - o.start));
+    // A far move does not widen the window (bounded work on hostile input); such
+    // overrides are looked at one by one in ExpandImpl.
+    if (shift + (o.end - o.start) <= kMaxOverrideMargin)
+      impl->margin = std::max(impl->margin, shift + (o.end - o.start));
   }
   return Series(impl);
 }
@@ -464,7 +487,7 @@ Result<std::vector<Occurrence>> ExpandImpl(const Series::Impl& s, Instant from, 
     if (s.use_libical || libical_only) {
       TANDEM_RETURN_IF_ERROR(s.LibicalRuleStarts(lo, hi, &starts));
     } else {
-      s.SimpleRuleStarts(lo, hi, &starts);
+      TANDEM_RETURN_IF_ERROR(s.SimpleRuleStarts(lo, hi, &starts));
     }
   }
   for (Instant r : s.rdates) {
@@ -501,6 +524,13 @@ Result<std::vector<Occurrence>> ExpandImpl(const Series::Impl& s, Instant from, 
       }
     }
     if (Overlaps(occ.start, occ.end, from, to)) out.push_back(occ);
+  }
+  for (const auto& [rid, o] : s.exact) {
+    // Overrides moved from outside the scanned span into the window.
+    if (rid >= lo && rid < hi) continue;
+    if (o->cancelled || !Overlaps(o->start, o->end, from, to)) continue;
+    if (std::binary_search(s.exdates.begin(), s.exdates.end(), rid)) continue;
+    out.push_back({o->start, o->end, rid, true});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Occurrence& x, const Occurrence& y) { return x.start < y.start; });

@@ -144,6 +144,28 @@ TEST(ExpandTest, DailyWithTwentyExceptionsAcrossDst) {
   EXPECT_EQ(FormatRfc3339((*fast)[200].start), "2026-07-24T07:00:00Z");
 }
 
+TEST(ExpandTest, OverrideMovedFarAwayIsFoundAtItsNewTime) {
+  // Found by the fuzzer: an instance moved 2,000 years made the scanned span (and
+  // the work) that large. Far moves are now looked at one by one.
+  model::Activity a = Weekly();
+  a.ical_extra =
+      "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260323T090000\r\n"
+      "DTSTART;TZID=Europe/Berlin:40380618T030000\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:x\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260330T090000\r\n"
+      "DTSTART;TZID=Europe/Berlin:20290102T090000\r\n"
+      "DTEND;TZID=Europe/Berlin:20290102T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto now = Expand(a, At("2026-01-01T00:00:00Z"), At("2027-01-01T00:00:00Z"), 10);
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ(Starts(*now),
+            (std::vector<std::string>{"2026-03-16T08:00:00Z", "2026-04-06T07:00:00Z"}));
+  auto later = Expand(a, At("2029-01-01T00:00:00Z"), At("2029-02-01T00:00:00Z"), 10);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ(FormatRfc3339((*later)[0].start), "2029-01-02T08:00:00Z");
+  EXPECT_EQ((*later)[0].recurrence_id, At("2026-03-30T07:00:00Z"));
+}
+
 TEST(OccursWithinTest, SeriesAndSingle) {
   model::Activity a = Weekly();
   EXPECT_TRUE(OccursWithin(a, At("2026-04-06T07:30:00Z"), At("2026-04-06T07:31:00Z")));
