@@ -1,6 +1,7 @@
 #include "api/mutations.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "api/errors.h"
 #include "model/json.h"
@@ -224,6 +225,22 @@ Status MutationLog::Remember(std::string_view user_id, std::string_view mutation
       .BindInt64(4, ToUnixMicros(clock_.Now())).Run();
 }
 
+Status MutationLog::RememberAll(std::string_view user_id,
+                               const std::vector<std::pair<std::string, json>>& results) {
+  if (results.empty()) return Status::Ok();
+  auto w = pool_.Write();
+  TANDEM_ASSIGN_OR_RETURN(auto tx, store::sqlite::Transaction::Begin(*w));
+  int64_t now = ToUnixMicros(clock_.Now());
+  for (const auto& [id, result] : results) {
+    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
+        "INSERT OR IGNORE INTO mutation_log(user_id, mutation_id, result, applied_at) "
+        "VALUES (?1, ?2, ?3, ?4)"));
+    TANDEM_RETURN_IF_ERROR(
+        s.BindText(1, user_id).BindText(2, id).BindText(3, result.dump()).BindInt64(4, now).Run());
+  }
+  return tx.Commit();
+}
+
 Result<int> MutationLog::Prune(Instant older_than) {
   auto w = pool_.Write();
   TANDEM_ASSIGN_OR_RETURN(Statement s, w->Prepare("DELETE FROM mutation_log WHERE applied_at < ?1"));
@@ -247,6 +264,7 @@ Result<json> ApplyMutationBatch(store::Store& store, MutationLog& log, const sto
     incoming.push_back(std::move(m));
   }
   json results = json::array();
+  std::vector<std::pair<std::string, json>> to_remember;
   for (const Incoming& m : incoming) {
     auto remembered = log.Find(viewer.user_id, m.id);
     if (!remembered.ok()) {
@@ -266,13 +284,12 @@ Result<json> ApplyMutationBatch(store::Store& store, MutationLog& log, const sto
         break;
       default: r = ApplyTyped<model::Activity>(store, viewer, m); break;
     }
-    if (r["outcome"] != "retry") {
-      if (Status s = log.Remember(viewer.user_id, m.id, r); !s.ok()) {
-        // The write happened; a replay heals through the checks above.
-        r["log_error"] = s.ToString();
-      }
-    }
+    if (r["outcome"] != "retry") to_remember.emplace_back(m.id, r);
     results.push_back(std::move(r));
+  }
+  if (Status s = log.RememberAll(viewer.user_id, to_remember); !s.ok()) {
+    // The writes happened; a replay heals through the checks in ApplyTyped.
+    spdlog::warn("mutation log: {}", s.ToString());
   }
   return json{{"results", std::move(results)}};
 }

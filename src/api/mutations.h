@@ -17,8 +17,8 @@
 // A malformed batch as a whole is InvalidArgument (400).
 //
 // Idempotency: applied/conflict/rejected results are kept per (user, mutation id)
-// in table mutation_log (component "mutations"). A crash between a write and its
-// log row is healed on replay: a create whose id exists, a delete of a missing
+// in table mutation_log (component "mutations"), written in one transaction at
+// the end of the batch. A crash between a write and its log row is healed on replay: a create whose id exists, a delete of a missing
 // record, an update whose fields are already in place all answer applied.
 //
 // Thread safety: MutationLog and ApplyMutationBatch are safe for concurrent use
@@ -52,6 +52,9 @@ class MutationLog {
                                              std::string_view mutation_id);
   Status Remember(std::string_view user_id, std::string_view mutation_id,
                   const nlohmann::json& result);
+  // Many results in ONE transaction: (mutation id, result).
+  Status RememberAll(std::string_view user_id,
+                     const std::vector<std::pair<std::string, nlohmann::json>>& results);
   // Forgets results older than `older_than` (a client replays within days, not months).
   Result<int> Prune(Instant older_than);
 

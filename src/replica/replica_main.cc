@@ -362,6 +362,9 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Start(const ReplicaOptions& 
   ro.user_id = p->user_id;
   ro.page_size = options.page_size;
   ro.push_batch = options.push_batch;
+  ro.bulk_create_activities = [local = p->local.get()](std::vector<model::Activity> v) {
+    return local->CreateActivities(std::move(v)).status();
+  };
   ro.on_progress = [p](const FillProgress& fp) {
     {
       std::lock_guard lock(p->mu);

@@ -243,6 +243,25 @@ Status ReplicaState::MarkApplied(const Mutation& m, std::optional<int64_t> versi
   return tx.Commit();
 }
 
+Status ReplicaState::MarkAppliedAll(
+    const std::vector<std::pair<const Mutation*, std::optional<int64_t>>>& applied,
+    int64_t generation) {
+  if (applied.empty()) return Status::Ok();
+  auto w = pool_.Write();
+  TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*w));
+  for (const auto& [m, version] : applied) {
+    TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
+        "DELETE FROM replica_outbox WHERE mutation_id = ?1"));
+    TANDEM_RETURN_IF_ERROR(s.BindText(1, m->mutation_id).Run());
+    if (version) {
+      TANDEM_RETURN_IF_ERROR(UpsertTracked(*w, m->entity, m->record_id, *version, generation));
+    } else {
+      TANDEM_RETURN_IF_ERROR(DeleteTracked(*w, m->entity, m->record_id));
+    }
+  }
+  return tx.Commit();
+}
+
 Status ReplicaState::MarkFailed(std::string_view mutation_id, std::string_view error) {
   auto w = pool_.Write();
   TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(

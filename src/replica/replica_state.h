@@ -110,6 +110,9 @@ class ReplicaState {
   // The server applied it (or had already): gone from the queue; the record's
   // server version becomes `version` (nullopt: the record no longer exists).
   Status MarkApplied(const Mutation& m, std::optional<int64_t> version, int64_t generation);
+  // MarkApplied for many mutations in ONE transaction.
+  Status MarkAppliedAll(const std::vector<std::pair<const Mutation*, std::optional<int64_t>>>& applied,
+                        int64_t generation);
   // A permanent failure (C8): kept with its error, out of the queue.
   Status MarkFailed(std::string_view mutation_id, std::string_view error);
   // A failed mutation goes back to the queue (doctor fix), attempts reset.

@@ -141,7 +141,8 @@ Result<int> Replicator::PushBatch(bool* more, SyncReport* report) {
 
 Status Replicator::ApplyChange(const FeedChange& c,
                                const std::set<std::pair<model::EntityType, std::string>>& outstanding,
-                               ReplicaState::PageTracking* tracking) {
+                               ReplicaState::PageTracking* tracking,
+                               std::vector<Json>* new_activities) {
   ReplicaState& st = *options_.state;
   store::Store& local = *options_.local;
   if (outstanding.count({c.entity, c.id}) > 0) {
@@ -168,7 +169,9 @@ Status Replicator::ApplyChange(const FeedChange& c,
     return Status::Ok();
   }
   int64_t version = c.record.value("version", int64_t{0});
-  if (!known || *known < version) {
+  if (!known && c.entity == model::EntityType::kActivity && new_activities != nullptr) {
+    new_activities->push_back(WithoutExcluded(groups, c.entity, c.record));
+  } else if (!known || *known < version) {
     Json record = WithoutExcluded(groups, c.entity, c.record);
     TANDEM_RETURN_IF_ERROR(PutLocal(local, c.entity, record, known.has_value()));
   }
@@ -197,11 +200,25 @@ Result<int> Replicator::PullPageLocked(bool* more) {
                                                                  outstanding_list.end());
   ReplicaState::PageTracking tracking;
   tracking.versions.reserve(page->changes.size());
+  std::vector<Json> new_activities;
+  std::vector<Json>* bulk = options_.bulk_create_activities ? &new_activities : nullptr;
   for (const FeedChange& c : page->changes) {
-    Status s = ApplyChange(c, outstanding, &tracking);
+    Status s = ApplyChange(c, outstanding, &tracking, bulk);
     if (!s.ok()) {
       // Not committed: the page is pulled again next time.
       return s.WithContext(fmt::format("applying {} {}", model::EntityName(c.entity), c.id));
+    }
+  }
+  if (!new_activities.empty()) {
+    std::vector<model::Activity> records(new_activities.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      TANDEM_RETURN_IF_ERROR(model::FromServerJson(new_activities[i], &records[i]));
+    }
+    if (!options_.bulk_create_activities(std::move(records)).ok()) {
+      // Some exist already (a page repeated after a crash): one by one.
+      for (const Json& record : new_activities) {
+        TANDEM_RETURN_IF_ERROR(PutLocal(*options_.local, model::EntityType::kActivity, record, false));
+      }
     }
   }
   int64_t generation;
@@ -269,12 +286,13 @@ Result<int> Replicator::PushBatchLocked(bool* more, SyncReport* report) {
     std::lock_guard g(groups_mu_);
     generation = generation_;
   }
+  std::vector<std::pair<const Mutation*, std::optional<int64_t>>> applied;
   for (size_t i = 0; i < outgoing.size(); ++i) {
     const Mutation& m = outgoing[i].mutation;
     const PushResult& r = (*results)[i];
     switch (r.outcome) {
       case PushOutcome::kApplied:
-        TANDEM_RETURN_IF_ERROR(st.MarkApplied(m, r.version, generation));
+        applied.emplace_back(&m, r.version);
         ++report->pushed;
         break;
       case PushOutcome::kConflict: {
@@ -301,6 +319,7 @@ Result<int> Replicator::PushBatchLocked(bool* more, SyncReport* report) {
         break;
     }
   }
+  TANDEM_RETURN_IF_ERROR(st.MarkAppliedAll(applied, generation));
   // Go on while the queue holds more and this batch made progress (a batch of
   // only retries waits for the next round).
   bool progressed = std::any_of(results->begin(), results->end(), [](const PushResult& r) {

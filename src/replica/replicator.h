@@ -58,6 +58,10 @@ struct ReplicatorOptions {
   int page_size = 1000;
   int push_batch = 500;
   std::function<void(const FillProgress&)> on_progress;  // during a full pull
+  // Optional: creates many activities in one local transaction (SqliteStore::
+  // CreateActivities). New activities of a page then cost one commit, not one
+  // each (the first fill). Must fail as a whole (then they are written one by one).
+  std::function<Status(std::vector<model::Activity>)> bulk_create_activities;
 };
 
 struct SyncReport {
@@ -110,7 +114,8 @@ class Replicator {
   Result<int> PushBatchLocked(bool* more, SyncReport* report);     // REQUIRES: sync_mu_
   Status StartFullResyncLocked();                                  // REQUIRES: sync_mu_
   Status ApplyChange(const FeedChange& c, const std::set<std::pair<model::EntityType, std::string>>& outstanding,
-                     ReplicaState::PageTracking* tracking);        // REQUIRES: apply_mu_
+                     ReplicaState::PageTracking* tracking,
+                     std::vector<Json>* new_activities);           // REQUIRES: apply_mu_
 
   ReplicatorOptions options_;
   std::mutex sync_mu_;   // one pull/push/resolution at a time
