@@ -317,6 +317,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     keep_alive_ = req.keep_alive();
     version_ = req.version();
 
+    // HEAD is answered as GET without the body (RFC 9110 9.3.2).
+    head_ = request.method == "HEAD";
+    if (head_) request.method = "GET";
     ServerResponse response;
     try {
       response = server_->router.Dispatch(&request);
@@ -344,6 +347,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool keep = keep_alive_ && !server_->stopping.load();
     res->keep_alive(keep);
     res->prepare_payload();
+    if (head_) {
+      head_ = false;
+      size_t length = res->body().size();
+      res->body().clear();
+      res->content_length(length);
+    }
     stream_.expires_after(server_->options.write_timeout);
     bhttp::async_write(stream_, *res,
                        [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
@@ -368,6 +377,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = false;
   unsigned version_ = 11;
   bool reading_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
   bool first_ = true;
   bool closed_ = false;
 };
