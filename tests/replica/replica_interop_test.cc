@@ -390,5 +390,23 @@ TEST_F(ReplicaInteropTest, KillDuringPullAndDuringPushLosesAndDuplicatesNothing)
   EXPECT_EQ(Status()["conflicts"], 0);
 }
 
+TEST_F(ReplicaInteropTest, TandemdReplicaOfServesTheSameApiLocally) {
+  CreateOnServer(*alice_, "t", 30);
+  std::string data_dir = (dir_ / "tandemd-replica").string();
+  replica_pid_ = Spawn({TANDEMD_PATH, "--replica-of", ServerUrl(), "--data-dir", data_dir,
+                        "--listen", "127.0.0.1:" + std::to_string(replica_port_), "--login", "alice",
+                        "--password", "alice-password", "--log-level", "info"},
+                       (dir_ / "replica.log").string());
+  local_ = std::make_unique<Api>(ReplicaUrl());
+  ASSERT_TRUE(WaitFor([&] { return local_->Get("/healthz").status == 200; }));
+  ASSERT_TRUE(local_->Login("alice", "alice-password"));  // the server's credentials work locally
+  ASSERT_TRUE(WaitFor([&] { return FillDone(); }));
+  EXPECT_EQ(local_->All("contacts").size(), 30u);
+  Answer created = local_->Post("/api/v1/contacts", {{"first_name", "from-the-laptop"}});
+  ASSERT_EQ(created.status, 201);
+  ASSERT_TRUE(WaitFor([&] { return Name(*alice_, created.body["id"]) == "from-the-laptop"; }));
+  EXPECT_TRUE(fs::exists(fs::path(data_dir) / "replica.db"));
+}
+
 }  // namespace
 }  // namespace tandem
