@@ -74,6 +74,7 @@ int RunCli(int argc, const char* const* argv, CliRuntime runtime) {
                  "Server base URL, e.g. http://127.0.0.1:8080 (default: TANDEM_SERVER, then "
                  "the server of the saved session)");
   app.footer(
+      "Every command also takes --json (print JSON for scripts) and --server URL.\n"
       "Exit codes: 0 ok, 1 error, 2 usage, 3 not logged in / auth failure, 4 conflict, "
       "5 not found, 6 server unreachable.");
   InstallRegisteredCommands(app, ctx);

@@ -34,7 +34,7 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(home_); }
 
-  int Run(std::vector<std::string> args, std::string stdin_text = "") {
+  int Run(std::vector<std::string> args, std::string stdin_text = "", bool tty = false) {
     out_.str("");
     err_.str("");
     in_.str(stdin_text);
@@ -45,6 +45,15 @@ class CliTest : public ::testing::Test {
     rt.err = &err_;
     rt.in = &in_;
     rt.zone = &zone_;
+    rt.stdin_is_tty = tty;
+    rt.prompt_secret = [this](const std::string& prompt) -> Result<std::string> {
+      prompts_.push_back(prompt);
+      return std::string("typed-secret");
+    };
+    rt.prompt_line = [this](const std::string& prompt) -> Result<std::string> {
+      prompts_.push_back(prompt);
+      return std::string("typed-login");
+    };
     rt.clock = &clock_;
     rt.make_http = [this] {
       return [this](const http::Request& r) {
@@ -73,7 +82,24 @@ class CliTest : public ::testing::Test {
   FakeClock clock_{*ParseRfc3339("2026-11-24T10:00:00Z")};
   Route route_ = [](const http::Request&) { return Answer(500, ""); };
   std::vector<http::Request> sent_;
+  std::vector<std::string> prompts_;
 };
+
+TEST_F(CliTest, OnATerminalLoginAsksForNameAndPassword) {
+  route_ = [](const http::Request&) {
+    return Answer(200, R"({"token":"x","user":{"id":"u1","login":"typed-login"}})");
+  };
+  ASSERT_EQ(Run({"login", "--server", "http://srv.test"}, "", /*tty=*/true), 0) << err_.str();
+  EXPECT_EQ(prompts_, (std::vector<std::string>{"Login at http://srv.test: ",
+                                                "Password for typed-login at http://srv.test: "}));
+  EXPECT_EQ(Json::parse(sent_[0].body),
+            (Json{{"login", "typed-login"}, {"password", "typed-secret"}}));
+  // Not on a terminal, a missing --user is a usage error and nothing is asked.
+  prompts_.clear();
+  fs::remove_all(home_ / "cfg");
+  EXPECT_EQ(Run({"login", "--server", "http://srv.test"}, "pw\n"), 2);
+  EXPECT_TRUE(prompts_.empty());
+}
 
 TEST_F(CliTest, HelpOnEveryLevelExitsZero) {
   EXPECT_EQ(Run({"--help"}), 0);

@@ -43,6 +43,7 @@ struct CliRuntime {
   const Clock* clock = nullptr;
   std::function<HttpSend()> make_http;  // called once per command that talks to a server
   SecretPrompt prompt_secret;           // only used when stdin_is_tty
+  SecretPrompt prompt_line;             // the same with echo (login name); may be empty
 };
 
 class CommandContext {

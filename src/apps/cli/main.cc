@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   rt.clock = &clock;
   rt.make_http = [] { return tandem::cli::MakeCurlSend(tandem::cli::MakeCliHttpClient()); };
   rt.prompt_secret = &tandem::cli::PromptSecretOnTerminal;
+  rt.prompt_line = &tandem::cli::PromptLineOnTerminal;
   int code = tandem::cli::RunCli(argc, argv, std::move(rt));
   std::cout.flush();
   return code;

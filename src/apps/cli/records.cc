@@ -13,8 +13,8 @@ namespace tandem::cli {
 namespace {
 
 std::string_view Article(std::string_view noun) {
-  return !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos ? "an"
-                                                                                            : "a";
+  return !noun.empty() && std::string_view("aeio").find(noun[0]) != std::string_view::npos ? "an"
+                                                                                           : "a";
 }
 
 struct ListArgs {

@@ -60,4 +60,14 @@ Result<std::string> PromptSecretOnTerminal(const std::string& prompt) {
   return line;
 }
 
+Result<std::string> PromptLineOnTerminal(const std::string& prompt) {
+  std::fputs(prompt.c_str(), stderr);
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) return Status::InvalidArgument("nothing typed");
+  StripLineEnd(&line);
+  if (line.empty()) return Status::InvalidArgument("nothing typed");
+  return line;
+}
+
 }  // namespace tandem::cli

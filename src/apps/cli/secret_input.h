@@ -19,4 +19,8 @@ Result<std::string> ReadSecretLine(std::istream& in);
 // restores the terminal. Internal when stdin is not a terminal.
 Result<std::string> PromptSecretOnTerminal(const std::string& prompt);
 
+// Prints `prompt` to stderr and reads a line from stdin with echo (a login name).
+// InvalidArgument when nothing was typed.
+Result<std::string> PromptLineOnTerminal(const std::string& prompt);
+
 }  // namespace tandem::cli

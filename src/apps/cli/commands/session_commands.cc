@@ -30,6 +30,10 @@ Status Login(CommandContext& ctx, LoginArgs args) {
     auto saved = ctx.Session();
     if (saved.ok()) args.user = saved->login;
   }
+  const CliRuntime& rt = ctx.runtime();
+  if (args.user.empty() && rt.stdin_is_tty && rt.prompt_line) {
+    TANDEM_ASSIGN_OR_RETURN(args.user, rt.prompt_line(fmt::format("Login at {}: ", server)));
+  }
   if (args.user.empty()) return ctx.Usage("--user LOGIN is required");
   TANDEM_ASSIGN_OR_RETURN(std::string password, ReadPassword(ctx, args, server));
   TANDEM_ASSIGN_OR_RETURN(CredentialsFile file, ctx.Credentials());
