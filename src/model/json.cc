@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+
 namespace tandem::model {
 namespace {
 
@@ -105,6 +107,118 @@ Json InstantList(const std::vector<Instant>& v) {
   return a;
 }
 
+
+// ------------------------------------------------------------ direct writer
+//
+// Writes JSON text straight from the structs. Keys are written in the order
+// nlohmann's std::map keeps them (byte order), so the text equals
+// ToJson(x).dump(); json_test.cc checks that for every record type.
+
+// True when `s` is well-formed UTF-8 (Unicode table 3-7: no overlong forms, no
+// surrogates, nothing above U+10FFFF). Such text is copied verbatim by dump().
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  auto cont = [&](const unsigned char* q, unsigned char lo, unsigned char hi) {
+    return q < end && *q >= lo && *q <= hi;
+  };
+  while (p < end) {
+    unsigned char b = *p;
+    if (b < 0x80) {
+      ++p;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      if (!cont(p + 1, 0x80, 0xBF)) return false;
+      p += 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      unsigned char lo = b == 0xE0 ? 0xA0 : 0x80;
+      unsigned char hi = b == 0xED ? 0x9F : 0xBF;
+      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF)) return false;
+      p += 3;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      unsigned char lo = b == 0xF0 ? 0x90 : 0x80;
+      unsigned char hi = b == 0xF4 ? 0x8F : 0xBF;
+      if (!cont(p + 1, lo, hi) || !cont(p + 2, 0x80, 0xBF) || !cont(p + 3, 0x80, 0xBF)) {
+        return false;
+      }
+      p += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+void AppendInt(int64_t v, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, end);
+}
+
+// One JSON object being written; keys must be plain ASCII and come in order.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string* out) : out_(out) { out_->push_back('{'); }
+  ~ObjectWriter() { out_->push_back('}'); }
+  ObjectWriter(const ObjectWriter&) = delete;
+  ObjectWriter& operator=(const ObjectWriter&) = delete;
+
+  ObjectWriter& Str(std::string_view key, std::string_view v) {
+    Key(key);
+    AppendJsonString(v, out_);
+    return *this;
+  }
+  ObjectWriter& Int(std::string_view key, int64_t v) {
+    Key(key);
+    AppendInt(v, out_);
+    return *this;
+  }
+  ObjectWriter& Bool(std::string_view key, bool v) {
+    Key(key);
+    out_->append(v ? "true" : "false");
+    return *this;
+  }
+  ObjectWriter& OptionalInt(std::string_view key, const std::optional<int>& v) {
+    Key(key);
+    if (v) {
+      AppendInt(*v, out_);
+    } else {
+      out_->append("null");
+    }
+    return *this;
+  }
+  ObjectWriter& Time(std::string_view key, Instant t) {
+    Key(key);
+    out_->push_back('"');
+    out_->append(FormatRfc3339(t));  // RFC 3339 text never needs escaping
+    out_->push_back('"');
+    return *this;
+  }
+  ObjectWriter& Times(std::string_view key, const std::vector<Instant>& v) {
+    Key(key);
+    out_->push_back('[');
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) out_->push_back(',');
+      out_->push_back('"');
+      out_->append(FormatRfc3339(v[i]));
+      out_->push_back('"');
+    }
+    out_->push_back(']');
+    return *this;
+  }
+
+ private:
+  void Key(std::string_view key) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    out_->push_back('"');
+    out_->append(key);
+    out_->append("\":");
+  }
+
+  std::string* out_;
+  bool first_ = true;
+};
+
 }  // namespace
 
 Json ToJson(const User& u) {
@@ -167,6 +281,137 @@ Json ToJson(const Activity& a) {
          {"ical_extra", a.ical_extra}};
   MetaToJson(a.meta, j);
   return j;
+}
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  bool ascii = true;
+  for (char ch : s) {
+    if (static_cast<unsigned char>(ch) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (!ascii && !IsValidUtf8(s)) {
+    // Rare: let the library apply its own replacement of broken sequences.
+    out->append(Json(s).dump(-1, ' ', false, Json::error_handler_t::replace));
+    return;
+  }
+  out->reserve(out->size() + s.size() + 2);
+  out->push_back('"');
+  size_t plain_from = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto b = static_cast<unsigned char>(s[i]);
+    if (b >= 0x20 && b != '"' && b != '\\') continue;
+    out->append(s.data() + plain_from, i - plain_from);
+    plain_from = i + 1;
+    switch (b) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        char esc[6] = {'\\', 'u', '0', '0', kHex[b >> 4], kHex[b & 0xF]};
+        out->append(esc, sizeof esc);
+      }
+    }
+  }
+  out->append(s.data() + plain_from, s.size() - plain_from);
+  out->push_back('"');
+}
+
+void AppendJson(const Account& a, std::string* out) {
+  ObjectWriter w(out);
+  w.Str("address", a.address)
+      .Time("created", a.meta.created)
+      .Str("id", a.meta.id)
+      .Time("modified", a.meta.modified)
+      .Str("name", a.name)
+      .Str("notes", a.notes)
+      .Str("owner_id", a.meta.owner_id)
+      .Str("phone", a.phone)
+      .Bool("shared", a.meta.shared)
+      .Int("version", a.meta.version)
+      .Str("website", a.website);
+}
+
+void AppendJson(const Contact& c, std::string* out) {
+  ObjectWriter w(out);
+  w.Str("account_id", c.account_id)
+      .Time("created", c.meta.created)
+      .Str("email", c.email)
+      .Str("first_name", c.first_name)
+      .Str("id", c.meta.id)
+      .Str("job_title", c.job_title)
+      .Str("last_name", c.last_name)
+      .Time("modified", c.meta.modified)
+      .Str("notes", c.notes)
+      .Str("owner_id", c.meta.owner_id)
+      .Str("phone", c.phone)
+      .Bool("shared", c.meta.shared)
+      .Int("version", c.meta.version);
+}
+
+void AppendJson(const Opportunity& o, std::string* out) {
+  ObjectWriter w(out);
+  w.Str("account_id", o.account_id)
+      .Int("amount_cents", o.amount_cents)
+      .Str("close_date", o.close_date)
+      .Str("contact_id", o.contact_id)
+      .Time("created", o.meta.created)
+      .Str("currency", o.currency)
+      .Str("id", o.meta.id)
+      .Time("modified", o.meta.modified)
+      .Str("name", o.name)
+      .Str("notes", o.notes)
+      .Str("owner_id", o.meta.owner_id)
+      .Bool("shared", o.meta.shared)
+      .Str("stage", StageName(o.stage))
+      .Int("version", o.meta.version);
+}
+
+void AppendJson(const Activity& a, std::string* out) {
+  ObjectWriter w(out);
+  w.Bool("all_day", a.all_day)
+      .Time("created", a.meta.created)
+      .Str("description", a.description)
+      .Time("end", a.end)
+      .Times("exdates", a.exdates)
+      .Str("ical_extra", a.ical_extra)
+      .Str("id", a.meta.id)
+      .Str("kind", KindName(a.kind))
+      .Str("location", a.location)
+      .Time("modified", a.meta.modified)
+      .Str("owner_id", a.meta.owner_id)
+      .Bool("private", a.is_private)
+      .Times("rdates", a.rdates)
+      .Str("regarding_id", a.regarding_id)
+      .Str("regarding_type", RegardingName(a.regarding_type))
+      .OptionalInt("reminder_minutes", a.reminder_minutes)
+      .Str("rrule", a.rrule)
+      .Bool("shared", a.meta.shared)
+      .Str("show_as", ShowAsName(a.show_as))
+      .Time("start", a.start)
+      .Str("subject", a.subject)
+      .Str("time_zone", a.time_zone)
+      .Int("version", a.meta.version);
 }
 
 Status MergeJson(const Json& j, User* u) {

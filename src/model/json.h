@@ -18,6 +18,19 @@ Json ToJson(const Contact& c);
 Json ToJson(const Opportunity& o);
 Json ToJson(const Activity& a);
 
+// Append to `*out` exactly the text of ToJson(x).dump(-1, ' ', false,
+// Json::error_handler_t::replace) (same keys in the same order, same escaping),
+// without building a Json tree: the fast path for list and change-feed answers.
+// Thread-safe (no shared state).
+void AppendJson(const Account& a, std::string* out);
+void AppendJson(const Contact& c, std::string* out);
+void AppendJson(const Opportunity& o, std::string* out);
+void AppendJson(const Activity& a, std::string* out);
+
+// Appends `s` as a JSON string literal, escaped as Json::dump does with
+// error_handler_t::replace (invalid UTF-8 becomes U+FFFD).
+void AppendJsonString(std::string_view s, std::string* out);
+
 // Applies the fields present in `j` onto `*out` (so it serves create, onto a
 // default value, and partial update, onto the current record). Server-owned fields
 // (id, version, created, modified, password_hash) are ignored; owner_id and shared
