@@ -12,14 +12,14 @@
 #   5. (BIG > 0) a second Radicale with BIG events: peak memory (VmHWM) of our first
 #      fetch, streaming (StreamChangesSince) and collecting (ChangesSince)
 # Env: FETCH (path of caldav_fetch; default build-caldav/bench/caldav/caldav_fetch),
-#      PEERS (default /work/shared/peers), KEEP=1 keeps the work folder.
+#      PEERS (default: ../shared/peers beside the project), KEEP=1 keeps the work folder.
 set -euo pipefail
 N=${1:-10000}
 BIG=${2:-0}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 FETCH=${FETCH:-$ROOT/build-caldav/bench/caldav/caldav_fetch}
-PEERS=${PEERS:-/work/shared/peers}
+PEERS=${PEERS:-$(cd "$(dirname "$0")/../../../shared/peers" && pwd)}
 WORK=$(mktemp -d /tmp/tandem-bench-caldav.XXXXXX)
 PIDS=()
 cleanup() {

@@ -79,6 +79,7 @@ Result<LoginResult> Authenticator::Login(std::string_view login, std::string_vie
   session.expires = session.created + session_lifetime_;
   result.expires = session.expires;
   TANDEM_RETURN_IF_ERROR(store_->CreateSession(session));
+  if (hooks_.logged_in) hooks_.logged_in(result.user, result.expires);
   return result;
 }
 
@@ -138,7 +139,9 @@ Status Authenticator::Logout(const Caller& caller) {
     std::lock_guard lock(mu_);
     cache_.erase(caller.token_hash);
   }
-  return store_->DeleteSession(caller.token_hash);
+  TANDEM_RETURN_IF_ERROR(store_->DeleteSession(caller.token_hash));
+  if (hooks_.logged_out) hooks_.logged_out(caller.user.id);
+  return Status::Ok();
 }
 
 void Authenticator::ForgetUser(std::string_view user_id) {

@@ -9,6 +9,8 @@
 // hashes run at a time (each holds `memlimit` bytes).
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -69,6 +71,14 @@ class Authenticator {
 
   Result<std::string> Hash(std::string_view password);
 
+  // Session events for whoever schedules per-user work (the calendar sync runs
+  // right after login and while a session lasts, S6). Set before serving.
+  struct SessionHooks {
+    std::function<void(const model::User& user, Instant expires)> logged_in;
+    std::function<void(const std::string& user_id)> logged_out;
+  };
+  void SetSessionHooks(SessionHooks hooks) { hooks_ = std::move(hooks); }
+
  private:
   struct Cached {
     Caller caller;
@@ -84,6 +94,7 @@ class Authenticator {
   std::counting_semaphore<2> hashing_{2};
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // by token hash
+  SessionHooks hooks_;
 };
 
 }  // namespace tandem::api

@@ -32,6 +32,14 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     if (root.contains("http")) {
       ReadKey(toml::find(root, "http"), "body_limit_bytes", &config->body_limit_bytes);
     }
+    if (root.contains("sync")) {
+      const auto& s = toml::find(root, "sync");
+      ReadKey(s, "server_job", &config->sync_server_job);
+      ReadKey(s, "interval_minutes", &config->sync_interval_minutes);
+      ReadKey(s, "workers", &config->sync_workers);
+      ReadKey(s, "ca_file", &config->sync_ca_file);
+      ReadKey(s, "secret_key_file", &config->secret_key_file);
+    }
     if (root.contains("admin")) {
       const auto& admin = toml::find(root, "admin");
       ReadKey(admin, "login", &config->admin_login);
@@ -73,6 +81,10 @@ Status Validate(const DaemonConfig& c) {
   if (c.body_limit_bytes < 1024)
     return Status::InvalidArgument("http.body_limit_bytes: must be at least 1024");
   if (c.admin_login.empty()) return Status::InvalidArgument("admin.login: must not be empty");
+  if (c.sync_interval_minutes < 1 || c.sync_interval_minutes > 24 * 60)
+    return Status::InvalidArgument("sync.interval_minutes: must be from 1 to 1440");
+  if (c.sync_workers < 1 || c.sync_workers > 64)
+    return Status::InvalidArgument("sync.workers: must be from 1 to 64");
   if (c.data_dir.empty()) return Status::InvalidArgument("data_dir: must not be empty");
   return Status::Ok();
 }

@@ -21,11 +21,18 @@ struct DaemonConfig {
   std::string admin_password;             // [admin] password; empty = generate once
   int64_t body_limit_bytes = 1 << 20;     // [http] body_limit_bytes
   bool demo = false;                      // --demo / demo = true
+  // [sync]: the calendar sync (S6, S7).
+  bool sync_server_job = false;           // [sync] server_job: run every pair on a schedule (S7)
+  int sync_interval_minutes = 10;         // [sync] interval_minutes (per-user and server job)
+  int sync_workers = 2;                   // [sync] workers: runs at once
+  std::string sync_ca_file;               // [sync] ca_file: extra CA bundle for CalDAV servers
+  std::string secret_key_file;            // [sync] secret_key_file (default <data_dir>/secret.key)
 };
 
 // Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
 // log_level, threads, demo, [auth] session_hours, [feed] tombstone_days, [admin]
-// login / password, [http] body_limit_bytes. InvalidArgument naming the key (or
+// login / password, [http] body_limit_bytes, [sync] server_job / interval_minutes /
+// workers / ca_file / secret_key_file. InvalidArgument naming the key (or
 // the parse error with its line) when the file is unreadable or wrong.
 Status LoadConfigFile(const std::string& path, DaemonConfig* config);
 

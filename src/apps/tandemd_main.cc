@@ -14,6 +14,9 @@
 #include <memory>
 
 #include "api/api.h"
+#include "apps/calendar_sync.h"
+#include "apps/sync_routes.h"
+#include "core/credential_vault.h"
 #include "apps/config.h"
 #include "apps/demo_data.h"
 #include "core/clock.h"
@@ -108,6 +111,43 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   http::Router router;
   rest.Register(&router);
 
+  // Calendar sync (S6, S7, S15, S16): external credentials sealed under a server
+  // key kept beside the database (0600) or given in TANDEM_SECRET_KEY.
+  const char* env_key = std::getenv("TANDEM_SECRET_KEY");
+  std::string key_file = config.secret_key_file.empty()
+                             ? (std::filesystem::path(config.data_dir) / "secret.key").string()
+                             : config.secret_key_file;
+  auto vault = CredentialVault::Open({.key_file = key_file, .key_from_env = env_key ? env_key : ""},
+                                     random);
+  if (!vault.ok()) {
+    spdlog::error("calendar credentials: {}", vault.status().ToString());
+    return kExitRuntime;
+  }
+  auto* sqlite_store = dynamic_cast<store::sqlite::SqliteStore*>(store->get());
+  CalendarSyncOptions sync_options;
+  sync_options.store = sqlite_store;
+  sync_options.clock = &clock;
+  sync_options.ids = &ids;
+  sync_options.random = &random;
+  sync_options.vault = &*vault;
+  sync_options.database_path = db_path;
+  sync_options.workers = config.sync_workers;
+  sync_options.ca_file = config.sync_ca_file;
+  sync_options.schedule.server_job = config.sync_server_job;
+  sync_options.schedule.user_interval = std::chrono::minutes(config.sync_interval_minutes);
+  sync_options.schedule.server_interval = std::chrono::minutes(config.sync_interval_minutes);
+  auto calendar_sync = CalendarSync::Start(sync_options);
+  if (!calendar_sync.ok()) {
+    spdlog::error("cannot start the calendar sync: {}", calendar_sync.status().ToString());
+    return kExitRuntime;
+  }
+  RegisterSyncRoutes(&router, &rest.authenticator(), calendar_sync->get(), &clock);
+  CalendarSync* sync_ptr = calendar_sync->get();
+  rest.authenticator().SetSessionHooks(
+      {.logged_in = [sync_ptr](const model::User& u,
+                               Instant expires) { sync_ptr->UserLoggedIn(u.id, expires); },
+       .logged_out = [sync_ptr](const std::string& id) { sync_ptr->UserLoggedOut(id); }});
+
   auto listen = ParseListen(config.listen);  // validated before
   http::ServerOptions server_options;
   server_options.address = listen->address;
@@ -136,6 +176,7 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   }
   (*server)->Stop(std::chrono::seconds(10));
   (*server)->Wait();
+  (*calendar_sync)->Stop();  // runs in progress finish; none start
   spdlog::info("stopped");
   return kExitOk;
 }

@@ -1,6 +1,6 @@
 // PeerServer: starts a real CalDAV server (Radicale or Xandikos, Debian packages)
 // on 127.0.0.1 with a temporary folder through the peer scripts in
-// /work/shared/peers (TANDEM_PEERS_DIR overrides), and stops it by PID when
+// the project's scripts/peers (TANDEM_PEERS_DIR overrides), and stops it by PID when
 // destroyed (also when a test failed). Server-side edits go through the curl
 // command line, so they are made by an independent client, not by our code.
 // Test-only.
@@ -67,7 +67,7 @@ class PeerServer {
  public:
   explicit PeerServer(PeerKind kind) : kind_(kind) {
     const char* peers = std::getenv("TANDEM_PEERS_DIR");
-    std::string dir = peers ? peers : "/work/shared/peers";
+    std::string dir = peers ? peers : TANDEM_PEERS_DIR_DEFAULT;
     char tmpl[] = "/tmp/tandem-caldav-interop.XXXXXX";
     data_dir_ = mkdtemp(tmpl);
     port_ = FreeLoopbackPort();
