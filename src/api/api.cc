@@ -294,10 +294,16 @@ struct RestApi::Impl {
     o.viewer = c.viewer;
     auto page = Entity<T>::List(store, o);
     if (!page.ok()) return ErrorResponse(page.status());
-    Json items = Json::array();
-    for (const auto& rec : page->items) items.push_back(model::ToJson(rec));
-    return JsonResponse(
-        200, Json{{"items", std::move(items)}, {"next_page_after", page->next_page_after}});
+    // Written as text straight from the records (no Json tree): the hot path.
+    std::string out = "{\"items\":[";
+    for (size_t i = 0; i < page->items.size(); ++i) {
+      if (i > 0) out += ',';
+      model::AppendJson(page->items[i], &out);
+    }
+    out += "],\"next_page_after\":";
+    model::AppendJsonString(page->next_page_after, &out);
+    out += '}';
+    return ServerResponse::Json(200, std::move(out));
   }
 
   template <typename T>
@@ -573,20 +579,28 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
     for (auto& a : *got) activities.emplace(a.meta.id, std::move(a));
   }
 
-  // Serialized entry by entry: a page of thousands of records never exists as
-  // one JSON tree in memory.
+  // Written as text entry by entry, straight from the records: a page of
+  // thousands of records never exists as one JSON tree in memory. Keys in byte
+  // order, as Json::dump wrote them before.
   std::string out = "{\"changes\":[";
+  out.reserve(256 + batch->changes.size() * 700);
+  std::string record;  // one record's JSON text, empty when not visible; reused
   bool first = true;
   for (const auto& ch : batch->changes) {
-    Json item{{"seq", ch.seq}, {"entity", model::EntityName(ch.entity)}, {"id", ch.id}};
+    if (!first) out += ',';
+    first = false;
+    out += "{\"entity\":";
+    model::AppendJsonString(model::EntityName(ch.entity), &out);
+    out += ",\"id\":";
+    model::AppendJsonString(ch.id, &out);
     if (ch.op == store::ChangeOp::kDelete) {
-      item["op"] = "delete";
+      out += ",\"op\":\"delete\"";
     } else {
-      std::optional<Json> record;
+      record.clear();
       Status failure;
       auto visible = [&](const auto& rec) {
         if (rec.ok()) {
-          if (MayAccess(c, *rec)) record = model::ToJson(*rec);
+          if (MayAccess(c, *rec)) model::AppendJson(*rec, &record);
         } else if (!rec.status().Is(Code::kNotFound)) {
           failure = rec.status();
         }
@@ -595,7 +609,7 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
         case model::EntityType::kActivity: {
           auto it = activities.find(ch.id);
           if (it != activities.end() && MayAccess(c, it->second))
-            record = model::ToJson(it->second);
+            model::AppendJson(it->second, &record);
           break;
         }
         case model::EntityType::kAccount:
@@ -611,16 +625,16 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
           break;
       }
       if (!failure.ok()) return ErrorResponse(failure);
-      if (record) {
-        item["op"] = "upsert";
-        item["record"] = std::move(*record);
+      if (!record.empty()) {
+        out += ",\"op\":\"upsert\",\"record\":";
+        out += record;
       } else {
-        item["op"] = "remove";  // not visible to this caller (or deleted meanwhile)
+        out += ",\"op\":\"remove\"";  // not visible to this caller (or deleted meanwhile)
       }
     }
-    if (!first) out += ',';
-    first = false;
-    out += item.dump(-1, ' ', false, Json::error_handler_t::replace);
+    out += ",\"seq\":";
+    out += std::to_string(ch.seq);
+    out += '}';
   }
   out += "],\"next\":";
   out += Json(fmt::format("{}.{}", epoch, batch->next_seq)).dump();
