@@ -10,7 +10,7 @@
 #                    events were edited on the server with curl: GET, SUMMARY/
 #                    SEQUENCE/LAST-MODIFIED changed, PUT with If-Match)
 # Requests per phase are counted from Radicale's log ("X request for" lines).
-# Env: BUILD (build dir, default build-syncbench), PEERS (/work/shared/peers),
+# Env: BUILD (build dir, default build-syncbench), PEERS (../shared/peers beside the project),
 #      SKIP_VDIRSYNCER=1 (Tandem only, e.g. for a large N memory run).
 # Radicale is stopped by PID at the end, also on failure.
 set -euo pipefail
@@ -19,7 +19,7 @@ PORT=${2:-5299}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-syncbench}
-PEERS=${PEERS:-/work/shared/peers}
+PEERS=${PEERS:-$(cd "$(dirname "$0")/../../../shared/peers" && pwd)}
 DRIVER=$BUILD/bench/sync_caldav/bench_sync_caldav
 [ -x "$DRIVER" ] || { echo "build it first: cmake --build $BUILD --target bench_sync_caldav" >&2; exit 2; }
 
@@ -47,6 +47,13 @@ SKIP_VDIRSYNCER=${SKIP_VDIRSYNCER:-0}
 # Radicale's file storage of both calendars, the way seed-events.sh fills
 # Xandikos (XANDIKOS_DIR). Then one PROPFIND Depth:1 per calendar, untimed, lets
 # Radicale build its item cache, so neither client pays for it.
+# REUSE=<collection-root/test folder of a KEEP=1 run with the same N>: copy its
+# seeded and cache-warmed calendars instead (saves Radicale's cache build).
+COLL=$RADDIR/collections/collection-root/test
+if [ -n "${REUSE:-}" ]; then
+  for cal in vds tandem; do rm -rf "${COLL:?}/$cal"; cp -a "$REUSE/$cal" "$COLL/$cal"; done
+  echo "[run.sh] reused the seeded calendars of $REUSE" >&2
+else
 GEN_LOG=$TMP/seed.log
 KEEP=1 BULK=1 SEED=42 RUN=$RUN "$PEERS/seed-events.sh" "http://127.0.0.1:9/none/" x x "$N" \
   2>"$GEN_LOG" || true
@@ -63,6 +70,7 @@ for cal in vds tandem; do
   echo "[run.sh] seeded $N events into $cal; cache warm-up PROPFIND $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N)-$t}") s" >&2
 done
 rm -rf "$GEN"
+fi
 
 marks() { wc -l < "$LOG"; }
 reqs() {  # reqs FROMLINE -> "N (METHOD:n ...)"
