@@ -512,6 +512,7 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
   stmt.BindInt64(7, int64_t{o.limit} + 1);
 
   Page<T> page;
+  page.items.reserve(static_cast<size_t>(o.limit));
   while (true) {
     TANDEM_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
@@ -519,8 +520,10 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
       page.next_page_after = page.items.back().meta.id;
       break;
     }
-    TANDEM_ASSIGN_OR_RETURN(T item, ReadRecord<T>(stmt));
-    page.items.push_back(std::move(item));
+    // Decoded in place: no intermediate record to move.
+    T& item = page.items.emplace_back();
+    ReadMeta(stmt, &item.meta);
+    TANDEM_RETURN_IF_ERROR(RecordRow<T>::Read(stmt, kMetaColumnCount, &item));
   }
   return page;
 }
