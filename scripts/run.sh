@@ -48,7 +48,7 @@ cat <<TXT
 Tandem is running. Try, in another terminal:
   export XDG_CONFIG_HOME=$VAR/cli-config PATH=$BIN:\$PATH
   tandem agenda --days 30                       # the CRM calendar, incl. the phone's events
-  tandem activities add --subject "Call Acme" --start "tomorrow 15:00"
+  tandem activities add --subject "Call Acme" --start "$(date -d tomorrow +%F) 15:00"
   curl -s -u demo:demo $CAL | head              # ...arrives on the CalDAV calendar within seconds
   tandem sync status; tandem sync log <pair id>; tandem trash list
   Point Thunderbird or a phone at $CAL (demo / demo) to edit events there.

@@ -55,7 +55,10 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
       scheduler::SyncRunner::Options{.workers = o.workers});
 
   TANDEM_ASSIGN_OR_RETURN(auto pairs, cs->state_->ListPairs(""));
-  for (const auto& p : pairs) cs->runner_->AddPair(p.id, p.user_id, true);
+  for (const auto& p : pairs) {
+    cs->runner_->AddPair(p.id, p.user_id, true);
+    cs->known_pairs_.insert(p.id);
+  }
   cs->runner_->Start();
   cs->watcher_ = std::thread([self] { self->WatchFeed(); });
   spdlog::info("calendar sync: {} pair(s), server job {}, {} worker(s)", pairs.size(),
@@ -120,6 +123,10 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
     pair.calendar = chosen->url;
   }
   TANDEM_ASSIGN_OR_RETURN(auto added, service_->AddPair(pair));
+  {
+    std::lock_guard lock(known_mu_);
+    known_pairs_.insert(added.id);
+  }
   runner_->AddPair(added.id, added.user_id, true);
   spdlog::info("sync pair {} added for user {}: {} {}", added.id, added.user_id, added.provider,
                added.calendar);
@@ -127,6 +134,10 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
 }
 
 Status CalendarSync::RemovePair(const std::string& pair_id) {
+  {
+    std::lock_guard lock(known_mu_);
+    known_pairs_.erase(pair_id);
+  }
   runner_->RemovePair(pair_id);
   return service_->RemovePair(pair_id);
 }
@@ -205,11 +216,32 @@ Result<sync::RunReport> CalendarSync::RunNow(const std::string& pair_id, const R
   return it->second;
 }
 
+void CalendarSync::RefreshPairs() {
+  auto pairs = state_->ListPairs("");
+  if (!pairs.ok()) {
+    spdlog::warn("calendar sync: listing pairs: {}", pairs.status().ToString());
+    return;
+  }
+  std::lock_guard lock(known_mu_);
+  std::set<std::string> now;
+  for (const auto& p : *pairs) {
+    now.insert(p.id);
+    if (!known_pairs_.count(p.id)) {
+      runner_->AddPair(p.id, p.user_id, true);
+      spdlog::info("calendar sync: pair {} of user {} scheduled here too", p.id, p.user_id);
+    }
+  }
+  for (const auto& id : known_pairs_)
+    if (!now.count(id)) runner_->RemovePair(id);
+  known_pairs_ = std::move(now);
+}
+
 void CalendarSync::WatchFeed() {
   // Follows the CRM change feed; a user whose activities changed gets a
   // debounced push (S6). Changes written by a sync run trigger one more run,
   // which finds nothing to do (content hashes agree) and writes nothing.
   int64_t seq = o_.store->LatestSeq().value_or(0);
+  Instant next_refresh = o_.clock->Now() + o_.pair_refresh;
   while (!stopping_) {
     {
       std::unique_lock lock(watch_mu_);
@@ -217,6 +249,10 @@ void CalendarSync::WatchFeed() {
     }
     if (stopping_) return;
     ExpireSessions();
+    if (o_.clock->Now() >= next_refresh) {
+      RefreshPairs();
+      next_refresh = o_.clock->Now() + o_.pair_refresh;
+    }
     store::ChangeFilter filter;
     filter.entity = model::EntityType::kActivity;
     for (;;) {

@@ -39,6 +39,9 @@ struct CalendarSyncOptions {
   std::string ca_file;  // extra CA bundle for CalDAV servers with a private CA
   Duration lease_ttl = std::chrono::minutes(15);
   Duration feed_poll = std::chrono::seconds(1);
+  // How often the pairs are re-read from the database, so pairs added or removed
+  // through another tandemd on the same database are scheduled here too.
+  Duration pair_refresh = std::chrono::seconds(5);
 };
 
 // What a caller gives to reach an external calendar; sealed before it is stored.
@@ -83,6 +86,9 @@ class CalendarSync {
   Result<std::unique_ptr<sync::CalendarSide>> OpenCalDav(const store::SyncPair& pair) const;
   void WatchFeed();
   void ExpireSessions();
+  void RefreshPairs();
+  std::set<std::string> known_pairs_;  // touched by the watcher thread and AddPair/RemovePair
+  std::mutex known_mu_;
 
   CalendarSyncOptions o_;
   std::unique_ptr<store::SyncStateStore> state_;
