@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 namespace tandem::model {
@@ -154,6 +155,49 @@ void AppendInt(int64_t v, std::string* out) {
   out->append(buf, end);
 }
 
+// FormatRfc3339(t) without its formatting and allocations, for years 0-9999;
+// other years take FormatRfc3339 itself.
+void AppendRfc3339(Instant t, std::string* out) {
+  using namespace std::chrono;
+  auto day = floor<days>(t);
+  year_month_day ymd{day};
+  int year = static_cast<int>(ymd.year());
+  if (year < 0 || year > 9999) {
+    out->append(FormatRfc3339(t));
+    return;
+  }
+  hh_mm_ss<microseconds> hms{t - day};
+  char buf[32];
+  char* p = buf;
+  auto two = [&p](long v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
+  two(year / 100);
+  two(year % 100);
+  *p++ = '-';
+  two(static_cast<unsigned>(ymd.month()));
+  *p++ = '-';
+  two(static_cast<unsigned>(ymd.day()));
+  *p++ = 'T';
+  two(hms.hours().count());
+  *p++ = ':';
+  two(hms.minutes().count());
+  *p++ = ':';
+  two(hms.seconds().count());
+  long frac = static_cast<long>(hms.subseconds().count());
+  if (frac != 0) {
+    *p++ = '.';
+    char digits[6];
+    for (int i = 5; i >= 0; --i, frac /= 10) digits[i] = static_cast<char>('0' + frac % 10);
+    int n = 6;
+    while (digits[n - 1] == '0') --n;
+    p = std::copy(digits, digits + n, p);
+  }
+  *p++ = 'Z';
+  out->append(buf, p);
+}
+
 // One JSON object being written; keys must be plain ASCII and come in order.
 class ObjectWriter {
  public:
@@ -189,7 +233,7 @@ class ObjectWriter {
   ObjectWriter& Time(std::string_view key, Instant t) {
     Key(key);
     out_->push_back('"');
-    out_->append(FormatRfc3339(t));  // RFC 3339 text never needs escaping
+    AppendRfc3339(t, out_);  // RFC 3339 text never needs escaping
     out_->push_back('"');
     return *this;
   }
@@ -199,7 +243,7 @@ class ObjectWriter {
     for (size_t i = 0; i < v.size(); ++i) {
       if (i > 0) out_->push_back(',');
       out_->push_back('"');
-      out_->append(FormatRfc3339(v[i]));
+      AppendRfc3339(v[i], out_);
       out_->push_back('"');
     }
     out_->push_back(']');

@@ -108,6 +108,18 @@ TEST(AppendJsonTest, ActivityMatchesToJson) {
   EXPECT_EQ(Json::parse(Appended(defaults))["reminder_minutes"], nullptr);
 }
 
+TEST(AppendJsonTest, AnyTimesMatchToJson) {
+  // Years -300..12000 around the fast path's 0-9999, any microsecond.
+  EXPECT_TRUE(rc::check("times", [] {
+    Activity a;
+    a.start = FromUnixMicros(*rc::gen::inRange<int64_t>(-71'000'000'000'000'000,
+                                                        316'000'000'000'000'000));
+    a.end = FromUnixMicros(*rc::gen::inRange<int64_t>(0, 4'000'000'000'000'000) / 1000 * 1000);
+    a.exdates = {FromUnixSeconds(*rc::gen::inRange<int64_t>(-100'000'000, 100'000'000))};
+    RC_ASSERT(Appended(a) == Dumped(ToJson(a)));
+  }));
+}
+
 TEST(AppendJsonTest, AccountContactOpportunityMatchToJson) {
   Account acc;
   acc.meta = SampleMeta();
