@@ -10,7 +10,7 @@
 # same event files; Radicale reads its storage per request, so the running server
 # serves them; the same way seed-events.sh's XANDIKOS_DIR fast path fills
 # Xandikos). Users u<i> with password p<i> go into Radicale's htpasswd file.
-# Env: BUILD (default build-syncbench), PEERS (/work/shared/peers), WORKERS (2),
+# Env: BUILD (default build-syncbench), PEERS (../shared/peers beside the project), WORKERS (2),
 #      OVERHEAD_PAIRS (100000), KEEP=1 keeps the temp folder.
 set -euo pipefail
 USERS=${1:-1000}
@@ -19,7 +19,7 @@ PORT=${3:-5298}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build-syncbench}
-PEERS=${PEERS:-/work/shared/peers}
+PEERS=${PEERS:-$(cd "$(dirname "$0")/../../../shared/peers" && pwd)}
 WORKERS=${WORKERS:-2}
 OVERHEAD_PAIRS=${OVERHEAD_PAIRS:-100000}
 BIN=$BUILD/bench/scheduler/bench_scheduler
