@@ -21,13 +21,15 @@ echo "== starting a Radicale calendar on 127.0.0.1:$DAV_PORT (user demo, passwor
 PIDS+=("$(bash scripts/peers/start-radicale.sh "$DAV_PORT" "$VAR/radicale" demo demo calendar)")
 CAL="http://127.0.0.1:$DAV_PORT/demo/calendar/"
 # Two events that exist only on the phone's calendar before the first sync.
-for i in 1 2; do
-  day=$(date -u -d "+$((i * 2)) days" +%Y%m%d)
-  printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tandem demo//EN\r\nBEGIN:VEVENT\r\nUID:phone-demo-%s\r\nDTSTAMP:%sT080000Z\r\nDTSTART;TZID=Europe/Berlin:%sT1%s0000\r\nDTEND;TZID=Europe/Berlin:%sT1%s3000\r\nSUMMARY:%s\r\nLOCATION:Cafe Central\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:Reminder\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
-    "$i" "$day" "$day" "$i" "$day" "$i" "$([ $i = 1 ] && echo 'Coffee with a lead (from the phone)' || echo 'Dentist (private, from the phone)')" \
+put_phone_event() {  # N SUMMARY EXTRA-LINES
+  local day; day=$(date -u -d "+$(( $1 * 2 )) days" +%Y%m%d)
+  printf 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//tandem demo//EN\r\nBEGIN:VEVENT\r\nUID:phone-demo-%s\r\nDTSTAMP:%sT080000Z\r\nDTSTART;TZID=Europe/Berlin:%sT1%s0000\r\nDTEND;TZID=Europe/Berlin:%sT1%s3000\r\nSUMMARY:%s\r\n%bBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:Reminder\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n' \
+    "$1" "$day" "$day" "$1" "$day" "$1" "$2" "$3" \
   | curl -s -o /dev/null -u demo:demo -X PUT -H 'Content-Type: text/calendar' -H 'If-None-Match: *' \
-      --data-binary @- "${CAL}phone-demo-$i.ics" || true
-done
+      --data-binary @- "${CAL}phone-demo-$1.ics" || true
+}
+put_phone_event 1 'Coffee with a lead (from the phone)' 'LOCATION:Cafe Central\r\n'
+put_phone_event 2 'Physiotherapy (from the phone)' 'CLASS:PRIVATE\r\n'
 
 echo "== starting tandemd on 127.0.0.1:$TANDEM_PORT (data in $VAR/tandemd)"
 "$BIN/tandemd" --demo --data-dir "$VAR/tandemd" --listen "127.0.0.1:$TANDEM_PORT" &

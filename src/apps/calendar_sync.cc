@@ -95,7 +95,9 @@ Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
   return std::unique_ptr<sync::CalendarSide>(std::move(cal));
 }
 
-Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested) {
+Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested,
+                                              bool initialize_now,
+                                              Result<sync::RunReport>* init_report) {
   sync::NewSyncPair pair = requested;
   if (pair.provider == "caldav") {
     // Accept a server, principal or home URL too: discovery finds the calendar,
@@ -127,9 +129,13 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
     std::lock_guard lock(known_mu_);
     known_pairs_.insert(added.id);
   }
-  runner_->AddPair(added.id, added.user_id, true);
+  runner_->AddPair(added.id, added.user_id, true, /*run_at_once=*/!initialize_now);
   spdlog::info("sync pair {} added for user {}: {} {}", added.id, added.user_id, added.provider,
                added.calendar);
+  if (initialize_now) {
+    auto report = RunNow(added.id, RunRequest{.initialize = true});
+    if (init_report) *init_report = std::move(report);
+  }
   return added;
 }
 

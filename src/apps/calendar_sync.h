@@ -62,8 +62,11 @@ class CalendarSync {
   // The sealed form kept in SyncPair::credential_ref.
   Result<std::string> Seal(const CalendarCredentials& credentials) const;
 
-  // Adds a pair and schedules it (its first run initializes it, S13).
-  Result<store::SyncPair> AddPair(const sync::NewSyncPair& pair);
+  // Adds a pair and schedules it (its first run initializes it, S13). With
+  // `initialize_now` the initialization runs before this returns (its report in
+  // `*init_report`), and no scheduled run races it.
+  Result<store::SyncPair> AddPair(const sync::NewSyncPair& pair, bool initialize_now = false,
+                                  Result<sync::RunReport>* init_report = nullptr);
   Status RemovePair(const std::string& pair_id);
 
   // Session events from the API (S6).

@@ -212,12 +212,20 @@ class SyncRoutes {
     if (j.contains("options")) {
       if (Status s = MergeOptions(j["options"], &pair.options); !s.ok()) return api::ErrorResponse(s);
     }
-    auto added = sync_->AddPair(pair);
+    // ?init=true initializes at once (S13) and answers with its report too.
+    bool init = QueryTrue(r, "init");
+    Result<sync::RunReport> report = Status::Unavailable("not initialized yet");
+    auto added = sync_->AddPair(pair, init, &report);
     if (!added.ok()) return api::ErrorResponse(added.status());
     spdlog::info("sync pair {} added by {} ({} {})", added->id, c.user.login, added->provider,
                  added->calendar);
-    return api::JsonResponse(201, PairJson(*added, nullptr))
-        .SetHeader("Location", "/api/v1/sync/pairs/" + added->id);
+    Json body = PairJson(*added, nullptr);
+    if (init) {
+      body["initialization"] = report.ok() ? ReportJson(*report)
+                                           : Json{{"error", std::string(CodeName(report.status().code()))},
+                                                  {"message", report.status().message()}};
+    }
+    return api::JsonResponse(201, body).SetHeader("Location", "/api/v1/sync/pairs/" + added->id);
   }
 
   ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {

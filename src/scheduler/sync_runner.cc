@@ -160,10 +160,11 @@ void SyncRunner::DispatcherLoop() {
   }
 }
 
-void SyncRunner::AddPair(const std::string& pair_id, const std::string& user_id, bool enabled) {
+void SyncRunner::AddPair(const std::string& pair_id, const std::string& user_id, bool enabled,
+                         bool run_at_once) {
   {
     std::lock_guard lock(mu_);
-    schedule_.AddPair(pair_id, user_id, enabled, clock_.Now());
+    schedule_.AddPair(pair_id, user_id, enabled, clock_.Now(), run_at_once);
   }
   wake_dispatcher_.notify_all();
 }

@@ -61,7 +61,8 @@ class SyncRunner {
   int Tick(Instant now);
 
   // Schedule events (thread-safe wrappers; they wake the dispatcher).
-  void AddPair(const std::string& pair_id, const std::string& user_id, bool enabled);
+  void AddPair(const std::string& pair_id, const std::string& user_id, bool enabled,
+               bool run_at_once = true);
   void RemovePair(const std::string& pair_id);
   void UserLoggedIn(const std::string& user_id);
   void UserLoggedOut(const std::string& user_id);

@@ -30,12 +30,13 @@ void SyncSchedule::ScheduleAt(PairTimer& t, Instant when) {
 }
 
 void SyncSchedule::AddPair(const std::string& pair_id, const std::string& user_id, bool enabled,
-                           Instant now) {
+                           Instant now, bool run_at_once) {
   PairTimer t;
   t.pair_id = pair_id;
   t.user_id = user_id;
   t.enabled = enabled;
-  if (enabled && (options_.server_job || logged_in_.count(user_id))) t.next_run = now;
+  if (enabled && (options_.server_job || logged_in_.count(user_id)))
+    t.next_run = run_at_once ? now : now + Interval();
   pairs_[pair_id] = std::move(t);
 }
 

@@ -67,7 +67,11 @@ class SyncSchedule {
  public:
   SyncSchedule(ScheduleOptions options, Random& random) : options_(options), random_(random) {}
 
-  void AddPair(const std::string& pair_id, const std::string& user_id, bool enabled, Instant now);
+  // `run_at_once`: when the pair's user is logged in (or the server job is on), the
+  // first run is due now; false leaves the first run to the caller (e.g. an
+  // initialization run right away through RunNow).
+  void AddPair(const std::string& pair_id, const std::string& user_id, bool enabled, Instant now,
+               bool run_at_once = true);
   void RemovePair(const std::string& pair_id);
   void SetEnabled(const std::string& pair_id, bool enabled, Instant now);
 

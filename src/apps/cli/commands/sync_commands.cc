@@ -86,20 +86,22 @@ Status AddPair(CommandContext& ctx, const AddArgs& a) {
   if (!a.multi_day.empty()) options["multi_day"] = a.multi_day;
   body["options"] = options;
   TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
-  TANDEM_ASSIGN_OR_RETURN(Json pair, api.Call("POST", "/api/v1/sync/pairs", &body));
-  std::string id = Text(pair, "id");
-  if (!ctx.json) ctx.out() << fmt::format("Added sync pair {} with {}\n", id, Text(pair, "calendar"));
-  if (a.no_init) {
-    if (ctx.json) ctx.PrintJson(pair);
-    return Status::Ok();
-  }
-  if (!ctx.json) ctx.out() << "Initializing: comparing both calendars, pairing what matches...\n";
-  TANDEM_ASSIGN_OR_RETURN(Json report, api.Call("POST", "/api/v1/sync/pairs/" + id + "/init"));
+  if (!ctx.json && !a.no_init)
+    ctx.out() << "Pairing and initializing: comparing both calendars, pairing what matches...\n";
+  TANDEM_ASSIGN_OR_RETURN(Json pair, api.Call("POST", a.no_init ? "/api/v1/sync/pairs"
+                                                                 : "/api/v1/sync/pairs?init=true",
+                                              &body));
   if (ctx.json) {
-    ctx.PrintJson(Json{{"pair", pair}, {"initialization", report}});
+    ctx.PrintJson(pair);
   } else {
-    PrintReport(ctx, report);
+    ctx.out() << fmt::format("Added sync pair {} with {}\n", Text(pair, "id"), Text(pair, "calendar"));
   }
+  if (a.no_init || !pair.contains("initialization")) return Status::Ok();
+  const Json& report = pair["initialization"];
+  if (report.contains("error"))
+    return Status::Unavailable("initialization: " + Text(report, "message") +
+                               " (retry with: tandem sync pair init " + Text(pair, "id") + ")");
+  if (!ctx.json) PrintReport(ctx, report);
   return ReportStatus(report);
 }
 
