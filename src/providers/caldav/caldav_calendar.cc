@@ -294,9 +294,8 @@ Result<std::string> CalDavCalendar::Identity() {
   return url_;
 }
 
-Result<sync::ChangeSet> CalDavCalendar::ChangesSince(const std::string& cursor,
-                                                     const sync::TimeRange& window) {
-  Collector out(nullptr);
+Result<sync::ChangeSet> CalDavCalendar::ListInto(const std::string& cursor,
+                                                 const sync::TimeRange& window, Collector& out) {
   Result<sync::ChangeSet> result = Status::Internal("unset");
   if (cursor.empty()) {
     result = FullListing(window, out);
@@ -308,8 +307,15 @@ Result<sync::ChangeSet> CalDavCalendar::ChangesSince(const std::string& cursor,
     return Status::ResyncRequired("cursor not made by the CalDAV provider");
   }
   if (!result.ok()) return result;
-  result->changed = out.TakeItems();
   for (auto& w : out.warnings) result->warnings.push_back(std::move(w));
+  return result;
+}
+
+Result<sync::ChangeSet> CalDavCalendar::ChangesSince(const std::string& cursor,
+                                                     const sync::TimeRange& window) {
+  Collector out(nullptr);
+  auto result = ListInto(cursor, window, out);
+  if (result.ok()) result->changed = out.TakeItems();
   return result;
 }
 
@@ -317,19 +323,7 @@ Result<sync::ChangeSet> CalDavCalendar::StreamChangesSince(const std::string& cu
                                                            const sync::TimeRange& window,
                                                            const ItemSink& sink) {
   Collector out(&sink);
-  Result<sync::ChangeSet> result = Status::Internal("unset");
-  if (cursor.empty()) {
-    result = FullListing(window, out);
-  } else if (cursor.starts_with(kSyncCursorPrefix)) {
-    result = SyncSince(cursor.substr(kSyncCursorPrefix.size()), out);
-  } else if (cursor.starts_with(kCtagCursorPrefix)) {
-    result = CtagSince(cursor, window, out);
-  } else {
-    return Status::ResyncRequired("cursor not made by the CalDAV provider");
-  }
-  if (!result.ok()) return result;
-  for (auto& w : out.warnings) result->warnings.push_back(std::move(w));
-  return result;
+  return ListInto(cursor, window, out);
 }
 
 Result<sync::ChangeSet> CalDavCalendar::FullListing(const sync::TimeRange& window, Collector& out) {

@@ -96,6 +96,10 @@ class CalDavCalendar final : public sync::CalendarSide {
   struct Listing;
   class Collector;
 
+  // Chooses full listing, sync-collection or ctag by the cursor's form and gathers
+  // into `out`; the warnings are moved into the result.
+  Result<sync::ChangeSet> ListInto(const std::string& cursor, const sync::TimeRange& window,
+                                   Collector& out);
   Result<sync::ChangeSet> FullListing(const sync::TimeRange& window, Collector& out);
   Result<sync::ChangeSet> SyncSince(const std::string& token, Collector& out);
   Result<sync::ChangeSet> CtagSince(const std::string& cursor, const sync::TimeRange& window,
