@@ -423,15 +423,21 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
     icalmemory_free_buffer(text);
     Remove(r, rr);
   }
+  // A date the CRM cannot hold (month 16, year 40000, ...) stays verbatim in extra.
+  auto usable = [](const icaltimetype& t) {
+    return !icaltime_is_null_time(t) && icaltime_is_valid_time(t) && t.year >= 1 &&
+           t.year <= 9999 && t.month >= 1 && t.month <= 12 && t.day >= 1 &&
+           t.day <= icaltime_days_in_month(t.month, t.year);
+  };
   for (icalproperty* p : detail::Properties(r, ICAL_EXDATE_PROPERTY)) {
     icaltimetype t = icalproperty_get_exdate(p);
-    if (icaltime_is_null_time(t) || t.is_date != a.all_day) continue;  // kept in extra
+    if (!usable(t) || t.is_date != a.all_day) continue;  // kept in extra
     a.exdates.push_back(TimeOfProperty(p, t, zones));
     Remove(r, p);
   }
   for (icalproperty* p : detail::Properties(r, ICAL_RDATE_PROPERTY)) {
     icaldatetimeperiodtype v = icalproperty_get_rdate(p);
-    if (icaltime_is_null_time(v.time) || v.time.is_date != a.all_day) continue;
+    if (!usable(v.time) || v.time.is_date != a.all_day) continue;
     a.rdates.push_back(TimeOfProperty(p, v.time, zones));
     Remove(r, p);
   }

@@ -19,6 +19,8 @@ cmake --build "$build" --target fuzz_ical -j2
 work="$build/fuzz_ical"
 mkdir -p "$work/corpus" "$work/artifacts"
 if [ -d "$seeds" ]; then cp -n "$seeds"/*.ics "$work/corpus/" 2>/dev/null || true; fi
+# Inputs that once failed: run first, every time.
+cp -n "$here"/regressions/* "$work/corpus/" 2>/dev/null || true
 "$build/tests/fuzz_ical/fuzz_ical" "$work/corpus" \
   -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -artifact_prefix="$work/artifacts/" -print_final_stats=1
