@@ -79,18 +79,24 @@ Result<std::string> CalendarSync::Seal(const CalendarCredentials& c) const {
   return o_.vault->Seal(json{{"user", c.user}, {"password", c.password}}.dump());
 }
 
+Result<http::Auth> CalendarSync::AuthOf(const std::string& credential_ref) const {
+  if (credential_ref.empty()) return http::Auth{};
+  TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(credential_ref));
+  json j = json::parse(plain, nullptr, false);
+  if (!j.is_object() || !j.contains("user") || !j.contains("password") ||
+      !j["user"].is_string() || !j["password"].is_string())
+    return Status::Corruption("stored calendar credentials are damaged");
+  return http::Auth::Basic(j["user"].get<std::string>(), j["password"].get<std::string>());
+}
+
 Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
     const store::SyncPair& pair) const {
   providers::caldav::CalDavCalendarOptions co;
   co.calendar_url = pair.calendar;
   co.http.ca_file = o_.ca_file;
-  if (!pair.credential_ref.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(pair.credential_ref));
-    json j = json::parse(plain, nullptr, false);
-    if (!j.is_object() || !j.contains("user") || !j.contains("password"))
-      return Status::Corruption("the stored credentials of pair " + pair.id + " are damaged");
-    co.http.auth = http::Auth::Basic(j["user"].get<std::string>(), j["password"].get<std::string>());
-  }
+  auto auth = AuthOf(pair.credential_ref);
+  if (!auth.ok()) return auth.status().WithContext("sync pair " + pair.id);
+  co.http.auth = *auth;
   TANDEM_ASSIGN_OR_RETURN(auto cal, providers::caldav::CalDavCalendar::Open(std::move(co)));
   return std::unique_ptr<sync::CalendarSide>(std::move(cal));
 }
@@ -104,11 +110,7 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
     // and checks the credentials before anything is stored.
     http::ClientOptions ho;
     ho.ca_file = o_.ca_file;
-    if (!pair.credential_ref.empty()) {
-      TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(pair.credential_ref));
-      json j = json::parse(plain, nullptr, false);
-      ho.auth = http::Auth::Basic(j.value("user", ""), j.value("password", ""));
-    }
+    TANDEM_ASSIGN_OR_RETURN(ho.auth, AuthOf(pair.credential_ref));
     http::Client client(std::move(ho));
     auto found = providers::caldav::Discover(client, pair.calendar);
     if (!found.ok()) return found.status().WithContext("cannot reach the calendar " + pair.calendar);

@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/credential_vault.h"
 #include "core/ids.h"
+#include "http/client.h"
 #include "scheduler/pair_lease.h"
 #include "scheduler/sync_runner.h"
 #include "store/sqlite/sqlite_store.h"
@@ -87,6 +88,9 @@ class CalendarSync {
  private:
   explicit CalendarSync(const CalendarSyncOptions& options) : o_(options) {}
   Result<std::unique_ptr<sync::CalendarSide>> OpenCalDav(const store::SyncPair& pair) const;
+  // The HTTP auth sealed in a pair's credential_ref (none when empty); Corruption
+  // when the sealed text does not hold {"user", "password"}.
+  Result<http::Auth> AuthOf(const std::string& credential_ref) const;
   void WatchFeed();
   void ExpireSessions();
   void RefreshPairs();
