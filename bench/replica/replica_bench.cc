@@ -150,10 +150,7 @@ struct Replica {
     auto r = Replicator::Open({.local = local.get(), .state = state.get(), .server = server.get(),
                                .link = link.get(), .clock = &clock, .ids = &ids,
                                .user_id = "u-alice", .page_size = page_size,
-                               .push_batch = push_batch,
-                               .bulk_create_activities = [this](std::vector<model::Activity> v) {
-                                 return local->CreateActivities(std::move(v)).status();
-                               }});
+                               .push_batch = push_batch});
     if (!r.ok()) throw std::runtime_error(r.status().ToString());
     replicator = std::move(r).value();
     recording = std::make_unique<RecordingStore>(RecordingStoreOptions{
@@ -201,7 +198,7 @@ int Main(int argc, char** argv) {
       std::string cursor;
       bool again = true;
       while (again) {
-        auto page = probe.Changes(cursor, page_size);
+        auto page = probe.Changes(cursor, page_size, model::ToJson(replica.replicator->data_groups()).dump());
         if (!page.ok()) throw std::runtime_error(page.status().ToString());
         cursor = page->next;
         again = page->more;
@@ -231,8 +228,8 @@ int Main(int argc, char** argv) {
     Stop(server);
   }
 
-  // --- incremental pull from a big server
-  {
+  // --- incremental pull from a big server (--big-records 0 skips it)
+  if (big_records > 0) {
     Server server = SeedAndStart(dir / "server-big", big_records);
     // A replica that is up to date: its cursor is the server's end of feed.
     Replica replica(dir / "replica-big.db", server.url(), 1000, 1000, [&](ReplicaState& st) {
@@ -255,7 +252,7 @@ int Main(int argc, char** argv) {
       // Records to change: ids from the feed of the big server (first pages).
       static std::vector<std::string> ids;
       if (ids.empty()) {
-        auto page = writer.Changes("", 10000);
+        auto page = writer.Changes("", 10000, "");
         for (const auto& c : page->changes) ids.push_back(c.id);
       }
       for (int i = 0; i < 100; ++i) {

@@ -6,6 +6,7 @@
 
 #include "api/errors.h"
 #include "api/mutations.h"
+#include "model/data_groups.h"
 #include "model/json.h"
 
 namespace tandem::api {
@@ -524,8 +525,16 @@ Status RestApi::Maintain() {
 
 namespace {
 
-// "<epoch>.<seq>"; the epoch names the database so a cursor of another one is refused.
-Result<int64_t> ParseCursor(std::string_view cursor, std::string_view epoch) {
+// A cursor handed out in the middle of a scoped pull from the beginning (a first
+// fill) ends with this: the pages after it are still part of that fill.
+constexpr std::string_view kFillSuffix = ".fill";
+
+// "<epoch>.<seq>[.fill]"; the epoch names the database so a cursor of another
+// one is refused.
+Result<int64_t> ParseCursor(std::string_view cursor, std::string_view epoch, bool* fill) {
+  *fill = cursor.size() > kFillSuffix.size() &&
+          cursor.substr(cursor.size() - kFillSuffix.size()) == kFillSuffix;
+  if (*fill) cursor.remove_suffix(kFillSuffix.size());
   size_t dot = cursor.rfind('.');
   if (dot == std::string_view::npos) return Status::InvalidArgument("since: malformed cursor");
   std::string_view seq_text = cursor.substr(dot + 1);
@@ -546,8 +555,9 @@ Result<int64_t> ParseCursor(std::string_view cursor, std::string_view epoch) {
 ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
   std::string epoch = store.Epoch();
   int64_t after = 0;
+  bool fill = true;  // a pull from the beginning, or a later page of one
   if (auto since = r.Query("since"); since && !since->empty()) {
-    auto seq = ParseCursor(*since, epoch);
+    auto seq = ParseCursor(*since, epoch, &fill);
     if (!seq.ok()) return ErrorResponse(seq.status());
     after = *seq;
   }
@@ -562,6 +572,31 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
     }
     filter.entity = *type;
   }
+  // The client's data groups (C4): records outside them do not cross the wire.
+  // An incremental reader gets "remove" for a changed record that is (now) out
+  // of scope; a reader filling from the beginning holds nothing, so it gets
+  // neither those nor tombstones (its cursor says so until the fill ends).
+  std::optional<model::DataGroups> scope;
+  if (auto text = r.Query("scope"); text && !text->empty()) {
+    Json j = Json::parse(*text, nullptr, false);
+    if (j.is_discarded()) return ErrorResponse(Status::InvalidArgument("scope: not valid JSON"));
+    auto groups = model::DataGroupsFromJson(j);
+    if (!groups.ok()) {
+      return ErrorResponse(Status::InvalidArgument("scope: " + groups.status().message()));
+    }
+    scope = std::move(*groups);
+    bool mine_only = true;
+    for (auto e : {model::EntityType::kAccount, model::EntityType::kContact,
+                   model::EntityType::kOpportunity, model::EntityType::kActivity}) {
+      const auto& f = scope->For(e);
+      if (f.enabled && !f.mine_only) mine_only = false;
+    }
+    // Only the caller's own records: the owner index answers, and a record that
+    // moved to another owner arrives as a delete.
+    if (mine_only) filter.owner_id = c.user.id;
+  }
+  const bool from_start = fill && scope.has_value();
+  const Instant now = options.clock->Now();
   auto batch = store.ChangesSince(after, *limit, filter);
   if (!batch.ok()) return ErrorResponse(batch.status());
 
@@ -584,23 +619,30 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
   // order, as Json::dump wrote them before.
   std::string out = "{\"changes\":[";
   out.reserve(256 + batch->changes.size() * 700);
-  std::string record;  // one record's JSON text, empty when not visible; reused
+  std::string record;  // one record's JSON text, empty when not visible or out of scope
   bool first = true;
   for (const auto& ch : batch->changes) {
-    if (!first) out += ',';
-    first = false;
-    out += "{\"entity\":";
-    model::AppendJsonString(model::EntityName(ch.entity), &out);
-    out += ",\"id\":";
-    model::AppendJsonString(ch.id, &out);
+    std::string_view op;
     if (ch.op == store::ChangeOp::kDelete) {
-      out += ",\"op\":\"delete\"";
+      if (scope && from_start) continue;
+      op = "delete";
     } else {
       record.clear();
       Status failure;
+      auto append = [&](const auto& rec) {
+        if (!MayAccess(c, rec)) return;
+        if (scope && !model::InScope(*scope, rec, c.user.id, now)) return;
+        if (!scope || scope->For(ch.entity).excluded_fields.empty()) {
+          model::AppendJson(rec, &record);
+        } else {
+          Json j = model::ToJson(rec);
+          for (const auto& field : scope->For(ch.entity).excluded_fields) j.erase(field);
+          record = j.dump();
+        }
+      };
       auto visible = [&](const auto& rec) {
         if (rec.ok()) {
-          if (MayAccess(c, *rec)) model::AppendJson(*rec, &record);
+          append(*rec);
         } else if (!rec.status().Is(Code::kNotFound)) {
           failure = rec.status();
         }
@@ -608,8 +650,7 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
       switch (ch.entity) {
         case model::EntityType::kActivity: {
           auto it = activities.find(ch.id);
-          if (it != activities.end() && MayAccess(c, it->second))
-            model::AppendJson(it->second, &record);
+          if (it != activities.end()) append(it->second);
           break;
         }
         case model::EntityType::kAccount:
@@ -625,19 +666,31 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
           break;
       }
       if (!failure.ok()) return ErrorResponse(failure);
-      if (!record.empty()) {
-        out += ",\"op\":\"upsert\",\"record\":";
-        out += record;
-      } else {
-        out += ",\"op\":\"remove\"";  // not visible to this caller (or deleted meanwhile)
-      }
+      if (record.empty() && scope && from_start) continue;
+      // "remove": not visible to this caller, out of its scope, or deleted meanwhile.
+      op = record.empty() ? "remove" : "upsert";
+    }
+    if (!first) out += ',';
+    first = false;
+    out += "{\"entity\":";
+    model::AppendJsonString(model::EntityName(ch.entity), &out);
+    out += ",\"id\":";
+    model::AppendJsonString(ch.id, &out);
+    out += ",\"op\":\"";
+    out += op;
+    out += '"';
+    if (!record.empty() && op == "upsert") {
+      out += ",\"record\":";
+      out += record;
     }
     out += ",\"seq\":";
     out += std::to_string(ch.seq);
     out += '}';
   }
   out += "],\"next\":";
-  out += Json(fmt::format("{}.{}", epoch, batch->next_seq)).dump();
+  out += Json(fmt::format("{}.{}{}", epoch, batch->next_seq,
+                          from_start && batch->more ? kFillSuffix : std::string_view()))
+             .dump();
   out += ",\"more\":";
   out += batch->more ? "true" : "false";
   out += "}";

@@ -7,7 +7,7 @@ namespace {
 
 class ScriptedServer final : public ReplicationServer {
  public:
-  Result<FeedPage> Changes(std::string_view, int) override { return Status::Unavailable("down"); }
+  Result<FeedPage> Changes(std::string_view, int, std::string_view) override { return Status::Unavailable("down"); }
   Result<std::vector<PushResult>> Push(const std::vector<OutgoingMutation>&) override {
     return Status::Unavailable("down");
   }

@@ -99,15 +99,17 @@ Result<http::Response> HttpReplicationServer::SendAuthorized(std::string method,
   return SendLocked(method, path_and_query, body, true);
 }
 
-Result<FeedPage> HttpReplicationServer::Changes(std::string_view since, int limit) {
+Result<FeedPage> HttpReplicationServer::Changes(std::string_view since, int limit,
+                                                std::string_view scope) {
   std::lock_guard lock(mu_);
   std::string path = fmt::format("/api/v1/changes?limit={}", limit);
   if (!since.empty()) path += "&since=" + QueryEscape(since);
+  if (!scope.empty()) path += "&scope=" + QueryEscape(scope);
   TANDEM_ASSIGN_OR_RETURN(http::Response r, SendAuthorized("GET", path, nullptr));
   if (r.status != 200) return StatusOfAnswer(r, "change feed");
   Json j = Json::parse(r.body, nullptr, false);
   if (j.is_discarded()) return Status::Corruption("change feed: answer is not JSON");
-  return ParseFeedPage(j);
+  return ParseFeedPage(std::move(j));
 }
 
 Result<std::vector<PushResult>> HttpReplicationServer::Push(

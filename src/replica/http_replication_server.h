@@ -37,7 +37,7 @@ class HttpReplicationServer final : public ReplicationServer {
   explicit HttpReplicationServer(HttpServerOptions options);
   ~HttpReplicationServer() override;
 
-  Result<FeedPage> Changes(std::string_view since, int limit) override;
+  Result<FeedPage> Changes(std::string_view since, int limit, std::string_view scope) override;
   Result<std::vector<PushResult>> Push(const std::vector<OutgoingMutation>& batch) override;
   Result<ServerInfo> Info() override;
   Result<Json> Me() override;

@@ -39,6 +39,34 @@ Status PutLocal(store::Store& local, model::EntityType e, const json& record,
   }
 }
 
+namespace {
+template <typename T>
+Result<store::sqlite::SqliteStore::RecordWrite> TypedWrite(model::EntityType e, const json& record,
+                                                           bool probably_present) {
+  T r{};
+  TANDEM_RETURN_IF_ERROR(model::FromServerJson(record, &r));
+  store::sqlite::SqliteStore::RecordWrite w;
+  w.entity = e;
+  w.id = r.meta.id;
+  w.record = std::move(r);
+  w.likely_present = probably_present;
+  return w;
+}
+}  // namespace
+
+Result<store::sqlite::SqliteStore::RecordWrite> ToRecordWrite(model::EntityType e,
+                                                              const json& record,
+                                                              bool probably_present) {
+  switch (e) {
+    case model::EntityType::kAccount: return TypedWrite<model::Account>(e, record, probably_present);
+    case model::EntityType::kContact: return TypedWrite<model::Contact>(e, record, probably_present);
+    case model::EntityType::kOpportunity:
+      return TypedWrite<model::Opportunity>(e, record, probably_present);
+    case model::EntityType::kActivity: return TypedWrite<model::Activity>(e, record, probably_present);
+    default: return Status::InvalidArgument("users are not replicated as records");
+  }
+}
+
 Status DropLocal(store::Store& local, model::EntityType e, std::string_view id) {
   Status s = local.Delete(e, id, std::nullopt);
   if (s.Is(Code::kNotFound)) return Status::Ok();

@@ -12,6 +12,7 @@
 
 #include "core/status.h"
 #include "model/entities.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace tandem::replica {
@@ -21,6 +22,11 @@ namespace tandem::replica {
 // first attempt.
 Status PutLocal(store::Store& local, model::EntityType e, const nlohmann::json& record,
                 bool probably_present);
+// A server record as one write of SqliteStore::ApplyWrites (a page of the pull
+// is applied in one local transaction).
+Result<store::sqlite::SqliteStore::RecordWrite> ToRecordWrite(model::EntityType e,
+                                                              const nlohmann::json& record,
+                                                              bool probably_present);
 // Removes the local copy; OK when there was none.
 Status DropLocal(store::Store& local, model::EntityType e, std::string_view id);
 // The local copy as JSON; NotFound when absent.

@@ -255,7 +255,7 @@ void LocalReplica::Impl::AddRoutes(http::Router* router) {
   router->Add("PUT", "/api/v1/replica/data-groups", authed([this](const ServerRequest& r) {
     Json body = ParseBody(r);
     if (body.is_discarded()) return api::ErrorResponse(Status::InvalidArgument("body: not valid JSON"));
-    auto groups = DataGroupsFromJson(body);
+    auto groups = model::DataGroupsFromJson(body);
     if (!groups.ok()) return api::ErrorResponse(groups.status());
     if (Status s = replicator->SetDataGroups(*groups); !s.ok()) return api::ErrorResponse(s);
     Wake();
@@ -362,9 +362,6 @@ Result<std::unique_ptr<LocalReplica>> LocalReplica::Start(const ReplicaOptions& 
   ro.user_id = p->user_id;
   ro.page_size = options.page_size;
   ro.push_batch = options.push_batch;
-  ro.bulk_create_activities = [local = p->local.get()](std::vector<model::Activity> v) {
-    return local->CreateActivities(std::move(v)).status();
-  };
   ro.on_progress = [p](const FillProgress& fp) {
     {
       std::lock_guard lock(p->mu);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "model/json.h"
+
 #include <set>
 
 namespace tandem::replica {
@@ -144,6 +146,14 @@ Status DeleteTracked(Database& db, model::EntityType e, std::string_view id) {
   TANDEM_ASSIGN_OR_RETURN(Statement s, db.PrepareCached(
       "DELETE FROM replica_records WHERE entity = ?1 AND id = ?2"));
   return s.BindText(1, model::EntityName(e)).BindText(2, id).Run();
+}
+Status SetTheirs(Database& db, model::EntityType e, std::string_view id, const Json& theirs,
+                 std::optional<int64_t> theirs_version) {
+  TANDEM_ASSIGN_OR_RETURN(Statement s, db.PrepareCached(
+      "UPDATE replica_conflicts SET theirs = ?3, theirs_version = ?4 "
+      "WHERE entity = ?1 AND record_id = ?2"));
+  return s.BindText(1, model::EntityName(e)).BindText(2, id).BindText(3, theirs.dump())
+      .BindOptionalInt64(4, theirs_version).Run();
 }
 }  // namespace
 
@@ -389,26 +399,66 @@ Status ReplicaState::CommitPage(const PageTracking& tracking, int64_t generation
                                 std::string_view cursor) {
   auto w = pool_.Write();
   TANDEM_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*w));
+  TANDEM_RETURN_IF_ERROR(CommitPageIn(*w, tracking, generation, cursor));
+  return tx.Commit();
+}
+
+Status ReplicaState::CommitPageIn(Database& w, const PageTracking& tracking, int64_t generation,
+                                  std::string_view cursor) {
   for (const auto& [e, id, version] : tracking.versions) {
-    TANDEM_RETURN_IF_ERROR(UpsertTracked(*w, e, id, version, generation));
+    TANDEM_RETURN_IF_ERROR(UpsertTracked(w, e, id, version, generation));
   }
-  for (const auto& [e, id] : tracking.untracked) TANDEM_RETURN_IF_ERROR(DeleteTracked(*w, e, id));
-  TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
+  for (const auto& [e, id] : tracking.untracked) TANDEM_RETURN_IF_ERROR(DeleteTracked(w, e, id));
+  for (const TheirsUpdate& t : tracking.theirs) {
+    TANDEM_RETURN_IF_ERROR(SetTheirs(w, t.entity, t.id, t.theirs, t.version));
+  }
+  TANDEM_ASSIGN_OR_RETURN(Statement s, w.PrepareCached(
       "INSERT INTO replica_meta(key, value) VALUES ('cursor', ?1) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
-  TANDEM_RETURN_IF_ERROR(s.BindText(1, cursor).Run());
-  return tx.Commit();
+  return s.BindText(1, cursor).Run();
+}
+
+std::string ReplicaState::TrackingKey(model::EntityType e, std::string_view id) {
+  std::string key(model::EntityName(e));
+  key += '/';
+  key += id;
+  return key;
+}
+
+Result<std::unordered_map<std::string, int64_t>> ReplicaState::ServerVersions(
+    const std::vector<std::pair<model::EntityType, std::string_view>>& records) {
+  std::unordered_map<std::string, int64_t> out;
+  if (records.empty()) return out;
+  // The keys as one JSON array bound as a parameter: one query per page.
+  std::string keys = "[";
+  for (const auto& [e, id] : records) {
+    if (keys.size() > 1) keys += ',';
+    model::AppendJsonString(TrackingKey(e, id), &keys);
+  }
+  keys += ']';
+  TANDEM_ASSIGN_OR_RETURN(auto r, pool_.Read());
+  TANDEM_ASSIGN_OR_RETURN(Statement s, r->PrepareCached(
+      "SELECT r.entity, r.id, r.server_version FROM json_each(?1) AS k "
+      "JOIN replica_records AS r ON r.entity = substr(k.value, 1, instr(k.value, '/') - 1) "
+      "AND r.id = substr(k.value, instr(k.value, '/') + 1)"));
+  s.BindText(1, keys);
+  out.reserve(records.size());
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    std::string key = s.Text(0);
+    key += '/';
+    key += s.TextView(1);
+    out.emplace(std::move(key), s.Int64(2));
+  }
+  return out;
 }
 
 Status ReplicaState::UpdateConflictTheirs(model::EntityType e, std::string_view id,
                                           const Json& theirs,
                                           std::optional<int64_t> theirs_version) {
   auto w = pool_.Write();
-  TANDEM_ASSIGN_OR_RETURN(Statement s, w->PrepareCached(
-      "UPDATE replica_conflicts SET theirs = ?3, theirs_version = ?4 "
-      "WHERE entity = ?1 AND record_id = ?2"));
-  return s.BindText(1, model::EntityName(e)).BindText(2, id).BindText(3, theirs.dump())
-      .BindOptionalInt64(4, theirs_version).Run();
+  return SetTheirs(*w, e, id, theirs, theirs_version);
 }
 
 Result<std::vector<std::pair<model::EntityType, std::string>>> ReplicaState::OutstandingRecords() {

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -88,13 +89,32 @@ class ReplicaState {
   // latest full pull).
   Result<std::vector<std::pair<model::EntityType, std::string>>> TrackedBefore(int64_t generation);
   Result<int64_t> TrackedCount();
-  // One page of the pull, in ONE transaction: the tracked versions it set, the
-  // records it dropped, and the feed cursor after it.
+  // The tracked server versions of many records at once (one query); records
+  // not tracked are absent. Keyed by TrackingKey.
+  Result<std::unordered_map<std::string, int64_t>> ServerVersions(
+      const std::vector<std::pair<model::EntityType, std::string_view>>& records);
+  static std::string TrackingKey(model::EntityType e, std::string_view id);
+  // One page of the pull: the tracked versions it set, the records it dropped,
+  // the newer server versions of conflicted records ("theirs"), and the feed
+  // cursor after it.
+  struct TheirsUpdate {
+    model::EntityType entity;
+    std::string id;
+    Json theirs;  // null: deleted there
+    std::optional<int64_t> version;
+  };
   struct PageTracking {
     std::vector<std::tuple<model::EntityType, std::string, int64_t>> versions;
     std::vector<std::pair<model::EntityType, std::string>> untracked;
+    std::vector<TheirsUpdate> theirs;
   };
+  // In ONE transaction of its own.
   Status CommitPage(const PageTracking& tracking, int64_t generation, std::string_view cursor);
+  // Inside the caller's transaction on `writer` (the pool's writer connection,
+  // e.g. SqliteStore::ApplyWrites' `also`), so the page's local record writes
+  // and its cursor commit together.
+  static Status CommitPageIn(store::sqlite::Database& writer, const PageTracking& tracking,
+                             int64_t generation, std::string_view cursor);
 
   // --- outbox
   // Appends a mutation (state pending). Its mutation_id must be new.

@@ -65,7 +65,9 @@ class ReplicationServer {
  public:
   virtual ~ReplicationServer() = default;
   // One page of GET /api/v1/changes; `since` empty = from the beginning.
-  virtual Result<FeedPage> Changes(std::string_view since, int limit) = 0;
+  // `scope`: the data groups as JSON text (the server leaves out what is outside
+  // them); empty = everything visible.
+  virtual Result<FeedPage> Changes(std::string_view since, int limit, std::string_view scope) = 0;
   // POST /api/v1/mutations; results in the order of `batch`.
   virtual Result<std::vector<PushResult>> Push(const std::vector<OutgoingMutation>& batch) = 0;
   // GET /api/v1/version (no auth).
@@ -75,7 +77,8 @@ class ReplicationServer {
 };
 
 // --- wire format
-Result<FeedPage> ParseFeedPage(const Json& j);
+// Moves the records out of `j`.
+Result<FeedPage> ParseFeedPage(Json&& j);
 Json MutationBatchToJson(const std::vector<OutgoingMutation>& batch);
 Result<std::vector<PushResult>> ParsePushResults(const Json& j, size_t expected);
 

@@ -37,11 +37,11 @@ Status Replicator::Load() {
   TANDEM_ASSIGN_OR_RETURN(auto groups, st.GetMeta("data_groups"));
   if (groups) {
     Json j = Json::parse(*groups, nullptr, false);
-    auto parsed = DataGroupsFromJson(j);
+    auto parsed = model::DataGroupsFromJson(j);
     if (!parsed.ok()) return Status::Corruption("stored data groups: " + parsed.status().message());
     groups_ = *parsed;
   } else {
-    groups_ = DefaultDataGroups();
+    groups_ = model::DefaultDataGroups();
     TANDEM_RETURN_IF_ERROR(st.SetMeta("data_groups", ToJson(groups_).dump()));
   }
   TANDEM_ASSIGN_OR_RETURN(auto gen, st.GetMeta("generation"));
@@ -70,7 +70,7 @@ Result<T> Replicator::Observe(Result<T> r) {
   return r;
 }
 
-DataGroups Replicator::data_groups() const {
+model::DataGroups Replicator::data_groups() const {
   std::lock_guard lock(groups_mu_);
   return groups_;
 }
@@ -97,7 +97,7 @@ Status Replicator::StartFullResyncLocked() {
   return Status::Ok();
 }
 
-Status Replicator::SetDataGroups(const DataGroups& groups) {
+Status Replicator::SetDataGroups(const model::DataGroups& groups) {
   std::lock_guard lock(sync_mu_);
   TANDEM_RETURN_IF_ERROR(options_.state->SetMeta("data_groups", ToJson(groups).dump()));
   {
@@ -139,41 +139,45 @@ Result<int> Replicator::PushBatch(bool* more, SyncReport* report) {
   return PushBatchLocked(more, report);
 }
 
-Status Replicator::ApplyChange(const FeedChange& c,
-                               const std::set<std::pair<model::EntityType, std::string>>& outstanding,
-                               ReplicaState::PageTracking* tracking,
-                               std::vector<Json>* new_activities) {
-  ReplicaState& st = *options_.state;
-  store::Store& local = *options_.local;
+Status Replicator::PlanChange(FeedChange& c,
+                              const std::set<std::pair<model::EntityType, std::string>>& outstanding,
+                              const std::unordered_map<std::string, int64_t>& known_versions,
+                              const model::DataGroups& groups, Instant now,
+                              std::vector<store::sqlite::SqliteStore::RecordWrite>* writes,
+                              ReplicaState::PageTracking* tracking) {
   if (outstanding.count({c.entity, c.id}) > 0) {
     // A local write waits for the server's verdict; a conflicted record shows
     // the newest server version as "theirs".
+    ReplicaState::TheirsUpdate t{c.entity, c.id, Json(nullptr), std::nullopt};
     if (c.op == FeedOp::kUpsert) {
-      std::optional<int64_t> v;
       if (c.record.contains("version") && c.record["version"].is_number_integer()) {
-        v = c.record["version"].get<int64_t>();
+        t.version = c.record["version"].get<int64_t>();
       }
-      return st.UpdateConflictTheirs(c.entity, c.id, c.record, v);
+      t.theirs = std::move(c.record);
     }
-    return st.UpdateConflictTheirs(c.entity, c.id, Json(nullptr), std::nullopt);
+    tracking->theirs.push_back(std::move(t));
+    return Status::Ok();
   }
-  TANDEM_ASSIGN_OR_RETURN(auto known, st.ServerVersion(c.entity, c.id));
-  DataGroups groups = data_groups();
-  bool keep = c.op == FeedOp::kUpsert &&
-              InScope(groups, c.entity, c.record, options_.user_id, options_.clock->Now());
+  auto found = known_versions.find(ReplicaState::TrackingKey(c.entity, c.id));
+  std::optional<int64_t> known;
+  if (found != known_versions.end()) known = found->second;
+  bool keep = c.op == FeedOp::kUpsert && model::InScope(groups, c.entity, c.record,
+                                                        options_.user_id, now);
   if (!keep) {
     // Deleted on the server, no longer visible, or out of the data groups (a
     // changed owner included): the local copy goes.
-    TANDEM_RETURN_IF_ERROR(DropLocal(local, c.entity, c.id));
+    store::sqlite::SqliteStore::RecordWrite remove;
+    remove.entity = c.entity;
+    remove.id = c.id;
+    writes->push_back(std::move(remove));
     if (known) tracking->untracked.emplace_back(c.entity, c.id);
     return Status::Ok();
   }
   int64_t version = c.record.value("version", int64_t{0});
-  if (!known && c.entity == model::EntityType::kActivity && new_activities != nullptr) {
-    new_activities->push_back(WithoutExcluded(groups, c.entity, c.record));
-  } else if (!known || *known < version) {
-    Json record = WithoutExcluded(groups, c.entity, c.record);
-    TANDEM_RETURN_IF_ERROR(PutLocal(local, c.entity, record, known.has_value()));
+  if (!known || *known < version) {
+    for (const auto& field : groups.For(c.entity).excluded_fields) c.record.erase(field);
+    TANDEM_ASSIGN_OR_RETURN(auto write, ToRecordWrite(c.entity, c.record, known.has_value()));
+    writes->push_back(std::move(write));
   }
   tracking->versions.emplace_back(c.entity, c.id, version);
   return Status::Ok();
@@ -183,7 +187,9 @@ Result<int> Replicator::PullPageLocked(bool* more) {
   *more = false;
   ReplicaState& st = *options_.state;
   TANDEM_ASSIGN_OR_RETURN(auto cursor, st.GetMeta("cursor"));
-  auto page = Observe(options_.server->Changes(cursor.value_or(""), options_.page_size));
+  model::DataGroups groups = data_groups();
+  std::string scope = ToJson(groups).dump();
+  auto page = Observe(options_.server->Changes(cursor.value_or(""), options_.page_size, scope));
   if (!page.ok()) {
     if (page.status().Is(Code::kResyncRequired)) {
       spdlog::warn("replica: {}; starting a full resync (unsent changes are kept)",
@@ -198,27 +204,21 @@ Result<int> Replicator::PullPageLocked(bool* more) {
   TANDEM_ASSIGN_OR_RETURN(auto outstanding_list, st.OutstandingRecords());
   std::set<std::pair<model::EntityType, std::string>> outstanding(outstanding_list.begin(),
                                                                  outstanding_list.end());
+  std::vector<std::pair<model::EntityType, std::string_view>> keys;
+  keys.reserve(page->changes.size());
+  for (const FeedChange& c : page->changes) keys.emplace_back(c.entity, c.id);
+  TANDEM_ASSIGN_OR_RETURN(auto known_versions, st.ServerVersions(keys));
+
   ReplicaState::PageTracking tracking;
   tracking.versions.reserve(page->changes.size());
-  std::vector<Json> new_activities;
-  std::vector<Json>* bulk = options_.bulk_create_activities ? &new_activities : nullptr;
-  for (const FeedChange& c : page->changes) {
-    Status s = ApplyChange(c, outstanding, &tracking, bulk);
+  std::vector<store::sqlite::SqliteStore::RecordWrite> writes;
+  writes.reserve(page->changes.size());
+  Instant now = options_.clock->Now();
+  for (FeedChange& c : page->changes) {
+    Status s = PlanChange(c, outstanding, known_versions, groups, now, &writes, &tracking);
     if (!s.ok()) {
-      // Not committed: the page is pulled again next time.
+      // Nothing of the page is written: it is pulled again next time.
       return s.WithContext(fmt::format("applying {} {}", model::EntityName(c.entity), c.id));
-    }
-  }
-  if (!new_activities.empty()) {
-    std::vector<model::Activity> records(new_activities.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      TANDEM_RETURN_IF_ERROR(model::FromServerJson(new_activities[i], &records[i]));
-    }
-    if (!options_.bulk_create_activities(std::move(records)).ok()) {
-      // Some exist already (a page repeated after a crash): one by one.
-      for (const Json& record : new_activities) {
-        TANDEM_RETURN_IF_ERROR(PutLocal(*options_.local, model::EntityType::kActivity, record, false));
-      }
     }
   }
   int64_t generation;
@@ -228,7 +228,11 @@ Result<int> Replicator::PullPageLocked(bool* more) {
     generation = generation_;
     full = full_pull_;
   }
-  TANDEM_RETURN_IF_ERROR(st.CommitPage(tracking, generation, page->next));
+  const std::string& next = page->next;
+  TANDEM_RETURN_IF_ERROR(options_.local->ApplyWrites(
+      std::move(writes), [&](store::sqlite::Database& db) {
+        return ReplicaState::CommitPageIn(db, tracking, generation, next);
+      }));
   *more = page->more;
   if (full) {
     progress_.records += static_cast<int64_t>(page->changes.size());
@@ -342,14 +346,14 @@ Status Replicator::Resolve(model::EntityType e, std::string_view id, Resolution 
     std::lock_guard g(groups_mu_);
     generation = generation_;
   }
-  DataGroups groups = data_groups();
+  model::DataGroups groups = data_groups();
   if (how == Resolution::kTheirs) {
     if (c.theirs.is_null()) {
       TANDEM_RETURN_IF_ERROR(DropLocal(local, e, id));
       TANDEM_RETURN_IF_ERROR(st.DropConflict(e, id));
       return st.Untrack(e, id);
     }
-    TANDEM_RETURN_IF_ERROR(PutLocal(local, e, WithoutExcluded(groups, e, c.theirs), true));
+    TANDEM_RETURN_IF_ERROR(PutLocal(local, e, model::WithoutExcluded(groups, e, c.theirs), true));
     TANDEM_RETURN_IF_ERROR(st.DropConflict(e, id));
     return st.SetServerVersion(e, id, c.theirs_version.value_or(0), generation);
   }
@@ -375,11 +379,11 @@ Status Replicator::Resolve(model::EntityType e, std::string_view id, Resolution 
     m.op = MutationOp::kDelete;
   } else if (c.theirs.is_null()) {
     m.op = MutationOp::kCreate;  // deleted there, kept here: bring it back
-    m.fields = WritableFields(WithoutExcluded(groups, e, *mine));
+    m.fields = WritableFields(model::WithoutExcluded(groups, e, *mine));
   } else {
     m.op = MutationOp::kUpdate;
-    m.fields = ChangedFields(WithoutExcluded(groups, e, c.theirs),
-                             WithoutExcluded(groups, e, *mine));
+    m.fields = ChangedFields(model::WithoutExcluded(groups, e, c.theirs),
+                             model::WithoutExcluded(groups, e, *mine));
   }
   TANDEM_RETURN_IF_ERROR(st.DropConflict(e, id));
   if (c.theirs.is_null()) {

@@ -1,9 +1,12 @@
 // Replicator: moves changes between the server and the local replica.
 //
-// Pull: pages of the server's change feed; each page is applied to the local
-// store and then its tracked versions and the cursor are committed in one
-// transaction of ReplicaState. A crash in between repeats the page, and applying
-// a page twice is harmless (records are keyed by the server's id and version).
+// Pull: pages of the server's change feed, asked with the data groups as the
+// feed's scope (the server leaves out what is outside them). Each page is
+// applied in ONE local transaction: the record writes, the tracked versions,
+// the conflicts' newer "theirs" and the cursor (SqliteStore::ApplyWrites with
+// ReplicaState::CommitPageIn). A crash leaves the page wholly applied or not at
+// all; a page pulled again is harmless anyway (ids are the server's, versions
+// decide).
 // Records with a pending or conflicted local write are left alone by the pull
 // (a conflicted one gets the newer server version as "theirs").
 // A 410 (cursor too old, or another server database) starts a full resync: a
@@ -34,9 +37,10 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "replica/connectivity.h"
-#include "replica/data_groups.h"
+#include "model/data_groups.h"
 #include "replica/replica_state.h"
 #include "replica/replication_server.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace tandem::replica {
@@ -48,7 +52,7 @@ struct FillProgress {
 };
 
 struct ReplicatorOptions {
-  store::Store* local = nullptr;          // REQUIRED: the local store (writes not recorded)
+  store::sqlite::SqliteStore* local = nullptr;  // REQUIRED: the local store (writes not recorded)
   ReplicaState* state = nullptr;          // REQUIRED
   ReplicationServer* server = nullptr;    // REQUIRED
   Connectivity* link = nullptr;           // REQUIRED
@@ -58,10 +62,6 @@ struct ReplicatorOptions {
   int page_size = 1000;
   int push_batch = 500;
   std::function<void(const FillProgress&)> on_progress;  // during a full pull
-  // Optional: creates many activities in one local transaction (SqliteStore::
-  // CreateActivities). New activities of a page then cost one commit, not one
-  // each (the first fill). Must fail as a whole (then they are written one by one).
-  std::function<Status(std::vector<model::Activity>)> bulk_create_activities;
 };
 
 struct SyncReport {
@@ -88,8 +88,8 @@ class Replicator {
 
   // Starts a full pull with the new filter (records that left it are removed
   // locally as the pull goes, records that entered it arrive).
-  Status SetDataGroups(const DataGroups& groups);
-  DataGroups data_groups() const;
+  Status SetDataGroups(const model::DataGroups& groups);
+  model::DataGroups data_groups() const;
   Status StartFullResync();
   // True while a full pull (first fill or resync) is unfinished.
   bool FullPullInProgress() const;
@@ -113,15 +113,18 @@ class Replicator {
   Result<int> PullPageLocked(bool* more);                          // REQUIRES: sync_mu_
   Result<int> PushBatchLocked(bool* more, SyncReport* report);     // REQUIRES: sync_mu_
   Status StartFullResyncLocked();                                  // REQUIRES: sync_mu_
-  Status ApplyChange(const FeedChange& c, const std::set<std::pair<model::EntityType, std::string>>& outstanding,
-                     ReplicaState::PageTracking* tracking,
-                     std::vector<Json>* new_activities);           // REQUIRES: apply_mu_
+  // What one change of a page does locally, added to `writes` and `tracking`.
+  Status PlanChange(FeedChange& c, const std::set<std::pair<model::EntityType, std::string>>& outstanding,
+                    const std::unordered_map<std::string, int64_t>& known_versions,
+                    const model::DataGroups& groups, Instant now,
+                    std::vector<store::sqlite::SqliteStore::RecordWrite>* writes,
+                    ReplicaState::PageTracking* tracking);  // REQUIRES: apply_mu_
 
   ReplicatorOptions options_;
   std::mutex sync_mu_;   // one pull/push/resolution at a time
   std::mutex apply_mu_;  // local writes vs page application
   mutable std::mutex groups_mu_;
-  DataGroups groups_;
+  model::DataGroups groups_;
   int64_t generation_ = 1;
   bool full_pull_ = true;
   FillProgress progress_;

@@ -29,8 +29,9 @@ class InProcessServer final : public ReplicationServer {
     log_ = std::move(log).value();
   }
 
-  Result<FeedPage> Changes(std::string_view since, int limit) override {
+  Result<FeedPage> Changes(std::string_view since, int limit, std::string_view scope) override {
     ++feed_calls;
+    last_scope = std::string(scope);
     if (down) return Status::Unavailable("connection refused");
     int64_t after = 0;
     if (!since.empty()) {
@@ -54,6 +55,7 @@ class InProcessServer final : public ReplicationServer {
         auto record = Record(c.entity, c.id);
         if (!record.ok()) return record.status();
         change["record"] = *record;
+        if (c.id == damage_record) change["record"]["first_name"] = std::string(300, 'x');
       }
       page["changes"].push_back(change);
     }
@@ -88,6 +90,8 @@ class InProcessServer final : public ReplicationServer {
   bool lose_next_answer = false;
   int feed_calls = 0;
   int push_calls = 0;
+  std::string last_scope;
+  std::string damage_record;  // sent with a field the local store refuses
 };
 
 class ReplicatorTest : public ::testing::Test {
@@ -169,6 +173,35 @@ TEST_F(ReplicatorTest, FirstFillTakesMyDataOnlyAndIsResumable) {
   for (const auto& id : mine) EXPECT_EQ(LocalName(id), ServerName(id));
   EXPECT_EQ(LocalName(other), "<NotFound>");
   EXPECT_EQ(*state_->TrackedCount(), 25);
+}
+
+TEST_F(ReplicatorTest, AsksTheFeedWithItsDataGroupsAndAppliesAPageWhollyOrNotAtAll) {
+  std::string first = ServerContact("u-me", "First").meta.id;
+  std::string bad = ServerContact("u-me", "Bad").meta.id;
+  std::string third = ServerContact("u-me", "Third").meta.id;
+  Sync();
+  EXPECT_EQ(json::parse(server_.last_scope), model::ToJson(replicator_->data_groups()));
+  auto cursor_before = *state_->GetMeta("cursor");
+
+  // A later page holding a record the local store refuses: none of the page is
+  // written, the cursor stays, and the next round tries the page again.
+  for (const auto& id : {first, bad, third}) {
+    auto c = *server_.store_->GetContact(id);
+    c.last_name = "Changed";
+    ASSERT_TRUE(server_.store_->Update(c, std::nullopt).ok());
+  }
+  server_.damage_record = bad;
+  auto failed = replicator_->SyncOnce();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find(bad), std::string::npos) << failed.status().ToString();
+  EXPECT_EQ(local_->GetContact(first)->last_name, "");
+  EXPECT_EQ(local_->GetContact(third)->last_name, "");
+  EXPECT_EQ(*state_->GetMeta("cursor"), cursor_before);
+
+  server_.damage_record.clear();
+  Sync();
+  for (const auto& id : {first, bad, third}) EXPECT_EQ(local_->GetContact(id)->last_name, "Changed");
+  EXPECT_NE(*state_->GetMeta("cursor"), cursor_before);
 }
 
 TEST_F(ReplicatorTest, ProgressIsReportedDuringAFullPull) {
@@ -367,14 +400,14 @@ TEST_F(ReplicatorTest, OwnershipChangeAndFilterChangeMoveRecordsInAndOut) {
   Sync();
   EXPECT_EQ(LocalName(mine), "<NotFound>");  // left my data
 
-  DataGroups all = DefaultDataGroups();
+  model::DataGroups all = model::DefaultDataGroups();
   all.contacts.mine_only = false;
   ASSERT_TRUE(replicator_->SetDataGroups(all).ok());
   Sync();
   EXPECT_EQ(LocalName(mine), "Mine");
   EXPECT_EQ(LocalName(theirs), "Theirs");
 
-  DataGroups none = DefaultDataGroups();
+  model::DataGroups none = model::DefaultDataGroups();
   none.contacts.enabled = false;
   ASSERT_TRUE(replicator_->SetDataGroups(none).ok());
   Sync();
@@ -413,7 +446,7 @@ TEST_F(ReplicatorTest, ExcludedFieldsStayOnTheServer) {
   c.first_name = "Ada";
   c.notes = std::string(5000, 'n');
   std::string id = server_.store_->Create(c)->meta.id;
-  DataGroups g = DefaultDataGroups();
+  model::DataGroups g = model::DefaultDataGroups();
   g.contacts.excluded_fields = {"notes"};
   ASSERT_TRUE(replicator_->SetDataGroups(g).ok());
   Sync();

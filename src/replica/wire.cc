@@ -4,7 +4,7 @@
 
 namespace tandem::replica {
 
-Result<FeedPage> ParseFeedPage(const Json& j) {
+Result<FeedPage> ParseFeedPage(Json&& j) {
   if (!j.is_object() || !j.contains("changes") || !j["changes"].is_array()) {
     return Status::Corruption("change feed: no changes array");
   }
@@ -12,7 +12,7 @@ Result<FeedPage> ParseFeedPage(const Json& j) {
   page.next = j.value("next", std::string());
   page.more = j.value("more", false);
   page.changes.reserve(j["changes"].size());
-  for (const Json& c : j["changes"]) {
+  for (Json& c : j["changes"]) {
     if (!c.is_object()) return Status::Corruption("change feed: change is not an object");
     FeedChange change;
     auto entity = model::ParseEntityName(c.value("entity", std::string()));
@@ -25,7 +25,7 @@ Result<FeedPage> ParseFeedPage(const Json& j) {
       if (!c.contains("record") || !c["record"].is_object()) {
         return Status::Corruption("change feed: upsert of " + change.id + " without record");
       }
-      change.record = c["record"];
+      change.record = std::move(c["record"]);
     } else if (op == "delete") {
       change.op = FeedOp::kDelete;
     } else if (op == "remove") {

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <fmt/format.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
@@ -134,12 +136,13 @@ class ApiTest : public ::testing::Test {
 
   // Pulls the whole feed for `token` from `cursor`; returns the entries by id (last wins).
   std::map<std::string, Json> PullFeed(const std::string& token, std::string* cursor,
-                                       int limit = 3) {
+                                       int limit = 3, const Json& scope = nullptr) {
     std::map<std::string, Json> seen;
     int64_t last_seq = 0;
     for (int guard = 0; guard < 1000; ++guard) {
       std::string q = "/api/v1/changes?limit=" + std::to_string(limit);
       if (!cursor->empty()) q += "&since=" + *cursor;
+      if (!scope.is_null()) q += "&scope=" + QueryText(scope.dump());
       auto a = Call("GET", q, token);
       EXPECT_EQ(a.status, 200) << a.body.dump();
       if (a.status != 200) break;
@@ -152,6 +155,18 @@ class ApiTest : public ::testing::Test {
       if (!a.body["more"].get<bool>()) break;
     }
     return seen;
+  }
+
+  static std::string QueryText(const std::string& text) {
+    std::string out;
+    for (unsigned char ch : text) {
+      if (std::isalnum(ch)) {
+        out += static_cast<char>(ch);
+      } else {
+        out += fmt::format("%{:02X}", ch);
+      }
+    }
+    return out;
   }
 
   FakeClock clock_{FromUnixSeconds(1'800'000'000)};
@@ -475,6 +490,67 @@ TEST_F(ApiTest, ChangeFeedOrderDeletionsAndResync) {
   std::string fresh;
   auto all = PullFeed(alice_, &fresh);
   EXPECT_EQ(all.size(), 2u);
+}
+
+TEST_F(ApiTest, FeedScopeLeavesOutWhatIsOutsideTheReadersDataGroups) {
+  std::string mine = CreateId("accounts", alice_, Json{{"name", "Mine"}});
+  std::string given = CreateId("accounts", alice_, Json{{"name", "Given away later"}});
+  std::string theirs = CreateId("accounts", bob_, Json{{"name", "Bob's, shared"}});
+  std::string proposal =
+      CreateId("opportunities", alice_, Json{{"name", "P"}, {"stage", "proposal"}});
+  std::string won = CreateId("opportunities", alice_, Json{{"name", "W"}, {"stage", "won"}});
+  // The clock is 2027-01-15; 90 days back is mid-October 2026.
+  Json recent_body = NewActivity("Recent", "2027-01-10T10:00:00Z", "2027-01-10T11:00:00Z");
+  recent_body["description"] = "a long text the laptop does not need";
+  std::string recent = CreateId("activities", alice_, recent_body);
+  std::string old = CreateId("activities", alice_,
+                             NewActivity("Old", "2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z"));
+
+  Json scope = {{"accounts", {{"owner", "all"}}},
+                {"opportunities", {{"stages", {"proposal"}}}},
+                {"activities", {{"days_back", 90}, {"excluded_fields", {"description"}}}}};
+  std::string cursor;
+  auto first = PullFeed(alice_, &cursor, 3, scope);
+  EXPECT_EQ(first.size(), 5u);
+  for (const auto& id : {mine, given, theirs, proposal, recent}) {
+    ASSERT_TRUE(first.count(id)) << id;
+    EXPECT_EQ(first[id]["op"], "upsert");
+  }
+  EXPECT_FALSE(first.count(won));  // from the start: out of scope is simply absent
+  EXPECT_FALSE(first.count(old));
+  EXPECT_FALSE(first[recent]["record"].contains("description"));
+  EXPECT_EQ(first[recent]["record"]["subject"], "Recent");
+
+  // Incremental: what left the scope is "remove", what entered it arrives.
+  EXPECT_EQ(Call("PATCH", "/api/v1/opportunities/" + proposal, alice_, R"({"stage":"lost"})").status, 200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/opportunities/" + won, alice_, R"({"notes":"reopened","stage":"proposal"})").status, 200);
+  EXPECT_EQ(Call("DELETE", "/api/v1/accounts/" + mine, alice_).status, 204);
+  auto next = PullFeed(alice_, &cursor, 3, scope);
+  EXPECT_EQ(next.size(), 3u);
+  EXPECT_EQ(next[proposal]["op"], "remove");
+  EXPECT_FALSE(next[proposal].contains("record"));
+  EXPECT_EQ(next[won]["op"], "upsert");
+  EXPECT_EQ(next[mine]["op"], "delete");
+
+  // "My data" only (the default data groups): read by owner; another user's
+  // shared account is not sent, and a record given away arrives as a delete.
+  std::string my_cursor;
+  auto own = PullFeed(alice_, &my_cursor, 3, Json::object());
+  EXPECT_FALSE(own.count(theirs));
+  EXPECT_TRUE(own.count(given));
+  EXPECT_FALSE(own.count(old));
+  EXPECT_EQ(Call("PATCH", "/api/v1/accounts/" + given, admin_,
+                 Json{{"owner_id", bob_id_}}.dump()).status, 200);
+  auto after = PullFeed(alice_, &my_cursor, 3, Json::object());
+  ASSERT_TRUE(after.count(given));
+  EXPECT_EQ(after[given]["op"], "delete");
+
+  // A malformed scope is refused with the field named.
+  auto bad = Call("GET", "/api/v1/changes?scope=" + QueryText(R"({"contacts":{"owner":"them"}})"), alice_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body["message"].get<std::string>().find("contacts.owner"), std::string::npos)
+      << bad.body.dump();
+  EXPECT_EQ(Call("GET", "/api/v1/changes?scope=%7Bnot", alice_).status, 400);
 }
 
 TEST_F(ApiTest, ConcurrentIfMatchUpdatesNeverVanish) {

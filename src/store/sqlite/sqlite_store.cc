@@ -410,12 +410,63 @@ Result<int64_t> SqliteStore::ImportActivities(const std::function<bool(model::Ac
 }
 
 template <typename T>
-Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
-  using Row = RecordRow<T>;
-  if (r.meta.id.empty()) return Status::InvalidArgument("id: must not be empty");
-  TANDEM_RETURN_IF_ERROR(CheckRecord(r));
+Status SqliteStore::PutIn(Database& db, T r, bool likely_present, Instant now) {
+  if (likely_present) {
+    Status updated = UpdateIn(db, &r, std::nullopt);
+    if (!updated.Is(Code::kNotFound)) return updated;
+  }
+  TANDEM_RETURN_IF_ERROR(PrepareNew(&r, now));
+  Status inserted = InsertRecord(db, r);
+  if (!inserted.Is(Code::kAlreadyExists)) return inserted;
+  return UpdateIn(db, &r, std::nullopt);  // UpdateIn sets version, created, modified again
+}
+
+Status SqliteStore::ApplyWrites(std::vector<RecordWrite> writes,
+                                const std::function<Status(Database&)>& also) {
+  Instant now = clock_->Now();
   auto w = pool_->Write();
   TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
+  for (RecordWrite& write : writes) {
+    Status s = std::visit(
+        [&](auto& r) -> Status {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, std::monostate>) {
+            Status removed;
+            switch (write.entity) {
+              case model::EntityType::kAccount:
+                removed = DeleteIn<model::Account>(*w, write.id, std::nullopt);
+                break;
+              case model::EntityType::kContact:
+                removed = DeleteIn<model::Contact>(*w, write.id, std::nullopt);
+                break;
+              case model::EntityType::kOpportunity:
+                removed = DeleteIn<model::Opportunity>(*w, write.id, std::nullopt);
+                break;
+              case model::EntityType::kActivity:
+                removed = DeleteIn<model::Activity>(*w, write.id, std::nullopt);
+                break;
+              case model::EntityType::kUser:
+                return Status::InvalidArgument("users are not records");
+            }
+            return removed.Is(Code::kNotFound) ? Status::Ok() : removed;
+          } else {
+            return PutIn(*w, std::move(r), write.likely_present, now);
+          }
+        },
+        write.record);
+    TANDEM_RETURN_IF_ERROR(s.WithContext(fmt::format("{} {}", Singular(write.entity), write.id)));
+  }
+  if (also) TANDEM_RETURN_IF_ERROR(also(*w));
+  return tx.Commit();
+}
+
+template <typename T>
+Status SqliteStore::UpdateIn(Database& db, T* rec, std::optional<int64_t> expected) {
+  using Row = RecordRow<T>;
+  T& r = *rec;
+  if (r.meta.id.empty()) return Status::InvalidArgument("id: must not be empty");
+  TANDEM_RETURN_IF_ERROR(CheckRecord(r));
+  Database* w = &db;
   static const std::string kCurrentSql =
       fmt::format("SELECT owner_id, created, version FROM {} WHERE id = ?1", Row::kTable);
   TANDEM_ASSIGN_OR_RETURN(Statement current, w->PrepareCached(kCurrentSql));
@@ -441,6 +492,14 @@ Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
   TANDEM_RETURN_IF_ERROR(AfterWrite(*w, r));
   TANDEM_RETURN_IF_ERROR(LogUpsert(*w, Row::kEntity, r.meta.id, r.meta.owner_id,
                                    std::string_view(previous_owner), r.meta.modified));
+  return Status::Ok();
+}
+
+template <typename T>
+Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
+  auto w = pool_->Write();
+  TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
+  TANDEM_RETURN_IF_ERROR(UpdateIn(*w, &r, expected));
   TANDEM_RETURN_IF_ERROR(tx.Commit());
   return r;
 }
@@ -529,10 +588,9 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
 }
 
 template <typename T>
-Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> expected) {
+Status SqliteStore::DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected) {
   using Row = RecordRow<T>;
-  auto w = pool_->Write();
-  TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
+  Database* w = &db;
   static const std::string kCurrentSql =
       fmt::format("SELECT owner_id, version FROM {} WHERE id = ?1", Row::kTable);
   TANDEM_ASSIGN_OR_RETURN(Statement current, w->PrepareCached(kCurrentSql));
@@ -548,7 +606,14 @@ Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> exp
   TANDEM_ASSIGN_OR_RETURN(Statement remove, w->PrepareCached(kDeleteSql));
   remove.BindText(1, id);
   TANDEM_RETURN_IF_ERROR(remove.Run());
-  TANDEM_RETURN_IF_ERROR(LogDelete(*w, Row::kEntity, id, owner, clock_->Now()));
+  return LogDelete(*w, Row::kEntity, id, owner, clock_->Now());
+}
+
+template <typename T>
+Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> expected) {
+  auto w = pool_->Write();
+  TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
+  TANDEM_RETURN_IF_ERROR(DeleteIn<T>(*w, id, expected));
   return tx.Commit();
 }
 

@@ -26,6 +26,7 @@
 
 #include <functional>
 #include <memory>
+#include <variant>
 
 #include "store/sqlite/database_pool.h"
 #include "store/store.h"
@@ -49,6 +50,25 @@ class SqliteStore final : public Store {
   // The same for a stream too large to hold in memory: `next` fills its argument
   // and returns true, or returns false at the end. Returns how many were created.
   Result<int64_t> ImportActivities(const std::function<bool(model::Activity*)>& next);
+
+  // One write of a replicated record (the offline client's pull): the record as
+  // the server has it, kept under its id and created when missing or replaced
+  // when present (version, created and modified are this store's own), or its
+  // removal (std::monostate; a missing record is fine). Writes are logged in the
+  // change feed like any other.
+  struct RecordWrite {
+    model::EntityType entity = model::EntityType::kActivity;
+    std::string id;
+    std::variant<std::monostate, model::Account, model::Contact, model::Opportunity,
+                 model::Activity>
+        record;
+    bool likely_present = false;  // which of insert / update to try first
+  };
+  // Applies `writes` in order, then `also` on the writer connection, in ONE
+  // transaction: all or nothing. `also` (may be empty) writes the caller's own
+  // tables of this database (the replica's cursor); it must not take pool().Write().
+  Status ApplyWrites(std::vector<RecordWrite> writes,
+                     const std::function<Status(Database&)>& also);
 
   std::string Epoch() const override { return epoch_; }
   int SchemaVersion() const override { return schema_version_; }
@@ -107,6 +127,13 @@ class SqliteStore final : public Store {
   Result<T> CreateRecord(T r);
   template <typename T>
   Result<T> UpdateRecord(T r, std::optional<int64_t> expected);
+  // The bodies of Update / Delete / a replicated write inside the caller's transaction.
+  template <typename T>
+  Status UpdateIn(Database& db, T* r, std::optional<int64_t> expected);
+  template <typename T>
+  Status DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected);
+  template <typename T>
+  Status PutIn(Database& db, T r, bool likely_present, Instant now);
   template <typename T>
   Result<T> GetRecord(std::string_view id);
   template <typename T>

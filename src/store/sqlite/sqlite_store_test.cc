@@ -83,6 +83,81 @@ TEST(SqliteStoreTest, BatchCreateIsAllOrNothingAndLogsEveryRecord) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(feed->changes[i].id, (*created)[i].meta.id);
 }
 
+TEST(SqliteStoreTest, ApplyWritesUpsertsRemovesAndCommitsWithTheCallersRowsOrNotAtAll) {
+  FakeClock clock(FromUnixSeconds(1'790'000'000));
+  SeededRandom random(1);
+  IdGenerator ids(clock, random);
+  auto opened = sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock, .ids = &ids});
+  ASSERT_TRUE(opened.ok());
+  auto& store = **opened;
+  {
+    auto w = store.pool().Write();
+    ASSERT_TRUE(w->Execute("CREATE TABLE cursor(value TEXT)").ok());
+    ASSERT_TRUE(w->Execute("INSERT INTO cursor VALUES ('start')").ok());
+  }
+  model::Contact kept;
+  kept.meta.id = "c-kept";
+  kept.meta.owner_id = "o";
+  kept.first_name = "Before";
+  ASSERT_TRUE(store.Create(kept).ok());
+  model::Account gone;
+  gone.meta.id = "a-gone";
+  gone.meta.owner_id = "o";
+  gone.name = "Gone";
+  ASSERT_TRUE(store.Create(gone).ok());
+
+  auto page = [&](const std::string& bad_subject) {
+    std::vector<sqlite::SqliteStore::RecordWrite> writes;
+    model::Contact changed = kept;
+    changed.first_name = "After";
+    changed.meta.version = 42;  // the server's version: the local store keeps its own
+    // Wrong hint on purpose: "not present" for an existing record still updates it.
+    writes.push_back({model::EntityType::kContact, changed.meta.id, changed, false});
+    model::Activity fresh;
+    fresh.meta.id = "act-new";
+    fresh.meta.owner_id = "o";
+    fresh.subject = bad_subject;
+    fresh.start = fresh.end = clock.Now();
+    // Wrong hint the other way: "present" for a missing record creates it.
+    writes.push_back({model::EntityType::kActivity, fresh.meta.id, fresh, true});
+    writes.push_back({model::EntityType::kAccount, "a-gone", std::monostate{}, true});
+    writes.push_back({model::EntityType::kAccount, "never-there", std::monostate{}, false});
+    return store.ApplyWrites(std::move(writes), [](sqlite::Database& db) {
+      return db.Execute("UPDATE cursor SET value = 'page-1'");
+    });
+  };
+  auto cursor = [&] {
+    auto r = store.pool().Read();
+    auto stmt = (*r)->Prepare("SELECT value FROM cursor");
+    EXPECT_TRUE(stmt.ok());
+    EXPECT_TRUE(stmt->Step().value());
+    return stmt->Text(0);
+  };
+  int64_t seq_before = store.LatestSeq().value();
+
+  // An invalid record in the page: nothing of it is written, the cursor stays.
+  Status failed = page("");
+  EXPECT_EQ(failed.code(), Code::kInvalidArgument);
+  EXPECT_NE(failed.message().find("act-new"), std::string::npos) << failed.ToString();
+  EXPECT_EQ(store.GetContact("c-kept")->first_name, "Before");
+  EXPECT_TRUE(store.GetAccount("a-gone").ok());
+  EXPECT_EQ(store.GetActivity("act-new").status().code(), Code::kNotFound);
+  EXPECT_EQ(cursor(), "start");
+  EXPECT_EQ(store.LatestSeq().value(), seq_before);
+
+  ASSERT_TRUE(page("Kick-off").ok());
+  auto contact = store.GetContact("c-kept");
+  EXPECT_EQ(contact->first_name, "After");
+  EXPECT_EQ(contact->meta.version, 2);
+  EXPECT_EQ(store.GetActivity("act-new")->subject, "Kick-off");
+  EXPECT_EQ(store.GetAccount("a-gone").status().code(), Code::kNotFound);
+  EXPECT_EQ(cursor(), "page-1");
+  // Every write is in the local change feed (the local API's clients see them).
+  auto feed = store.ChangesSince(seq_before, 10, {});
+  ASSERT_TRUE(feed.ok());
+  EXPECT_EQ(feed->changes.size(), 3u);
+}
+
 TEST(SqliteStoreTest, ImportStreamsManyActivitiesInOneTransaction) {
   FakeClock clock(FromUnixSeconds(1'790'000'000));
   SeededRandom random(1);

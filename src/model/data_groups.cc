@@ -1,9 +1,9 @@
-#include "replica/data_groups.h"
+#include "model/data_groups.h"
 
 #include <algorithm>
 #include <chrono>
 
-namespace tandem::replica {
+namespace tandem::model {
 
 using nlohmann::json;
 
@@ -92,7 +92,7 @@ Status FilterFromJson(const json& j, std::string_view name, EntityFilter* f) {
 std::optional<Instant> TimeField(const json& record, const char* key) {
   auto it = record.find(key);
   if (it == record.end() || !it->is_string()) return std::nullopt;
-  auto t = ParseRfc3339(it->get<std::string>());
+  auto t = ParseRfc3339(it->get_ref<const std::string&>());
   if (!t.ok()) return std::nullopt;
   return *t;
 }
@@ -115,28 +115,60 @@ Result<DataGroups> DataGroupsFromJson(const json& j) {
   return g;
 }
 
-bool InScope(const DataGroups& g, model::EntityType e, const json& record,
-             const std::string& user_id, Instant now) {
+bool FactsInScope(const DataGroups& g, model::EntityType e, const ScopeFacts& facts,
+             std::string_view user_id, Instant now) {
   const EntityFilter& f = g.For(e);
   if (!f.enabled) return false;
-  if (f.mine_only && record.value("owner_id", std::string()) != user_id) return false;
+  if (f.mine_only && facts.owner_id != user_id) return false;
   if (e == model::EntityType::kOpportunity && !f.stages.empty()) {
-    std::string stage = record.value("stage", std::string());
-    if (std::find(f.stages.begin(), f.stages.end(), stage) == f.stages.end()) return false;
+    if (std::find(f.stages.begin(), f.stages.end(), facts.stage) == f.stages.end()) return false;
   }
   if (e == model::EntityType::kActivity) {
     using Days = std::chrono::days;
-    bool recurring = !record.value("rrule", std::string()).empty();
-    if (f.days_back && !recurring) {
-      auto end = TimeField(record, "end");
-      if (end && *end < now - Days(*f.days_back)) return false;
+    if (f.days_back && !facts.recurring && facts.end && *facts.end < now - Days(*f.days_back)) {
+      return false;
     }
-    if (f.days_ahead) {
-      auto start = TimeField(record, "start");
-      if (start && *start > now + Days(*f.days_ahead)) return false;
-    }
+    if (f.days_ahead && facts.start && *facts.start > now + Days(*f.days_ahead)) return false;
   }
   return true;
+}
+
+bool InScope(const DataGroups& g, model::EntityType e, const json& record,
+             std::string_view user_id, Instant now) {
+  auto text = [&](const char* key) -> std::string_view {
+    auto it = record.find(key);
+    if (it == record.end() || !it->is_string()) return {};
+    return it->get_ref<const std::string&>();
+  };
+  ScopeFacts facts;
+  facts.owner_id = text("owner_id");
+  facts.stage = text("stage");
+  if (e == model::EntityType::kActivity) {
+    facts.recurring = !text("rrule").empty();
+    facts.start = TimeField(record, "start");
+    facts.end = TimeField(record, "end");
+  }
+  return FactsInScope(g, e, facts, user_id, now);
+}
+
+bool InScope(const DataGroups& g, const Account& r, std::string_view user_id, Instant now) {
+  return FactsInScope(g, EntityType::kAccount, ScopeFacts{.owner_id = r.meta.owner_id}, user_id, now);
+}
+
+bool InScope(const DataGroups& g, const Contact& r, std::string_view user_id, Instant now) {
+  return FactsInScope(g, EntityType::kContact, ScopeFacts{.owner_id = r.meta.owner_id}, user_id, now);
+}
+
+bool InScope(const DataGroups& g, const Opportunity& r, std::string_view user_id, Instant now) {
+  return FactsInScope(g, EntityType::kOpportunity,
+                 ScopeFacts{.owner_id = r.meta.owner_id, .stage = StageName(r.stage)}, user_id, now);
+}
+
+bool InScope(const DataGroups& g, const Activity& r, std::string_view user_id, Instant now) {
+  return FactsInScope(g, EntityType::kActivity,
+                 ScopeFacts{.owner_id = r.meta.owner_id, .recurring = !r.rrule.empty(),
+                            .start = r.start, .end = r.end},
+                 user_id, now);
 }
 
 json WithoutExcluded(const DataGroups& g, model::EntityType e, json record) {
@@ -144,4 +176,4 @@ json WithoutExcluded(const DataGroups& g, model::EntityType e, json record) {
   return record;
 }
 
-}  // namespace tandem::replica
+}  // namespace tandem::model

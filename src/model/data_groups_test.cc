@@ -1,8 +1,8 @@
-#include "replica/data_groups.h"
+#include "model/data_groups.h"
 
 #include <gtest/gtest.h>
 
-namespace tandem::replica {
+namespace tandem::model {
 namespace {
 
 using nlohmann::json;
@@ -87,4 +87,4 @@ TEST(DataGroupsTest, RejectsBadFieldsNamingThem) {
 }
 
 }  // namespace
-}  // namespace tandem::replica
+}  // namespace tandem::model

@@ -6,6 +6,11 @@
 // sends them, so the server copy is never blanked). The default is "my data":
 // my accounts, contacts, opportunities, and my activities from 90 days back.
 //
+// Both ends evaluate it: the server filters its change feed with the client's data
+// groups (GET /api/v1/changes?scope=...), so out-of-scope records never cross the
+// wire; the replica checks again with its own clock (an activity ages out of the
+// window without a change on the server).
+//
 // Pure functions; thread-compatible value types.
 #pragma once
 
@@ -18,7 +23,7 @@
 #include "core/time.h"
 #include "model/entities.h"
 
-namespace tandem::replica {
+namespace tandem::model {
 
 struct EntityFilter {
   bool enabled = true;
@@ -45,11 +50,27 @@ nlohmann::json ToJson(const DataGroups& g);
 // Fields absent from `j` keep their default. InvalidArgument naming the field.
 Result<DataGroups> DataGroupsFromJson(const nlohmann::json& j);
 
+// What the decision needs of a record.
+struct ScopeFacts {
+  std::string_view owner_id;
+  std::string_view stage;  // opportunities
+  bool recurring = false;  // activities: a series is kept whatever its first dates
+  std::optional<Instant> start;
+  std::optional<Instant> end;
+};
+bool FactsInScope(const DataGroups& g, model::EntityType e, const ScopeFacts& facts,
+             std::string_view user_id, Instant now);
+
 // Whether a server record (JSON as in model/json.h) belongs in the replica.
 bool InScope(const DataGroups& g, model::EntityType e, const nlohmann::json& record,
-             const std::string& user_id, Instant now);
+             std::string_view user_id, Instant now);
+// The same for typed records (the server side).
+bool InScope(const DataGroups& g, const Account& r, std::string_view user_id, Instant now);
+bool InScope(const DataGroups& g, const Contact& r, std::string_view user_id, Instant now);
+bool InScope(const DataGroups& g, const Opportunity& r, std::string_view user_id, Instant now);
+bool InScope(const DataGroups& g, const Activity& r, std::string_view user_id, Instant now);
 
 // The record without its excluded fields (they are left at their defaults locally).
 nlohmann::json WithoutExcluded(const DataGroups& g, model::EntityType e, nlohmann::json record);
 
-}  // namespace tandem::replica
+}  // namespace tandem::model
