@@ -66,4 +66,5 @@ tandem_test(cli_test SOURCES
   ${TANDEM_CLI_DIR}/dates_test.cc
   ${TANDEM_CLI_DIR}/dates_property_test.cc
   ${TANDEM_CLI_DIR}/format_test.cc
+  ${TANDEM_CLI_DIR}/replica_commands_test.cc
   LIBS tandem_cli rapidcheck)
