@@ -112,15 +112,22 @@ std::vector<DoctorCheck> RunDoctor(const DoctorOptions& o) {
       detail += fmt::format("; {} {} {}: {}", MutationOpName(m.op), model::EntityName(m.entity),
                             m.record_id, m.last_error);
     }
-    std::string fix = "correct the cause and run the doctor with fix to queue them again";
+    DoctorCheck check = Check("failed_mutations", failed->empty(), detail,
+                              "correct the cause, then fix queues them again");
+    check.fixable = !failed->empty();
     if (o.fix && !failed->empty()) {
-      int requeued = 0;
+      size_t requeued = 0;
       for (const auto& m : *failed) {
         if (o.state->Requeue(m.mutation_id).ok()) ++requeued;
       }
-      fix = fmt::format("queued {} again", requeued);
+      check.fixed = fmt::format("queued {} again", requeued);
+      if (requeued == failed->size()) {
+        check.ok = true;
+        check.fix.clear();
+        check.fixable = false;
+      }
     }
-    out.push_back(Check("failed_mutations", failed->empty(), detail, fix));
+    out.push_back(std::move(check));
   }
   auto conflicts = o.state->ListConflicts();
   if (conflicts.ok()) {
@@ -135,7 +142,8 @@ nlohmann::json ToJson(const std::vector<DoctorCheck>& checks) {
   bool all = true;
   for (const auto& c : checks) {
     all = all && c.ok;
-    list.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}, {"fix", c.fix}});
+    list.push_back({{"name", c.name}, {"ok", c.ok}, {"detail", c.detail}, {"fix", c.fix},
+                    {"fixable", c.fixable}, {"fixed", c.fixed}});
   }
   return {{"ok", all}, {"checks", list}};
 }

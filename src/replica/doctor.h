@@ -28,7 +28,9 @@ struct DoctorCheck {
   std::string name;    // "reachability", "version", "credentials", "database", ...
   bool ok = false;
   std::string detail;  // what was found
-  std::string fix;     // what to do (or what was done) when not ok
+  std::string fix;     // what to do when not ok
+  bool fixable = false;  // RunDoctor with fix repairs it
+  std::string fixed;   // what the fix did (the check then passes)
 };
 
 struct DoctorOptions {

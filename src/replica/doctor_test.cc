@@ -95,7 +95,10 @@ TEST_F(DoctorTest, FindsStuckAndFailedItemsAndRequeuesFailedOnFix) {
   DoctorOptions fix = Options();
   fix.fix = true;
   auto fixed = RunDoctor(fix);
-  EXPECT_EQ(Find(fixed, "failed_mutations")->fix, "queued 1 again");
+  EXPECT_TRUE(Find(checks, "failed_mutations")->fixable);
+  EXPECT_EQ(Find(fixed, "failed_mutations")->fixed, "queued 1 again");
+  EXPECT_TRUE(Find(fixed, "failed_mutations")->ok);
+  EXPECT_FALSE(Find(fixed, "outbox")->fixable);
   EXPECT_TRUE(state_->ListOutbox(OutboxState::kFailed)->empty());
   EXPECT_EQ(*state_->PendingCount(), 2);
 }

@@ -102,14 +102,14 @@ constexpr char kProblems[] = R"json({"ok":false,"checks":[
   {"name":"reachability","ok":true,"detail":"server answered","fix":""},
   {"name":"clock","ok":true,"detail":"local clock is 3 s off the server's","fix":""},
   {"name":"failed_mutations","ok":false,"detail":"2 failed; update contacts c1: not allowed",
-   "fix":"correct the cause and run the doctor with fix to queue them again"},
+   "fix":"correct the cause, then fix queues them again","fixable":true,"fixed":""},
   {"name":"conflicts","ok":false,"detail":"1 open",
-   "fix":"run `tandem conflicts` and resolve each (mine / theirs / merged)"}]})json";
+   "fix":"run `tandem conflicts` and resolve each (mine / theirs / merged)","fixable":false}]})json";
 
 constexpr char kFixed[] = R"json({"ok":false,"checks":[
   {"name":"reachability","ok":true,"detail":"server answered","fix":""},
-  {"name":"failed_mutations","ok":false,"detail":"2 failed; update contacts c1: not allowed",
-   "fix":"queued 2 again"},
+  {"name":"failed_mutations","ok":true,"detail":"2 failed; update contacts c1: not allowed",
+   "fix":"","fixable":false,"fixed":"queued 2 again"},
   {"name":"conflicts","ok":false,"detail":"1 open",
    "fix":"run `tandem conflicts` and resolve each (mine / theirs / merged)"}]})json";
 
@@ -135,8 +135,7 @@ TEST_F(ReplicaCommandsTest, DoctorFindingProblemsSaysWhatToDoAndExitsOne) {
             "ok      reachability      server answered\n"
             "ok      clock             local clock is 3 s off the server's\n"
             "FAILED  failed_mutations  2 failed; update contacts c1: not allowed\n"
-            "                          to fix: correct the cause and run the doctor with fix to "
-            "queue them again\n"
+            "                          to fix: correct the cause, then fix queues them again\n"
             "FAILED  conflicts         1 open\n"
             "                          to fix: run `tandem conflicts` and resolve each (mine / "
             "theirs / merged)\n");
@@ -160,15 +159,23 @@ TEST_F(ReplicaCommandsTest, DoctorFixAsksForTheRepairAndShowsWhatWasFixed) {
   routes_["GET /api/v1/replica/doctor?fix=1"] = Reply(200, kFixed);
   EXPECT_EQ(Run({"doctor", "--fix"}), 1);
   ExpectOneRequest("GET", "/api/v1/replica/doctor?fix=1");
-  EXPECT_THAT(out_.str(), HasSubstr("FAILED  failed_mutations  2 failed; update contacts c1: "
+  EXPECT_THAT(out_.str(), HasSubstr("ok      failed_mutations  2 failed; update contacts c1: "
                                     "not allowed\n"
                                     "                          fixed: queued 2 again\n"));
   // A check the doctor cannot repair keeps its advice.
   EXPECT_THAT(out_.str(), HasSubstr("FAILED  conflicts         1 open\n"
                                     "                          to fix: run `tandem conflicts`"));
   EXPECT_EQ(err_.str(),
-            "error: 2 of 3 checks found problems: failed_mutations, conflicts (fixed: "
-            "failed_mutations; run tandem doctor again to see what remains)\n");
+            "error: 1 of 3 checks found problems: conflicts (fixed: failed_mutations)\n");
+
+  // Everything repaired: the doctor passes.
+  routes_["GET /api/v1/replica/doctor?fix=1"] = Reply(200, R"json({"ok":true,"checks":[
+      {"name":"failed_mutations","ok":true,"detail":"1 failed","fix":"","fixed":"queued 1 again"}]})json");
+  EXPECT_EQ(Run({"doctor", "--fix"}), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "ok      failed_mutations  1 failed\n"
+            "                          fixed: queued 1 again\n"
+            "All 1 checks passed (after the fixes above).\n");
 }
 
 TEST_F(ReplicaCommandsTest, DoctorJsonPrintsTheReportAndKeepsTheExitCode) {

@@ -29,10 +29,6 @@ constexpr std::string_view kReplicaNotReplica =
     "this server is not an offline replica; `tandem replica` talks to a replica (tandemd "
     "--replica-of)";
 
-// The checks the replica's doctor repairs itself with fix=1 (replica/doctor.h); for
-// them the doctor's "fix" text says what was done rather than what to do.
-const std::set<std::string, std::less<>> kRepairedByDoctor = {"failed_mutations"};
-
 // The data groups a replica knows (replica data groups, docs/REPLICA.md).
 const std::vector<std::string> kDataGroups = {"accounts", "contacts", "opportunities",
                                               "activities"};
@@ -104,13 +100,15 @@ Status Doctor(CommandContext& ctx, bool fix) {
     return Status::Corruption("the replica's doctor answered without a list of checks");
   }
   const Json& checks = report["checks"];
+  // Each check: ok, what it found, what to do ("fix"), whether --fix repairs it
+  // ("fixable") and what the repair did ("fixed"; the check then passes).
   std::vector<std::string> failed, repaired;
+  bool fixable = false;
   for (const auto& c : checks) {
+    if (!Text(c, "fixed").empty()) repaired.push_back(Text(c, "name"));
     if (Flag(c, "ok")) continue;
     failed.push_back(Text(c, "name"));
-    if (fix && kRepairedByDoctor.contains(Text(c, "name")) && !Text(c, "fix").empty()) {
-      repaired.push_back(Text(c, "name"));
-    }
+    fixable = fixable || Flag(c, "fixable");
   }
   // The top-level verdict counts too, should the server know of a problem no
   // check shows.
@@ -126,14 +124,18 @@ Status Doctor(CommandContext& ctx, bool fix) {
       std::string name = Text(c, "name");
       ctx.out() << fmt::format("{:<6}  {:<{}}  {}\n", ok ? "ok" : "FAILED", name, width,
                                Text(c, "detail"));
+      if (std::string done = Text(c, "fixed"); !done.empty()) {
+        ctx.out() << fmt::format("{:<6}  {:<{}}  fixed: {}\n", "", "", width, done);
+      }
       std::string todo = Text(c, "fix");
       if (!ok && !todo.empty()) {
-        bool done = std::find(repaired.begin(), repaired.end(), name) != repaired.end();
-        ctx.out() << fmt::format("{:<6}  {:<{}}  {} {}\n", "", "", width,
-                                 done ? "fixed:" : "to fix:", todo);
+        ctx.out() << fmt::format("{:<6}  {:<{}}  to fix: {}\n", "", "", width, todo);
       }
     }
-    if (all_ok) ctx.out() << fmt::format("All {} checks passed.\n", checks.size());
+    if (all_ok) {
+      ctx.out() << fmt::format("All {} checks passed{}.\n", checks.size(),
+                               repaired.empty() ? "" : " (after the fixes above)");
+    }
   }
   if (all_ok) return Status::Ok();
 
@@ -146,12 +148,9 @@ Status Doctor(CommandContext& ctx, bool fix) {
   if (!repaired.empty()) {
     std::string done;
     for (const auto& n : repaired) done += (done.empty() ? "" : ", ") + n;
-    message += fmt::format(" (fixed: {}; run tandem doctor again to see what remains)", done);
-  } else if (!fix && std::any_of(failed.begin(), failed.end(), [](const std::string& n) {
-               return kRepairedByDoctor.contains(n);
-             })) {
-    message += " (tandem doctor --fix repairs some of them)";
+    message += fmt::format(" (fixed: {})", done);
   }
+  if (!fix && fixable) message += " (tandem doctor --fix repairs some of them)";
   // Exit code 1 (kError): "problems found" (docs/CLI.md).
   return Status::Internal(message);
 }
