@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -181,6 +182,21 @@ struct TrashEntry {
 class SyncStateStore {
  public:
   virtual ~SyncStateStore() = default;
+
+  // Group commit (optional): while a batch is open, this thread's writes to the
+  // state, and to the CRM store when it shares the state's database, go into one
+  // transaction that Commit ends (destruction rolls it back). A write that fails
+  // inside it undoes only itself. Other threads' writes wait meanwhile: keep
+  // batches to a few hundred writes, and make no network calls inside one.
+  class WriteBatch {
+   public:
+    virtual ~WriteBatch() = default;
+    virtual Status Commit() = 0;
+  };
+  // nullptr when the implementation has no batches (every write commits alone).
+  virtual Result<std::unique_ptr<WriteBatch>> BeginBatch() {
+    return std::unique_ptr<WriteBatch>();
+  }
 
   // --- pairs. CreatePair assigns id (when empty) and created.
   virtual Result<SyncPair> CreatePair(SyncPair pair) = 0;

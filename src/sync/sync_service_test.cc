@@ -3,6 +3,7 @@
 // in-memory CalendarSide registered as provider "memory".
 #include "sync/sync_service.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/random.h"
@@ -91,6 +92,13 @@ class SyncServiceTest : public testing::Test {
     lo.owner_id = "user-1";
     lo.limit = 1000;
     return crm_->ListActivities(lo)->items;
+  }
+
+  int64_t CrmCount() {
+    auto r = crm_->pool().Read();
+    auto stmt = (*r)->Prepare("SELECT count(*) FROM activities");
+    EXPECT_TRUE(stmt.ok() && stmt->Step().value());
+    return stmt->Int64(0);
   }
 
   RunReport Run(bool force = false) {
@@ -280,6 +288,30 @@ TEST_F(SyncServiceTest, OneBadItemIsReportedAndTheOthersSync) {
   EXPECT_EQ(r.applied["create"], 1);
   ASSERT_EQ(CrmAll().size(), 1u);
   EXPECT_EQ(CrmAll()[0].subject, "Good one");
+}
+
+TEST_F(SyncServiceTest, ALargeImportIsCommittedInBatchesAroundExternalWrites) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  // More than two batches of CRM imports, with CRM-side creations (external
+  // writes, which end a batch) planned among them.
+  for (int i = 0; i < 1203; ++i) {
+    std::string uid = fmt::format("bulk-{:04}", i);
+    external_.UserPut(uid, Event(uid, fmt::format("Imported {}", i), "20261210T100000Z",
+                                 "20261210T110000Z"));
+  }
+  // One that the CRM refuses (empty title): reported, the rest of its batch stays.
+  external_.UserPut("untitled", Event("untitled", "", "20261211T100000Z", "20261211T110000Z"));
+  for (int i = 0; i < 3; ++i) CrmActivity(fmt::format("From the CRM {}", i), "2026-12-12T10:00:00Z", "2026-12-12T11:00:00Z");
+  RunReport r = Run();
+  EXPECT_EQ(r.applied["create"], 1206) << r.Summary();
+  ASSERT_EQ(r.errors.size(), 1u) << r.Summary();
+  EXPECT_EQ(CrmCount(), 1206);
+  EXPECT_EQ(*state_->CountStatus(pair_id_), 1206);
+  EXPECT_EQ(ExternalSubject("bulk-0000"), "Imported 0");
+  // Nothing is left half-done: the next run only retries the refused item.
+  RunReport again = Run();
+  EXPECT_EQ(again.applied.count("create"), 0u) << again.Summary();
+  EXPECT_EQ(CrmCount(), 1206);
 }
 
 TEST_F(SyncServiceTest, ConcurrentChangeIsNeverOverwrittenAndIsReplanned) {

@@ -290,9 +290,15 @@ bool Database::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; 
 // ---------------------------------------------------------------- Transaction
 
 Result<Transaction> Transaction::Begin(Database& db, Mode mode) {
+  if (db.InTransaction()) {
+    int n = db.savepoints_ + 1;
+    TANDEM_RETURN_IF_ERROR(db.Execute(fmt::format("SAVEPOINT nested_{}", n)));
+    db.savepoints_ = n;
+    return Transaction(&db, n);
+  }
   TANDEM_RETURN_IF_ERROR(
       db.Execute(mode == Mode::kImmediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"));
-  return Transaction(&db);
+  return Transaction(&db, 0);
 }
 
 Transaction::~Transaction() {
@@ -301,6 +307,14 @@ Transaction::~Transaction() {
 
 Status Transaction::Commit() {
   if (db_ == nullptr) return Status::Internal("commit of a finished transaction");
+  if (savepoint_ != 0) {
+    Database* db = std::exchange(db_, nullptr);
+    db->savepoints_ = savepoint_ - 1;
+    // The outer transaction may have ended on its own (SQLite rolls back the
+    // whole transaction after some errors): then there is nothing to release.
+    if (!db->InTransaction()) return Status::Internal("the enclosing transaction was rolled back");
+    return db->Execute(fmt::format("RELEASE nested_{}", savepoint_));
+  }
   Status status = db_->Execute("COMMIT");
   if (!status.ok()) {
     // A failed COMMIT (e.g. BUSY) leaves the transaction open; roll it back so
@@ -315,8 +329,12 @@ Status Transaction::Commit() {
 Status Transaction::Rollback() {
   if (db_ == nullptr) return Status::Ok();
   Database* db = std::exchange(db_, nullptr);
+  if (savepoint_ != 0) db->savepoints_ = savepoint_ - 1;
   // SQLite may already have rolled back on its own (e.g. after SQLITE_FULL).
   if (!db->InTransaction()) return Status::Ok();
+  if (savepoint_ != 0) {
+    return db->Execute(fmt::format("ROLLBACK TO nested_{0}; RELEASE nested_{0}", savepoint_));
+  }
   return db->Execute("ROLLBACK");
 }
 

@@ -149,12 +149,17 @@ class Database {
   explicit Database(DatabaseOptions options) : options_(std::move(options)) {}
   void ReturnToCache(sqlite3_stmt* stmt);
 
+  friend class Transaction;
   DatabaseOptions options_;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_statements_;
+  int savepoints_ = 0;  // Transactions nested inside an open one
 };
 
-// BEGIN ... COMMIT with rollback on destruction when not committed.
+// BEGIN ... COMMIT with rollback on destruction when not committed. Begun while
+// the connection is already in a transaction (a DatabasePool batch), it is a
+// SAVEPOINT of it: Commit releases the savepoint into the outer transaction,
+// Rollback undoes only its own writes.
 class Transaction {
  public:
   enum class Mode {
@@ -163,7 +168,9 @@ class Transaction {
   };
   static Result<Transaction> Begin(Database& db, Mode mode = Mode::kImmediate);
 
-  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction(Transaction&& other) noexcept : db_(other.db_), savepoint_(other.savepoint_) {
+    other.db_ = nullptr;
+  }
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;
   ~Transaction();
@@ -173,8 +180,9 @@ class Transaction {
   Database& db() { return *db_; }
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
-  Database* db_;  // null once committed or rolled back
+  Transaction(Database* db, int savepoint) : db_(db), savepoint_(savepoint) {}
+  Database* db_;       // null once committed or rolled back
+  int savepoint_ = 0;  // 0: a top-level transaction; else the savepoint's number
 };
 
 // One numbered schema step of a component. Versions of a component start at 1

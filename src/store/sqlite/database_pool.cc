@@ -24,20 +24,70 @@ Result<std::unique_ptr<DatabasePool>> DatabasePool::Open(const DatabasePoolOptio
 DatabasePool::Lease::Lease(Lease&& other) noexcept
     : pool_(std::exchange(other.pool_, nullptr)),
       db_(std::exchange(other.db_, nullptr)),
-      writer_(other.writer_) {}
+      writer_(other.writer_),
+      nested_(other.nested_) {}
 
 DatabasePool::Lease::~Lease() {
-  if (pool_ != nullptr) pool_->Return(db_, writer_);
+  if (pool_ != nullptr && !nested_) pool_->Return(db_, writer_);
 }
 
 DatabasePool::Lease DatabasePool::Write() {
   std::unique_lock lock(writer_mu_);
+  if (batch_open_ && batch_owner_ == std::this_thread::get_id()) {
+    return Lease(this, writer_.get(), true, /*nested=*/true);
+  }
   writer_cv_.wait(lock, [this] { return !writer_lent_; });
   writer_lent_ = true;
   return Lease(this, writer_.get(), true);
 }
 
+Result<DatabasePool::Batch> DatabasePool::BeginBatch() {
+  Lease lease = Write();
+  TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*lease));
+  {
+    std::lock_guard lock(writer_mu_);
+    batch_open_ = true;
+    batch_owner_ = std::this_thread::get_id();
+  }
+  return Batch(this, std::move(lease), std::move(tx));
+}
+
+DatabasePool::Batch::Batch(Batch&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)),
+      lease_(std::move(other.lease_)),
+      tx_(std::move(other.tx_)),
+      ended_(std::exchange(other.ended_, true)) {}
+
+DatabasePool::Batch::~Batch() {
+  if (!ended_) {
+    (void)tx_.Rollback();
+    End();
+  }
+}
+
+Status DatabasePool::Batch::Commit() {
+  if (ended_) return Status::Internal("commit of a finished batch");
+  Status s = tx_.Commit();
+  End();
+  return s;
+}
+
+void DatabasePool::Batch::End() {
+  ended_ = true;
+  {
+    std::lock_guard lock(pool_->writer_mu_);
+    pool_->batch_open_ = false;
+  }
+  lease_.reset();
+}
+
 Result<DatabasePool::Lease> DatabasePool::Read() {
+  {
+    std::lock_guard lock(writer_mu_);
+    if (batch_open_ && batch_owner_ == std::this_thread::get_id()) {
+      return Lease(this, writer_.get(), true, /*nested=*/true);
+    }
+  }
   if (in_memory_) return Write();
   std::unique_lock lock(readers_mu_);
   while (idle_readers_.empty()) {

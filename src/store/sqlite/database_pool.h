@@ -12,13 +12,18 @@
 // Thread safety: DatabasePool is thread-safe. A Lease, and the Database it
 // lends, belong to the thread that took it until the Lease is destroyed.
 // REQUIRES: a thread holding a Lease must not ask for a Write() lease (and, for
-// an in-memory database, for any lease): it would wait for itself.
+// an in-memory database, for any lease): it would wait for itself. The exception
+// is a Batch: while a thread holds one, its Write() and Read() lend it the
+// batch's writer again (nested Transactions become savepoints), so the code it
+// calls reads its own uncommitted writes.
 #pragma once
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite/database.h"
@@ -53,11 +58,38 @@ class DatabasePool {
 
    private:
     friend class DatabasePool;
-    Lease(DatabasePool* pool, Database* db, bool writer) : pool_(pool), db_(db), writer_(writer) {}
+    Lease(DatabasePool* pool, Database* db, bool writer, bool nested = false)
+        : pool_(pool), db_(db), writer_(writer), nested_(nested) {}
     DatabasePool* pool_;
     Database* db_;
     bool writer_;
+    bool nested_;  // lent again inside a Batch: returning it releases nothing
   };
+
+  // Many writes of this thread in ONE transaction (group commit): holds the
+  // writer from BeginBatch until Commit or destruction (rollback). Other threads'
+  // writes wait meanwhile, so keep batches short (a few hundred writes). Writes
+  // that fail inside it roll back only their own savepoint.
+  class Batch {
+   public:
+    Batch(Batch&& other) noexcept;
+    Batch& operator=(Batch&&) = delete;
+    Batch(const Batch&) = delete;
+    ~Batch();
+    // Commits; the batch is over either way.
+    Status Commit();
+
+   private:
+    friend class DatabasePool;
+    Batch(DatabasePool* pool, Lease lease, Transaction tx)
+        : pool_(pool), lease_(std::move(lease)), tx_(std::move(tx)) {}
+    void End();  // gives the writer back
+    DatabasePool* pool_;
+    std::optional<Lease> lease_;
+    Transaction tx_;
+    bool ended_ = false;
+  };
+  Result<Batch> BeginBatch();
 
   // The writer connection; blocks while another thread holds it.
   Lease Write();
@@ -78,6 +110,8 @@ class DatabasePool {
   std::mutex writer_mu_;
   std::condition_variable writer_cv_;
   bool writer_lent_ = false;
+  bool batch_open_ = false;
+  std::thread::id batch_owner_;  // valid while batch_open_
   std::unique_ptr<Database> writer_;
 
   std::mutex readers_mu_;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <fmt/format.h>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -296,6 +298,64 @@ TEST(DatabasePoolTest, ReadersSeeCommittedDataWhileAWriteIsOpen) {
   EXPECT_FALSE((*r1)->Execute("INSERT INTO t VALUES (3)").ok());
   ASSERT_TRUE(tx->Commit().ok());
   EXPECT_EQ(CountRows(**r1, "SELECT count(*) FROM t"), 2);
+}
+
+TEST(DatabasePoolTest, ABatchGroupsNestedWritesAndReadsItsOwnUncommittedRows) {
+  TempDir dir;
+  auto pool = DatabasePool::Open({.path = dir.File("b.db"), .max_readers = 2});
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  {
+    auto w = (*pool)->Write();
+    ASSERT_TRUE(w->Execute("CREATE TABLE t(x INTEGER UNIQUE)").ok());
+  }
+  auto batch = (*pool)->BeginBatch();
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  // Code inside the batch takes its own leases and transactions as usual.
+  for (int x : {1, 2}) {
+    auto w = (*pool)->Write();
+    auto tx = Transaction::Begin(*w);
+    ASSERT_TRUE(tx.ok()) << tx.status().ToString();
+    ASSERT_TRUE(w->Execute(fmt::format("INSERT INTO t VALUES ({})", x)).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  {
+    // A failing write undoes only itself.
+    auto w = (*pool)->Write();
+    auto tx = Transaction::Begin(*w);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(w->Execute("INSERT INTO t VALUES (3)").ok());
+    EXPECT_EQ(w->Execute("INSERT INTO t VALUES (1)").code(), Code::kAlreadyExists);
+  }  // rolled back: 3 goes, 1 and 2 stay
+  {
+    auto r = (*pool)->Read();  // this thread reads through the batch
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(CountRows(**r, "SELECT count(*) FROM t"), 2);
+  }
+  // Another thread neither sees the rows nor writes until the commit.
+  std::atomic<bool> wrote{false};
+  std::thread other([&] {
+    auto r = (*pool)->Read();
+    EXPECT_EQ(CountRows(**r, "SELECT count(*) FROM t"), 0);
+    auto w = (*pool)->Write();
+    wrote = true;
+    EXPECT_EQ(CountRows(*w, "SELECT count(*) FROM t"), 2);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(wrote.load());
+  ASSERT_TRUE(batch->Commit().ok());
+  other.join();
+  EXPECT_TRUE(wrote.load());
+
+  // A batch dropped without Commit rolls back everything in it.
+  {
+    auto dropped = (*pool)->BeginBatch();
+    ASSERT_TRUE(dropped.ok());
+    auto w = (*pool)->Write();
+    ASSERT_TRUE(w->Execute("INSERT INTO t VALUES (9)").ok());
+  }
+  auto w = (*pool)->Write();
+  EXPECT_EQ(CountRows(*w, "SELECT count(*) FROM t"), 2);
+  EXPECT_FALSE(w->InTransaction());
 }
 
 TEST(DatabasePoolTest, InMemoryPoolSharesOneConnection) {

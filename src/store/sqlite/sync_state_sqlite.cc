@@ -196,9 +196,23 @@ TrashEntry TrashFromRow(const Statement& s) {
   return t;
 }
 
+class SqliteWriteBatch final : public SyncStateStore::WriteBatch {
+ public:
+  explicit SqliteWriteBatch(DatabasePool::Batch batch) : batch_(std::move(batch)) {}
+  Status Commit() override { return batch_.Commit(); }
+
+ private:
+  DatabasePool::Batch batch_;
+};
+
 class SqliteSyncState final : public SyncStateStore {
  public:
   explicit SqliteSyncState(const SyncStateOptions& o) : o_(o) {}
+
+  Result<std::unique_ptr<WriteBatch>> BeginBatch() override {
+    TANDEM_ASSIGN_OR_RETURN(DatabasePool::Batch batch, o_.pool->BeginBatch());
+    return std::unique_ptr<WriteBatch>(std::make_unique<SqliteWriteBatch>(std::move(batch)));
+  }
 
   // --- pairs
   Result<SyncPair> CreatePair(SyncPair pair) override {
