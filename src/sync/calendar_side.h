@@ -10,6 +10,7 @@
 // Unavailable / DeadlineExceeded / ResourceExhausted for transient failures.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct ChangeSet {
   std::vector<std::string> warnings;
 };
 
+// Handed each item as it arrives (streaming form of ChangesSince). An item may be
+// handed twice when a transfer was restarted by a retry; the later copy wins.
+using ItemSink = std::function<Status(Item&& item)>;
+
 class CalendarSide {
  public:
   virtual ~CalendarSide() = default;
@@ -60,6 +65,18 @@ class CalendarSide {
   // has to list may limit the listing to items that may occur within it (the
   // engine filters again itself).
   virtual Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) = 0;
+
+  // ChangesSince handing each changed item to `sink` instead of holding them all
+  // (the engine's first listing of a large calendar); the returned ChangeSet has
+  // an empty `changed`. The default gathers ChangesSince's result; a side with a
+  // streaming transport (CalDAV) overrides it.
+  virtual Result<ChangeSet> StreamChangesSince(const std::string& cursor, const TimeRange& window,
+                                               const ItemSink& sink) {
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet cs, ChangesSince(cursor, window));
+    for (Item& item : cs.changed) TANDEM_RETURN_IF_ERROR(sink(std::move(item)));
+    cs.changed.clear();
+    return cs;
+  }
 
   // Current content of the given items; unknown hrefs are left out.
   virtual Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) = 0;

@@ -1,7 +1,11 @@
 #include "sync/engine.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -19,29 +23,91 @@ Result<ChangeSet> Fetch(CalendarSide& side, const std::string& cursor, const Tim
   return r;
 }
 
-// Adds the pending items of one side to its change set: fetched again, or
-// deleted when the side no longer has them.
-Status MergePending(CalendarSide& side, const std::vector<std::string>& hrefs, ChangeSet& cs) {
-  if (hrefs.empty() || cs.complete) return Status::Ok();
-  std::unordered_set<std::string> known;
-  for (const Item& i : cs.changed) known.insert(i.href);
-  for (const std::string& h : cs.deleted) known.insert(h);
+// The pending items of one side not already in its listing (`known`): fetched
+// again (`found`), or gone when the side no longer has them (`gone`).
+struct PendingFetch {
+  std::vector<Item> found;
+  std::vector<std::string> gone;
+};
+Result<PendingFetch> FetchPending(CalendarSide& side, const std::vector<std::string>& hrefs,
+                                  bool complete, const std::unordered_set<std::string>& known) {
+  PendingFetch out;
+  if (hrefs.empty() || complete) return out;
   std::vector<std::string> wanted;
   for (const std::string& h : hrefs) {
     if (!known.contains(h)) wanted.push_back(h);
   }
-  if (wanted.empty()) return Status::Ok();
-  TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, side.GetMany(wanted));
+  if (wanted.empty()) return out;
+  TANDEM_ASSIGN_OR_RETURN(out.found, side.GetMany(wanted));
   std::unordered_set<std::string> found;
-  for (Item& i : items) {
-    found.insert(i.href);
-    cs.changed.push_back(std::move(i));
-  }
+  for (const Item& i : out.found) found.insert(i.href);
   for (const std::string& h : wanted) {
-    if (!found.contains(h)) cs.deleted.push_back(h);
+    if (!found.contains(h)) out.gone.push_back(h);
   }
-  return Status::Ok();
+  return out;
 }
+
+// The texts of a large listing's items, out of memory until the executor writes
+// them: a temporary file the system removes when it is closed.
+class SpillFile {
+ public:
+  SpillFile() = default;
+  SpillFile(const SpillFile&) = delete;
+  SpillFile& operator=(const SpillFile&) = delete;
+  ~SpillFile() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+
+  // Moves the observation's text into the file.
+  Status Put(Observation* o) {
+    if (file_ == nullptr) {
+      file_ = std::tmpfile();
+      if (file_ == nullptr) {
+        return Status::Unavailable(
+            fmt::format("cannot create a temporary file for a large listing: {}", std::strerror(errno)));
+      }
+    }
+    const char* p = o->ical.data();
+    size_t left = o->ical.size();
+    int64_t at = end_;
+    while (left > 0) {
+      ssize_t n = ::pwrite(fileno(file_), p, left, at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status::Unavailable(
+            fmt::format("writing the listing's temporary file: {}", std::strerror(errno)));
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+      at += n;
+    }
+    o->spill_offset = end_;
+    o->spill_size = static_cast<int64_t>(o->ical.size());
+    end_ = at;
+    std::string().swap(o->ical);
+    return Status::Ok();
+  }
+
+  Result<std::string> Get(const Observation& o) const {
+    std::string text(static_cast<size_t>(o.spill_size), '\0');
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::pread(fileno(file_), text.data() + done, text.size() - done,
+                          o.spill_offset + static_cast<int64_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return Status::Internal(
+            fmt::format("reading the listing's temporary file: {}", std::strerror(errno)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    return text;
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  int64_t end_ = 0;
+};
 
 class Run {
  public:
@@ -75,24 +141,47 @@ class Run {
 
     const std::string crm_cursor = options_.initialize ? "" : pair_.crm_cursor;
     const std::string ext_cursor = options_.initialize ? "" : pair_.external_cursor;
+    PlanInput in;
     TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, Fetch(crm_, crm_cursor, window_));
-    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, Fetch(ext_, ext_cursor, window_));
+    // The external side is digested item by item as it arrives (a first listing
+    // of a large calendar is never held whole).
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, FetchExternal(ext_cursor, in.external));
     TANDEM_ASSIGN_OR_RETURN(std::vector<store::PendingItem> pending,
                             d_.state->ListPending(pair_.id));
     std::vector<std::string> crm_pending, ext_pending;
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
-    TANDEM_RETURN_IF_ERROR(MergePending(crm_, crm_pending, crm_cs));
-    TANDEM_RETURN_IF_ERROR(MergePending(ext_, ext_pending, ext_cs));
+    {
+      std::unordered_set<std::string> known;
+      for (const Item& i : crm_cs.changed) known.insert(i.href);
+      for (const std::string& h : crm_cs.deleted) known.insert(h);
+      TANDEM_ASSIGN_OR_RETURN(PendingFetch more,
+                              FetchPending(crm_, crm_pending, crm_cs.complete, known));
+      for (Item& i : more.found) crm_cs.changed.push_back(std::move(i));
+      for (std::string& h : more.gone) crm_cs.deleted.push_back(std::move(h));
+    }
+    {
+      std::unordered_set<std::string> known;
+      for (const Observation& o : in.external.changed) known.insert(o.href);
+      for (const std::string& h : ext_cs.deleted) known.insert(h);
+      TANDEM_ASSIGN_OR_RETURN(PendingFetch more,
+                              FetchPending(ext_, ext_pending, ext_cs.complete, known));
+      for (Item& i : more.found) TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(i), in.external));
+      for (std::string& h : more.gone) ext_cs.deleted.push_back(std::move(h));
+    }
     for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
     for (auto& w : ext_cs.warnings) report_.warnings.push_back("external: " + w);
 
-    PlanInput in;
     in.options = pair_.options;
     in.now = now;
     in.force = options_.force;
     in.initializing = options_.initialize;
-    Digest(Side::kCrm, crm_cs, in.crm);
-    Digest(Side::kExternal, ext_cs, in.external);
+    in.crm.complete = crm_cs.complete;
+    in.crm.deleted = std::move(crm_cs.deleted);
+    in.crm.changed.reserve(crm_cs.changed.size());
+    for (Item& item : crm_cs.changed) TANDEM_RETURN_IF_ERROR(DigestInto(Side::kCrm, std::move(item), in.crm));
+    crm_cs.changed.clear();
+    in.external.complete = ext_cs.complete;
+    in.external.deleted = std::move(ext_cs.deleted);
     report_.crm_changes = static_cast<int>(in.crm.changed.size() + in.crm.deleted.size());
     report_.external_changes =
         static_cast<int>(in.external.changed.size() + in.external.deleted.size());
@@ -202,25 +291,60 @@ class Run {
     return flush();
   }
 
-  void Digest(Side side, ChangeSet& cs, SideChanges& out) {
-    out.complete = cs.complete;
-    out.deleted = std::move(cs.deleted);
-    out.changed.reserve(cs.changed.size());
-    for (Item& item : cs.changed) {
-      Result<Observation> obs = d_.codec->Digest(item, window_);
-      if (!obs.ok()) {
-        ItemError e{.action = "read",
-                    .target = std::string(SideName(side)),
-                    .error = obs.status().ToString()};
-        (side == Side::kCrm ? e.crm_id : e.external_href) = item.href;
-        report_.errors.push_back(std::move(e));
-        continue;
+  // The external side's changes since `cursor` into `out` (digested as they
+  // arrive; past kKeepInMemory items their texts go to the spill file). An
+  // expired cursor gives a full listing.
+  Result<ChangeSet> FetchExternal(const std::string& cursor, SideChanges& out) {
+    std::unordered_map<std::string, size_t> at;  // href -> index in out.changed
+    auto sink = [&](Item&& item) -> Status {
+      auto seen = at.find(item.href);
+      if (seen != at.end()) {
+        // Handed again (a transfer restarted by a retry): the later copy wins.
+        Observation& old = out.changed[seen->second];
+        SideChanges again;
+        TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(item), again));
+        if (!again.changed.empty()) old = std::move(again.changed.front());
+        return Status::Ok();
       }
-      obs->href = item.href;
-      obs->etag = item.etag;
-      obs->ical = std::move(item.ical);
-      out.changed.push_back(std::move(*obs));
+      std::string href = item.href;
+      size_t before = out.changed.size();
+      TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(item), out));
+      if (out.changed.size() > before) at.emplace(std::move(href), before);
+      return Status::Ok();
+    };
+    Result<ChangeSet> r = ext_.StreamChangesSince(cursor, window_, sink);
+    if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
+      out.changed.clear();
+      at.clear();
+      r = ext_.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
     }
+    return r;
+  }
+
+  // Digests one item into `out`; an unreadable item is reported (C8), not fatal.
+  Status DigestInto(Side side, Item&& item, SideChanges& out) {
+    static constexpr size_t kKeepInMemory = 1000;
+    Result<Observation> obs = d_.codec->Digest(item, window_);
+    if (!obs.ok()) {
+      ItemError e{.action = "read",
+                  .target = std::string(SideName(side)),
+                  .error = obs.status().ToString()};
+      (side == Side::kCrm ? e.crm_id : e.external_href) = item.href;
+      report_.errors.push_back(std::move(e));
+      return Status::Ok();
+    }
+    obs->href = std::move(item.href);
+    obs->etag = std::move(item.etag);
+    obs->ical = std::move(item.ical);
+    if (out.changed.size() >= kKeepInMemory) TANDEM_RETURN_IF_ERROR(spill_.Put(&*obs));
+    out.changed.push_back(std::move(*obs));
+    return Status::Ok();
+  }
+
+  // The text of an observation, from memory or from the spill file.
+  Result<std::string> IcalOf(const Observation& o) const {
+    if (o.spill_offset >= 0) return spill_.Get(o);
+    return o.ical;
   }
 
   Status LoadStatus(PlanInput& in) {
@@ -351,7 +475,8 @@ class Run {
     } else {
       p.uid = a.crm ? a.crm->uid : a.uid;
     }
-    return d_.codec->Prepare(src.ical, p);
+    TANDEM_ASSIGN_OR_RETURN(std::string text, IcalOf(src));
+    return d_.codec->Prepare(text, p);
   }
 
   Status Apply(const Action& a) {
@@ -447,7 +572,7 @@ class Run {
   Status ApplyUpdate(const Action& a) {
     const Observation& src = *a.source();
     Observation cur = Current(a, a.target);
-    std::string current_ical = cur.ical;
+    TANDEM_ASSIGN_OR_RETURN(std::string current_ical, IcalOf(cur));
     if (current_ical.empty() && pair_.options.reminders != store::ReminderHandling::kSync) {
       TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(a.target).GetMany({cur.href}));
       if (!items.empty()) current_ical = items.front().ical;
@@ -456,7 +581,11 @@ class Run {
         std::string ical, PrepareFor(a, a.target, current_ical.empty() ? nullptr : &current_ical));
     // The losing version of a conflict goes to the log before it is overwritten,
     // so that no crash can lose it (S11).
-    if (a.loser) TANDEM_RETURN_IF_ERROR(Log(a, "conflict-loser", a.loser->ical, src.ical));
+    if (a.loser) {
+      TANDEM_ASSIGN_OR_RETURN(std::string loser, IcalOf(*a.loser));
+      TANDEM_ASSIGN_OR_RETURN(std::string winner, IcalOf(src));
+      TANDEM_RETURN_IF_ERROR(Log(a, "conflict-loser", std::move(loser), std::move(winner)));
+    }
     Result<ItemRef> ref = SideOf(a.target).Update(cur.href, cur.etag, ical);
     if (!ref.ok() &&
         (ref.status().Is(Code::kPreconditionFailed) || ref.status().Is(Code::kNotFound))) {
@@ -479,7 +608,7 @@ class Run {
 
   Result<std::string> CurrentIcal(const Action& a, Side side) {
     const std::optional<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
-    if (seen) return seen->ical;
+    if (seen) return IcalOf(*seen);
     std::string href = side == Side::kCrm ? CrmHref(a) : ExtHref(a);
     TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(side).GetMany({href}));
     return items.empty() ? std::string() : items.front().ical;
@@ -544,6 +673,7 @@ class Run {
   TimeRange window_;
   RunReport report_;
   std::vector<store::PendingItem> new_pending_;
+  SpillFile spill_;
 };
 
 }  // namespace

@@ -38,7 +38,11 @@ struct Observation {
   Instant start{};
   Instant end{};
   std::string title_key;
-  std::string ical;  // the item itself, carried to the executor
+  std::string ical;  // the item itself, carried to the executor; empty when spilled
+  // Items of a large listing wait in the run's spill file instead of memory (the
+  // engine reads them back when it writes them): offset and size there; -1 = not.
+  int64_t spill_offset = -1;
+  int64_t spill_size = 0;
 };
 
 struct SideChanges {

@@ -57,9 +57,7 @@ struct CalDavCalendarOptions {
   std::function<std::string()> new_marker;
 };
 
-// Handed each item as it arrives (streaming form of ChangesSince). An item may be
-// handed twice when a transfer was restarted by a retry; the later copy wins.
-using ItemSink = std::function<Status(sync::Item&& item)>;
+using sync::ItemSink;
 
 class CalDavCalendar final : public sync::CalendarSide {
  public:
@@ -81,7 +79,8 @@ class CalDavCalendar final : public sync::CalendarSide {
   // the returned ChangeSet has an empty `changed`. Memory stays bounded by one
   // multistatus response (for the 100,000-item first fetch).
   Result<sync::ChangeSet> StreamChangesSince(const std::string& cursor,
-                                             const sync::TimeRange& window, const ItemSink& sink);
+                                             const sync::TimeRange& window,
+                                             const ItemSink& sink) override;
 
   // What the server said about the collection (fetched on first need).
   Result<CalendarInfo> Info();
