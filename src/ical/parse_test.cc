@@ -50,6 +50,23 @@ TEST(ParseEventTest, FoldedLinesAreUnfolded) {
   EXPECT_EQ(e->activity.end, e->activity.start);  // no DTEND: zero length
 }
 
+TEST(ParseEventTest, ABackslashBeforeANonAsciiCharacterKeepsTheCharacterWhole) {
+  // Not an RFC 5545 escape; libical alone split the character's two bytes and the
+  // written text was no longer UTF-8 (a fuzzer finding, tests/fuzz_ical/regressions).
+  auto e = ParseEvent(Wrap("BEGIN:VEVENT\r\nUID:esc\r\nDTSTART:20260101T100000Z\r\n"
+                           "DTEND:20260101T110000Z\r\nSUMMARY:Am\\\xC3\xA9rica\\, 4 - 4\r\n"
+                           "DESCRIPTION:line\\nnext \\\\ kept\r\nEND:VEVENT\r\n"),
+                      {});
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->activity.subject, "Am\xC3\xA9rica, 4 - 4");
+  EXPECT_EQ(e->activity.description, "line\nnext \\ kept");
+  auto written = WriteEvent(e->activity, {.uid = "esc"});
+  ASSERT_TRUE(written.ok());
+  auto back = ParseEvent(*written, {});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->activity.subject, e->activity.subject);
+}
+
 TEST(ParseEventTest, AllDayUsesMidnightUtcAndExclusiveEnd) {
   auto e = ParseEvent(Wrap("BEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20261124\r\n"
                            "DTEND;VALUE=DATE:20261126\r\nSUMMARY:Fair\r\nEND:VEVENT\r\n"),

@@ -123,8 +123,21 @@ Result<Prescanned> Prescan(std::string_view ics) {
                              " outside VCALENDAR, ignored");
       return Status::Ok();
     }
-    out.lines.push_back({at, std::move(uname), out.text.size(), line.size()});
-    out.text.append(line);
+    size_t start = out.text.size();
+    // RFC 5545 escapes only \\ \; \, \n \N. A backslash before a non-ASCII
+    // character is not an escape, and libical would split the character's bytes
+    // (invalid UTF-8 in the value): the backslash is dropped, the character kept.
+    size_t value_at = static_cast<size_t>(value.data() - line.data());
+    out.text.append(line.substr(0, value_at));
+    for (size_t i = value_at; i < line.size(); ++i) {
+      if (line[i] == '\\' && i + 1 < line.size() &&
+          static_cast<unsigned char>(line[i + 1]) >= 0x80) {
+        continue;
+      }
+      out.text.push_back(line[i]);
+      if (line[i] == '\\' && i + 1 < line.size()) out.text.push_back(line[++i]);
+    }
+    out.lines.push_back({at, std::move(uname), start, out.text.size() - start});
     out.text.append("\r\n");
     return Status::Ok();
   };
