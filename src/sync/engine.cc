@@ -195,7 +195,7 @@ class Run {
       }
     }
 
-    Plan plan = MakePlan(in);
+    Plan plan = MakePlan(std::move(in));
     report_.plan = plan.ToString();
     for (auto& w : plan.warnings) report_.warnings.push_back(w);
     if (plan.refusal) {

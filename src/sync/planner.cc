@@ -60,7 +60,9 @@ std::pair<Side, std::string> ConflictWinner(const Observation& crm, const Observ
 
 class Planner {
  public:
-  explicit Planner(const PlanInput& in) : in_(in) {}
+  // `consume`: the caller gave up the input (MakePlan(PlanInput&&)); observations
+  // of new items are moved into their creations instead of copied.
+  Planner(const PlanInput& in, bool consume) : in_(in), consume_(consume) {}
 
   Plan Run() {
     IndexStatus();
@@ -220,6 +222,21 @@ class Planner {
     return a;
   }
 
+  // Make for a new item's creation, the slot's last use: with a consumed input the
+  // observation (the bulk of a first sync's memory) moves into the action.
+  Action MakeCreate(Side target, const std::string& key, const Slot& slot, std::string reason) {
+    if (!consume_) return Make(ActionKind::kCreate, target, key, slot, std::move(reason));
+    Action a;
+    a.kind = ActionKind::kCreate;
+    a.target = target;
+    a.uid = key;
+    // The input is the caller's non-const object (MakePlan(PlanInput&&)).
+    if (slot.crm != nullptr) a.crm = std::move(*const_cast<Observation*>(slot.crm));
+    if (slot.external != nullptr) a.external = std::move(*const_cast<Observation*>(slot.external));
+    a.reason = std::move(reason);
+    return a;
+  }
+
   void Emit(Action a) { plan_.actions.push_back(std::move(a)); }
 
   void Decide(const std::string& key, const Slot& slot) {
@@ -244,12 +261,12 @@ class Planner {
       }
       if (c != nullptr) {
         if (!Filtered(*c, opt))
-          Emit(Make(ActionKind::kCreate, Side::kExternal, key, slot, "created in the CRM"));
+          Emit(MakeCreate(Side::kExternal, key, slot, "created in the CRM"));
         return;
       }
       if (e != nullptr) {
         if (!Filtered(*e, opt))
-          Emit(Make(ActionKind::kCreate, Side::kCrm, key, slot, "created externally"));
+          Emit(MakeCreate(Side::kCrm, key, slot, "created externally"));
       }
       return;
     }
@@ -344,6 +361,7 @@ class Planner {
   }
 
   const PlanInput& in_;
+  bool consume_ = false;
   std::unordered_map<std::string_view, const ItemStatus*> by_uid_, by_crm_, by_ext_;
   std::map<std::string, Slot> slots_;
   Plan plan_;
@@ -409,6 +427,11 @@ std::string NormalizeTitle(std::string_view title) {
   return out;
 }
 
-Plan MakePlan(const PlanInput& input) { return Planner(input).Run(); }
+Plan MakePlan(const PlanInput& input) { return Planner(input, false).Run(); }
+
+Plan MakePlan(PlanInput&& input) {
+  PlanInput owned = std::move(input);
+  return Planner(owned, true).Run();
+}
 
 }  // namespace tandem::sync

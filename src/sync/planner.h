@@ -107,5 +107,8 @@ TimeRange SyncWindow(const store::PairOptions& options, Instant now);
 std::string NormalizeTitle(std::string_view title);
 
 Plan MakePlan(const PlanInput& input);
+// The same, taking the input: new items' observations move into their creations
+// (a first sync of a large calendar then holds each observation once).
+Plan MakePlan(PlanInput&& input);
 
 }  // namespace tandem::sync

@@ -376,6 +376,25 @@ TEST(PlannerInit, PairsByUidThenStampThenTimeAndTitle) {
   EXPECT_EQ(by_uid["lonely-e"]->target, Side::kCrm);
   EXPECT_EQ(by_uid.count("crm-own-uid"), 0u);
   EXPECT_EQ(by_uid.count("crm-uid-3"), 0u);
+
+  // Handing the input over gives the same plan, with the new items' observations
+  // moved (whole) into their creations.
+  PlanInput copy = in;
+  Plan moved = MakePlan(std::move(copy));
+  ASSERT_EQ(moved.ToString(), plan.ToString());
+  ASSERT_EQ(moved.actions.size(), plan.actions.size());
+  for (size_t i = 0; i < plan.actions.size(); ++i) {
+    const Action& a = plan.actions[i];
+    const Action& b = moved.actions[i];
+    ASSERT_EQ(a.crm.has_value(), b.crm.has_value());
+    ASSERT_EQ(a.external.has_value(), b.external.has_value());
+    if (a.crm) EXPECT_EQ(std::tie(a.crm->href, a.crm->uid, a.crm->title_key, a.crm->content_hash),
+                         std::tie(b.crm->href, b.crm->uid, b.crm->title_key, b.crm->content_hash));
+    if (a.external) {
+      EXPECT_EQ(std::tie(a.external->href, a.external->uid, a.external->content_hash),
+                std::tie(b.external->href, b.external->uid, b.external->content_hash));
+    }
+  }
 }
 
 TEST(PlannerWindow, WindowIsThreeMonthsBackOneYearAhead) {
