@@ -72,6 +72,11 @@ class CountingCalendar final : public sync::CalendarSide {
                                        const sync::TimeRange& window) override {
     return inner_->ChangesSince(cursor, window);
   }
+  Result<sync::ChangeSet> StreamChangesSince(const std::string& cursor,
+                                             const sync::TimeRange& window,
+                                             const sync::ItemSink& sink) override {
+    return inner_->StreamChangesSince(cursor, window, sink);
+  }
   Result<std::vector<sync::Item>> GetMany(const std::vector<std::string>& hrefs) override {
     return inner_->GetMany(hrefs);
   }

@@ -451,7 +451,7 @@ class Run {
   // The current observation of one side for an action: as seen this run, else
   // as the status last recorded it.
   Observation Current(const Action& a, Side side) {
-    const std::optional<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
+    const Boxed<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
     if (seen) return *seen;
     Observation o;
     if (a.base) {
@@ -607,7 +607,7 @@ class Run {
   }
 
   Result<std::string> CurrentIcal(const Action& a, Side side) {
-    const std::optional<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
+    const Boxed<Observation>& seen = side == Side::kCrm ? a.crm : a.external;
     if (seen) return IcalOf(*seen);
     std::string href = side == Side::kCrm ? CrmHref(a) : ExtHref(a);
     TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(side).GetMany({href}));

@@ -69,6 +69,7 @@ class Planner {
     Collect(Side::kCrm, in_.crm);
     Collect(Side::kExternal, in_.external);
     if (in_.initializing) PairNewItems();
+    plan_.actions.reserve(slots_.size());  // one action per item, as a rule
     for (auto& [key, slot] : slots_) Decide(key, slot);
     Guard();
     return std::move(plan_);
