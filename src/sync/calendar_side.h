@@ -28,6 +28,10 @@ struct TimeRange {
 struct ItemRef {
   std::string href;  // the side's own address of the item (CRM: activity id; CalDAV: path)
   std::string etag;  // may be empty when a server did not return one; the engine then re-reads
+  // The codec's content hash of what the side stored, when the side knows it
+  // without a read (the CRM side hashes the activity it just wrote). Empty: the
+  // engine reads the item back and digests it.
+  std::string content_hash;
 };
 
 struct Item {

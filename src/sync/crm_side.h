@@ -57,6 +57,8 @@ class CrmSide final : public CalendarSide {
  private:
   Result<std::optional<model::Activity>> Owned(const std::string& id);
   Result<std::optional<int64_t>> VersionOf(const std::string& etag);
+  // The digest's content hash of a stored activity, "" when it must be read back.
+  std::string StoredHash(const model::Activity& a) const;
 
   CrmSideOptions o_;
 };

@@ -4,6 +4,7 @@
 
 #include "core/random.h"
 #include "store/sqlite/sqlite_store.h"
+#include "sync/ical_codec.h"
 #include "sync/memory_sync_state.h"
 
 namespace tandem::sync {
@@ -31,9 +32,9 @@ class CrmSideTest : public testing::Test {
   IdGenerator ids_{clock_, random_};
   std::unique_ptr<store::sqlite::SqliteStore> store_;
   MemorySyncStateStore state_{clock_};
-  CrmSide Side() {
-    return CrmSide(
-        CrmSideOptions{.store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice"});
+  CrmSide Side(ical::MapOptions map = {}) {
+    return CrmSide(CrmSideOptions{
+        .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice", .map = map});
   }
 };
 
@@ -98,6 +99,66 @@ TEST_F(CrmSideTest, CreateWithUidThenFindUpdateDeleteWithPreconditions) {
   ASSERT_TRUE(side.Delete(ref->href, upd->etag).ok());
   EXPECT_TRUE(side.Delete(ref->href, upd->etag).ok());  // already gone
   EXPECT_FALSE(*side.FindByUid("ext-1"));
+}
+
+// The engine records the hash a write returns instead of reading the item back
+// (docs/SYNC.md): it must be what the digest of the listed item says, or the next
+// run would see a change nobody made.
+TEST_F(CrmSideTest, WriteReturnsTheHashTheListingWillDigest) {
+  const std::string head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\n";
+  const std::string tail = "END:VCALENDAR\r\n";
+  const std::vector<std::string> events = {
+      // a weekly series with an exception and a moved instance, in a named zone
+      head +
+          "BEGIN:VEVENT\r\nUID:s-1\r\nDTSTART;TZID=Europe/Berlin:20261202T090000\r\n"
+          "DTEND;TZID=Europe/Berlin:20261202T100000\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\n"
+          "EXDATE;TZID=Europe/Berlin:20261209T090000\r\nSUMMARY:Jour fixe\r\n"
+          "ATTENDEE;CN=Ana:mailto:ana@example.com\r\nEND:VEVENT\r\n"
+          "BEGIN:VEVENT\r\nUID:s-1\r\nRECURRENCE-ID;TZID=Europe/Berlin:20261216T090000\r\n"
+          "DTSTART;TZID=Europe/Berlin:20261216T140000\r\n"
+          "DTEND;TZID=Europe/Berlin:20261216T150000\r\nSUMMARY:Jour fixe (moved)\r\n"
+          "END:VEVENT\r\n" + tail,
+      // all day, private, with a reminder
+      head +
+          "BEGIN:VEVENT\r\nUID:d-1\r\nDTSTART;VALUE=DATE:20261224\r\n"
+          "DTEND;VALUE=DATE:20261227\r\nSUMMARY:Away\r\nCLASS:PRIVATE\r\n"
+          "TRANSP:TRANSPARENT\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\n"
+          "DESCRIPTION:x\r\nEND:VALARM\r\nEND:VEVENT\r\n" + tail,
+      // floating time, folded long description, escaped text
+      head +
+          "BEGIN:VEVENT\r\nUID:f-1\r\nDTSTART:20261203T080000\r\nDURATION:PT45M\r\n"
+          "SUMMARY:Call\\, then notes\r\nLOCATION:Room 4\\; east\r\nDESCRIPTION:"
+          + std::string(120, 'x') + "\r\n x\r\nEND:VEVENT\r\n" + tail,
+  };
+  CrmSide side = Side();
+  IcalCodec codec;
+  auto digest_of = [&](const std::string& href) {
+    auto items = side.GetMany({href});
+    EXPECT_TRUE(items.ok() && items->size() == 1u);
+    auto o = codec.Digest(items->front(), {});
+    EXPECT_TRUE(o.ok()) << o.status().ToString();
+    return o.ok() ? o->content_hash : std::string("unreadable");
+  };
+  for (const std::string& ics : events) {
+    const std::string uid = ics.substr(ics.find("UID:") + 4, 3);
+    auto ref = side.Create(uid, ics);
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    ASSERT_FALSE(ref->content_hash.empty());
+    EXPECT_EQ(ref->content_hash, digest_of(ref->href)) << ics;
+
+    std::string edited = ics;
+    edited.replace(edited.find("SUMMARY:"), 8, "SUMMARY:Edited ");
+    auto upd = side.Update(ref->href, ref->etag, edited);
+    ASSERT_TRUE(upd.ok()) << upd.status().ToString();
+    EXPECT_NE(upd->content_hash, ref->content_hash);
+    EXPECT_EQ(upd->content_hash, digest_of(ref->href)) << edited;
+  }
+
+  // A pair that maps differently (multi-day rule) gets no hash: the engine reads back.
+  CrmSide multi_day = Side(ical::MapOptions{.multi_day = ical::MultiDayRule::kStartWithEndInTitle});
+  auto ref = multi_day.Create("m-1", events[1]);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_TRUE(ref->content_hash.empty());
 }
 
 TEST_F(CrmSideTest, IdentityNamesStoreAndUser) {

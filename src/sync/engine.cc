@@ -150,6 +150,7 @@ class Run {
                             d_.state->ListPending(pair_.id));
     std::vector<std::string> crm_pending, ext_pending;
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
+    TANDEM_RETURN_IF_ERROR(DropRecorded(crm_cs, crm_pending));
     {
       std::unordered_set<std::string> known;
       for (const Item& i : crm_cs.changed) known.insert(i.href);
@@ -291,6 +292,30 @@ class Run {
     return flush();
   }
 
+  // Leaves out of an incremental CRM listing the items whose ETag is the one the
+  // status recorded: unchanged since this engine wrote or last saw them (the
+  // first run after an import lists every activity it created; digesting them
+  // again would only find them equal). A complete listing keeps every item (a
+  // missing one would read as deleted); pending items are always looked at.
+  Status DropRecorded(ChangeSet& cs, const std::vector<std::string>& pending) {
+    if (cs.complete || options_.initialize || options_.force || cs.changed.empty()) {
+      return Status::Ok();
+    }
+    const std::unordered_set<std::string> keep(pending.begin(), pending.end());
+    std::vector<Item> changed;
+    changed.reserve(cs.changed.size());
+    for (Item& item : cs.changed) {
+      if (!item.etag.empty() && !keep.contains(item.href)) {
+        TANDEM_ASSIGN_OR_RETURN(std::optional<ItemStatus> row,
+                                d_.state->StatusByCrmId(pair_.id, item.href));
+        if (row && row->crm_etag == item.etag) continue;
+      }
+      changed.push_back(std::move(item));
+    }
+    cs.changed = std::move(changed);
+    return Status::Ok();
+  }
+
   // The external side's changes since `cursor` into `out` (digested as they
   // arrive; past kKeepInMemory items their texts go to the spill file). An
   // expired cursor gives a full listing.
@@ -428,6 +453,16 @@ class Run {
   // The target's version after a write, read back so that the status holds
   // what the side really stores (a side may normalize what it was given).
   Result<Observation> ReadBack(Side side, const ItemRef& ref, const std::string& written) {
+    if (!ref.content_hash.empty() && !ref.etag.empty()) {
+      // The side hashed what it stored (the CRM side): no read needed; the log
+      // keeps the text that was written.
+      Observation o;
+      o.href = ref.href;
+      o.etag = ref.etag;
+      o.content_hash = ref.content_hash;
+      o.ical = written;
+      return o;
+    }
     TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(side).GetMany({ref.href}));
     Item item = items.empty() ? Item{ref.href, ref.etag, written} : std::move(items.front());
     TANDEM_ASSIGN_OR_RETURN(Observation o, d_.codec->Digest(item, window_));
@@ -469,6 +504,7 @@ class Run {
     p.target = target;
     p.reminders = pair_.options.reminders;
     p.target_current = current;
+    p.source_uid = src.uid;
     if (target == Side::kExternal) {
       p.uid = a.uid;
       p.crm_id = src.href;

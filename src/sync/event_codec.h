@@ -20,6 +20,7 @@ struct PrepareOptions {
   Side target = Side::kExternal;
   std::string uid;     // the UID the written item must carry
   std::string crm_id;  // stamped as X-TANDEM-CRM-ID when not empty
+  std::string source_uid;  // the UID the source version carries (its digest's), when known
   store::ReminderHandling reminders = store::ReminderHandling::kSync;
   // The target's current version, when there is one (reminder handling keeps the
   // target's own reminder when reminders are not synced in that direction).

@@ -22,12 +22,18 @@ Result<Observation> IcalCodec::Digest(const Item& item, const TimeRange& window)
 }
 
 Result<std::string> IcalCodec::Prepare(std::string_view ical, const PrepareOptions& options) const {
-  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, ical::MapOptions{}));
   // S10: reminders not synced in this direction stay as the target has them.
   const bool keep_target_reminder =
       (options.reminders == store::ReminderHandling::kCrmOnly &&
        options.target == Side::kExternal) ||
       (options.reminders == store::ReminderHandling::kExternalOnly && options.target == Side::kCrm);
+  // The CRM side maps the text itself and is given the UID apart; nothing to
+  // rewrite when the UID stays and the reminder is taken as it is.
+  if (options.target == Side::kCrm && !keep_target_reminder && !options.uid.empty() &&
+      options.uid == options.source_uid) {
+    return std::string(ical);
+  }
+  TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, ical::MapOptions{}));
   if (keep_target_reminder) {
     e.activity.reminder_minutes.reset();
     if (options.target_current != nullptr) {

@@ -116,6 +116,37 @@ TEST(IcalCodec, RemindersNotSyncedInADirectionKeepTheTargets) {
   EXPECT_NE(ds->content_hash, plain->content_hash);  // synced: the reminder went along
 }
 
+TEST(IcalCodec, ForTheCrmTheSourceTextGoesAsItIsUnlessSomethingIsRewritten) {
+  IcalCodec codec;
+  const std::string source = Event(
+      "UID:ext-1\r\nDTSTART:20261201T100000Z\r\nSUMMARY:Lunch\r\nX-VENDOR:kept\r\n"
+      "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n");
+  PrepareOptions p;
+  p.target = Side::kCrm;
+  p.uid = "ext-1";
+  p.source_uid = "ext-1";
+  auto same = codec.Prepare(source, p);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, source);  // the CRM side maps it itself: no parse, no rewrite
+
+  p.uid = "crm-mapped";  // another UID: written anew
+  auto renamed = codec.Prepare(source, p);
+  ASSERT_TRUE(renamed.ok());
+  EXPECT_NE(renamed->find("UID:crm-mapped"), std::string::npos) << *renamed;
+
+  p.uid = "ext-1";  // the CRM keeps its own reminder: written anew, without the alarm
+  p.reminders = store::ReminderHandling::kExternalOnly;
+  auto kept = codec.Prepare(source, p);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->find("VALARM"), std::string::npos) << *kept;
+
+  p.reminders = store::ReminderHandling::kSync;
+  p.target = Side::kExternal;  // the external side always gets a written text
+  auto out = codec.Prepare(source, p);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(*out, source);
+}
+
 TEST(IcalCodec, UnreadableItemIsAnError) {
   IcalCodec codec;
   EXPECT_FALSE(codec.Digest(Item{"bad", "", "not a calendar"}, kWindow).ok());
