@@ -152,6 +152,22 @@ TEST_F(SyncServiceTest, InitPairsExistingEventsAndCreatesOnlyWhatIsMissing) {
   EXPECT_EQ(again.applied.count("update"), 0u) << again.plan;
   EXPECT_EQ(CrmAll().size(), 3u);
   EXPECT_EQ(external_.Snapshot().size(), 3u);
+  // The activity Init imported is in the CRM's change feed, with the version the
+  // status recorded: not read again.
+  EXPECT_EQ(again.crm_changes, 0) << again.plan;
+
+  // Edited in the CRM afterwards: a new version, read and pushed.
+  model::Activity dentist;
+  for (const model::Activity& a : CrmAll()) {
+    if (a.subject == "Dentist") dentist = a;
+  }
+  ASSERT_FALSE(dentist.meta.id.empty());
+  dentist.subject = "Dentist (moved)";
+  ASSERT_TRUE(crm_->Update(dentist, dentist.meta.version).ok());
+  RunReport edited = Run();
+  EXPECT_EQ(edited.crm_changes, 1) << edited.plan;
+  EXPECT_EQ(edited.applied["update"], 1) << edited.plan;
+  EXPECT_EQ(ExternalSubject("ext-dentist"), "Dentist (moved)");
   (void)board;
 }
 
