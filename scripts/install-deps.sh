@@ -13,6 +13,7 @@ BUILD_PKGS=(
   libsqlite3-dev sqlite3  # embedded store
   libpq-dev libpqxx-dev   # PostgreSQL store
   libsodium-dev           # argon2id, sealed credentials, tokens
+  libjemalloc-dev         # allocator of tandemd (cmake -DTANDEM_JEMALLOC=OFF: glibc's)
   libcli11-dev libspdlog-dev libfmt-dev libtoml11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   clang libclang-rt-14-dev  # libFuzzer and sanitizer runtimes

@@ -2,6 +2,7 @@
 // from ical_extra. Simple rules by calendar arithmetic, the rest through libical's
 // recurrence iterator (see ical.h, Series).
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -48,12 +49,29 @@ std::string Text(icalcomponent* c, icalproperty_kind kind) {
   return s ? std::string(s) : std::string();
 }
 
+bool ContainsRecurrenceId(std::string_view text) {
+  static constexpr std::string_view kName = "RECURRENCE-ID";
+  for (size_t at = 0; at + kName.size() <= text.size(); ++at) {
+    at = text.find_first_of("Rr", at);
+    if (at == std::string_view::npos || at + kName.size() > text.size()) return false;
+    size_t i = 0;
+    while (i < kName.size() &&
+           std::toupper(static_cast<unsigned char>(text[at + i])) == kName[i]) {
+      ++i;
+    }
+    if (i == kName.size()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra, std::string_view time_zone,
                                             Duration master_duration) {
   std::vector<Override> out;
-  if (ical_extra.empty()) return out;
+  // Overrides are the VEVENTs after the master that carry a RECURRENCE-ID
+  // (property names are case-insensitive); without one there is nothing to parse.
+  if (!ContainsRecurrenceId(ical_extra)) return out;
   std::string text(ical_extra);
   ComponentPtr cal(icalparser_parse_string(text.c_str()));
   if (cal == nullptr || icalcomponent_isa(cal.get()) != ICAL_VCALENDAR_COMPONENT)

@@ -175,6 +175,26 @@ TEST(OccursWithinTest, SeriesAndSingle) {
   EXPECT_TRUE(OccursWithin(a, At("2031-06-01T12:00:00Z"), At("2031-06-02T12:00:00Z")));
 }
 
+TEST(ReadOverridesTest, FindsOverridesWhateverTheCaseAndSkipsTextWithout) {
+  const std::string upper =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:s\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID:20260323T080000Z\r\n"
+      "DTSTART:20260323T100000Z\r\nSUMMARY:Moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  std::string lower = upper;
+  lower.replace(lower.find("RECURRENCE-ID"), 13, "Recurrence-Id");
+  for (const std::string& text : {upper, lower}) {
+    auto list = detail::ReadOverrides(text, "UTC", hours(1));
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    ASSERT_EQ(list->size(), 1u) << text;
+    EXPECT_EQ((*list)[0].start, At("2026-03-23T10:00:00Z"));
+    EXPECT_EQ((*list)[0].subject, "Moved");
+  }
+  // No RECURRENCE-ID anywhere: nothing to read (and the text is not even parsed).
+  auto none = detail::ReadOverrides("X-NOT-A-CALENDAR:RECURRENCE", "UTC", hours(1));
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(ExpandTest, BadRuleIsAnError) {
   model::Activity a = Weekly();
   a.rrule = "FREQ=NEVER";

@@ -129,6 +129,9 @@ class Database {
 
   // Runs one or more SQL statements that take no parameters (schema, pragmas).
   Status Execute(std::string_view sql);
+  // Runs one statement that takes no parameters through the statement cache
+  // (transaction control run per record: SAVEPOINT, RELEASE).
+  Status ExecuteCached(std::string_view sql);
   // A fresh prepared statement (finalized when destroyed).
   Result<Statement> Prepare(std::string_view sql);
   // A prepared statement reused across calls: it returns to a per-connection cache
