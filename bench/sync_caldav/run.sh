@@ -11,7 +11,10 @@
 #                    SEQUENCE/LAST-MODIFIED changed, PUT with If-Match)
 # Requests per phase are counted from Radicale's log ("X request for" lines).
 # Env: BUILD (build dir, default build-syncbench), PEERS (../shared/peers beside the project),
-#      SKIP_VDIRSYNCER=1 (Tandem only, e.g. for a large N memory run).
+#      SKIP_VDIRSYNCER=1 (Tandem only, e.g. for a large N memory run),
+#      RESTART=0 (keep one Radicale process for both tools; default: each tool,
+#      and the curl measurement of the server's own time, meets a freshly
+#      started Radicale on the same data).
 # Radicale is stopped by PID at the end, also on failure.
 set -euo pipefail
 N=${1:-10000}
@@ -77,17 +80,50 @@ reqs() {  # reqs FROMLINE -> "N (METHOD:n ...)"
   tail -n +"$(( $1 + 1 ))" "$LOG" | sed -nE 's/.*\] ([A-Z]+) request for .*/\1/p' | sort | uniq -c |
     awk '{t+=$1; s=s sprintf(" %s:%d", $2, $1)} END{printf "%d (%s)", t, (t ? substr(s,2) : "none")}'
 }
+srvtime() {  # srvtime FROMLINE -> seconds Radicale logged for the requests after that line
+  tail -n +"$(( $1 + 1 ))" "$LOG" | sed -nE 's/.* response status for .* in ([0-9.]+) seconds.*/\1/p' |
+    awk '{t+=$1} END{printf "%.2f", t}'
+}
 field() { sed -nE "s/.*(^| )$1=([^ ]*).*/\2/p" <<<"$2"; }
+
+# An untimed listing of a calendar (sync-collection REPORT, ETags only) before a
+# tool starts: the first listing of a large collection in a Radicale process
+# costs 0.7-2 s more than the next ones (item cache, history), and that belongs
+# to neither tool.
+warm() {
+  curl -s -o /dev/null -u test:test -X REPORT -H 'Depth: 1' -H 'Content-Type: application/xml' \
+    --data-binary '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>' \
+    "$BASE/test/$1/"
+}
 
 # ---- vdirsyncer
 VDS_FULL=- VDS_NOOP=- VDS_INCR=- VDS_DISC=-
 if [ "$SKIP_VDIRSYNCER" != 1 ]; then
+  sync  # the seeding's file writes
+  warm vds
   SERVER_LOG=$LOG "$PEERS/bench-vdirsyncer.sh" "$BASE/test/vds/" test test "$TMP/vds" | tee "$TMP/vds.out"
   VDS_DISC=$(sed -nE 's/^1 discover +: ([0-9.]+) s.*/\1/p' "$TMP/vds.out")
   VDS_FULL=$(sed -nE 's/^1 full sync +: ([0-9.]+) s.*/\1/p' "$TMP/vds.out")
   VDS_NOOP=$(sed -nE 's/^2 no-change sync +: ([0-9.]+) s.*/\1/p' "$TMP/vds.out")
   VDS_INCR=$(sed -nE 's/^3 incremental sync: ([0-9.]+) s.*/\1/p' "$TMP/vds.out")
 fi
+
+# Radicale restarted on the same folder (its log is appended to, so request
+# counting by log line goes on). A Radicale process that has just served
+# vdirsyncer's 10,000-item requests answers the next full REPORT ~2.5x slower
+# than a fresh one (its own log: 4.1 s against 1.5 s for the same request),
+# which would count against whichever tool goes second.
+restart_radicale() {
+  sync  # the previous tool's file writes (vdir, database) are not the next one's I/O
+  [ "${RESTART:-1}" = 1 ] || return 0
+  kill "$RPID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
+  RPID=""
+  RPID=$("$PEERS/start-radicale.sh" "$PORT" "$RADDIR" test test vds 2>/dev/null)
+}
+
+restart_radicale
+warm tandem
 
 # ---- Tandem
 phase() {  # phase NAME -> driver line; sets R_<NAME>
@@ -96,6 +132,7 @@ phase() {  # phase NAME -> driver line; sets R_<NAME>
   out=$("$DRIVER" "$1" --url "$BASE/test/tandem/" --user test --password test --data-dir "$TMP/tandem")
   echo "$out" >&2
   eval "R_$1=\"\$(reqs $m)\""
+  eval "S_$1=\"\$(srvtime $m)\""
   eval "L_$1=\"\$out\""
 }
 phase first
@@ -122,6 +159,23 @@ echo "[run.sh] edited $ok/$M events on the server" >&2
 [ "$ok" -eq "$M" ] || { echo "edits failed" >&2; exit 1; }
 phase incremental
 
+# ---- the server's own time for the requests of Tandem's first sync, made with
+# curl (the identity PROPFIND Depth 0, then one sync-collection REPORT with
+# calendar-data inline), on a fresh server process, after Tandem's phases
+restart_radicale
+warm tandem
+curl_first() {
+  curl -s -o /dev/null -u test:test -X PROPFIND -H 'Depth: 0' -H 'Content-Type: application/xml' \
+    --data-binary '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:resource-id/></D:prop></D:propfind>' \
+    "$BASE/test/tandem/"
+  curl -s -o "$TMP/curl-report.xml" -u test:test -X REPORT -H 'Depth: 1' -H 'Content-Type: application/xml' \
+    --data-binary '<?xml version="1.0"?><D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>' \
+    "$BASE/test/tandem/"
+}
+t=$(date +%s.%N); curl_first; SERVER_FIRST=$(awk "BEGIN{printf \"%.3f\", $(date +%s.%N)-$t}")
+CURL_ITEMS=$(grep -o '<[A-Za-z:]*calendar-data' "$TMP/curl-report.xml" | wc -l)
+echo "[run.sh] server's own time for the first sync's requests (curl): $SERVER_FIRST s, $CURL_ITEMS items" >&2
+
 EDITED=$(sqlite3 "$TMP/tandem/tandem.db" "SELECT count(*) FROM activities WHERE subject LIKE '[edited $STAMP]%'" 2>/dev/null || echo "?")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b <= 0) print "-"; else printf "%.1fx", a / b }'; }
@@ -140,8 +194,9 @@ row "first (vds full only)" "$VDS_FULL" "$L_first" "$R_first"
 row "no-change" "$VDS_NOOP" "$L_noop" "$R_noop"
 row "incremental ($M edits)" "$VDS_INCR" "$L_incremental" "$R_incremental"
 echo
+echo "Server's own time for the first sync's requests (curl, fresh server): $SERVER_FIRST s ($CURL_ITEMS items); Tandem first sync / server = $(awk -v a="$(field seconds "$L_first")" -v b="$SERVER_FIRST" 'BEGIN{printf "%.2f", a / b}')"
 echo "Tandem: first pulled $(field crm_activities "$L_first") activities, summary: ${L_first##*summary=}"
 echo "Tandem: incremental summary: ${L_incremental##*summary=}; edited subjects in CRM: $EDITED/$M"
 for p in first noop incremental; do
-  eval "l=\$L_$p"; echo "Tandem $p: VmHWM $(( $(field vmhwm_kib "$l") / 1024 )) MiB, client-counted requests $(field requests_sent "$l")"
+  eval "l=\$L_$p; st=\$S_$p"; echo "Tandem $p: VmHWM $(( $(field vmhwm_kib "$l") / 1024 )) MiB, client-counted requests $(field requests_sent "$l"), Radicale's logged time for them $st s"
 done
