@@ -52,23 +52,36 @@ Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag) {
   return model::ParseIfMatch(etag);
 }
 
-Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRange&) {
+Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRange& window) {
+  std::vector<Item> items;
+  ItemSink gather = [&](Item&& item) {
+    items.push_back(std::move(item));
+    return Status::Ok();
+  };
+  TANDEM_ASSIGN_OR_RETURN(ChangeSet out, StreamChangesSince(cursor, window, gather));
+  out.changed = std::move(items);
+  return out;
+}
+
+Result<ChangeSet> CrmSide::StreamChangesSince(const std::string& cursor, const TimeRange&,
+                                              const ItemSink& sink) {
   ChangeSet out;
+  const int page = std::min(o_.page_size, 1000);
   if (cursor.empty()) {
     TANDEM_ASSIGN_OR_RETURN(int64_t latest, o_.store->LatestSeq());
     out.complete = true;
     out.next_cursor = std::to_string(latest);
     store::ListOptions lo;
-    lo.limit = std::min(o_.page_size, 1000);
+    lo.limit = page;
     lo.owner_id = o_.user_id;
     for (;;) {
-      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Activity> page, o_.store->ListActivities(lo));
-      for (const model::Activity& a : page.items) {
+      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Activity> activities, o_.store->ListActivities(lo));
+      for (const model::Activity& a : activities.items) {
         TANDEM_ASSIGN_OR_RETURN(Item item, ItemOf(a));
-        out.changed.push_back(std::move(item));
+        TANDEM_RETURN_IF_ERROR(sink(std::move(item)));
       }
-      if (page.next_page_after.empty()) break;
-      lo.page_after = page.next_page_after;
+      if (activities.next_page_after.empty()) break;
+      lo.page_after = activities.next_page_after;
     }
     return out;
   }
@@ -94,22 +107,27 @@ Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRan
     if (!batch.more) break;
   }
   out.next_cursor = std::to_string(seq);
-  if (upserts.empty()) return out;
-  TANDEM_ASSIGN_OR_RETURN(std::vector<model::Activity> acts, o_.store->GetActivities(upserts));
-  std::unordered_set<std::string> found;
-  for (const model::Activity& a : acts) {
-    if (a.meta.owner_id != o_.user_id) continue;
-    found.insert(a.meta.id);
-    Result<Item> item = ItemOf(a);
-    if (!item.ok()) {
-      out.warnings.push_back(fmt::format("activity {}: {}", a.meta.id, item.status().ToString()));
-      continue;
+  // Read and handed out a page at a time: a run after a large import lists
+  // every activity it created.
+  for (size_t from = 0; from < upserts.size(); from += static_cast<size_t>(page)) {
+    const size_t to = std::min(upserts.size(), from + static_cast<size_t>(page));
+    std::vector<std::string> ids(upserts.begin() + static_cast<ptrdiff_t>(from),
+                                 upserts.begin() + static_cast<ptrdiff_t>(to));
+    TANDEM_ASSIGN_OR_RETURN(std::vector<model::Activity> acts, o_.store->GetActivities(ids));
+    std::unordered_set<std::string> found;
+    for (const model::Activity& a : acts) {
+      if (a.meta.owner_id != o_.user_id) continue;
+      found.insert(a.meta.id);
+      Result<Item> item = ItemOf(a);
+      if (!item.ok()) {
+        out.warnings.push_back(fmt::format("activity {}: {}", a.meta.id, item.status().ToString()));
+        continue;
+      }
+      TANDEM_RETURN_IF_ERROR(sink(std::move(*item)));
     }
-    out.changed.push_back(std::move(*item));
-  }
-  for (const std::string& id : upserts) {
-    if (!found.contains(id))
-      out.deleted.push_back(id);  // gone (or moved to another owner) meanwhile
+    for (const std::string& id : ids) {
+      if (!found.contains(id)) out.deleted.push_back(id);  // gone (or moved to another owner) meanwhile
+    }
   }
   return out;
 }

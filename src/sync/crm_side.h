@@ -44,6 +44,9 @@ class CrmSide final : public CalendarSide {
   // "" lists every activity of the user (not limited to the window, so that a
   // complete listing never reports an item outside the window as deleted).
   Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) override;
+  // The same, a page of activities at a time.
+  Result<ChangeSet> StreamChangesSince(const std::string& cursor, const TimeRange& window,
+                                       const ItemSink& sink) override;
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override;
   Result<ItemRef> Create(const std::string& uid, const std::string& ical) override;
   Result<ItemRef> Update(const std::string& href, const std::string& etag,

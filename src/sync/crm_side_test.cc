@@ -161,6 +161,36 @@ TEST_F(CrmSideTest, WriteReturnsTheHashTheListingWillDigest) {
   EXPECT_TRUE(ref->content_hash.empty());
 }
 
+TEST_F(CrmSideTest, StreamsChangesAPageAtATimeAndReportsWhatWentMeanwhile) {
+  CrmSide side(CrmSideOptions{
+      .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice", .page_size = 2});
+  auto start = side.ChangesSince("", {});
+  ASSERT_TRUE(start.ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(Add("alice", "A" + std::to_string(i)).meta.id);
+  Add("bob", "Not mine");
+  ASSERT_TRUE(store_->Delete(model::EntityType::kActivity, ids[4], std::nullopt).ok());
+
+  std::vector<std::string> handed;
+  auto cs = side.StreamChangesSince(start->next_cursor, {}, [&](Item&& item) {
+    handed.push_back(item.href);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(cs.ok()) << cs.status().ToString();
+  EXPECT_FALSE(cs->complete);
+  EXPECT_TRUE(cs->changed.empty());  // handed to the sink, not held
+  EXPECT_EQ(handed, std::vector<std::string>(ids.begin(), ids.begin() + 4));
+  EXPECT_EQ(cs->deleted, std::vector<std::string>{ids[4]});
+
+  // A sink's error stops the listing and is the listing's error.
+  int calls = 0;
+  auto stopped = side.StreamChangesSince(start->next_cursor, {}, [&](Item&&) {
+    return ++calls == 3 ? Status::Unavailable("disk full") : Status::Ok();
+  });
+  EXPECT_TRUE(stopped.status().Is(Code::kUnavailable));
+  EXPECT_EQ(calls, 3);
+}
+
 TEST_F(CrmSideTest, IdentityNamesStoreAndUser) {
   auto id = Side().Identity();
   ASSERT_TRUE(id.ok());

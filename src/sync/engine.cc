@@ -15,14 +15,6 @@ namespace {
 
 using store::ItemStatus;
 
-Result<ChangeSet> Fetch(CalendarSide& side, const std::string& cursor, const TimeRange& window) {
-  Result<ChangeSet> r = side.ChangesSince(cursor, window);
-  if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
-    r = side.ChangesSince("", window);  // the cursor expired: list everything
-  }
-  return r;
-}
-
 // The pending items of one side not already in its listing (`known`): fetched
 // again (`found`), or gone when the side no longer has them (`gone`).
 struct PendingFetch {
@@ -142,33 +134,17 @@ class Run {
     const std::string crm_cursor = options_.initialize ? "" : pair_.crm_cursor;
     const std::string ext_cursor = options_.initialize ? "" : pair_.external_cursor;
     PlanInput in;
-    TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, Fetch(crm_, crm_cursor, window_));
-    // The external side is digested item by item as it arrives (a first listing
-    // of a large calendar is never held whole).
-    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, FetchExternal(ext_cursor, in.external));
     TANDEM_ASSIGN_OR_RETURN(std::vector<store::PendingItem> pending,
                             d_.state->ListPending(pair_.id));
     std::vector<std::string> crm_pending, ext_pending;
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
-    TANDEM_RETURN_IF_ERROR(DropRecorded(crm_cs, crm_pending));
-    {
-      std::unordered_set<std::string> known;
-      for (const Item& i : crm_cs.changed) known.insert(i.href);
-      for (const std::string& h : crm_cs.deleted) known.insert(h);
-      TANDEM_ASSIGN_OR_RETURN(PendingFetch more,
-                              FetchPending(crm_, crm_pending, crm_cs.complete, known));
-      for (Item& i : more.found) crm_cs.changed.push_back(std::move(i));
-      for (std::string& h : more.gone) crm_cs.deleted.push_back(std::move(h));
-    }
-    {
-      std::unordered_set<std::string> known;
-      for (const Observation& o : in.external.changed) known.insert(o.href);
-      for (const std::string& h : ext_cs.deleted) known.insert(h);
-      TANDEM_ASSIGN_OR_RETURN(PendingFetch more,
-                              FetchPending(ext_, ext_pending, ext_cs.complete, known));
-      for (Item& i : more.found) TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(i), in.external));
-      for (std::string& h : more.gone) ext_cs.deleted.push_back(std::move(h));
-    }
+    // Both sides are digested item by item as they arrive (a first listing of a
+    // large calendar is never held whole).
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, FetchSide(Side::kCrm, crm_cursor, crm_pending, in.crm));
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs,
+                            FetchSide(Side::kExternal, ext_cursor, ext_pending, in.external));
+    TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kCrm, crm_pending, crm_cs, in.crm));
+    TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kExternal, ext_pending, ext_cs, in.external));
     for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
     for (auto& w : ext_cs.warnings) report_.warnings.push_back("external: " + w);
 
@@ -178,9 +154,6 @@ class Run {
     in.initializing = options_.initialize;
     in.crm.complete = crm_cs.complete;
     in.crm.deleted = std::move(crm_cs.deleted);
-    in.crm.changed.reserve(crm_cs.changed.size());
-    for (Item& item : crm_cs.changed) TANDEM_RETURN_IF_ERROR(DigestInto(Side::kCrm, std::move(item), in.crm));
-    crm_cs.changed.clear();
     in.external.complete = ext_cs.complete;
     in.external.deleted = std::move(ext_cs.deleted);
     report_.crm_changes = static_cast<int>(in.crm.changed.size() + in.crm.deleted.size());
@@ -197,7 +170,11 @@ class Run {
     }
 
     Plan plan = MakePlan(std::move(in));
-    report_.plan = plan.ToString();
+    { PlanInput planned = std::move(in); }  // the moved-from observations' shells go now
+    // A first sync of a large calendar plans one action per event: the report
+    // lists the first ones and counts the rest.
+    static constexpr size_t kPlanLines = 1000;
+    report_.plan = plan.ToString(kPlanLines);
     for (auto& w : plan.warnings) report_.warnings.push_back(w);
     if (plan.refusal) {
       report_.refusal = plan.refusal;
@@ -292,58 +269,72 @@ class Run {
     return flush();
   }
 
-  // Leaves out of an incremental CRM listing the items whose ETag is the one the
-  // status recorded: unchanged since this engine wrote or last saw them (the
-  // first run after an import lists every activity it created; digesting them
-  // again would only find them equal). A complete listing keeps every item (a
-  // missing one would read as deleted); pending items are always looked at.
-  Status DropRecorded(ChangeSet& cs, const std::vector<std::string>& pending) {
-    if (cs.complete || options_.initialize || options_.force || cs.changed.empty()) {
-      return Status::Ok();
-    }
+  // One side's changes since `cursor` into `out`, digested as they arrive (past
+  // kKeepInMemory items their texts go to the spill file). An expired cursor
+  // gives a full listing.
+  //
+  // An incremental CRM listing leaves out the items whose ETag is the one the
+  // status recorded: unchanged since this engine wrote or last saw them (the run
+  // after an import lists every activity it created; digesting them again would
+  // only find them equal). A complete listing keeps every item (a missing one
+  // would read as deleted); pending items are always looked at.
+  Result<ChangeSet> FetchSide(Side side, const std::string& cursor,
+                              const std::vector<std::string>& pending, SideChanges& out) {
+    CalendarSide& calendar = SideOf(side);
     const std::unordered_set<std::string> keep(pending.begin(), pending.end());
-    std::vector<Item> changed;
-    changed.reserve(cs.changed.size());
-    for (Item& item : cs.changed) {
-      if (!item.etag.empty() && !keep.contains(item.href)) {
-        TANDEM_ASSIGN_OR_RETURN(std::optional<ItemStatus> row,
-                                d_.state->StatusByCrmId(pair_.id, item.href));
-        if (row && row->crm_etag == item.etag) continue;
-      }
-      changed.push_back(std::move(item));
-    }
-    cs.changed = std::move(changed);
-    return Status::Ok();
-  }
-
-  // The external side's changes since `cursor` into `out` (digested as they
-  // arrive; past kKeepInMemory items their texts go to the spill file). An
-  // expired cursor gives a full listing.
-  Result<ChangeSet> FetchExternal(const std::string& cursor, SideChanges& out) {
+    bool drop_recorded = false;
+    size_t dropped = 0;
     std::unordered_map<std::string, size_t> at;  // href -> index in out.changed
     auto sink = [&](Item&& item) -> Status {
+      if (drop_recorded && !item.etag.empty() && !keep.contains(item.href)) {
+        TANDEM_ASSIGN_OR_RETURN(std::optional<ItemStatus> row,
+                                d_.state->StatusByCrmId(pair_.id, item.href));
+        if (row && row->crm_etag == item.etag) {
+          ++dropped;
+          return Status::Ok();
+        }
+      }
       auto seen = at.find(item.href);
       if (seen != at.end()) {
         // Handed again (a transfer restarted by a retry): the later copy wins.
-        Observation& old = out.changed[seen->second];
         SideChanges again;
-        TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(item), again));
-        if (!again.changed.empty()) old = std::move(again.changed.front());
+        TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), again));
+        if (!again.changed.empty()) out.changed[seen->second] = std::move(again.changed.front());
         return Status::Ok();
       }
       std::string href = item.href;
       size_t before = out.changed.size();
-      TANDEM_RETURN_IF_ERROR(DigestInto(Side::kExternal, std::move(item), out));
+      TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), out));
       if (out.changed.size() > before) at.emplace(std::move(href), before);
       return Status::Ok();
     };
-    Result<ChangeSet> r = ext_.StreamChangesSince(cursor, window_, sink);
-    if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
+    drop_recorded = side == Side::kCrm && !cursor.empty() && !options_.initialize && !options_.force;
+    Result<ChangeSet> r = calendar.StreamChangesSince(cursor, window_, sink);
+    const bool expired = !r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty();
+    // A side that answered a cursor with a complete listing must not miss items.
+    const bool relist = r.ok() && r->complete && dropped > 0;
+    if (expired || relist) {
       out.changed.clear();
       at.clear();
-      r = ext_.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
+      drop_recorded = false;
+      // The cursor expired: list everything (or the same listing again, whole).
+      r = calendar.StreamChangesSince(expired ? "" : cursor, window_, sink);
     }
     return r;
+  }
+
+  // The pending items of one side not already in its listing: fetched again
+  // into `out`, or gone when the side no longer has them.
+  Status FetchPendingInto(Side side, const std::vector<std::string>& pending, ChangeSet& cs,
+                          SideChanges& out) {
+    if (pending.empty() || cs.complete) return Status::Ok();
+    std::unordered_set<std::string> known;
+    for (const Boxed<Observation>& o : out.changed) known.insert(o->href);
+    for (const std::string& h : cs.deleted) known.insert(h);
+    TANDEM_ASSIGN_OR_RETURN(PendingFetch more, FetchPending(SideOf(side), pending, false, known));
+    for (Item& i : more.found) TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(i), out));
+    for (std::string& h : more.gone) cs.deleted.push_back(std::move(h));
+    return Status::Ok();
   }
 
   // Digests one item into `out`; an unreadable item is reported (C8), not fatal.
@@ -361,6 +352,10 @@ class Run {
     obs->href = std::move(item.href);
     obs->etag = std::move(item.etag);
     obs->ical = std::move(item.ical);
+    // Held until planned and applied: what only a digest's reader needs goes now
+    // (the title; the title key outside an initialization, S13).
+    std::string().swap(obs->title);
+    if (!options_.initialize) std::string().swap(obs->title_key);
     if (out.changed.size() >= kKeepInMemory) TANDEM_RETURN_IF_ERROR(spill_.Put(&*obs));
     out.changed.push_back(std::move(*obs));
     return Status::Ok();
@@ -383,15 +378,15 @@ class Run {
       if (*r) rows.emplace((*r)->uid, std::move(**r));
       return Status::Ok();
     };
-    for (const Observation& o : in.crm.changed) {
-      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, o.href)));
-      if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
+    for (const Boxed<Observation>& o : in.crm.changed) {
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, o->href)));
+      if (!o->uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o->uid)));
     }
     for (const std::string& h : in.crm.deleted)
       TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByCrmId(pair_.id, h)));
-    for (const Observation& o : in.external.changed) {
-      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, o.href)));
-      if (!o.uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o.uid)));
+    for (const Boxed<Observation>& o : in.external.changed) {
+      TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, o->href)));
+      if (!o->uid.empty()) TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByUid(pair_.id, o->uid)));
     }
     for (const std::string& h : in.external.deleted) {
       TANDEM_RETURN_IF_ERROR(add(d_.state->StatusByExternalHref(pair_.id, h)));

@@ -19,6 +19,9 @@ struct Slot {
   const ItemStatus* status = nullptr;
   const Observation* crm = nullptr;
   const Observation* external = nullptr;
+  // Where crm / external live in the input (a creation moves them out of it).
+  Boxed<Observation>* crm_box = nullptr;
+  Boxed<Observation>* external_box = nullptr;
   bool crm_deleted = false;
   bool external_deleted = false;
   std::string pairing_reason;  // initialization: why two new items were paired
@@ -82,9 +85,11 @@ class Planner {
     const bool complete = in_.crm.complete || in_.external.complete;
     std::unordered_set<std::string_view> crm_keys, ext_keys, uids;
     if (!complete) {
-      for (const Observation& o : in_.crm.changed) crm_keys.insert(o.href), uids.insert(o.uid);
+      for (const Boxed<Observation>& o : in_.crm.changed) crm_keys.insert(o->href), uids.insert(o->uid);
       for (const std::string& h : in_.crm.deleted) crm_keys.insert(h);
-      for (const Observation& o : in_.external.changed) ext_keys.insert(o.href), uids.insert(o.uid);
+      for (const Boxed<Observation>& o : in_.external.changed) {
+        ext_keys.insert(o->href), uids.insert(o->uid);
+      }
       for (const std::string& h : in_.external.deleted) ext_keys.insert(h);
     }
     const size_t n = complete ? in_.status.size() : crm_keys.size() + ext_keys.size();
@@ -112,7 +117,9 @@ class Planner {
     const auto& by_href = side == Side::kCrm ? by_crm_ : by_ext_;
     std::unordered_set<std::string_view> seen;
     seen.reserve(changes.changed.size());
-    for (const Observation& obs : changes.changed) {
+    for (const Boxed<Observation>& box : changes.changed) {
+      if (!box) continue;
+      const Observation& obs = *box;
       const ItemStatus* row = Find(by_href, obs.href);
       if (row == nullptr && !obs.uid.empty()) row = Find(by_uid_, obs.uid);
       std::string key = row != nullptr ? row->uid : obs.uid;
@@ -129,6 +136,8 @@ class Planner {
         continue;
       }
       place = &obs;
+      // The input is the caller's; only a consumed one is ever moved from.
+      (side == Side::kCrm ? slot.crm_box : slot.external_box) = const_cast<Boxed<Observation>*>(&box);
       slot.status = row;
       seen.insert(obs.href);
     }
@@ -173,8 +182,10 @@ class Planner {
     auto take = [&](const std::string& crm_key, Slot& ext_slot, const char* reason) {
       Slot& crm_slot = slots_[crm_key];
       ext_slot.crm = crm_slot.crm;
+      ext_slot.crm_box = crm_slot.crm_box;
       ext_slot.pairing_reason = reason;
       crm_slot.crm = nullptr;
+      crm_slot.crm_box = nullptr;
       merged.push_back(crm_key);
       crm_only_by_href.erase(ext_slot.crm->href);
       auto range = crm_only_by_time.equal_range(
@@ -231,9 +242,10 @@ class Planner {
     a.kind = ActionKind::kCreate;
     a.target = target;
     a.uid = key;
-    // The input is the caller's non-const object (MakePlan(PlanInput&&)).
-    if (slot.crm != nullptr) a.crm = std::move(*const_cast<Observation*>(slot.crm));
-    if (slot.external != nullptr) a.external = std::move(*const_cast<Observation*>(slot.external));
+    // The input is the caller's non-const object (MakePlan(PlanInput&&)): the
+    // observation itself moves, not a copy of it.
+    if (slot.crm_box != nullptr) a.crm = std::move(*slot.crm_box);
+    if (slot.external_box != nullptr) a.external = std::move(*slot.external_box);
     a.reason = std::move(reason);
     return a;
   }
@@ -396,13 +408,24 @@ int Plan::deletions() const {
   }));
 }
 
-std::string Plan::ToString() const {
+std::string Plan::ToString(size_t max_actions) const {
   std::string out;
   if (refusal) out += "REFUSED: " + *refusal + "\n";
-  for (const Action& a : actions) {
+  std::map<std::string_view, size_t> rest;
+  for (size_t i = 0; i < actions.size(); ++i) {
+    const Action& a = actions[i];
     const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack;
+    if (i >= max_actions) {
+      ++rest[ActionKindName(a.kind)];
+      continue;
+    }
     out += fmt::format("{:<8} {:<9} {}  ({})\n", ActionKindName(a.kind),
                        writes ? SideName(a.target) : "-", a.uid, a.reason);
+  }
+  if (!rest.empty()) {
+    std::string counts;
+    for (const auto& [kind, n] : rest) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, kind);
+    out += fmt::format("... and {} more actions ({})\n", actions.size() - max_actions, counts);
   }
   for (const std::string& w : warnings) out += "warning: " + w + "\n";
   return out;

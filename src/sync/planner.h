@@ -23,60 +23,6 @@ enum class Side { kCrm, kExternal };
 std::string_view SideName(Side s);  // "crm", "external"
 inline Side Other(Side s) { return s == Side::kCrm ? Side::kExternal : Side::kCrm; }
 
-// One item as seen on one side in this run, digested from its iCalendar by the
-// engine (src/sync/event_codec.h). The planner only compares these fields.
-struct Observation {
-  std::string href;
-  std::string etag;
-  std::string uid;
-  std::string crm_id;               // X-TANDEM-CRM-ID stamp, when present
-  std::string content_hash;         // ical::ContentHash of the synced fields
-  std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
-  bool in_window = true;            // any occurrence within the sync window (S4)
-  bool is_private = false;          // private / confidential (S9)
-  std::string title;                // the subject as written (logs, trash)
-  // For initialization (S13): start, end and normalized title.
-  Instant start{};
-  Instant end{};
-  std::string title_key;
-  std::string ical;  // the item itself, carried to the executor; empty when spilled
-  // Items of a large listing wait in the run's spill file instead of memory (the
-  // engine reads them back when it writes them): offset and size there; -1 = not.
-  int64_t spill_offset = -1;
-  int64_t spill_size = 0;
-};
-
-struct SideChanges {
-  std::vector<Observation> changed;
-  std::vector<std::string> deleted;  // hrefs
-  // A complete listing: status rows whose href on this side is not in `changed`
-  // are deleted on this side.
-  bool complete = false;
-};
-
-struct PlanInput {
-  // Status rows the changes touch (looked up by href and UID); every row of the
-  // pair when a side is complete.
-  std::vector<store::ItemStatus> status;
-  int64_t status_count = 0;  // rows of the whole pair (for the mass-deletion guard)
-  SideChanges crm;
-  SideChanges external;
-  store::PairOptions options;
-  Instant now{};
-  bool force = false;         // overrides the mass-deletion guard
-  bool initializing = false;  // S13: pair existing items by UID, CRM-id stamp, then time+title
-};
-
-enum class ActionKind {
-  kCreate,   // create `source` on `target` (with `uid`)
-  kUpdate,   // overwrite `target`'s item with `source` (precondition: status ETag)
-  kDelete,   // delete the item on `target` (precondition: status ETag)
-  kTrash,    // CRM activity whose external event was deleted: to the trash (S12)
-  kRecord,   // no write: record (or refresh) the status row from both observations
-  kUntrack,  // no write: forget the status row (left the window / became filtered)
-};
-std::string_view ActionKindName(ActionKind k);
-
 // An optional value kept on the heap, copied deeply. An Action carries up to three
 // observations and a status row, most of them absent; held inline they made
 // every Action ~1.5 KB, which dominated a 10,000-event first sync's memory.
@@ -113,6 +59,62 @@ class Boxed {
   std::unique_ptr<T> p_;
 };
 
+// One item as seen on one side in this run, digested from its iCalendar by the
+// engine (src/sync/event_codec.h). The planner only compares these fields.
+struct Observation {
+  std::string href;
+  std::string etag;
+  std::string uid;
+  std::string crm_id;               // X-TANDEM-CRM-ID stamp, when present
+  std::string content_hash;         // ical::ContentHash of the synced fields
+  std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
+  bool in_window = true;            // any occurrence within the sync window (S4)
+  bool is_private = false;          // private / confidential (S9)
+  std::string title;                // the subject as written (logs, trash)
+  // For initialization (S13): start, end and normalized title.
+  Instant start{};
+  Instant end{};
+  std::string title_key;
+  std::string ical;  // the item itself, carried to the executor; empty when spilled
+  // Items of a large listing wait in the run's spill file instead of memory (the
+  // engine reads them back when it writes them): offset and size there; -1 = not.
+  int64_t spill_offset = -1;
+  int64_t spill_size = 0;
+};
+
+struct SideChanges {
+  // Each on the heap: a creation takes its observation over without a copy (a
+  // first sync of a large calendar then holds each observation once).
+  std::vector<Boxed<Observation>> changed;
+  std::vector<std::string> deleted;  // hrefs
+  // A complete listing: status rows whose href on this side is not in `changed`
+  // are deleted on this side.
+  bool complete = false;
+};
+
+struct PlanInput {
+  // Status rows the changes touch (looked up by href and UID); every row of the
+  // pair when a side is complete.
+  std::vector<store::ItemStatus> status;
+  int64_t status_count = 0;  // rows of the whole pair (for the mass-deletion guard)
+  SideChanges crm;
+  SideChanges external;
+  store::PairOptions options;
+  Instant now{};
+  bool force = false;         // overrides the mass-deletion guard
+  bool initializing = false;  // S13: pair existing items by UID, CRM-id stamp, then time+title
+};
+
+enum class ActionKind {
+  kCreate,   // create `source` on `target` (with `uid`)
+  kUpdate,   // overwrite `target`'s item with `source` (precondition: status ETag)
+  kDelete,   // delete the item on `target` (precondition: status ETag)
+  kTrash,    // CRM activity whose external event was deleted: to the trash (S12)
+  kRecord,   // no write: record (or refresh) the status row from both observations
+  kUntrack,  // no write: forget the status row (left the window / became filtered)
+};
+std::string_view ActionKindName(ActionKind k);
+
 struct Action {
   ActionKind kind = ActionKind::kRecord;
   Side target = Side::kExternal;    // the side written (kCreate, kUpdate, kDelete, kTrash)
@@ -133,8 +135,9 @@ struct Plan {
   std::optional<std::string> refusal;
   std::vector<std::string> warnings;  // per-item oddities (duplicate UIDs, ...)
   int deletions() const;
-  // One line per action, for dry runs and the run report.
-  std::string ToString() const;
+  // One line per action, for dry runs and the run report; past `max_actions`
+  // lines, one line counting the rest by kind.
+  std::string ToString(size_t max_actions = SIZE_MAX) const;
 };
 
 // S4: the window around `now` the options describe, [now - back, now + ahead).

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,9 +86,9 @@ TEST_P(PlannerRules, ProducesTheDocumentedAction) {
   PlanInput in;
   in.status = c.status;
   in.status_count = static_cast<int64_t>(c.status.size());
-  in.crm.changed = c.crm_changed;
+  in.crm.changed.assign(c.crm_changed.begin(), c.crm_changed.end());
   in.crm.deleted = c.crm_deleted;
-  in.external.changed = c.ext_changed;
+  in.external.changed.assign(c.ext_changed.begin(), c.ext_changed.end());
   in.external.deleted = c.ext_deleted;
   in.options.conflict = c.policy;
   in.options.skip_private = c.skip_private;
@@ -402,6 +404,25 @@ TEST(PlannerWindow, WindowIsThreeMonthsBackOneYearAhead) {
   TimeRange w = SyncWindow(o, kNow);
   EXPECT_EQ(w.from, kNow - std::chrono::days(92));
   EXPECT_EQ(w.to, kNow + std::chrono::days(366));
+}
+
+TEST(PlanText, ListsTheFirstActionsAndCountsTheRest) {
+  Plan plan;
+  for (int i = 0; i < 5; ++i) {
+    Action a;
+    a.kind = i < 3 ? ActionKind::kCreate : ActionKind::kRecord;
+    a.target = Side::kCrm;
+    a.uid = "u" + std::to_string(i);
+    a.reason = "new";
+    plan.actions.push_back(std::move(a));
+  }
+  EXPECT_EQ(plan.ToString(2),
+            "create   crm       u0  (new)\n"
+            "create   crm       u1  (new)\n"
+            "... and 3 more actions (1 create, 2 record)\n");
+  const std::string all = plan.ToString();
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 5) << all;
+  EXPECT_EQ(all.find("more actions"), std::string::npos);
 }
 
 TEST(PlannerTitle, NormalizesCaseAndSpaces) {

@@ -424,6 +424,7 @@ Result<sync::ChangeSet> CalDavCalendar::SyncSince(const std::string& token, Coll
   if (!need_data.empty()) {
     if (initial && static_cast<int>(need_data.size()) > options_.multiget_batch_size) {
       // Whole-collection read, once (a multiget of every href is quadratic on some servers).
+      std::vector<std::string>().swap(need_data);
       TANDEM_RETURN_IF_ERROR(CalendarQuery(nullptr, std::nullopt, true, out, nullptr));
     } else {
       std::vector<std::string> missing;
