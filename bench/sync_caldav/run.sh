@@ -19,12 +19,7 @@
 set -euo pipefail
 N=${1:-10000}
 PORT=${2:-5299}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build-syncbench}
-PEERS=${PEERS:-$(cd "$(dirname "$0")/../../../shared/peers" && pwd)}
-DRIVER=$BUILD/bench/sync_caldav/bench_sync_caldav
-[ -x "$DRIVER" ] || { echo "build it first: cmake --build $BUILD --target bench_sync_caldav" >&2; exit 2; }
+. "$(dirname "$0")/common.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-sync-caldav.XXXXXX")
 RPID=""
