@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <unordered_set>
 
@@ -22,7 +23,7 @@ Result<Item> CrmSide::ItemOf(const model::Activity& a) {
   w.last_modified = a.meta.modified;
   w.multi_day = o_.map.multi_day;
   TANDEM_ASSIGN_OR_RETURN(std::string ics, ical::WriteEvent(a, w));
-  return Item{a.meta.id, model::ETagOf(a.meta.version), std::move(ics)};
+  return Item{a.meta.id, ItemETag(a), std::move(ics)};
 }
 
 std::string CrmSide::StoredHash(const model::Activity& a) const {
@@ -47,9 +48,31 @@ Result<std::optional<model::Activity>> CrmSide::Owned(const std::string& id) {
   return std::optional<model::Activity>(std::move(*a));
 }
 
-Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag) {
+std::string CrmSide::ItemETag(const model::Activity& a) {
+  return fmt::format("\"{}.{}\"", a.meta.version, ToUnixMicros(a.meta.created));
+}
+
+Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag,
+                                                   const model::Activity& current) {
   if (etag.empty()) return std::optional<int64_t>();
-  return model::ParseIfMatch(etag);
+  std::string_view v = etag;
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  const size_t dot = v.find('.');
+  if (dot == std::string_view::npos) return model::ParseIfMatch(etag);  // a plain version
+  int64_t version = 0, created = 0;
+  std::string_view vs = v.substr(0, dot), cs = v.substr(dot + 1);
+  auto [p1, e1] = std::from_chars(vs.data(), vs.data() + vs.size(), version);
+  auto [p2, e2] = std::from_chars(cs.data(), cs.data() + cs.size(), created);
+  if (e1 != std::errc() || p1 != vs.data() + vs.size() || e2 != std::errc() ||
+      p2 != cs.data() + cs.size()) {
+    return Status::InvalidArgument("not an ETag of a CRM item: " + etag);
+  }
+  if (created != ToUnixMicros(current.meta.created)) {
+    return Status::PreconditionFailed(fmt::format(
+        "activity {} was deleted and created again since version {} was read", current.meta.id,
+        version));
+  }
+  return std::optional<int64_t>(version);
 }
 
 Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRange& window) {
@@ -66,7 +89,7 @@ Result<ChangeSet> CrmSide::ChangesSince(const std::string& cursor, const TimeRan
 Result<ChangeSet> CrmSide::StreamChangesSince(const std::string& cursor, const TimeRange&,
                                               const ItemSink& sink) {
   ChangeSet out;
-  const int page = std::min(o_.page_size, 1000);
+  const int page = std::clamp(o_.page_size, 1, 1000);
   if (cursor.empty()) {
     TANDEM_ASSIGN_OR_RETURN(int64_t latest, o_.store->LatestSeq());
     out.complete = true;
@@ -161,14 +184,14 @@ Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical)
   a.meta.shared = false;
   TANDEM_RETURN_IF_ERROR(o_.state->PutCrmUid(o_.user_id, uid, a.meta.id));
   TANDEM_ASSIGN_OR_RETURN(model::Activity created, o_.store->Create(std::move(a)));
-  return ItemRef{created.meta.id, model::ETagOf(created.meta.version), StoredHash(created)};
+  return ItemRef{created.meta.id, ItemETag(created), StoredHash(created)};
 }
 
 Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag,
                                 const std::string& ical) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
   if (!current) return Status::NotFound(fmt::format("activity {} does not exist", href));
-  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag, *current));
   TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, o_.map));
   model::Activity a = std::move(e.activity);
   a.meta = current->meta;
@@ -176,13 +199,13 @@ Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag
   a.regarding_type = current->regarding_type;
   a.regarding_id = current->regarding_id;
   TANDEM_ASSIGN_OR_RETURN(model::Activity updated, o_.store->Update(std::move(a), expected));
-  return ItemRef{updated.meta.id, model::ETagOf(updated.meta.version), StoredHash(updated)};
+  return ItemRef{updated.meta.id, ItemETag(updated), StoredHash(updated)};
 }
 
 Status CrmSide::Delete(const std::string& href, const std::string& etag) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
   if (!current) return Status::Ok();
-  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag));
+  TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag, *current));
   Status s = o_.store->Delete(model::EntityType::kActivity, href, expected);
   return s.Is(Code::kNotFound) ? Status::Ok() : s;
 }

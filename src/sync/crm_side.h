@@ -1,6 +1,6 @@
 // CrmSide: one user's CRM activities as a CalendarSide. Items are the activities
 // written as iCalendar (ical::WriteEvent) carrying X-TANDEM-CRM-ID = activity id;
-// href = activity id; ETag = the activity version; cursor = the store's
+// href = activity id; ETag = the activity version and creation time; cursor = the store's
 // change-feed sequence (filtered to the user's activities).
 //
 // UIDs: an activity created in the CRM uses its id as UID; an activity created
@@ -56,10 +56,18 @@ class CrmSide final : public CalendarSide {
 
   // The item for one activity (exposed for the trash and tests).
   Result<Item> ItemOf(const model::Activity& a);
+  // Items' ETags carry the activity's version and creation time: the version
+  // alone starts again at 1 when a deleted activity's id is created anew (offline
+  // mutations, imports with ids), and the engine trusts an ETag it recorded to
+  // mean unchanged content.
+  static std::string ItemETag(const model::Activity& a);
 
  private:
   Result<std::optional<model::Activity>> Owned(const std::string& id);
-  Result<std::optional<int64_t>> VersionOf(const std::string& etag);
+  // The version an ETag expects of `current`: PreconditionFailed when it names
+  // an earlier life of the id. A plain version (older status rows) is accepted.
+  static Result<std::optional<int64_t>> VersionOf(const std::string& etag,
+                                                  const model::Activity& current);
   // The digest's content hash of a stored activity, "" when it must be read back.
   std::string StoredHash(const model::Activity& a) const;
 

@@ -47,7 +47,8 @@ TEST_F(CrmSideTest, ListsOnlyTheUsersActivitiesThenOnlyWhatChanged) {
   EXPECT_TRUE(all->complete);
   ASSERT_EQ(all->changed.size(), 1u);
   EXPECT_EQ(all->changed[0].href, mine.meta.id);
-  EXPECT_EQ(all->changed[0].etag, model::ETagOf(mine.meta.version));
+  EXPECT_EQ(all->changed[0].etag, CrmSide::ItemETag(mine));
+  EXPECT_EQ(all->changed[0].etag.find("\"" + std::to_string(mine.meta.version) + "."), 0u);
   EXPECT_NE(all->changed[0].ical.find("X-TANDEM-CRM-ID:" + mine.meta.id), std::string::npos);
   EXPECT_NE(all->changed[0].ical.find("UID:" + mine.meta.id), std::string::npos);
 
@@ -88,7 +89,7 @@ TEST_F(CrmSideTest, CreateWithUidThenFindUpdateDeleteWithPreconditions) {
   std::string edited = ics;
   edited.replace(edited.find("From outside"), 12, "Edited");
   EXPECT_TRUE(side.Update(ref->href, ref->etag, edited).status().Is(Code::kPreconditionFailed));
-  auto upd = side.Update(ref->href, model::ETagOf(a.meta.version), edited);
+  auto upd = side.Update(ref->href, CrmSide::ItemETag(a), edited);
   ASSERT_TRUE(upd.ok()) << upd.status().ToString();
   model::Activity after = *store_->GetActivity(ref->href);
   EXPECT_EQ(after.subject, "Edited");
@@ -189,6 +190,37 @@ TEST_F(CrmSideTest, StreamsChangesAPageAtATimeAndReportsWhatWentMeanwhile) {
   });
   EXPECT_TRUE(stopped.status().Is(Code::kUnavailable));
   EXPECT_EQ(calls, 3);
+}
+
+// The version starts again at 1 when a deleted activity's id is created anew
+// (offline mutations and imports keep given ids): the ETag must still differ, or
+// the engine would take the new activity for the one it recorded.
+TEST_F(CrmSideTest, AnIdCreatedAgainGetsAnotherETagAndOldETagsAreRefused) {
+  CrmSide side = Side();
+  model::Activity first = Add("alice", "First life");
+  ASSERT_EQ(first.meta.version, 1);
+  const std::string old_etag = CrmSide::ItemETag(first);
+  ASSERT_TRUE(store_->Delete(model::EntityType::kActivity, first.meta.id, std::nullopt).ok());
+  clock_.Advance(std::chrono::seconds(1));
+  model::Activity again;
+  again.meta.id = first.meta.id;
+  again.meta.owner_id = "alice";
+  again.subject = "Second life";
+  again.start = At("2026-12-02T10:00:00Z");
+  again.end = At("2026-12-02T11:00:00Z");
+  auto second = store_->Create(again);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->meta.version, 1);
+  auto items = side.GetMany({first.meta.id});
+  ASSERT_TRUE(items.ok() && items->size() == 1u);
+  EXPECT_NE((*items)[0].etag, old_etag);
+
+  const std::string ics = (*items)[0].ical;
+  EXPECT_TRUE(side.Update(first.meta.id, old_etag, ics).status().Is(Code::kPreconditionFailed));
+  EXPECT_TRUE(side.Delete(first.meta.id, old_etag).Is(Code::kPreconditionFailed));
+  // A plain version (a status row written before ETags carried the creation time).
+  EXPECT_TRUE(side.Update(first.meta.id, model::ETagOf(1), ics).ok());
+  EXPECT_TRUE(side.Update(first.meta.id, "\"x.y\"", ics).status().Is(Code::kInvalidArgument));
 }
 
 TEST_F(CrmSideTest, IdentityNamesStoreAndUser) {

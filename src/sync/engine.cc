@@ -169,8 +169,7 @@ class Run {
       }
     }
 
-    Plan plan = MakePlan(std::move(in));
-    { PlanInput planned = std::move(in); }  // the moved-from observations' shells go now
+    Plan plan = MakePlan(std::move(in));  // takes the input over and frees it
     // A first sync of a large calendar plans one action per event: the report
     // lists the first ones and counts the rest.
     static constexpr size_t kPlanLines = 1000;

@@ -28,7 +28,9 @@ Result<std::string> IcalCodec::Prepare(std::string_view ical, const PrepareOptio
        options.target == Side::kExternal) ||
       (options.reminders == store::ReminderHandling::kExternalOnly && options.target == Side::kCrm);
   // The CRM side maps the text itself and is given the UID apart; nothing to
-  // rewrite when the UID stays and the reminder is taken as it is.
+  // rewrite when the UID stays and the reminder is taken as it is. (It maps with
+  // the pair's options; floating times read as UTC there as here, since pairs
+  // set no default zone: sync_service.cc MapOptionsFor.)
   if (options.target == Side::kCrm && !keep_target_reminder && !options.uid.empty() &&
       options.uid == options.source_uid) {
     return std::string(ical);

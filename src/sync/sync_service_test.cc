@@ -168,6 +168,22 @@ TEST_F(SyncServiceTest, InitPairsExistingEventsAndCreatesOnlyWhatIsMissing) {
   EXPECT_EQ(edited.crm_changes, 1) << edited.plan;
   EXPECT_EQ(edited.applied["update"], 1) << edited.plan;
   EXPECT_EQ(ExternalSubject("ext-dentist"), "Dentist (moved)");
+
+  // Deleted and created again under the same id (offline clients and imports keep
+  // ids) before the next run: version 1 again, but not the version recorded.
+  clock_.Advance(std::chrono::minutes(1));
+  // Lunch (made in the CRM, pushed at Init) is still at version 1.
+  ASSERT_EQ(crm_->GetActivity(lunch.meta.id)->meta.version, 1);
+  ASSERT_TRUE(crm_->Delete(model::EntityType::kActivity, lunch.meta.id, std::nullopt).ok());
+  model::Activity reborn = lunch;
+  reborn.meta.version = 0;
+  reborn.subject = "Lunch (second life)";
+  auto created = crm_->Create(reborn);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(created->meta.version, 1);
+  RunReport after_rebirth = Run();
+  EXPECT_EQ(after_rebirth.crm_changes, 1) << after_rebirth.plan;
+  EXPECT_EQ(ExternalSubject(lunch.meta.id), "Lunch (second life)") << after_rebirth.plan;
   (void)board;
 }
 
