@@ -17,15 +17,9 @@ N=${1:-100000}
 PORT=${2:-5320}
 . "$(dirname "$0")/common.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-sync-memory.XXXXXX")
-XPID=""
-cleanup() {
-  if [ -n "$XPID" ]; then kill "$XPID" 2>/dev/null || true; fi
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$TMP"; else echo "kept $TMP" >&2; fi
-}
-trap cleanup EXIT
+bench_tmp bench-sync-memory
 
-XPID=$("$PEERS/start-xandikos.sh" "$PORT" "$TMP/xandikos" test calendar)
+SERVER_PID=$("$PEERS/start-xandikos.sh" "$PORT" "$TMP/xandikos" test calendar)
 URL=http://127.0.0.1:$PORT/test/calendars/calendar/
 SEED=42 RUN=mem$N XANDIKOS_DIR=$TMP/xandikos/store/test/calendars/calendar \
   "$PEERS/seed-events.sh" "$URL" test x "$N" >&2

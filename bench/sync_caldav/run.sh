@@ -21,17 +21,11 @@ N=${1:-10000}
 PORT=${2:-5299}
 . "$(dirname "$0")/common.sh"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-sync-caldav.XXXXXX")
-RPID=""
-cleanup() {
-  if [ -n "$RPID" ]; then kill "$RPID" 2>/dev/null || true; wait "$RPID" 2>/dev/null || true; fi
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$TMP"; else echo "kept $TMP" >&2; fi
-}
-trap cleanup EXIT
+bench_tmp bench-sync-caldav
 
 RADDIR=$TMP/radicale
 LOG=$RADDIR/radicale.log
-RPID=$("$PEERS/start-radicale.sh" "$PORT" "$RADDIR" test test vds)
+SERVER_PID=$("$PEERS/start-radicale.sh" "$PORT" "$RADDIR" test test vds)
 BASE=http://127.0.0.1:$PORT
 curl -s -o /dev/null -w '%{http_code}' -u test:test -X MKCALENDAR "$BASE/test/tandem/" \
   | grep -qE '^20' || { echo "MKCALENDAR tandem failed" >&2; exit 1; }
@@ -111,10 +105,10 @@ fi
 restart_radicale() {
   sync  # the previous tool's file writes (vdir, database) are not the next one's I/O
   [ "${RESTART:-1}" = 1 ] || return 0
-  kill "$RPID" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
-  RPID=""
-  RPID=$("$PEERS/start-radicale.sh" "$PORT" "$RADDIR" test test vds 2>/dev/null)
+  kill "$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  SERVER_PID=""
+  SERVER_PID=$("$PEERS/start-radicale.sh" "$PORT" "$RADDIR" test test vds 2>/dev/null)
 }
 
 restart_radicale
