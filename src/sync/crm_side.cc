@@ -141,6 +141,11 @@ Result<ChangeSet> CrmSide::StreamChangesSince(const std::string& cursor, const T
     for (const model::Activity& a : acts) {
       if (a.meta.owner_id != o_.user_id) continue;
       found.insert(a.meta.id);
+      if (!o_.pair_id.empty()) {
+        TANDEM_ASSIGN_OR_RETURN(std::optional<store::ItemStatus> row,
+                                o_.state->StatusByCrmId(o_.pair_id, a.meta.id));
+        if (row && row->crm_etag == ItemETag(a)) continue;  // as recorded
+      }
       Result<Item> item = ItemOf(a);
       if (!item.ok()) {
         out.warnings.push_back(fmt::format("activity {}: {}", a.meta.id, item.status().ToString()));

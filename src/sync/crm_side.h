@@ -33,6 +33,12 @@ struct CrmSideOptions {
   std::string user_id;                     // REQUIRED
   ical::MapOptions map;                    // multi-day rule, default zone
   int page_size = 1000;
+  // The sync pair this side serves, when it serves one: an incremental listing
+  // then leaves out the activities at the version the pair's status recorded
+  // (unchanged since the pair wrote or last saw them; the run after an import
+  // would otherwise render and digest every activity it created, only to find
+  // them equal). Pending items still reach the engine through GetMany.
+  std::string pair_id;
 };
 
 class CrmSide final : public CalendarSide {

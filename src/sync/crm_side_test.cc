@@ -223,6 +223,46 @@ TEST_F(CrmSideTest, AnIdCreatedAgainGetsAnotherETagAndOldETagsAreRefused) {
   EXPECT_TRUE(side.Update(first.meta.id, "\"x.y\"", ics).status().Is(Code::kInvalidArgument));
 }
 
+// Serving a pair, an incremental listing leaves out activities at the version the
+// pair's status recorded (what the pair itself wrote), and lists them again once
+// they change.
+TEST_F(CrmSideTest, ServingAPairItLeavesOutWhatThePairRecorded) {
+  CrmSide plain = Side();
+  CrmSide paired(CrmSideOptions{
+      .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice", .pair_id = "p1"});
+  auto start = plain.ChangesSince("", {});
+  ASSERT_TRUE(start.ok());
+  model::Activity recorded = Add("alice", "Recorded");
+  model::Activity other = Add("alice", "Not recorded");
+  ASSERT_TRUE(state_
+                  .PutStatus(store::ItemStatus{.pair_id = "p1",
+                                               .uid = "u1",
+                                               .crm_id = recorded.meta.id,
+                                               .crm_etag = CrmSide::ItemETag(recorded)})
+                  .ok());
+  auto hrefs = [](const ChangeSet& cs) {
+    std::vector<std::string> out;
+    for (const Item& i : cs.changed) out.push_back(i.href);
+    return out;
+  };
+  auto listed = paired.ChangesSince(start->next_cursor, {});
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(hrefs(*listed), std::vector<std::string>{other.meta.id});
+  EXPECT_TRUE(listed->deleted.empty());  // left out, not gone
+  EXPECT_EQ(hrefs(*plain.ChangesSince(start->next_cursor, {})),
+            (std::vector<std::string>{recorded.meta.id, other.meta.id}));
+  // Another pair's status does not count; a complete listing keeps everything.
+  CrmSide other_pair(CrmSideOptions{
+      .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice", .pair_id = "p2"});
+  EXPECT_EQ(hrefs(*other_pair.ChangesSince(start->next_cursor, {})).size(), 2u);
+  EXPECT_EQ(hrefs(*paired.ChangesSince("", {})).size(), 2u);
+
+  recorded.subject = "Changed since";
+  ASSERT_TRUE(store_->Update(recorded, std::nullopt).ok());
+  EXPECT_EQ(hrefs(*paired.ChangesSince(start->next_cursor, {})),  // in change-feed order
+            (std::vector<std::string>{other.meta.id, recorded.meta.id}));
+}
+
 TEST_F(CrmSideTest, IdentityNamesStoreAndUser) {
   auto id = Side().Identity();
   ASSERT_TRUE(id.ok());

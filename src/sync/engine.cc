@@ -15,30 +15,6 @@ namespace {
 
 using store::ItemStatus;
 
-// The pending items of one side not already in its listing (`known`): fetched
-// again (`found`), or gone when the side no longer has them (`gone`).
-struct PendingFetch {
-  std::vector<Item> found;
-  std::vector<std::string> gone;
-};
-Result<PendingFetch> FetchPending(CalendarSide& side, const std::vector<std::string>& hrefs,
-                                  bool complete, const std::unordered_set<std::string>& known) {
-  PendingFetch out;
-  if (hrefs.empty() || complete) return out;
-  std::vector<std::string> wanted;
-  for (const std::string& h : hrefs) {
-    if (!known.contains(h)) wanted.push_back(h);
-  }
-  if (wanted.empty()) return out;
-  TANDEM_ASSIGN_OR_RETURN(out.found, side.GetMany(wanted));
-  std::unordered_set<std::string> found;
-  for (const Item& i : out.found) found.insert(i.href);
-  for (const std::string& h : wanted) {
-    if (!found.contains(h)) out.gone.push_back(h);
-  }
-  return out;
-}
-
 // The texts of a large listing's items, out of memory until the executor writes
 // them: a temporary file the system removes when it is closed.
 class SpillFile {
@@ -140,9 +116,8 @@ class Run {
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
     // Both sides are digested item by item as they arrive (a first listing of a
     // large calendar is never held whole).
-    TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, FetchSide(Side::kCrm, crm_cursor, crm_pending, in.crm));
-    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs,
-                            FetchSide(Side::kExternal, ext_cursor, ext_pending, in.external));
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, FetchSide(Side::kCrm, crm_cursor, in.crm));
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, FetchSide(Side::kExternal, ext_cursor, in.external));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kCrm, crm_pending, crm_cs, in.crm));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kExternal, ext_pending, ext_cs, in.external));
     for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
@@ -271,28 +246,10 @@ class Run {
   // One side's changes since `cursor` into `out`, digested as they arrive (past
   // kKeepInMemory items their texts go to the spill file). An expired cursor
   // gives a full listing.
-  //
-  // An incremental CRM listing leaves out the items whose ETag is the one the
-  // status recorded: unchanged since this engine wrote or last saw them (the run
-  // after an import lists every activity it created; digesting them again would
-  // only find them equal). A complete listing keeps every item (a missing one
-  // would read as deleted); pending items are always looked at.
-  Result<ChangeSet> FetchSide(Side side, const std::string& cursor,
-                              const std::vector<std::string>& pending, SideChanges& out) {
+  Result<ChangeSet> FetchSide(Side side, const std::string& cursor, SideChanges& out) {
     CalendarSide& calendar = SideOf(side);
-    const std::unordered_set<std::string> keep(pending.begin(), pending.end());
-    bool drop_recorded = false;
-    size_t dropped = 0;
     std::unordered_map<std::string, size_t> at;  // href -> index in out.changed
     auto sink = [&](Item&& item) -> Status {
-      if (drop_recorded && !item.etag.empty() && !keep.contains(item.href)) {
-        TANDEM_ASSIGN_OR_RETURN(std::optional<ItemStatus> row,
-                                d_.state->StatusByCrmId(pair_.id, item.href));
-        if (row && row->crm_etag == item.etag) {
-          ++dropped;
-          return Status::Ok();
-        }
-      }
       auto seen = at.find(item.href);
       if (seen != at.end()) {
         // Handed again (a transfer restarted by a retry): the later copy wins.
@@ -307,32 +264,36 @@ class Run {
       if (out.changed.size() > before) at.emplace(std::move(href), before);
       return Status::Ok();
     };
-    drop_recorded = side == Side::kCrm && !cursor.empty() && !options_.initialize && !options_.force;
     Result<ChangeSet> r = calendar.StreamChangesSince(cursor, window_, sink);
-    const bool expired = !r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty();
-    // A side that answered a cursor with a complete listing must not miss items.
-    const bool relist = r.ok() && r->complete && dropped > 0;
-    if (expired || relist) {
+    if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
       out.changed.clear();
       at.clear();
-      drop_recorded = false;
-      // The cursor expired: list everything (or the same listing again, whole).
-      r = calendar.StreamChangesSince(expired ? "" : cursor, window_, sink);
+      r = calendar.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
     }
     return r;
   }
 
   // The pending items of one side not already in its listing: fetched again
-  // into `out`, or gone when the side no longer has them.
+  // into `out`, or gone (deleted) when the side no longer has them.
   Status FetchPendingInto(Side side, const std::vector<std::string>& pending, ChangeSet& cs,
                           SideChanges& out) {
     if (pending.empty() || cs.complete) return Status::Ok();
-    std::unordered_set<std::string> known;
+    std::unordered_set<std::string> known(cs.deleted.begin(), cs.deleted.end());
     for (const Boxed<Observation>& o : out.changed) known.insert(o->href);
-    for (const std::string& h : cs.deleted) known.insert(h);
-    TANDEM_ASSIGN_OR_RETURN(PendingFetch more, FetchPending(SideOf(side), pending, false, known));
-    for (Item& i : more.found) TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(i), out));
-    for (std::string& h : more.gone) cs.deleted.push_back(std::move(h));
+    std::vector<std::string> wanted;
+    for (const std::string& h : pending) {
+      if (!known.contains(h)) wanted.push_back(h);
+    }
+    if (wanted.empty()) return Status::Ok();
+    TANDEM_ASSIGN_OR_RETURN(std::vector<Item> found, SideOf(side).GetMany(wanted));
+    std::unordered_set<std::string> present;
+    for (Item& i : found) {
+      present.insert(i.href);
+      TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(i), out));
+    }
+    for (std::string& h : wanted) {
+      if (!present.contains(h)) cs.deleted.push_back(std::move(h));
+    }
     return Status::Ok();
   }
 

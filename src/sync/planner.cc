@@ -17,14 +17,18 @@ using store::ItemStatus;
 // Everything known about one item (one status key) in this run.
 struct Slot {
   const ItemStatus* status = nullptr;
-  const Observation* crm = nullptr;
-  const Observation* external = nullptr;
-  // Where crm / external live in the input (a creation moves them out of it).
-  Boxed<Observation>* crm_box = nullptr;
-  Boxed<Observation>* external_box = nullptr;
+  // This run's versions: their boxes in the input (a consumed input's creation
+  // moves the observation out of its box).
+  Boxed<Observation>* crm = nullptr;
+  Boxed<Observation>* external = nullptr;
   bool crm_deleted = false;
   bool external_deleted = false;
   std::string pairing_reason;  // initialization: why two new items were paired
+
+  const Observation* Crm() const { return crm != nullptr && *crm ? &**crm : nullptr; }
+  const Observation* External() const {
+    return external != nullptr && *external ? &**external : nullptr;
+  }
 };
 
 bool Filtered(const Observation& o, const store::PairOptions& opt) {
@@ -129,15 +133,14 @@ class Planner {
         continue;
       }
       Slot& slot = slots_[key];
-      const Observation*& place = side == Side::kCrm ? slot.crm : slot.external;
+      Boxed<Observation>*& place = side == Side::kCrm ? slot.crm : slot.external;
       if (place != nullptr) {
         plan_.warnings.push_back(fmt::format("{} items {} and {} carry the same UID {}; {} skipped",
-                                             SideName(side), place->href, obs.href, key, obs.href));
+                                             SideName(side), (*place)->href, obs.href, key, obs.href));
         continue;
       }
-      place = &obs;
       // The input is the caller's; only a consumed one is ever moved from.
-      (side == Side::kCrm ? slot.crm_box : slot.external_box) = const_cast<Boxed<Observation>*>(&box);
+      place = const_cast<Boxed<Observation>*>(&box);
       slot.status = row;
       seen.insert(obs.href);
     }
@@ -157,7 +160,7 @@ class Planner {
   void MarkDeleted(Side side, const ItemStatus& row) {
     Slot& slot = slots_[row.uid];
     slot.status = &row;
-    const Observation* present = side == Side::kCrm ? slot.crm : slot.external;
+    const Boxed<Observation>* present = side == Side::kCrm ? slot.crm : slot.external;
     if (present != nullptr) return;  // seen under another href: changed, not deleted
     (side == Side::kCrm ? slot.crm_deleted : slot.external_deleted) = true;
   }
@@ -173,23 +176,21 @@ class Planner {
       if (slot.crm != nullptr && slot.external != nullptr) {
         slot.pairing_reason = "initialization: paired by UID";
       } else if (slot.crm != nullptr) {
-        crm_only_by_href.emplace(slot.crm->href, key);
-        crm_only_by_time.emplace(std::tuple{slot.crm->start, slot.crm->end, slot.crm->title_key},
-                                 key);
+        const Observation& crm = *slot.Crm();
+        crm_only_by_href.emplace(crm.href, key);
+        crm_only_by_time.emplace(std::tuple{crm.start, crm.end, crm.title_key}, key);
       }
     }
     std::vector<std::string> merged;  // CRM-only slots moved into an external slot
     auto take = [&](const std::string& crm_key, Slot& ext_slot, const char* reason) {
       Slot& crm_slot = slots_[crm_key];
       ext_slot.crm = crm_slot.crm;
-      ext_slot.crm_box = crm_slot.crm_box;
       ext_slot.pairing_reason = reason;
       crm_slot.crm = nullptr;
-      crm_slot.crm_box = nullptr;
       merged.push_back(crm_key);
-      crm_only_by_href.erase(ext_slot.crm->href);
-      auto range = crm_only_by_time.equal_range(
-          std::tuple{ext_slot.crm->start, ext_slot.crm->end, ext_slot.crm->title_key});
+      const Observation& crm = *ext_slot.Crm();
+      crm_only_by_href.erase(crm.href);
+      auto range = crm_only_by_time.equal_range(std::tuple{crm.start, crm.end, crm.title_key});
       for (auto it = range.first; it != range.second; ++it) {
         if (it->second == crm_key) {
           crm_only_by_time.erase(it);
@@ -199,7 +200,7 @@ class Planner {
     };
     for (auto& [key, slot] : slots_) {
       if (slot.status != nullptr || slot.crm != nullptr || slot.external == nullptr) continue;
-      const Observation& ext = *slot.external;
+      const Observation& ext = *slot.External();
       if (!ext.crm_id.empty()) {
         if (auto it = crm_only_by_href.find(ext.crm_id); it != crm_only_by_href.end()) {
           take(std::string(it->second), slot, "initialization: paired by X-TANDEM-CRM-ID");
@@ -228,8 +229,8 @@ class Planner {
     a.target = target;
     a.uid = key;
     if (slot.status != nullptr) a.base = *slot.status;
-    if (slot.crm != nullptr) a.crm = *slot.crm;
-    if (slot.external != nullptr) a.external = *slot.external;
+    if (const Observation* c = slot.Crm()) a.crm = *c;
+    if (const Observation* e = slot.External()) a.external = *e;
     a.reason = std::move(reason);
     return a;
   }
@@ -244,8 +245,8 @@ class Planner {
     a.uid = key;
     // The input is the caller's non-const object (MakePlan(PlanInput&&)): the
     // observation itself moves, not a copy of it.
-    if (slot.crm_box != nullptr) a.crm = std::move(*slot.crm_box);
-    if (slot.external_box != nullptr) a.external = std::move(*slot.external_box);
+    if (slot.crm != nullptr) a.crm = std::move(*slot.crm);
+    if (slot.external != nullptr) a.external = std::move(*slot.external);
     a.reason = std::move(reason);
     return a;
   }
@@ -254,8 +255,8 @@ class Planner {
 
   void Decide(const std::string& key, const Slot& slot) {
     const store::PairOptions& opt = in_.options;
-    const Observation* c = slot.crm;
-    const Observation* e = slot.external;
+    const Observation* c = slot.Crm();
+    const Observation* e = slot.External();
 
     if (slot.status == nullptr) {
       if (c != nullptr && e != nullptr) {

@@ -83,7 +83,8 @@ Result<RunReport> SyncService::Execute(const std::string& pair_id, const RunOpti
                              .state = o_.state,
                              .ids = o_.ids,
                              .user_id = pair.user_id,
-                             .map = MapOptionsFor(pair.options)});
+                             .map = MapOptionsFor(pair.options),
+                             .pair_id = pair.id});
   IcalCodec codec;
   SyncEngine engine(EngineDeps{o_.state, &codec, o_.clock});
   return engine.Run(pair_id, crm, *external, run);
