@@ -71,6 +71,15 @@ http::ServerResponse ErrorResponse(const Status& status, const model::Json& extr
   model::Json body = extra.is_object() ? extra : model::Json::object();
   body["error"] = std::string(CodeName(status.code()));
   body["message"] = status.message();
+  if (status.Is(Code::kInvalidArgument)) {
+    // Messages name the field first ("rrule: ..."): given apart for programs.
+    const std::string& m = status.message();
+    size_t colon = m.find(": ");
+    if (colon != std::string::npos && colon > 0 && colon <= 64 &&
+        m.find_first_not_of("abcdefghijklmnopqrstuvwxyz_.-[]0123456789") >= colon) {
+      body["field"] = m.substr(0, colon);
+    }
+  }
   http::ServerResponse r = JsonResponse(HttpStatusOf(status.code()), body);
   if (status.Is(Code::kUnauthenticated)) r.SetHeader("WWW-Authenticate", "Bearer realm=\"tandem\"");
   return r;

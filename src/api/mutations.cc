@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "api/record_checks.h"
 #include "model/json.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/database.h"
@@ -95,6 +96,7 @@ json ApplyTyped(store::Store& store, const store::Viewer& viewer, const Incoming
   if (m.op == "create") {
     T r{};
     if (Status s = model::MergeJson(m.fields, &r); !s.ok()) return Failure(m, s);
+    if (Status s = CheckRecord(r); !s.ok()) return Failure(m, s);
     r.meta.id = m.record_id;
     if (r.meta.owner_id.empty()) r.meta.owner_id = viewer.user_id;
     if (r.meta.owner_id != viewer.user_id && !viewer.admin) {
@@ -140,6 +142,7 @@ json ApplyTyped(store::Store& store, const store::Viewer& viewer, const Incoming
   // update
   T next = *current;
   if (Status s = model::MergeJson(m.fields, &next); !s.ok()) return Failure(m, s);
+  if (Status s = CheckRecord(next); !s.ok()) return Failure(m, s);
   if (next.meta.owner_id != current->meta.owner_id && !viewer.admin &&
       next.meta.owner_id != viewer.user_id) {
     return Failure(m, Status::PermissionDenied("owner_id: may not give records to another user"));

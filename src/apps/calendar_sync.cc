@@ -33,7 +33,7 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
   });
   cs->service_ = std::make_unique<sync::SyncService>(sync::SyncServiceOptions{
       .store = o.store, .state = cs->state_.get(), .providers = &cs->providers_,
-      .clock = o.clock, .ids = o.ids});
+      .clock = o.clock, .ids = o.ids, .default_zone = o.default_zone});
 
   TANDEM_ASSIGN_OR_RETURN(cs->lease_db_, store::sqlite::Database::Open({.path = o.database_path}));
   TANDEM_RETURN_IF_ERROR(scheduler::PairLeases::Migrate(*cs->lease_db_));

@@ -38,6 +38,7 @@ struct CalendarSyncOptions {
   scheduler::ScheduleOptions schedule;
   int workers = 2;
   std::string ca_file;  // extra CA bundle for CalDAV servers with a private CA
+  std::string default_zone = "UTC";  // floating times of users without a zone
   Duration lease_ttl = std::chrono::minutes(15);
   Duration feed_poll = std::chrono::seconds(1);
   // How often the pairs are re-read from the database, so pairs added or removed

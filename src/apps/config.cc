@@ -25,6 +25,7 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
     ReadKey(root, "log_level", &config->log_level);
     ReadKey(root, "threads", &config->threads);
     ReadKey(root, "demo", &config->demo);
+    ReadKey(root, "time_zone", &config->time_zone);
     if (root.contains("auth"))
       ReadKey(toml::find(root, "auth"), "session_hours", &config->session_hours);
     if (root.contains("feed"))

@@ -21,6 +21,10 @@ struct DaemonConfig {
   std::string admin_password;             // [admin] password; empty = generate once
   int64_t body_limit_bytes = 1 << 20;     // [http] body_limit_bytes
   bool demo = false;                      // --demo / demo = true
+  // time_zone: the zone in which floating calendar times (no zone given) of users
+  // without their own time_zone are read; empty = the server's zone (TZ,
+  // /etc/timezone, /etc/localtime), else UTC.
+  std::string time_zone;
   // [sync]: the calendar sync (S6, S7).
   bool sync_server_job = false;           // [sync] server_job: run every pair on a schedule (S7)
   int sync_interval_minutes = 10;         // [sync] interval_minutes (per-user and server job)
@@ -30,7 +34,7 @@ struct DaemonConfig {
 };
 
 // Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
-// log_level, threads, demo, [auth] session_hours, [feed] tombstone_days, [admin]
+// log_level, threads, demo, time_zone, [auth] session_hours, [feed] tombstone_days, [admin]
 // login / password, [http] body_limit_bytes, [sync] server_job / interval_minutes /
 // workers / ca_file / secret_key_file. InvalidArgument naming the key (or
 // the parse error with its line) when the file is unreadable or wrong.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -23,6 +24,7 @@
 #include "core/ids.h"
 #include "core/random.h"
 #include "http/server.h"
+#include "ical/ical.h"
 #include "store/store.h"
 #ifdef TANDEM_WITH_REPLICA
 #include "replica/replica_main.h"
@@ -63,6 +65,35 @@ Status BootstrapAdmin(store::Store& store, const DaemonConfig& config, Random& r
   return Status::Ok();
 }
 
+// The zone for floating times of users who set none: the configured one, else
+// the server's own (TZ, /etc/timezone, the /etc/localtime link), else UTC.
+Result<std::string> DefaultZone(const DaemonConfig& config) {
+  if (!config.time_zone.empty()) {
+    Result<std::string> name = ical::ResolveZoneName(config.time_zone);
+    if (!name.ok()) return Status::InvalidArgument("time_zone: " + name.status().message());
+    return name;
+  }
+  std::vector<std::string> candidates;
+  if (const char* tz = std::getenv("TZ"); tz != nullptr && *tz != '\0')
+    candidates.emplace_back(tz[0] == ':' ? tz + 1 : tz);
+  if (std::ifstream f("/etc/timezone"); f) {
+    std::string line;
+    if (std::getline(f, line)) candidates.push_back(line);
+  }
+  std::error_code ec;
+  std::filesystem::path link = std::filesystem::read_symlink("/etc/localtime", ec);
+  if (!ec) {
+    std::string target = link.string();
+    if (size_t at = target.find("zoneinfo/"); at != std::string::npos)
+      candidates.push_back(target.substr(at + 9));
+  }
+  for (const std::string& c : candidates) {
+    Result<std::string> name = ical::ResolveZoneName(c);
+    if (name.ok()) return name;
+  }
+  return std::string("UTC");
+}
+
 int Run(const DaemonConfig& config, const sigset_t& signals) {
   std::error_code ec;
   std::filesystem::create_directories(config.data_dir, ec);
@@ -74,7 +105,14 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   SecureRandom random;
   IdGenerator ids(clock, random);
   std::string db_path = (std::filesystem::path(config.data_dir) / "tandem.db").string();
-  auto store = store::OpenSqliteStore({.path = db_path, .clock = &clock, .ids = &ids});
+  auto zone = DefaultZone(config);
+  if (!zone.ok()) {
+    spdlog::error("{}", zone.status().ToString());
+    return kExitUsage;
+  }
+  spdlog::info("floating calendar times of users without a time zone are read in {}", *zone);
+  auto store = store::OpenSqliteStore(
+      {.path = db_path, .clock = &clock, .ids = &ids, .series_end = &ical::SeriesEnd});
   if (!store.ok()) {
     spdlog::error("cannot open database {}: {}", db_path, store.status().ToString());
     return kExitRuntime;
@@ -133,6 +171,7 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   sync_options.database_path = db_path;
   sync_options.workers = config.sync_workers;
   sync_options.ca_file = config.sync_ca_file;
+  sync_options.default_zone = *zone;
   sync_options.schedule.server_job = config.sync_server_job;
   sync_options.schedule.user_interval = std::chrono::minutes(config.sync_interval_minutes);
   sync_options.schedule.server_interval = std::chrono::minutes(config.sync_interval_minutes);

@@ -94,7 +94,8 @@ Fields Normalized(const model::Activity& a) {
         for (const std::string& part :
              {Seconds(o.recurrence_id), std::string(o.this_and_future ? "F" : "-"),
               std::string(o.cancelled ? "X" : "-"), Seconds(o.start), Seconds(o.end),
-              NormalizeText(o.subject), NormalizeText(o.location), NormalizeText(o.description)}) {
+              NormalizeText(o.texts->subject), NormalizeText(o.texts->location),
+              NormalizeText(o.texts->description)}) {
           overrides += std::to_string(part.size()) + ":" + part;
         }
         overrides += ";";
@@ -104,6 +105,9 @@ Fields Normalized(const model::Activity& a) {
     }
   }
   f.emplace_back("overrides", overrides);
+  // Fields added later take part only when set, so that the hashes recorded for
+  // every other event stay the same across the upgrade.
+  if (a.cancelled) f.emplace_back("cancelled", "1");
   return f;
 }
 
@@ -129,9 +133,10 @@ std::vector<std::string> ChangedFields(const model::Activity& a, const model::Ac
   Fields fa = Normalized(a);
   Fields fb = Normalized(b);
   std::vector<std::string> changed;
-  for (size_t i = 0; i < fa.size(); ++i) {
+  for (size_t i = 0; i < fa.size() && i < fb.size(); ++i) {
     if (fa[i].second != fb[i].second) changed.push_back(fa[i].first);
   }
+  if (a.cancelled != b.cancelled) changed.push_back("cancelled");
   return changed;
 }
 

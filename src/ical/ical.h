@@ -101,6 +101,14 @@ struct Occurrence {
   Instant end{};
   Instant recurrence_id{};  // the start the rule gave, before any override
   bool overridden = false;  // moved or changed by a RECURRENCE-ID override
+  // The override's own texts, when one RECURRENCE-ID override replaces this
+  // occurrence; null otherwise (the master's texts apply).
+  std::shared_ptr<const struct OverrideTexts> changed;
+};
+
+// Added: what an override says of its occurrence beyond its times.
+struct OverrideTexts {
+  std::string subject, location, description;
 };
 
 // Added: occurrences of the activity overlapping [from, to), in start order, at
@@ -133,6 +141,21 @@ class Series {
   explicit Series(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
+
+// Added: the latest instant at which an occurrence of the series can end: the end
+// of the last rule instance (COUNT or UNTIL), of the last RDATE and of any
+// override, whichever is latest; nullopt for an endless series or one whose end
+// cannot be computed within the expansion bounds (callers take it as endless). For
+// a single activity: its end. An upper bound, never earlier than the true last end
+// (EXDATEs are ignored), so a range query on it never misses an occurrence.
+std::optional<Instant> SeriesEnd(const model::Activity& activity);
+
+// Added: the checks the sync layer applies before it writes an activity, for
+// every other writer (REST, CLI): a readable rrule, a known IANA time_zone for a
+// timed activity, exdates and rdates on the series' time form, and overrides in
+// ical_extra that parse. InvalidArgument whose message starts with the field name
+// ("rrule: ...", "time_zone: ...", "exdates: ...").
+Status CheckActivity(const model::Activity& activity);
 
 // Added: resolves a TZID as producers write it to an IANA zone name: IANA names,
 // Windows names ("W. Europe Standard Time", via ICU's CLDR windowsZones data),

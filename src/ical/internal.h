@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,13 @@ std::string TzidOf(icalproperty* p);  // TZID parameter, "" when absent
 Instant MidnightUtc(int year, int month, int day);
 Instant FromTimeT(time_t t);
 
+// libical 3.0 keeps state inside every icaltimezone that it changes while it
+// converts times (the table of offset changes grows and is reallocated on demand),
+// and its built-in zones are shared by every thread of the process. Every libical
+// call that loads, converts with or copies a zone holds this lock; it is taken only
+// in leaf functions (never while holding it), so it cannot deadlock.
+std::mutex& ZoneMutex();
+
 // Converts between instants and libical times. `zone` null means UTC.
 Instant InstantOf(const icaltimetype& t, icaltimezone* zone);
 icaltimetype LocalTimeOf(Instant t, icaltimezone* zone, bool is_date);
@@ -57,7 +65,7 @@ struct Override {
   bool cancelled = false;
   Instant start{};
   Instant end{};
-  std::string subject, location, description;
+  std::shared_ptr<const OverrideTexts> texts;  // never null
 };
 
 // Reads the RECURRENCE-ID overrides out of an activity's ical_extra (empty text:
@@ -74,6 +82,14 @@ inline constexpr char kReminderMarker[] = "X-TANDEM-REMINDER";
 inline constexpr char kParamsMarker[] = "X-TANDEM-PARAMS";
 bool HasParamsMarker(icalproperty* p);
 inline constexpr char kReminderText[] = "Reminder";  // DESCRIPTION of a new alarm
+// Marks, inside ical_extra, an event whose times were floating (no zone): read in
+// the user's zone, written back floating.
+inline constexpr char kFloatingMarker[] = "X-TANDEM-FLOATING";
+// Marks, inside ical_extra, an event the multi-day rule (S5) shortened in the CRM:
+// its real length in seconds, so that the external event keeps its real end.
+inline constexpr char kMultiDayMarker[] = "X-TANDEM-MULTI-DAY";
+// The first X- property named `name` of `c`, null when none.
+icalproperty* FirstX(icalcomponent* c, std::string_view name);
 icalproperty* NewX(const char* name, const std::string& value);
 
 // Expansion by libical's iterator only (no calendar-arithmetic fast path), so

@@ -13,6 +13,7 @@ namespace tandem::ical {
 namespace {
 
 using detail::ComponentPtr;
+using detail::FirstX;
 using detail::InstantOf;
 using detail::PropertyName;
 using detail::TzidOf;
@@ -158,12 +159,6 @@ void Remove(icalcomponent* c, icalproperty* p) {
   icalproperty_free(p);
 }
 
-icalproperty* FirstX(icalcomponent* c, std::string_view name) {
-  for (icalproperty* p : detail::Properties(c, ICAL_X_PROPERTY)) {
-    if (PropertyName(p) == name) return p;
-  }
-  return nullptr;
-}
 
 std::string TextOf(icalproperty* p) {
   if (p == nullptr) return {};
@@ -295,14 +290,22 @@ std::string DateText(Instant t) {
   return buf;
 }
 
-// S5: one activity at the start with "(until <last day>)" in the subject.
-void ApplyMultiDayRule(model::Activity* a) {
+// S5: one activity at the start with "(until <last day>)" in the subject. The real
+// length goes to `rest` (the extra data), so that writing back restores the real
+// end whatever the user does to the title.
+void ApplyMultiDayRule(model::Activity* a, icalcomponent* rest) {
   using namespace std::chrono;
   std::string subject = detail::StripUntilSuffix(a->subject, nullptr);
+  const int64_t length = ToUnixSeconds(a->end) - ToUnixSeconds(a->start);
+  auto mark = [&] {
+    if (icalproperty* old = FirstX(rest, detail::kMultiDayMarker)) Remove(rest, old);
+    icalcomponent_add_property(rest, detail::NewX(detail::kMultiDayMarker, std::to_string(length)));
+  };
   if (a->all_day) {
     if (a->end - a->start <= days(1)) return;
     a->subject = subject + " (until " + DateText(a->end - days(1)) + ")";
     a->end = a->start + days(1);
+    mark();
     return;
   }
   icaltimezone* zone = detail::BuiltinZone(a->time_zone);
@@ -322,6 +325,7 @@ void ApplyMultiDayRule(model::Activity* a) {
   icaltime_adjust(&next_midnight, 1, 0, 0, 0);
   a->subject = subject + buf;
   a->end = std::min(a->end, detail::InstantOf(next_midnight, zone));
+  mark();
 }
 
 struct EventParts {
@@ -347,16 +351,31 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
     Remove(r, id);
   }
   if (icalproperty* seq = icalcomponent_get_first_property(r, ICAL_SEQUENCE_PROPERTY)) {
-    e.sequence = icalproperty_get_sequence(seq);
+    e.sequence = std::max(0, icalproperty_get_sequence(seq));
     Remove(r, seq);
   }
+  a.sequence = e.sequence;
   e.dtstamp = UtcPropertyTime(r, ICAL_DTSTAMP_PROPERTY);
   e.created = UtcPropertyTime(r, ICAL_CREATED_PROPERTY);
   e.last_modified = UtcPropertyTime(r, ICAL_LASTMODIFIED_PROPERTY);
   if (!e.last_modified) e.last_modified = e.dtstamp;
   RemoveAll(r, ICAL_DTSTAMP_PROPERTY);
-  RemoveAll(r, ICAL_CREATED_PROPERTY);
   RemoveAll(r, ICAL_LASTMODIFIED_PROPERTY);
+  // CREATED stays in the extra data: the producer's creation time is written back
+  // as it was, not replaced by the time the CRM first stored the event.
+  for (icalproperty* p : detail::Properties(r, ICAL_CREATED_PROPERTY)) {
+    if (p != icalcomponent_get_first_property(r, ICAL_CREATED_PROPERTY) || !e.created) Remove(r, p);
+  }
+  // Written by Tandem itself; a fresh one is derived on every read.
+  for (const char* marker : {detail::kFloatingMarker, detail::kMultiDayMarker}) {
+    while (icalproperty* m = FirstX(r, marker)) Remove(r, m);
+  }
+  if (icalproperty* st = icalcomponent_get_first_property(r, ICAL_STATUS_PROPERTY)) {
+    if (icalproperty_get_status(st) == ICAL_STATUS_CANCELLED) {
+      a.cancelled = true;
+      Remove(r, st);
+    }
+  }
 
   std::string who = e.uid.empty() ? "VEVENT" : "VEVENT " + e.uid;
   icalproperty* dtstart = icalcomponent_get_first_property(r, ICAL_DTSTART_PROPERTY);
@@ -369,6 +388,10 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
                                    " has an unusable DTSTART");
   }
   ZoneContext::Zone zone = zones.For(ts, TzidOf(dtstart));
+  if (!ts.is_date && !icaltime_is_utc(ts) && TzidOf(dtstart).empty()) {
+    // Floating: read in the user's zone (MapOptions::default_zone), written back floating.
+    icalcomponent_add_property(r, detail::NewX(detail::kFloatingMarker, "TRUE"));
+  }
   a.all_day = ts.is_date;
   a.time_zone = zone.name;
   a.start = InstantOf(ts, zone.convert);
@@ -442,6 +465,8 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
     Remove(r, p);
   }
 
+  if (options.multi_day == MultiDayRule::kStartWithEndInTitle) ApplyMultiDayRule(&a, r);
+
   // ical_extra: calendar properties, the master's rest, overrides, other
   // components, and the VTIMEZONEs they refer to.
   ComponentPtr extra(icalcomponent_new(ICAL_VCALENDAR_COMPONENT));
@@ -475,7 +500,6 @@ Result<Event> BuildEvent(icalcomponent* calendar, const EventParts& parts,
     a.ical_extra = detail::ToIcalString(extra.get());
   }
 
-  if (options.multi_day == MultiDayRule::kStartWithEndInTitle) ApplyMultiDayRule(&a);
   e.warnings = std::move(warnings);
   return e;
 }

@@ -110,9 +110,9 @@ Result<std::vector<Override>> ReadOverrides(std::string_view ical_extra, std::st
           o.start + std::chrono::seconds(icaldurationtype_as_int(icalproperty_get_duration(du)));
     }
     if (o.end < o.start) o.end = o.start;
-    o.subject = Text(ev, ICAL_SUMMARY_PROPERTY);
-    o.location = Text(ev, ICAL_LOCATION_PROPERTY);
-    o.description = Text(ev, ICAL_DESCRIPTION_PROPERTY);
+    o.texts = std::make_shared<const OverrideTexts>(OverrideTexts{
+        Text(ev, ICAL_SUMMARY_PROPERTY), Text(ev, ICAL_LOCATION_PROPERTY),
+        Text(ev, ICAL_DESCRIPTION_PROPERTY)});
     out.push_back(std::move(o));
   }
   std::sort(out.begin(), out.end(),
@@ -195,6 +195,7 @@ class OffsetTable {
     if (valid == 1) return found;
     icaltimetype t = fields;
     t.zone = nullptr;
+    std::lock_guard<std::mutex> lock(detail::ZoneMutex());
     return static_cast<int64_t>(icaltime_as_timet_with_zone(t, zone_));
   }
 
@@ -203,6 +204,7 @@ class OffsetTable {
     icaltimetype t =
         icaltime_from_timet_with_zone(static_cast<time_t>(u), 0, icaltimezone_get_utc_timezone());
     int is_daylight = 0;
+    std::lock_guard<std::mutex> lock(detail::ZoneMutex());
     return icaltimezone_get_utc_offset_of_utc_time(zone_, &t, &is_daylight);
   }
 
@@ -337,6 +339,7 @@ Status Series::Impl::SimpleRuleStarts(Instant lo, Instant hi, std::vector<Instan
       if (table) {
         utc_secs = table->ToUtc(local, fields);
       } else {
+        std::lock_guard<std::mutex> lock(detail::ZoneMutex());
         utc_secs = static_cast<int64_t>(icaltime_as_timet_with_zone(fields, zone));
       }
     }
@@ -539,6 +542,7 @@ Result<std::vector<Occurrence>> ExpandImpl(const Series::Impl& s, Instant from, 
         occ.start = it->second->start;
         occ.end = it->second->end;
         occ.overridden = true;
+        occ.changed = it->second->texts;
       }
     }
     if (Overlaps(occ.start, occ.end, from, to)) out.push_back(occ);
@@ -548,7 +552,7 @@ Result<std::vector<Occurrence>> ExpandImpl(const Series::Impl& s, Instant from, 
     if (rid >= lo && rid < hi) continue;
     if (o->cancelled || !Overlaps(o->start, o->end, from, to)) continue;
     if (std::binary_search(s.exdates.begin(), s.exdates.end(), rid)) continue;
-    out.push_back({o->start, o->end, rid, true});
+    out.push_back({o->start, o->end, rid, true, o->texts});
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const Occurrence& x, const Occurrence& y) { return x.start < y.start; });
@@ -575,6 +579,74 @@ Result<std::vector<Occurrence>> ExpandWithLibicalOnly(const model::Activity& a, 
   return ExpandImpl(*series.impl(), from, to, max_count, true);
 }
 }  // namespace detail
+
+std::optional<Instant> SeriesEnd(const model::Activity& a) {
+  Result<Series> prepared = Series::Prepare(a);
+  if (!prepared.ok()) return std::nullopt;  // unusable: callers take it as endless
+  const Series::Impl& s = *prepared->impl();
+  Instant last = s.end;
+  if (!s.recurring) return last;
+  for (Instant r : s.rdates) last = std::max(last, r + s.duration);
+  for (const detail::Override& o : s.overrides) last = std::max(last, o.end);
+  if (!s.has_rule) return last;
+  const icalrecurrencetype& r = s.rule;
+  if (!icaltime_is_null_time(r.until)) {
+    // The UNTIL fields read as UTC are within a day of the true instant whatever
+    // the zone; a DATE UNTIL admits instances during that whole local day.
+    Instant until = detail::MidnightUtc(r.until.year, r.until.month, r.until.day);
+    if (!r.until.is_date)
+      until += std::chrono::hours(r.until.hour) + std::chrono::minutes(r.until.minute) +
+               std::chrono::seconds(r.until.second);
+    Duration slack = (icaltime_is_utc(r.until) && !r.until.is_date) ? Duration::zero()
+                                                                    : Duration(days(2));
+    return std::max(last, until + slack + s.duration);
+  }
+  if (r.count <= 0) return std::nullopt;  // endless
+  // COUNT: the last instance by expansion up to the end of year 9999.
+  const Instant far = FromUnixSeconds(int64_t{253402300799});
+  const size_t most = static_cast<size_t>(r.count) + s.rdates.size() + s.overrides.size() + 1;
+  Result<std::vector<Occurrence>> all = ExpandImpl(s, s.start, far, most, false);
+  if (!all.ok()) return std::nullopt;
+  for (const Occurrence& o : *all) last = std::max(last, o.end);
+  return last;
+}
+
+Status CheckActivity(const model::Activity& a) {
+  if (!a.all_day && detail::BuiltinZone(a.time_zone) == nullptr)
+    return Status::InvalidArgument("time_zone: unknown IANA zone '" + a.time_zone + "'");
+  if (a.rrule.empty() && a.rdates.empty() && !a.exdates.empty())
+    return Status::InvalidArgument("exdates: only a recurring activity (rrule) has exceptions");
+  if (a.all_day) {
+    auto midnight = [](Instant t) { return std::chrono::floor<days>(t) == t; };
+    for (Instant t : a.exdates) {
+      if (!midnight(t))
+        return Status::InvalidArgument("exdates: " + FormatRfc3339(t) +
+                                       " is not a date (all-day series take dates)");
+    }
+    for (Instant t : a.rdates) {
+      if (!midnight(t))
+        return Status::InvalidArgument("rdates: " + FormatRfc3339(t) +
+                                       " is not a date (all-day series take dates)");
+    }
+  }
+  Result<Series> prepared = Series::Prepare(a);
+  if (!prepared.ok()) return prepared.status();
+  if (!a.rrule.empty()) {
+    // What the sync writes must read back as the same rule (libical drops what it
+    // does not understand without a word).
+    const icalrecurrencetype& r = prepared->impl()->rule;
+    if (r.interval < 1) return Status::InvalidArgument("rrule: INTERVAL must be at least 1");
+    if (r.count < 0) return Status::InvalidArgument("rrule: COUNT must be positive");
+    if (r.count > 0 && !icaltime_is_null_time(r.until))
+      return Status::InvalidArgument("rrule: COUNT and UNTIL must not both be set");
+    // One occurrence at least, within a bounded number of steps from the start.
+    Result<std::vector<Occurrence>> first =
+        prepared->Expand(a.start, FromUnixSeconds(int64_t{253402300799}), 1);
+    if (!first.ok())
+      return Status::InvalidArgument("rrule: " + std::string(first.status().message()));
+  }
+  return Status::Ok();
+}
 
 bool OccursWithin(const model::Activity& activity, Instant from, Instant to) {
   if (activity.rrule.empty() && activity.rdates.empty())

@@ -187,7 +187,7 @@ TEST(ReadOverridesTest, FindsOverridesWhateverTheCaseAndSkipsTextWithout) {
     ASSERT_TRUE(list.ok()) << list.status().ToString();
     ASSERT_EQ(list->size(), 1u) << text;
     EXPECT_EQ((*list)[0].start, At("2026-03-23T10:00:00Z"));
-    EXPECT_EQ((*list)[0].subject, "Moved");
+    EXPECT_EQ((*list)[0].texts->subject, "Moved");
   }
   // No RECURRENCE-ID anywhere: nothing to read (and the text is not even parsed).
   auto none = detail::ReadOverrides("X-NOT-A-CALENDAR:RECURRENCE", "UTC", hours(1));

@@ -32,6 +32,14 @@ std::vector<icalproperty*> Properties(icalcomponent* c, icalproperty_kind kind) 
   return out;
 }
 
+icalproperty* FirstX(icalcomponent* c, std::string_view name) {
+  for (icalproperty* p = icalcomponent_get_first_property(c, ICAL_X_PROPERTY); p != nullptr;
+       p = icalcomponent_get_next_property(c, ICAL_X_PROPERTY)) {
+    if (PropertyName(p) == name) return p;
+  }
+  return nullptr;
+}
+
 icalproperty* NewX(const char* name, const std::string& value) {
   icalproperty* p = icalproperty_new_x(value.c_str());
   icalproperty_set_x_name(p, name);
@@ -68,6 +76,11 @@ Instant MidnightUtc(int year, int month, int day) {
 
 Instant FromTimeT(time_t t) { return FromUnixSeconds(static_cast<int64_t>(t)); }
 
+std::mutex& ZoneMutex() {
+  static std::mutex* mu = new std::mutex();  // never destroyed: used until exit
+  return *mu;
+}
+
 Instant InstantOf(const icaltimetype& t, icaltimezone* zone) {
   if (t.is_date) return MidnightUtc(t.year, t.month, t.day);
   icaltimetype copy = t;
@@ -79,6 +92,7 @@ Instant InstantOf(const icaltimetype& t, icaltimezone* zone) {
                                 std::chrono::day(t.day)};
     return Instant(d) + hours(t.hour) + minutes(t.minute) + seconds(t.second);
   }
+  std::lock_guard<std::mutex> lock(ZoneMutex());
   return FromTimeT(icaltime_as_timet_with_zone(copy, zone));
 }
 
@@ -94,7 +108,11 @@ icaltimetype LocalTimeOf(Instant t, icaltimezone* zone, bool is_date) {
     return d;
   }
   icaltimezone* z = zone ? zone : icaltimezone_get_utc_timezone();
-  icaltimetype local = icaltime_from_timet_with_zone(static_cast<time_t>(ToUnixSeconds(t)), 0, z);
+  icaltimetype local;
+  {
+    std::lock_guard<std::mutex> lock(ZoneMutex());
+    local = icaltime_from_timet_with_zone(static_cast<time_t>(ToUnixSeconds(t)), 0, z);
+  }
   local.zone = z;  // libical 3.0 leaves the UTC zone on the converted fields
   return local;
 }

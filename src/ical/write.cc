@@ -2,6 +2,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <algorithm>
 #include <map>
 #include <mutex>
 
@@ -35,14 +37,21 @@ icaltimetype UtcTime(Instant t) {
                                        icaltimezone_get_utc_timezone());
 }
 
-// How the activity's times are written: DATE, UTC, or local time with a TZID.
+// How the activity's times are written: DATE, UTC, local time with a TZID, or
+// floating (local time in the activity's zone, no TZID).
 class TimeForm {
  public:
-  TimeForm(bool all_day, icaltimezone* zone, std::string tzid)
-      : all_day_(all_day), zone_(zone), tzid_(std::move(tzid)) {}
+  TimeForm(bool all_day, icaltimezone* zone, std::string tzid, bool floating)
+      : all_day_(all_day), zone_(zone), tzid_(std::move(tzid)), floating_(floating) {}
 
   icaltimetype Of(Instant t) const {
     if (all_day_) return detail::LocalTimeOf(t, nullptr, true);
+    if (floating_) {
+      icaltimetype local =
+          detail::LocalTimeOf(t, zone_ ? zone_ : icaltimezone_get_utc_timezone(), false);
+      local.zone = nullptr;
+      return local;
+    }
     if (zone_ == nullptr) return UtcTime(t);
     icaltimetype local = detail::LocalTimeOf(t, zone_, false);
     local.zone = nullptr;  // written as local time; the TZID parameter names the zone
@@ -50,7 +59,7 @@ class TimeForm {
   }
 
   icalproperty* Tag(icalproperty* p) const {
-    if (!all_day_ && zone_ != nullptr)
+    if (!all_day_ && zone_ != nullptr && !floating_)
       icalproperty_add_parameter(p, icalparameter_new_tzid(tzid_.c_str()));
     if (all_day_) icalproperty_add_parameter(p, icalparameter_new_value(ICAL_VALUE_DATE));
     return p;
@@ -60,11 +69,43 @@ class TimeForm {
   bool all_day_;
   icaltimezone* zone_;
   std::string tzid_;
+  bool floating_;
 };
 
-// Reconstructs the real end from a "(until ...)" suffix (S5) and strips every suffix.
-Status UndoMultiDayRule(const model::Activity& a, icaltimezone* zone, std::string* subject,
-                        Instant* end) {
+// " (until ...)" anywhere in the subject, whatever the user made of its inside:
+// the suffix belongs to the CRM side of the multi-day rule (S5), never to the
+// external title.
+std::string StripAnyUntil(std::string_view subject) {
+  std::string s(subject);
+  for (size_t at = s.find("(until"); at != std::string::npos; at = s.find("(until", at)) {
+    size_t close = s.find(')', at);
+    if (close == std::string::npos) break;
+    size_t from = at;
+    while (from > 0 && s[from - 1] == ' ') --from;
+    s.erase(from, close + 1 - from);
+    at = from;
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+// The external form of an activity the multi-day rule (S5) shaped: the real end is
+// the start plus the real length the parser recorded (kMultiDayMarker in the extra
+// data); the title loses its suffix. Without the marker (activities stored before
+// it existed), the end is read back from a well-formed suffix.
+Status UndoMultiDayRule(const model::Activity& a, icaltimezone* zone, icalcomponent* extra_master,
+                        std::string* subject, Instant* end) {
+  if (icalproperty* mark =
+          extra_master ? detail::FirstX(extra_master, detail::kMultiDayMarker) : nullptr) {
+    const char* text = icalproperty_get_x(mark);
+    char* stop = nullptr;
+    long long length = text ? std::strtoll(text, &stop, 10) : -1;
+    if (text != nullptr && stop != text && *stop == '\0' && length >= 0) {
+      *subject = StripAnyUntil(a.subject);
+      *end = a.start + std::chrono::seconds(length);
+      return Status::Ok();
+    }
+  }
   std::optional<std::string> until;
   *subject = detail::StripUntilSuffix(a.subject, &until);
   if (!until) return Status::Ok();
@@ -84,6 +125,7 @@ Status UndoMultiDayRule(const model::Activity& a, icaltimezone* zone, std::strin
 }
 
 icalcomponent* BuildZoneComponent(icaltimezone* zone, const std::string& tzid, int from_year) {
+  std::lock_guard<std::mutex> lock(detail::ZoneMutex());
   icalcomponent* source = icaltimezone_get_component(zone);
   if (source == nullptr) return nullptr;
   icalcomponent* vtz = icalcomponent_new_clone(source);
@@ -158,12 +200,14 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
       return Status::InvalidArgument("time_zone: unknown IANA zone '" + a.time_zone + "'");
     tzid = a.time_zone;
   }
-  TimeForm form(a.all_day, zone, tzid);
+  const bool floating =
+      !a.all_day && extra_master != nullptr && detail::FirstX(extra_master, detail::kFloatingMarker);
+  TimeForm form(a.all_day, zone, tzid, floating);
 
   std::string subject = a.subject;
   Instant end = a.end;
   if (o.multi_day == MultiDayRule::kStartWithEndInTitle) {
-    TANDEM_RETURN_IF_ERROR(UndoMultiDayRule(a, zone, &subject, &end));
+    TANDEM_RETURN_IF_ERROR(UndoMultiDayRule(a, zone, extra_master, &subject, &end));
   }
   if (end < a.start) return Status::InvalidArgument("end: must not be before start");
 
@@ -178,7 +222,7 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
       icalcomponent_add_property(cal.get(), icalproperty_new_clone(p));
     }
   }
-  if (zone != nullptr) {
+  if (zone != nullptr && !floating) {
     if (icalcomponent* vtz = ZoneComponent(zone, tzid, a.start))
       icalcomponent_add_component(cal.get(), vtz);
   }
@@ -194,10 +238,18 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
   icalcomponent_add_component(cal.get(), ev);
   icalcomponent_add_property(ev, icalproperty_new_uid(o.uid.c_str()));
   icalcomponent_add_property(ev, icalproperty_new_dtstamp(UtcTime(o.dtstamp)));
-  if (o.created) icalcomponent_add_property(ev, icalproperty_new_created(UtcTime(*o.created)));
+  // The producer's CREATED (kept in the extra data) wins over the CRM's own.
+  const bool created_in_extra =
+      extra_master != nullptr &&
+      icalcomponent_get_first_property(extra_master, ICAL_CREATED_PROPERTY) != nullptr;
+  if (o.created && !created_in_extra)
+    icalcomponent_add_property(ev, icalproperty_new_created(UtcTime(*o.created)));
   if (o.last_modified)
     icalcomponent_add_property(ev, icalproperty_new_lastmodified(UtcTime(*o.last_modified)));
-  icalcomponent_add_property(ev, icalproperty_new_sequence(o.sequence));
+  const int64_t sequence = std::clamp<int64_t>(std::max<int64_t>(o.sequence, a.sequence), 0,
+                                               std::numeric_limits<int>::max());
+  icalcomponent_add_property(ev, icalproperty_new_sequence(static_cast<int>(sequence)));
+  if (a.cancelled) icalcomponent_add_property(ev, icalproperty_new_status(ICAL_STATUS_CANCELLED));
   if (!o.crm_id.empty()) icalcomponent_add_property(ev, NewX("X-TANDEM-CRM-ID", o.crm_id));
 
   icalcomponent_add_property(ev, form.Tag(icalproperty_new_dtstart(form.Of(a.start))));
@@ -289,7 +341,12 @@ Result<std::string> WriteEvent(const model::Activity& a, const WriteOptions& o) 
   if (extra_master) {
     for (icalproperty* p : detail::Properties(extra_master, ICAL_ANY_PROPERTY)) {
       if (icalproperty_isa(p) == ICAL_CLASS_PROPERTY && !class_from_extra) continue;
+      if (icalproperty_isa(p) == ICAL_STATUS_PROPERTY && a.cancelled) continue;
       if (detail::HasParamsMarker(p)) continue;
+      if (icalproperty_isa(p) == ICAL_X_PROPERTY) {
+        const std::string name = detail::PropertyName(p);
+        if (name == detail::kFloatingMarker || name == detail::kMultiDayMarker) continue;
+      }
       icalcomponent_add_property(ev, icalproperty_new_clone(p));
     }
     for (icalcomponent* sub : detail::Children(extra_master, ICAL_ANY_COMPONENT)) {

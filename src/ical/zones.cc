@@ -70,6 +70,7 @@ std::optional<std::string> FromDisplayName(const std::string& name) {
   size_t close = name.find(')');
   if (close == std::string::npos) return std::nullopt;
   std::string cities = name.substr(close + 1);
+  std::lock_guard<std::mutex> lock(detail::ZoneMutex());
   icalarray* zones = icaltimezone_get_builtin_timezones();
   if (zones == nullptr) return std::nullopt;
   std::string token;
@@ -114,6 +115,7 @@ icaltimezone* BuiltinZone(std::string_view iana_name) {
   }
   if (iana_name.find("..") != std::string_view::npos || iana_name[0] == '/') return nullptr;
   std::string name(iana_name);
+  std::lock_guard<std::mutex> lock(ZoneMutex());
   return icaltimezone_get_builtin_timezone(name.c_str());
 }
 

@@ -82,6 +82,7 @@ Status Validate(const User& u) {
   TANDEM_RETURN_IF_ERROR(
       Require(login_chars, "login", "may contain only letters, digits and . _ - @"));
   TANDEM_RETURN_IF_ERROR(MaxLen(u.display_name, "display_name", 200));
+  TANDEM_RETURN_IF_ERROR(MaxLen(u.time_zone, "time_zone", 64));
   return MaxLen(u.email, "email", 320);
 }
 
@@ -112,7 +113,9 @@ Status Validate(const Opportunity& o) {
 }
 
 Status Validate(const Activity& a) {
-  TANDEM_RETURN_IF_ERROR(Require(!a.subject.empty(), "subject", "must not be empty"));
+  // No subject is allowed: iCalendar events need no SUMMARY, and an untitled
+  // event imported from a calendar is written back without one (docs/SYNC.md).
+  TANDEM_RETURN_IF_ERROR(Require(a.sequence >= 0, "sequence", "must not be negative"));
   TANDEM_RETURN_IF_ERROR(MaxLen(a.subject, "subject", 1000));
   TANDEM_RETURN_IF_ERROR(MaxLen(a.location, "location", 1000));
   TANDEM_RETURN_IF_ERROR(MaxLen(a.description, "description", 1 << 20));

@@ -33,6 +33,9 @@ struct User {
   Role role = Role::kUser;
   std::string password_hash;  // argon2id, libsodium's encoded string; never serialized
   bool disabled = false;
+  // IANA zone in which the user's floating calendar times (no zone given) are
+  // read; "" means the server's default zone.
+  std::string time_zone;
   Instant created{};
   Instant modified{};
   int64_t version = 0;
@@ -117,6 +120,13 @@ struct Activity {
   std::string rrule;
   std::vector<Instant> exdates;
   std::vector<Instant> rdates;
+  // Cancelled (iCalendar STATUS:CANCELLED): still listed, marked as cancelled,
+  // never busy time; synced like any other field (docs/SYNC.md).
+  bool cancelled = false;
+  // iCalendar SEQUENCE: never goes down; the store raises it by one when an update
+  // changes start, end, all-day, zone, recurrence or cancellation and the writer
+  // did not raise it itself (RFC 5545 3.8.7.4).
+  int64_t sequence = 0;
   // iCalendar the CRM does not model (attendees, X- properties, overridden
   // instances, ...), preserved so a sync writes it back unchanged.
   std::string ical_extra;

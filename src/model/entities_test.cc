@@ -29,8 +29,13 @@ TEST(ValidateTest, ActivityRules) {
   a.regarding_type = RegardingType::kAccount;
   EXPECT_TRUE(Validate(a).message().starts_with("regarding_id:"));
   a = Meeting();
-  a.subject.clear();
+  a.subject.clear();  // an untitled event is valid iCalendar and a valid activity
+  EXPECT_TRUE(Validate(a).ok());
+  a.subject = std::string(1001, 'x');
   EXPECT_TRUE(Validate(a).message().starts_with("subject:"));
+  a = Meeting();
+  a.sequence = -1;
+  EXPECT_TRUE(Validate(a).message().starts_with("sequence:"));
 }
 
 TEST(JsonTest, ActivityRoundTrip) {
@@ -40,6 +45,8 @@ TEST(JsonTest, ActivityRoundTrip) {
   a.reminder_minutes = 15;
   a.show_as = ShowAs::kOutOfOffice;
   a.exdates = {*ParseRfc3339("2026-12-08T09:00:00Z")};
+  a.cancelled = true;
+  a.sequence = 3;
   Json j = ToJson(a);
   EXPECT_EQ(j["show_as"], "out_of_office");
   EXPECT_EQ(j["reminder_minutes"], 15);
@@ -50,6 +57,8 @@ TEST(JsonTest, ActivityRoundTrip) {
   EXPECT_EQ(b.start, a.start);
   EXPECT_EQ(b.exdates, a.exdates);
   EXPECT_EQ(b.reminder_minutes, 15);
+  EXPECT_TRUE(b.cancelled);
+  EXPECT_EQ(b.sequence, 3);
 }
 
 TEST(JsonTest, MergeReportsTheField) {

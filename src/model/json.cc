@@ -272,6 +272,7 @@ Json ToJson(const User& u) {
               {"email", u.email},
               {"role", RoleName(u.role)},
               {"disabled", u.disabled},
+              {"time_zone", u.time_zone},
               {"created", FormatRfc3339(u.created)},
               {"modified", FormatRfc3339(u.modified)},
               {"version", u.version}};
@@ -322,7 +323,9 @@ Json ToJson(const Activity& a) {
          {"rrule", a.rrule},
          {"exdates", InstantList(a.exdates)},
          {"rdates", InstantList(a.rdates)},
-         {"ical_extra", a.ical_extra}};
+         {"ical_extra", a.ical_extra},
+         {"cancelled", a.cancelled},
+         {"sequence", a.sequence}};
   MetaToJson(a.meta, j);
   return j;
 }
@@ -434,6 +437,7 @@ void AppendJson(const Opportunity& o, std::string* out) {
 void AppendJson(const Activity& a, std::string* out) {
   ObjectWriter w(out);
   w.Bool("all_day", a.all_day)
+      .Bool("cancelled", a.cancelled)
       .Time("created", a.meta.created)
       .Str("description", a.description)
       .Time("end", a.end)
@@ -450,6 +454,7 @@ void AppendJson(const Activity& a, std::string* out) {
       .Str("regarding_type", RegardingName(a.regarding_type))
       .OptionalInt("reminder_minutes", a.reminder_minutes)
       .Str("rrule", a.rrule)
+      .Int("sequence", a.sequence)
       .Bool("shared", a.meta.shared)
       .Str("show_as", ShowAsName(a.show_as))
       .Time("start", a.start)
@@ -464,6 +469,7 @@ Status MergeJson(const Json& j, User* u) {
   TANDEM_RETURN_IF_ERROR(ReadString(j, "display_name", &u->display_name));
   TANDEM_RETURN_IF_ERROR(ReadString(j, "email", &u->email));
   TANDEM_RETURN_IF_ERROR(ReadEnum(j, "role", &ParseRole, &u->role));
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "time_zone", &u->time_zone));
   return ReadBool(j, "disabled", &u->disabled);
 }
 
@@ -529,6 +535,8 @@ Status MergeJson(const Json& j, Activity* a) {
   TANDEM_RETURN_IF_ERROR(ReadString(j, "rrule", &a->rrule));
   TANDEM_RETURN_IF_ERROR(ReadInstantList(j, "exdates", &a->exdates));
   TANDEM_RETURN_IF_ERROR(ReadInstantList(j, "rdates", &a->rdates));
+  TANDEM_RETURN_IF_ERROR(ReadBool(j, "cancelled", &a->cancelled));
+  TANDEM_RETURN_IF_ERROR(ReadInt(j, "sequence", &a->sequence));
   return ReadString(j, "ical_extra", &a->ical_extra);
 }
 

@@ -101,6 +101,8 @@ TEST(AppendJsonTest, ActivityMatchesToJson) {
   a.exdates = {FromUnixMicros(1'900'604'800'000'000), FromUnixMicros(1'901'209'600'000'000)};
   a.rdates = {FromUnixMicros(1'902'000'000'000'000)};
   a.ical_extra = "X-FOO:bar\r\n";
+  a.cancelled = true;
+  a.sequence = 4;
   EXPECT_EQ(Appended(a), Dumped(ToJson(a)));
 
   Activity defaults;

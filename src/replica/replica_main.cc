@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "core/random.h"
 #include "http/server.h"
+#include "ical/ical.h"
 #include "model/json.h"
 #include "replica/connectivity.h"
 #include "replica/doctor.h"
@@ -83,7 +84,8 @@ Status LocalReplica::Impl::Open() {
   fs::create_directories(options.data_dir, ec);
   if (ec) return Status::Unavailable(fmt::format("cannot create {}: {}", options.data_dir, ec.message()));
   std::string db_path = (fs::path(options.data_dir) / "replica.db").string();
-  auto opened = store::sqlite::SqliteStore::Open({.path = db_path, .clock = &clock, .ids = &ids});
+  auto opened = store::sqlite::SqliteStore::Open(
+      {.path = db_path, .clock = &clock, .ids = &ids, .series_end = &ical::SeriesEnd});
   if (!opened.ok()) return opened.status().WithContext("opening " + db_path);
   local = std::move(opened).value();
   TANDEM_ASSIGN_OR_RETURN(state, ReplicaState::Open(local->pool(), clock));

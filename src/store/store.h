@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,8 +46,9 @@ struct ListOptions {
   std::optional<Viewer> viewer;          // only records this viewer may access
   // Activities only: those overlapping [from, to) (start < to && end > from;
   // zero-length activities at `from` count). Either end may be left open. A
-  // recurring activity (rrule set) matches when it starts before `to`: a later
-  // instance may overlap; callers that need exact instances expand the rule.
+  // series (rrule or rdates set) matches when it starts before `to` and its last
+  // occurrence may end after `from` (SqliteOptions::series_end): callers that
+  // need the exact occurrences expand it (ical::Expand).
   std::optional<Instant> from;
   std::optional<Instant> to;
 };
@@ -163,6 +165,11 @@ struct SqliteOptions {
   const Clock* clock = nullptr;     // REQUIRED
   IdGenerator* ids = nullptr;       // REQUIRED
   int busy_timeout_ms = 5000;
+  // The last instant at which any occurrence of a recurring activity can end;
+  // nullopt when the series has no end (the iCalendar layer's ical::SeriesEnd).
+  // Kept per activity so that time-range lists select series by index. Unset:
+  // every series is taken as endless (correct, only slower for old series).
+  std::function<std::optional<Instant>(const model::Activity&)> series_end;
 };
 
 // Opens (creating when missing) and migrates the database.

@@ -200,6 +200,7 @@ class Run {
     switch (a.kind) {
       case ActionKind::kRecord:
       case ActionKind::kUntrack:
+      case ActionKind::kSkip:
         return true;
       case ActionKind::kCreate:
       case ActionKind::kUpdate:
@@ -391,7 +392,8 @@ class Run {
     e.pair_id = pair_.id;
     e.at = d_.clock->Now();
     e.action = std::move(action);
-    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack;
+    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack &&
+                        a.kind != ActionKind::kSkip;
     e.target = writes ? std::string(SideName(a.target)) : "";
     e.uid = a.uid;
     e.crm_id = CrmHref(a);
@@ -479,6 +481,11 @@ class Run {
           TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
           TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", ""));
         }
+        Count(a);
+        return Status::Ok();
+      }
+      case ActionKind::kSkip: {
+        TANDEM_RETURN_IF_ERROR(Log(a, "skip", "", ""));
         Count(a);
         return Status::Ok();
       }

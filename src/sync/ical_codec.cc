@@ -13,6 +13,8 @@ Result<Observation> IcalCodec::Digest(const Item& item, const TimeRange& window)
   o.modified = e.last_modified;
   o.in_window = ical::OccursWithin(e.activity, window.from, window.to);
   o.is_private = e.activity.is_private;
+  o.recurring = !e.activity.rrule.empty() || !e.activity.rdates.empty();
+  o.cancelled = e.activity.cancelled;
   o.title = e.activity.subject;
   o.start = e.activity.start;
   o.end = e.activity.end;

@@ -274,13 +274,19 @@ class Planner {
         return;
       }
       if (c != nullptr) {
-        if (!Filtered(*c, opt))
+        if (!Filtered(*c, opt)) {
           Emit(MakeCreate(Side::kExternal, key, slot, "created in the CRM"));
+        } else {
+          NoteLeftOut(key, slot, *c, Side::kCrm);
+        }
         return;
       }
       if (e != nullptr) {
-        if (!Filtered(*e, opt))
+        if (!Filtered(*e, opt)) {
           Emit(MakeCreate(Side::kCrm, key, slot, "created externally"));
+        } else {
+          NoteLeftOut(key, slot, *e, Side::kExternal);
+        }
       }
       return;
     }
@@ -302,6 +308,18 @@ class Planner {
 
     if (slot.crm_deleted && slot.external_deleted) {
       Emit(Make(ActionKind::kUntrack, Side::kCrm, key, slot, "deleted on both sides"));
+      return;
+    }
+    // A cancelled event is never brought back as a live one, nor brought back at
+    // all: a deletion on one side wins over a cancellation on the other.
+    if (slot.crm_deleted && ext_changed && e->cancelled) {
+      Emit(Make(ActionKind::kDelete, Side::kExternal, key, slot,
+                "deleted in the CRM and cancelled externally: the deletion wins"));
+      return;
+    }
+    if (slot.external_deleted && crm_changed && c->cancelled) {
+      Emit(Make(ActionKind::kTrash, Side::kCrm, key, slot,
+                "deleted externally and cancelled in the CRM: the deletion wins"));
       return;
     }
     if (slot.crm_deleted) {
@@ -352,6 +370,18 @@ class Planner {
           Make(ActionKind::kRecord, Side::kExternal, key, slot, "ETag changed, content unchanged"));
   }
 
+  // A new item the filters keep out. Single events outside the window are the
+  // common case and go unlogged; a series with no occurrence inside the window
+  // is one a user looks for, so the log says why it is missing.
+  void NoteLeftOut(const std::string& key, const Slot& slot, const Observation& o, Side side) {
+    if (!o.recurring || o.in_window) return;
+    const TimeRange w = SyncWindow(in_.options, in_.now);
+    Emit(Make(ActionKind::kSkip, side, key, slot,
+              fmt::format("left out: a series with no occurrence inside the sync window "
+                          "({} to {}; {}); widen the window to sync it",
+                          FormatRfc3339(w.from), FormatRfc3339(w.to), SideName(side))));
+  }
+
   void Guard() {
     if (in_.force) return;
     auto empty_side = [&](const SideChanges& ch) {
@@ -399,6 +429,8 @@ std::string_view ActionKindName(ActionKind k) {
       return "record";
     case ActionKind::kUntrack:
       return "untrack";
+    case ActionKind::kSkip:
+      return "skip";
   }
   return "?";
 }
@@ -415,7 +447,8 @@ std::string Plan::ToString(size_t max_actions) const {
   std::map<std::string_view, size_t> rest;
   for (size_t i = 0; i < actions.size(); ++i) {
     const Action& a = actions[i];
-    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack;
+    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack &&
+                        a.kind != ActionKind::kSkip;
     if (i >= max_actions) {
       ++rest[ActionKindName(a.kind)];
       continue;

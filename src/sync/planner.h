@@ -70,6 +70,8 @@ struct Observation {
   std::optional<Instant> modified;  // LAST-MODIFIED (CRM: the activity's modified time)
   bool in_window = true;            // any occurrence within the sync window (S4)
   bool is_private = false;          // private / confidential (S9)
+  bool recurring = false;           // a series (RRULE or RDATE)
+  bool cancelled = false;           // STATUS:CANCELLED (docs/SYNC.md)
   std::string title;                // the subject as written (logs, trash)
   // For initialization (S13): start, end and normalized title.
   Instant start{};
@@ -112,6 +114,7 @@ enum class ActionKind {
   kTrash,    // CRM activity whose external event was deleted: to the trash (S12)
   kRecord,   // no write: record (or refresh) the status row from both observations
   kUntrack,  // no write: forget the status row (left the window / became filtered)
+  kSkip,     // no write: a new item left out on purpose; logged with the reason
 };
 std::string_view ActionKindName(ActionKind k);
 

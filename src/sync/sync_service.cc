@@ -8,11 +8,12 @@
 namespace tandem::sync {
 namespace {
 
-ical::MapOptions MapOptionsFor(const store::PairOptions& o) {
+ical::MapOptions MapOptionsFor(const store::PairOptions& o, std::string zone) {
   ical::MapOptions m;
   m.multi_day = o.multi_day == store::MultiDayHandling::kStartWithEndInTitle
                     ? ical::MultiDayRule::kStartWithEndInTitle
                     : ical::MultiDayRule::kKeep;
+  m.default_zone = std::move(zone);
   return m;
 }
 
@@ -76,6 +77,14 @@ Status SyncService::UpdateOptions(const std::string& pair_id, const store::PairO
 
 Status SyncService::RemovePair(const std::string& pair_id) { return o_.state->DeletePair(pair_id); }
 
+std::string SyncService::ZoneOf(const std::string& user_id) const {
+  // Floating times are read in the user's zone (docs/SYNC.md); a user who set
+  // none, or one that is gone, gets the server's.
+  Result<model::User> user = o_.store->GetUser(user_id);
+  if (user.ok() && !user->time_zone.empty()) return user->time_zone;
+  return o_.default_zone.empty() ? std::string("UTC") : o_.default_zone;
+}
+
 Result<RunReport> SyncService::Execute(const std::string& pair_id, const RunOptions& run) {
   TANDEM_ASSIGN_OR_RETURN(store::SyncPair pair, o_.state->GetPair(pair_id));
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<CalendarSide> external, o_.providers->Open(pair));
@@ -83,7 +92,7 @@ Result<RunReport> SyncService::Execute(const std::string& pair_id, const RunOpti
                              .state = o_.state,
                              .ids = o_.ids,
                              .user_id = pair.user_id,
-                             .map = MapOptionsFor(pair.options),
+                             .map = MapOptionsFor(pair.options, ZoneOf(pair.user_id)),
                              .pair_id = pair.id});
   IcalCodec codec;
   SyncEngine engine(EngineDeps{o_.state, &codec, o_.clock});
@@ -125,7 +134,7 @@ Result<std::string> SyncService::RestoreTrash(const std::string& user_id, int64_
                              .state = o_.state,
                              .ids = o_.ids,
                              .user_id = user_id,
-                             .map = MapOptionsFor(options)});
+                             .map = MapOptionsFor(options, ZoneOf(user_id))});
   TANDEM_ASSIGN_OR_RETURN(ItemRef ref, crm.Create(entry.uid, entry.ical));
   TANDEM_RETURN_IF_ERROR(o_.state->MarkRestored(trash_id, o_.clock->Now()));
   return ref.href;

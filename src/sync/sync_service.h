@@ -55,6 +55,8 @@ struct SyncServiceOptions {
   ProviderFactory* providers = nullptr;    // REQUIRED
   const Clock* clock = nullptr;            // REQUIRED
   IdGenerator* ids = nullptr;              // REQUIRED (activities created from events)
+  // The zone for floating times of users who set none (model::User::time_zone).
+  std::string default_zone = "UTC";
 };
 
 struct NewSyncPair {
@@ -104,6 +106,7 @@ class SyncService {
 
  private:
   Result<RunReport> Execute(const std::string& pair_id, const RunOptions& run);
+  std::string ZoneOf(const std::string& user_id) const;
 
   SyncServiceOptions o_;
 };

@@ -331,8 +331,10 @@ TEST_F(SyncServiceTest, ALargeImportIsCommittedInBatchesAroundExternalWrites) {
     external_.UserPut(uid, Event(uid, fmt::format("Imported {}", i), "20261210T100000Z",
                                  "20261210T110000Z"));
   }
-  // One that the CRM refuses (empty title): reported, the rest of its batch stays.
-  external_.UserPut("untitled", Event("untitled", "", "20261211T100000Z", "20261211T110000Z"));
+  // One that the CRM refuses (a title over 1,000 characters): reported, the rest of
+  // its batch stays.
+  external_.UserPut("too-long", Event("too-long", std::string(1001, 'x'), "20261211T100000Z",
+                                      "20261211T110000Z"));
   for (int i = 0; i < 3; ++i) CrmActivity(fmt::format("From the CRM {}", i), "2026-12-12T10:00:00Z", "2026-12-12T11:00:00Z");
   RunReport r = Run();
   EXPECT_EQ(r.applied["create"], 1206) << r.Summary();

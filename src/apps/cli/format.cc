@@ -66,6 +66,7 @@ std::string ActivityWhen(const Json& a, const LocalZone& zone) {
 
 std::string Flags(const Json& a) {
   std::vector<std::string> flags;
+  if (Bool(a, "cancelled")) flags.push_back("[cancelled]");
   // json.h names the field "private"; docs/API.md once called it "is_private".
   if (Bool(a, "private") || Bool(a, "is_private")) flags.push_back("[private]");
   std::string show_as = Str(a, "show_as");
@@ -215,7 +216,7 @@ std::string RenderAgenda(const Json& activities, year_month_day first, year_mont
     std::string flags = Flags(a);
     auto describe = [&](std::string when) {
       std::string line =
-          fmt::format("  {:<12} {}", when, subject.empty() ? "(no subject)" : subject);
+          fmt::format("  {:<12} {}", when, subject.empty() ? "(untitled)" : subject);
       if (!location.empty()) line += "  @ " + location;
       if (!flags.empty()) line += "  " + flags;
       return line;

@@ -121,7 +121,12 @@ Status RecordRow<model::Opportunity>::Read(const Statement& stmt, int first,
   return Status::Ok();
 }
 
-void RecordRow<model::Activity>::Bind(Statement& stmt, int first, const model::Activity& r) {
+std::string RecordRow<model::Activity>::InstantsText(const std::vector<Instant>& instants) {
+  return InstantsToJson(instants);
+}
+
+void RecordRow<model::Activity>::Bind(Statement& stmt, int first, const model::Activity& r,
+                                      std::optional<int64_t> series_end_micros) {
   stmt.BindText(first, model::KindName(r.kind))
       .BindText(first + 1, r.subject)
       .BindText(first + 2, r.location)
@@ -140,7 +145,10 @@ void RecordRow<model::Activity>::Bind(Statement& stmt, int first, const model::A
       .BindText(first + 13, r.rrule)
       .BindText(first + 14, InstantsToJson(r.exdates))
       .BindText(first + 15, InstantsToJson(r.rdates))
-      .BindBlob(first + 16, std::string_view(r.ical_extra));
+      .BindBlob(first + 16, std::string_view(r.ical_extra))
+      .BindBool(first + 17, r.cancelled)
+      .BindInt64(first + 18, r.sequence)
+      .BindOptionalInt64(first + 19, series_end_micros);
 }
 
 Status RecordRow<model::Activity>::Read(const Statement& stmt, int first, model::Activity* r) {
@@ -164,6 +172,8 @@ Status RecordRow<model::Activity>::Read(const Statement& stmt, int first, model:
   TANDEM_RETURN_IF_ERROR(InstantsFromJson(stmt.TextView(first + 14), "exdates", &r->exdates));
   TANDEM_RETURN_IF_ERROR(InstantsFromJson(stmt.TextView(first + 15), "rdates", &r->rdates));
   r->ical_extra = stmt.Blob(first + 16);
+  r->cancelled = stmt.Bool(first + 17);
+  r->sequence = stmt.Int64(first + 18);
   return Status::Ok();
 }
 

@@ -8,6 +8,8 @@
 // names; values always travel as bound parameters.
 #pragma once
 
+#include <limits>
+
 #include <string>
 #include <string_view>
 
@@ -67,11 +69,17 @@ struct RecordRow<model::Activity> {
   static constexpr std::string_view kColumns =
       "kind, subject, location, description, start_at, end_at, all_day, time_zone, show_as, "
       "is_private, reminder_minutes, regarding_type, regarding_id, rrule, exdates, rdates, "
-      "ical_extra";
-  static constexpr int kColumnCount = 17;
-  static void Bind(Statement& stmt, int first, const model::Activity& r);
+      "ical_extra, cancelled, sequence, series_end";
+  static constexpr int kColumnCount = 20;
+  // series_end: null for a single activity; for a series the end of its last
+  // occurrence, or kEndlessSeries.
+  static void Bind(Statement& stmt, int first, const model::Activity& r,
+                   std::optional<int64_t> series_end_micros);
   static Status Read(const Statement& stmt, int first, model::Activity* r);
   static bool IsPrivate(const model::Activity& r) { return r.is_private; }
+  static std::string InstantsText(const std::vector<Instant>& instants);
+  static bool IsSeries(const model::Activity& r) { return !r.rrule.empty() || !r.rdates.empty(); }
+  static constexpr int64_t kEndlessSeries = std::numeric_limits<int64_t>::max() / 4;
 };
 
 // "SELECT <meta>, <own> FROM <table>"

@@ -137,12 +137,30 @@ constexpr std::string_view kV2OwnerRecurringIndex = R"sql(
 CREATE INDEX activities_owner_recurring ON activities(owner_id, start_at) WHERE rrule <> '';
 )sql";
 
+// Cancellation and SEQUENCE of activities (iCalendar STATUS:CANCELLED, SEQUENCE),
+// and the end of each series, so that time-range lists select series by index.
+// Series stored before this version are taken as endless until written again.
+// Each user's zone for floating calendar times ('' = the server's default).
+constexpr std::string_view kV3SeriesAndStatus = R"sql(
+ALTER TABLE users ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';
+ALTER TABLE activities ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activities ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE activities ADD COLUMN series_end INTEGER;
+UPDATE activities SET series_end = 9223372036854775807 / 4 WHERE rrule <> '' OR rdates <> '[]';
+DROP INDEX activities_recurring;
+DROP INDEX activities_owner_recurring;
+CREATE INDEX activities_series ON activities(series_end) WHERE series_end IS NOT NULL;
+CREATE INDEX activities_owner_series ON activities(owner_id, series_end)
+  WHERE series_end IS NOT NULL;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "users, sessions, CRM records, change log", kV1Tables},
       {2, "index of each owner's recurring activities", kV2OwnerRecurringIndex},
+      {3, "activity cancellation, sequence and series end; user time zone", kV3SeriesAndStatus},
   };
   return kMigrations;
 }

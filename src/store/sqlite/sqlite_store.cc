@@ -54,7 +54,7 @@ Status CheckRecord(const T& r) {
 
 // Raises the bound used by time-overlap queries (see schema.h).
 Status NoteActivitySpan(Database& db, const model::Activity& a) {
-  if (!a.rrule.empty()) return Status::Ok();
+  if (RecordRow<model::Activity>::IsSeries(a)) return Status::Ok();
   TANDEM_ASSIGN_OR_RETURN(
       Statement stmt,
       db.PrepareCached("UPDATE meta SET value = ?1 WHERE key = 'max_activity_span_us' "
@@ -80,7 +80,8 @@ Result<T> ReadRecord(const Statement& stmt) {
 // --- users
 
 constexpr std::string_view kUserColumns =
-    "id, login, display_name, email, role, password_hash, disabled, created, modified, version";
+    "id, login, display_name, email, role, password_hash, disabled, created, modified, version, "
+    "time_zone";
 
 void BindUser(Statement& stmt, const model::User& u) {
   stmt.BindText(1, u.id)
@@ -92,7 +93,8 @@ void BindUser(Statement& stmt, const model::User& u) {
       .BindBool(7, u.disabled)
       .BindInt64(8, ToUnixMicros(u.created))
       .BindInt64(9, ToUnixMicros(u.modified))
-      .BindInt64(10, u.version);
+      .BindInt64(10, u.version)
+      .BindText(11, u.time_zone);
 }
 
 Result<model::User> ReadUser(const Statement& stmt) {
@@ -109,6 +111,7 @@ Result<model::User> ReadUser(const Statement& stmt) {
   u.created = FromUnixMicros(stmt.Int64(7));
   u.modified = FromUnixMicros(stmt.Int64(8));
   u.version = stmt.Int64(9);
+  u.time_zone = stmt.Text(10);
   return u;
 }
 
@@ -138,7 +141,49 @@ Status CheckExpectedVersion(model::EntityType entity, std::string_view id, int64
 }  // namespace
 
 SqliteStore::SqliteStore(const SqliteOptions& options, std::unique_ptr<DatabasePool> pool)
-    : clock_(options.clock), ids_(options.ids), pool_(std::move(pool)) {}
+    : clock_(options.clock),
+      ids_(options.ids),
+      series_end_(options.series_end),
+      pool_(std::move(pool)) {}
+
+template <typename T>
+void SqliteStore::BindOwn(Statement& stmt, const T& r) const {
+  using Row = RecordRow<T>;
+  if constexpr (std::is_same_v<T, model::Activity>) {
+    std::optional<int64_t> series_end;
+    if (Row::IsSeries(r)) {
+      series_end = Row::kEndlessSeries;
+      if (series_end_) {
+        if (std::optional<Instant> last = series_end_(r))
+          series_end = std::min(Row::kEndlessSeries, ToUnixMicros(*last));
+      }
+    }
+    Row::Bind(stmt, kMetaColumnCount + 1, r, series_end);
+  } else {
+    Row::Bind(stmt, kMetaColumnCount + 1, r);
+  }
+}
+
+Status SqliteStore::RaiseSequence(Database& db, model::Activity* r) const {
+  TANDEM_ASSIGN_OR_RETURN(
+      Statement current,
+      db.PrepareCached("SELECT start_at, end_at, all_day, time_zone, rrule, exdates, rdates, "
+                       "cancelled, sequence FROM activities WHERE id = ?1"));
+  current.BindText(1, r->meta.id);
+  TANDEM_ASSIGN_OR_RETURN(bool found, current.Step());
+  if (!found) return Status::Ok();
+  const int64_t stored = current.Int64(8);
+  // RFC 5545 3.8.7.4: the sequence grows when start, end, recurrence or status change.
+  const bool rescheduled =
+      current.Int64(0) != ToUnixMicros(r->start) || current.Int64(1) != ToUnixMicros(r->end) ||
+      current.Bool(2) != r->all_day || current.TextView(3) != r->time_zone ||
+      current.TextView(4) != r->rrule || current.Bool(7) != r->cancelled ||
+      current.TextView(5) != RecordRow<model::Activity>::InstantsText(r->exdates) ||
+      current.TextView(6) != RecordRow<model::Activity>::InstantsText(r->rdates);
+  current.Reset();
+  r->sequence = std::max(r->sequence, rescheduled ? stored + 1 : stored);
+  return Status::Ok();
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& options) {
   if (options.clock == nullptr) return Status::InvalidArgument("SqliteOptions.clock is required");
@@ -194,7 +239,7 @@ Result<model::User> SqliteStore::CreateUser(model::User u) {
   TANDEM_ASSIGN_OR_RETURN(
       Statement insert,
       w->PrepareCached(fmt::format("INSERT INTO users({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                                   "?9, ?10)",
+                                   "?9, ?10, ?11)",
                                    kUserColumns)));
   BindUser(insert, u);
   Status inserted = insert.Run();
@@ -243,7 +288,8 @@ Result<model::User> SqliteStore::UpdateUser(model::User u,
   TANDEM_ASSIGN_OR_RETURN(
       Statement update,
       w->PrepareCached("UPDATE users SET login = ?2, display_name = ?3, email = ?4, role = ?5, "
-                       "password_hash = ?6, disabled = ?7, modified = ?9, version = ?10 "
+                       "password_hash = ?6, disabled = ?7, modified = ?9, version = ?10, "
+                       "time_zone = ?11 "
                        "WHERE id = ?1"));
   BindUser(update, u);
   Status updated = update.Run();
@@ -361,7 +407,7 @@ Status SqliteStore::InsertRecord(Database& db, const T& r) {
   static const std::string kSql = InsertRecordSql<T>();
   TANDEM_ASSIGN_OR_RETURN(Statement insert, db.PrepareCached(kSql));
   BindMeta(insert, r.meta);
-  Row::Bind(insert, kMetaColumnCount + 1, r);
+  BindOwn(insert, r);
   Status status = insert.Run();
   if (status.code() == Code::kAlreadyExists) {
     return Status::AlreadyExists(
@@ -484,10 +530,11 @@ Status SqliteStore::UpdateIn(Database& db, T* rec, std::optional<int64_t> expect
   r.meta.created = created;
   r.meta.modified = clock_->Now();
   r.meta.version = version + 1;
+  if constexpr (std::is_same_v<T, model::Activity>) TANDEM_RETURN_IF_ERROR(RaiseSequence(*w, &r));
   static const std::string kUpdateSql = UpdateRecordSql<T>();
   TANDEM_ASSIGN_OR_RETURN(Statement update, w->PrepareCached(kUpdateSql));
   BindMeta(update, r.meta);
-  Row::Bind(update, kMetaColumnCount + 1, r);
+  BindOwn(update, r);
   TANDEM_RETURN_IF_ERROR(update.Run());
   TANDEM_RETURN_IF_ERROR(AfterWrite(*w, r));
   TANDEM_RETURN_IF_ERROR(LogUpsert(*w, Row::kEntity, r.meta.id, r.meta.owner_id,
@@ -543,17 +590,19 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
   }
   if (time_range) {
     // Overlap of [start, end) with [from, to); zero-length activities at `from`
-    // count. A non-recurring activity that overlaps starts no earlier than
-    // from - (longest span), which bounds the index range; recurring ones match
-    // when they start before `to`. Each branch has its own index; the id list
-    // they produce is walked in id order for the keyset page.
+    // count. A single activity that overlaps starts no earlier than
+    // from - (longest span), which bounds the index range; a series matches when
+    // its stored end lies after `from` and it starts before `to`. Each branch has
+    // its own index; the id list they produce is walked in id order for the page.
     std::string_view owner = o.owner_id ? " AND owner_id = ?2" : "";
     sql +=
         " AND id IN (SELECT id FROM activities WHERE start_at < ?6 AND start_at >= ?5 - "
         "(SELECT value FROM meta WHERE key = 'max_activity_span_us') AND "
-        "(end_at > ?5 OR start_at = ?5)";
+        "(end_at > ?5 OR start_at = ?5) AND series_end IS NULL";
     sql += owner;
-    sql += " UNION ALL SELECT id FROM activities WHERE rrule <> '' AND start_at < ?6";
+    sql +=
+        " UNION ALL SELECT id FROM activities WHERE series_end IS NOT NULL AND "
+        "series_end >= ?5 AND start_at < ?6";
     sql += owner;
     sql += ")";
   }

@@ -16,9 +16,10 @@
 // - When a record moves to another owner, a feed filtered by the old owner gets a
 //   kDelete change for it (owner_id = the old owner): the record left that
 //   reader's data (C4). Unfiltered and entity-only feeds do not show these.
-// - Time-range lists: a recurring activity (rrule set) matches when its first
-//   instance starts before `to`, since a later instance may overlap; callers that
-//   need exact instances expand the rule.
+// - Time-range lists: a series (rrule or rdates set) matches when its first
+//   instance starts before `to` and its stored series end (SqliteOptions::
+//   series_end, computed on every write) lies after `from`; callers that need
+//   exact instances expand the rule.
 // - GetActivities returns the found activities in the order of the ids asked for.
 //
 // Thread safety: safe for concurrent use from many threads.
@@ -141,8 +142,15 @@ class SqliteStore final : public Store {
   template <typename T>
   Status DeleteRecord(std::string_view id, std::optional<int64_t> expected);
 
+  // Binds a record's own columns (the activity's series end included).
+  template <typename T>
+  void BindOwn(Statement& stmt, const T& r) const;
+  // Activities: the SEQUENCE rule (model::Activity::sequence) against the stored row.
+  Status RaiseSequence(Database& db, model::Activity* r) const;
+
   const Clock* clock_;
   IdGenerator* ids_;
+  std::function<std::optional<Instant>(const model::Activity&)> series_end_;
   std::unique_ptr<DatabasePool> pool_;
   std::string epoch_;
   int schema_version_ = 0;

@@ -71,7 +71,7 @@ TEST(SqliteStoreTest, BatchCreateIsAllOrNothingAndLogsEveryRecord) {
     batch[i].subject = "s" + std::to_string(i);
     batch[i].start = batch[i].end = FromUnixSeconds(1'790'000'000 + i);
   }
-  batch[2].subject.clear();  // invalid: nothing is written
+  batch[2].subject = std::string(1001, 'x');  // invalid (too long): nothing is written
   EXPECT_EQ((*store)->CreateActivities(batch).status().code(), Code::kInvalidArgument);
   EXPECT_EQ((*store)->LatestSeq().value(), 0);
   batch[2].subject = "s2";
@@ -136,7 +136,7 @@ TEST(SqliteStoreTest, ApplyWritesUpsertsRemovesAndCommitsWithTheCallersRowsOrNot
   int64_t seq_before = store.LatestSeq().value();
 
   // An invalid record in the page: nothing of it is written, the cursor stays.
-  Status failed = page("");
+  Status failed = page(std::string(1001, 'x'));  // too long a subject
   EXPECT_EQ(failed.code(), Code::kInvalidArgument);
   EXPECT_NE(failed.message().find("act-new"), std::string::npos) << failed.ToString();
   EXPECT_EQ(store.GetContact("c-kept")->first_name, "Before");
@@ -168,7 +168,7 @@ TEST(SqliteStoreTest, ImportStreamsManyActivitiesInOneTransaction) {
   auto bad = (*store)->ImportActivities([&](model::Activity* a) {
     if (produced == 5) return false;
     a->meta.owner_id = "o";
-    a->subject = produced == 3 ? "" : "s";  // the fourth is invalid
+    a->subject = produced == 3 ? std::string(1001, 'x') : "s";  // the fourth is invalid
     ++produced;
     return true;
   });

@@ -57,6 +57,8 @@ void InstallUsersCommands(CLI::App& root, CommandContext& ctx) {
       {{"--login", "login", FieldType::kText, "Login name (required on add)"},
        {"--display-name", "display_name", FieldType::kText, "Full name"},
        {"--email", "email", FieldType::kText, "E-mail address"},
+       {"--time-zone", "time_zone", FieldType::kText,
+        "Zone for floating calendar times, e.g. Europe/Berlin (default: the server's)"},
        {"--role", "role", FieldType::kChoice, "Role (default user)", {"user", "admin"}}}};
   // Passwords: on add always (file, prompt or stdin); on edit with --password-file
   // or --new-password.
