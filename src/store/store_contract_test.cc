@@ -639,6 +639,38 @@ TEST_P(StoreContractTest, TimeRangeOverlapEdges) {
   EXPECT_EQ(store_->ListAccounts(not_activities).status().code(), Code::kInvalidArgument);
 }
 
+TEST_P(StoreContractTest, SequenceGrowsWithReschedulingAndNeverGoesDown) {
+  // RFC 5545 3.8.7.4: SEQUENCE grows when start, end, recurrence or status change.
+  CT_ASSIGN(model::Activity a, store_->Create(NewActivity("o", "Call", At(kTen), At(kTen + 60))));
+  EXPECT_EQ(a.sequence, 0);
+  a.subject = "Call, renamed";
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 0) << "a new title is not a reschedule";
+  a.start = At(kTen + kHour);
+  a.end = At(kTen + kHour + 60);
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 1);
+  a.sequence = 5;  // a calendar's own, higher SEQUENCE arriving through the sync
+  a.location = "Room 1";
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 5);
+  a.sequence = 0;  // a writer that knows nothing of it (a REST client)
+  a.location = "Room 2";
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 5) << "SEQUENCE never goes down";
+  a.sequence = 2;
+  a.cancelled = true;
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 6);
+  EXPECT_TRUE(a.cancelled);
+  a.rrule = "FREQ=WEEKLY";
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  EXPECT_EQ(a.sequence, 7);
+  CT_ASSIGN(model::Activity read, store_->GetActivity(a.meta.id));
+  EXPECT_EQ(read.sequence, 7);
+  EXPECT_TRUE(read.cancelled);
+}
+
 TEST_P(StoreContractTest, GetActivitiesFetchesManyInRequestOrder) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {

@@ -60,6 +60,14 @@ Observation Private(Observation o) {
   o.is_private = true;
   return o;
 }
+Observation Series(Observation o) {
+  o.recurring = true;
+  return o;
+}
+Observation Cancelled(Observation o) {
+  o.cancelled = true;
+  return o;
+}
 
 struct Expect {
   ActionKind kind;
@@ -204,6 +212,33 @@ INSTANTIATE_TEST_SUITE_P(
              .ext_changed = {Ext("n", "hn")},
              .expect = {{ActionKind::kCreate, Side::kCrm, "created externally"}}},
         Case{.name = "CreationOutsideWindowIgnored", .ext_changed = {OutOfWindow(Ext("n", "hn"))}},
+        Case{.name = "SeriesWithoutOccurrenceInWindowIsLoggedAsLeftOut",
+             .ext_changed = {Series(OutOfWindow(Ext("n", "hn")))},
+             .expect = {{ActionKind::kSkip, Side::kExternal,
+                         "left out: a series with no occurrence inside the sync window"}}},
+        Case{.name = "CrmSeriesWithoutOccurrenceInWindowIsLoggedAsLeftOut",
+             .crm_changed = {Series(OutOfWindow(Crm("n", "hn")))},
+             .expect = {{ActionKind::kSkip, Side::kCrm, "widen the window"}}},
+        Case{.name = "SeriesInWindowIsCreated",
+             .ext_changed = {Series(Ext("n", "hn"))},
+             .expect = {{ActionKind::kCreate, Side::kCrm, "created externally"}}},
+        Case{.name = "CancelledExternallyAndDeletedInCrmIsNotRecreated",
+             .status = {Row("a")},
+             .crm_deleted = {"crm-a"},
+             .ext_changed = {Cancelled(Ext("a", "h2"))},
+             .expect = {{ActionKind::kDelete, Side::kExternal, "the deletion wins"}}},
+        Case{.name = "CancelledInCrmAndDeletedExternallyIsNotRecreated",
+             .status = {Row("a")},
+             .crm_changed = {Cancelled(Crm("a", "h2"))},
+             .ext_deleted = {"a.ics"},
+             .expect = {{ActionKind::kTrash, Side::kCrm, "the deletion wins"}}},
+        Case{.name = "CancellationPropagatesLikeAnyChange",
+             .status = {Row("a")},
+             .ext_changed = {Cancelled(Ext("a", "h2"))},
+             .expect = {{ActionKind::kUpdate, Side::kCrm, "changed externally"}}},
+        Case{.name = "NewCancelledEventIsCreatedAsCancelled",
+             .ext_changed = {Cancelled(Ext("n", "hn"))},
+             .expect = {{ActionKind::kCreate, Side::kCrm, "created externally"}}},
         Case{.name = "CrmCreationOutsideWindowIgnored", .crm_changed = {OutOfWindow(Crm("n", "hn"))}},
         Case{.name = "PrivateCreationIgnoredWhenSkipping",
              .ext_changed = {Private(Ext("n", "hn"))},

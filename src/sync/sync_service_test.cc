@@ -449,3 +449,147 @@ TEST_F(SyncServiceTest, BadOptionsAndUnknownProviderAreRejected) {
 
 }  // namespace
 }  // namespace tandem::sync
+
+namespace tandem::sync {
+namespace {
+
+std::string Calendar(const std::string& vevent_body) {
+  return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nBEGIN:VEVENT\r\n" + vevent_body +
+         "END:VEVENT\r\nEND:VCALENDAR\r\n";
+}
+
+std::string ExternalIcal(MemoryCalendar& cal, const std::string& uid) {
+  auto f = cal.FindByUid(uid);
+  return f.ok() && *f ? (*f)->ical : std::string("<missing>");
+}
+
+TEST_F(SyncServiceTest, FloatingTimesAreReadInTheUsersZoneAndWrittenBackFloating) {
+  model::User u;
+  u.id = "user-1";
+  u.login = "one";
+  u.password_hash = "x";
+  u.time_zone = "Europe/Berlin";
+  ASSERT_TRUE(crm_->CreateUser(u).ok());
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("float", Event("float", "Local", "20261210T090000", "20261210T100000"));
+  Run();
+  ASSERT_EQ(CrmAll().size(), 1u);
+  model::Activity a = CrmAll()[0];
+  EXPECT_EQ(a.start, At("2026-12-10T08:00:00Z"));  // 09:00 in Berlin (CET)
+  a.subject = "Local, edited";
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  RunReport r = Run();
+  EXPECT_EQ(r.applied["update"], 1) << r.plan;
+  std::string ics = ExternalIcal(external_, "float");
+  EXPECT_NE(ics.find("DTSTART:20261210T090000\r\n"), std::string::npos) << ics;
+  EXPECT_EQ(ics.find("TZID"), std::string::npos) << ics;
+  EXPECT_NE(ics.find("SUMMARY:Local\\, edited"), std::string::npos) << ics;
+  // A run after that sees no change on either side.
+  RunReport quiet = Run();
+  EXPECT_TRUE(quiet.applied.empty()) << quiet.plan;
+}
+
+TEST_F(SyncServiceTest, MultiDayRuleNeverShortensTheExternalEvent) {
+  store::PairOptions options;
+  options.multi_day = store::MultiDayHandling::kStartWithEndInTitle;
+  ASSERT_TRUE(service_->UpdateOptions(pair_id_, options).ok());
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("fair", Calendar("UID:fair\r\nDTSTAMP:20261101T000000Z\r\n"
+                                     "DTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261228\r\n"
+                                     "SUMMARY:Trade fair\r\n"));
+  Run();
+  ASSERT_EQ(CrmAll().size(), 1u);
+  model::Activity a = CrmAll()[0];
+  EXPECT_EQ(a.subject, "Trade fair (until 2026-12-27)");
+  a.subject = "Trade fair Berlin (until 2026-12-27)";
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  Run();
+  std::string ics = ExternalIcal(external_, "fair");
+  EXPECT_NE(ics.find("DTEND;VALUE=DATE:20261228"), std::string::npos) << ics;
+  EXPECT_NE(ics.find("SUMMARY:Trade fair Berlin\r\n"), std::string::npos) << ics;
+  // The user removes the suffix altogether: still the real end, no suffix.
+  a = CrmAll()[0];
+  a.subject = "Fair";
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  Run();
+  ics = ExternalIcal(external_, "fair");
+  EXPECT_NE(ics.find("DTEND;VALUE=DATE:20261228"), std::string::npos) << ics;
+  EXPECT_NE(ics.find("SUMMARY:Fair\r\n"), std::string::npos) << ics;
+}
+
+TEST_F(SyncServiceTest, SequenceAndCreatedSurviveAWriteBack) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("seq", Event("seq", "Call", "20261210T090000Z", "20261210T100000Z",
+                                 "20261101T000000Z",
+                                 "SEQUENCE:4\r\nCREATED:20200101T120000Z\r\n"));
+  Run();
+  model::Activity a = CrmAll()[0];
+  EXPECT_EQ(a.sequence, 4);
+  a.subject = "Call, renamed";
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  Run();
+  std::string ics = ExternalIcal(external_, "seq");
+  EXPECT_NE(ics.find("SEQUENCE:4\r\n"), std::string::npos) << ics;
+  EXPECT_NE(ics.find("CREATED:20200101T120000Z"), std::string::npos) << ics;
+  a = CrmAll()[0];
+  a.start += std::chrono::hours(1);
+  a.end += std::chrono::hours(1);
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  Run();
+  ics = ExternalIcal(external_, "seq");
+  EXPECT_NE(ics.find("SEQUENCE:5\r\n"), std::string::npos) << ics;
+}
+
+TEST_F(SyncServiceTest, CancelledAndUntitledEventsImportAndWriteBackAsTheyAre) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("off", Event("off", "Off", "20261210T090000Z", "20261210T100000Z",
+                                 "20261101T000000Z", "STATUS:CANCELLED\r\n"));
+  external_.UserPut("blank", Calendar("UID:blank\r\nDTSTAMP:20261101T000000Z\r\n"
+                                      "DTSTART:20261211T090000Z\r\nDTEND:20261211T100000Z\r\n"));
+  RunReport r = Run();
+  EXPECT_TRUE(r.errors.empty()) << r.Summary();
+  ASSERT_EQ(CrmAll().size(), 2u) << r.plan;
+  for (model::Activity a : CrmAll()) {
+    if (a.subject == "Off") {
+      EXPECT_TRUE(a.cancelled);
+    } else {
+      EXPECT_EQ(a.subject, "");
+      a.location = "Room 2";
+      ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+    }
+  }
+  Run();
+  std::string blank = ExternalIcal(external_, "blank");
+  EXPECT_NE(blank.find("LOCATION:Room 2"), std::string::npos) << blank;
+  EXPECT_EQ(blank.find("SUMMARY"), std::string::npos) << blank;
+  // The CRM user deletes the cancelled activity; the calendar's copy goes, it is
+  // never brought back live.
+  for (const model::Activity& a : CrmAll()) {
+    if (a.cancelled) ASSERT_TRUE(crm_->Delete(model::EntityType::kActivity, a.meta.id, {}).ok());
+  }
+  Run();
+  EXPECT_EQ(ExternalIcal(external_, "off"), "<missing>");
+}
+
+TEST_F(SyncServiceTest, ASeriesWithNoOccurrenceInTheWindowIsLoggedAsLeftOut) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("old", Event("old", "Old series", "20200106T090000Z", "20200106T100000Z",
+                                 "20261101T000000Z", "RRULE:FREQ=WEEKLY;COUNT=3\r\n"));
+  RunReport r = Run();
+  EXPECT_EQ(r.applied["skip"], 1) << r.plan;
+  EXPECT_TRUE(CrmAll().empty());
+  auto log = service_->SyncLog(pair_id_, 10);
+  ASSERT_TRUE(log.ok());
+  bool found = false;
+  for (const auto& e : *log) {
+    if (e.uid == "old" && e.action == "skip") {
+      found = true;
+      EXPECT_NE(e.reason.find("no occurrence inside the sync window"), std::string::npos)
+          << e.reason;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace tandem::sync

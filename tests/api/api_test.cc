@@ -22,6 +22,7 @@
 #include "core/ids.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "ical/ical.h"
 #include "model/json.h"
 #include "store/store.h"
 
@@ -43,7 +44,8 @@ class ApiTest : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("tandem-api-test-" + random_.Hex(6));
     fs::create_directories(dir_);
     auto s = store::OpenSqliteStore(
-        {.path = (dir_ / "tandem.db").string(), .clock = &clock_, .ids = &ids_});
+        {.path = (dir_ / "tandem.db").string(), .clock = &clock_, .ids = &ids_,
+         .series_end = &ical::SeriesEnd});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     admin_id_ = MakeUser("root", model::Role::kAdmin);
@@ -341,6 +343,117 @@ TEST_F(ApiTest, ActivitiesFilteredByOverlappingRange) {
   std::set<std::string> ids;
   for (const auto& item : a.body["items"]) ids.insert(item["id"]);
   EXPECT_EQ(ids, (std::set<std::string>{straddle, inside}));
+}
+
+TEST_F(ApiTest, TimeRangeListsGiveTheOccurrencesOfSeries) {
+  // Weekly on Mondays 09:00 Berlin since January; one EXDATE and one moved,
+  // retitled occurrence (an override as a calendar writes it) in the range.
+  Json series = NewActivity("Weekly review", "2027-01-04T08:00:00Z", "2027-01-04T09:00:00Z");
+  series["time_zone"] = "Europe/Berlin";
+  series["rrule"] = "FREQ=WEEKLY;COUNT=20";
+  series["exdates"] = Json::array({"2027-03-08T08:00:00Z"});
+  series["ical_extra"] =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID:20270315T080000Z\r\n"
+      "DTSTART:20270315T100000Z\r\nDTEND:20270315T110000Z\r\nSUMMARY:Weekly review (moved)\r\n"
+      "END:VEVENT\r\nEND:VCALENDAR\r\n";
+  std::string id = CreateId("activities", alice_, series);
+  std::string single = CreateId(
+      "activities", alice_, NewActivity("single", "2027-03-02T08:00:00Z", "2027-03-02T09:00:00Z"));
+  // March: the series began two months before; 1st, 8th (excluded), 15th (moved),
+  // 22nd, 29th.
+  auto a = Call("GET", "/api/v1/activities?from=2027-03-01T00:00:00Z&to=2027-04-01T00:00:00Z",
+                alice_);
+  ASSERT_EQ(a.status, 200) << a.body.dump();
+  std::vector<std::string> starts;
+  for (const auto& item : a.body["items"]) {
+    if (item["id"] != id) {
+      EXPECT_EQ(item["id"], single);
+      EXPECT_FALSE(item.contains("occurrence"));
+      continue;
+    }
+    starts.push_back(item["start"].get<std::string>());
+    ASSERT_TRUE(item.contains("occurrence")) << item.dump();
+    EXPECT_EQ(item["ical_extra"], "");
+    if (item["occurrence"]["overridden"].get<bool>()) {
+      EXPECT_EQ(item["subject"], "Weekly review (moved)");
+      EXPECT_EQ(item["occurrence"]["recurrence_id"], "2027-03-15T08:00:00Z");
+    } else {
+      EXPECT_EQ(item["subject"], "Weekly review");
+      EXPECT_EQ(item["occurrence"]["recurrence_id"], item["start"]);
+    }
+  }
+  // The 29th is after the DST change: 09:00 Berlin is 07:00 UTC.
+  EXPECT_EQ(starts, (std::vector<std::string>{"2027-03-01T08:00:00Z", "2027-03-15T10:00:00Z",
+                                              "2027-03-22T08:00:00Z", "2027-03-29T07:00:00Z"}));
+  // After the series' last occurrence (May 17th) it is not listed at all.
+  auto later = Call("GET", "/api/v1/activities?from=2027-06-01T00:00:00Z&to=2027-07-01T00:00:00Z",
+                    alice_);
+  ASSERT_EQ(later.status, 200);
+  EXPECT_TRUE(later.body["items"].empty()) << later.body.dump();
+  // A range inside the series with no occurrence (a Tuesday): not listed.
+  auto tuesday = Call("GET", "/api/v1/activities?from=2027-03-23T00:00:00Z&to=2027-03-24T00:00:00Z",
+                      alice_);
+  ASSERT_EQ(tuesday.status, 200);
+  EXPECT_TRUE(tuesday.body["items"].empty()) << tuesday.body.dump();
+  // expand=false: the stored records themselves.
+  auto raw = Call("GET",
+                  "/api/v1/activities?from=2027-03-01T00:00:00Z&to=2027-04-01T00:00:00Z"
+                  "&expand=false",
+                  alice_);
+  ASSERT_EQ(raw.status, 200);
+  ASSERT_EQ(raw.body["items"].size(), 2u) << raw.body.dump();
+  auto bad = Call("GET", "/api/v1/activities?from=2027-03-01T00:00:00Z&expand=maybe", alice_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["field"], "expand");
+}
+
+TEST_F(ApiTest, RulesAndZonesTheSyncCannotUseAreRefusedNamingTheField) {
+  auto refused = [&](Json body, const std::string& field) {
+    auto a = Call("POST", "/api/v1/activities", alice_, body.dump());
+    EXPECT_EQ(a.status, 400) << body.dump() << " -> " << a.body.dump();
+    EXPECT_EQ(a.body["field"], field) << a.body.dump();
+  };
+  Json base = NewActivity("x", "2027-03-01T08:00:00Z", "2027-03-01T09:00:00Z");
+  Json garbage = base;
+  garbage["rrule"] = "garbage";
+  refused(garbage, "rrule");
+  Json mars = base;
+  mars["time_zone"] = "Mars/Olympus";
+  refused(mars, "time_zone");
+  Json lone = base;
+  lone["exdates"] = Json::array({"2027-03-01T08:00:00Z"});
+  refused(lone, "exdates");
+  // Updates go through the same checks; nothing is stored.
+  std::string id = CreateId("activities", alice_, base);
+  auto patched = Call("PATCH", "/api/v1/activities/" + id, alice_,
+                      Json{{"rrule", "FREQ=SOMETIMES"}}.dump());
+  EXPECT_EQ(patched.status, 400) << patched.body.dump();
+  EXPECT_EQ(patched.body["field"], "rrule");
+  auto now = Call("GET", "/api/v1/activities/" + id, alice_);
+  EXPECT_EQ(now.body["rrule"], "");
+  EXPECT_EQ(now.body["version"], 1);
+  // Untitled activities are valid (calendars hold them).
+  Json untitled = base;
+  untitled["subject"] = "";
+  EXPECT_EQ(Call("POST", "/api/v1/activities", alice_, untitled.dump()).status, 201);
+}
+
+TEST_F(ApiTest, UsersSetTheirOwnTimeZone) {
+  auto me = Call("PATCH", "/api/v1/users/" + alice_id_, alice_,
+                 Json{{"time_zone", "Europe/Berlin"}}.dump());
+  ASSERT_EQ(me.status, 200) << me.body.dump();
+  EXPECT_EQ(me.body["time_zone"], "Europe/Berlin");
+  // Windows names resolve to the IANA name; unknown zones are refused.
+  auto windows = Call("PATCH", "/api/v1/users/" + alice_id_, alice_,
+                      Json{{"time_zone", "W. Europe Standard Time"}}.dump());
+  ASSERT_EQ(windows.status, 200) << windows.body.dump();
+  EXPECT_EQ(windows.body["time_zone"], "Europe/Berlin");
+  auto mars = Call("PATCH", "/api/v1/users/" + alice_id_, alice_,
+                   Json{{"time_zone", "Mars/Olympus"}}.dump());
+  EXPECT_EQ(mars.status, 400);
+  EXPECT_EQ(mars.body["field"], "time_zone");
+  EXPECT_EQ(store_->GetUser(alice_id_)->time_zone, "Europe/Berlin");
 }
 
 TEST_F(ApiTest, AuthorizationMatrix) {

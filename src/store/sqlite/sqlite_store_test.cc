@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "store/sqlite/schema.h"
@@ -190,6 +191,57 @@ TEST(SqliteStoreTest, ImportStreamsManyActivitiesInOneTransaction) {
   auto feed = (*store)->ChangesSince(0, 1000, {.entity = {}, .owner_id = "o1"});
   ASSERT_TRUE(feed.ok());
   EXPECT_EQ(feed->changes.size(), 167u);
+}
+
+TEST(SqliteStoreTest, TimeRangeListsSelectSeriesByTheirStoredEnd) {
+  FakeClock clock(FromUnixSeconds(1'790'000'000));
+  SeededRandom random(1);
+  IdGenerator ids(clock, random);
+  // A stand-in for ical::SeriesEnd: "COUNT=N" daily series end N days after the start.
+  auto series_end = [](const model::Activity& a) -> std::optional<Instant> {
+    size_t at = a.rrule.find("COUNT=");
+    if (at == std::string::npos) return std::nullopt;
+    return a.start + std::chrono::days(std::stoi(a.rrule.substr(at + 6))) + (a.end - a.start);
+  };
+  auto store = sqlite::SqliteStore::Open(
+      {.path = ":memory:", .clock = &clock, .ids = &ids, .series_end = series_end});
+  ASSERT_TRUE(store.ok());
+  const Instant t0 = FromUnixSeconds(1'790'000'000);
+  auto add = [&](const char* subject, Instant start, const char* rrule) {
+    model::Activity a;
+    a.meta.owner_id = "o";
+    a.subject = subject;
+    a.start = start;
+    a.end = start + std::chrono::hours(1);
+    a.rrule = rrule;
+    auto created = (*store)->Create(a);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+  };
+  using std::chrono::days;
+  add("ended last month", t0 - days(60), "FREQ=DAILY;COUNT=10");
+  add("runs into the range", t0 - days(60), "FREQ=DAILY;COUNT=100");
+  add("endless since long ago", t0 - days(3000), "FREQ=WEEKLY");
+  add("starts after the range", t0 + days(30), "FREQ=DAILY;COUNT=3");
+  add("single, in range", t0 + days(1), "");
+  ListOptions o;
+  o.from = t0;
+  o.to = t0 + days(7);
+  auto page = (*store)->ListActivities(o);
+  ASSERT_TRUE(page.ok());
+  std::set<std::string> got;
+  for (const auto& a : page->items) got.insert(a.subject);
+  EXPECT_EQ(got, (std::set<std::string>{"runs into the range", "endless since long ago",
+                                        "single, in range"}));
+  // The series' branch of the query is served by its index.
+  auto r = (*store)->pool().Read();
+  ASSERT_TRUE(r.ok());
+  auto plan = (*r)->Prepare(
+      "EXPLAIN QUERY PLAN SELECT id FROM activities WHERE series_end IS NOT NULL AND "
+      "series_end >= 0 AND start_at < 1");
+  ASSERT_TRUE(plan.ok());
+  std::string details;
+  while (plan->Step().value()) details += plan->Text(3) + "\n";
+  EXPECT_NE(details.find("activities_series"), std::string::npos) << details;
 }
 
 TEST(SqliteStoreTest, TwoStoresOnOneFileSerializeTheirWrites) {
