@@ -136,12 +136,8 @@ class Run {
         static_cast<int>(in.external.changed.size() + in.external.deleted.size());
     if (!options_.initialize) {
       TANDEM_RETURN_IF_ERROR(LoadStatus(in));
-      // Only the empty-listing guard needs the pair's size; counting is not free.
-      if (in.crm.complete || in.external.complete) {
-        TANDEM_ASSIGN_OR_RETURN(in.status_count, d_.state->CountStatus(pair_.id));
-      } else {
-        in.status_count = static_cast<int64_t>(in.status.size());
-      }
+      // The mass-deletion guard weighs every run's deletions against the pair's size.
+      TANDEM_ASSIGN_OR_RETURN(in.status_count, d_.state->CountStatus(pair_.id));
     }
 
     Plan plan = MakePlan(std::move(in));  // takes the input over and frees it

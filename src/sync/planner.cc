@@ -382,6 +382,10 @@ class Planner {
                           FormatRfc3339(w.from), FormatRfc3339(w.to), SideName(side))));
   }
 
+  // Below this many paired items the relative guard stays quiet (deleting two of
+  // three events is an everyday edit).
+  static constexpr int64_t kFewItems = 3;
+
   void Guard() {
     if (in_.force) return;
     auto empty_side = [&](const SideChanges& ch) {
@@ -394,6 +398,50 @@ class Planner {
           "deletion. If the calendar really was emptied, run again with force.",
           which, in_.status_count);
       return;
+    }
+    // A complete listing (an expired sync token, a first run after a cursor loss)
+    // that holds items but none of the paired ones is another calendar at the same
+    // address (deleted and re-created, restored from a backup), not a mass deletion.
+    auto holds_none = [&](Side side, const SideChanges& ch) {
+      if (!ch.complete || ch.changed.empty() || in_.status_count < kFewItems) return false;
+      for (const auto& [key, slot] : slots_) {
+        if (slot.status != nullptr && (side == Side::kCrm ? slot.crm : slot.external) != nullptr)
+          return false;
+      }
+      return true;
+    };
+    for (Side side : {Side::kExternal, Side::kCrm}) {
+      if (!holds_none(side, side == Side::kCrm ? in_.crm : in_.external)) continue;
+      plan_.refusal = fmt::format(
+          "{} lists {} items but none of the {} paired ones: it looks like a different or "
+          "re-created calendar, so nothing was changed. If it is the right calendar, "
+          "re-initialize the pair (tandem sync pair init PAIR) to pair its items afresh; "
+          "nothing is trashed then.",
+          side == Side::kCrm ? "the CRM calendar" : "the external calendar",
+          (side == Side::kCrm ? in_.crm : in_.external).changed.size(), in_.status_count);
+      return;
+    }
+    // Relative rule, per direction and on every run: most of the paired items gone
+    // from one side at once is far more often a mistake (an emptied or swapped
+    // calendar, a wrong account) than an intent.
+    const auto count_kind = [&](ActionKind kind) {
+      return static_cast<int64_t>(std::count_if(plan_.actions.begin(), plan_.actions.end(),
+                                                 [&](const Action& a) { return a.kind == kind; }));
+    };
+    for (auto [kind, what] : {std::pair{ActionKind::kTrash, "trash {} of the {} paired CRM activities "
+                                                            "(deleted on the external calendar)"},
+                              std::pair{ActionKind::kDelete, "delete {} of the {} paired events on "
+                                                             "the external calendar (deleted in "
+                                                             "the CRM)"}}) {
+      const int64_t n = count_kind(kind);
+      if (n >= kFewItems && 2 * n > in_.status_count) {
+        plan_.refusal = fmt::format(
+            fmt::runtime("this run would " + std::string(what) +
+                "; refusing, nothing was changed. Check the calendars, then run again with "
+                "force (tandem sync now PAIR --force) to apply."),
+            n, in_.status_count);
+        return;
+      }
     }
     int deletions = plan_.deletions();
     if (deletions > in_.options.deletion_limit) {

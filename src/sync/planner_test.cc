@@ -354,7 +354,7 @@ TEST(PlannerGuard, TooManyDeletionsAreRefusedUnlessForced) {
     in.status.push_back(Row("r" + std::to_string(i)));
     in.crm.deleted.push_back("crm-r" + std::to_string(i));
   }
-  in.status_count = 5;
+  in.status_count = 20;  // a quarter of the pair: below the relative rule
   in.options.deletion_limit = 4;
   Plan plan = MakePlan(in);
   ASSERT_TRUE(plan.refusal);
@@ -364,6 +364,66 @@ TEST(PlannerGuard, TooManyDeletionsAreRefusedUnlessForced) {
   in.options.deletion_limit = 4;
   in.force = true;
   EXPECT_FALSE(MakePlan(in).refusal);
+}
+
+TEST(PlannerGuard, AnIncrementalRunThatEmptiesACalendarIsRefused) {
+  // 8 paired events, all deleted on the calendar since the last run (a sync
+  // token's changes, not a full listing).
+  PlanInput in;
+  for (int i = 0; i < 8; ++i) {
+    in.status.push_back(Row("r" + std::to_string(i)));
+    in.external.deleted.push_back("r" + std::to_string(i) + ".ics");
+  }
+  in.status_count = 8;
+  Plan plan = MakePlan(in);
+  ASSERT_TRUE(plan.refusal) << plan.ToString();
+  EXPECT_NE(plan.refusal->find("trash 8 of the 8 paired CRM activities"), std::string::npos)
+      << *plan.refusal;
+  in.force = true;
+  plan = MakePlan(in);
+  EXPECT_FALSE(plan.refusal);
+  EXPECT_EQ(plan.deletions(), 8);
+}
+
+TEST(PlannerGuard, MoreThanHalfOfThePairInOneDirectionIsRefused) {
+  auto plan_for = [](int paired, int deleted_in_crm) {
+    PlanInput in;
+    for (int i = 0; i < paired; ++i) in.status.push_back(Row("r" + std::to_string(i)));
+    for (int i = 0; i < deleted_in_crm; ++i) in.crm.deleted.push_back("crm-r" + std::to_string(i));
+    in.status_count = paired;
+    return MakePlan(in);
+  };
+  Plan four_of_six = plan_for(6, 4);
+  ASSERT_TRUE(four_of_six.refusal);
+  EXPECT_NE(four_of_six.refusal->find("delete 4 of the 6 paired events on the external calendar"),
+            std::string::npos)
+      << *four_of_six.refusal;
+  EXPECT_FALSE(plan_for(6, 3).refusal);   // half is not more than half
+  EXPECT_FALSE(plan_for(3, 2).refusal);   // a few deletions are everyday edits
+  EXPECT_FALSE(plan_for(100, 40).refusal);
+}
+
+TEST(PlannerGuard, AFullListingWithNoneOfThePairedItemsIsAnotherCalendar) {
+  // The calendar was deleted and created again at the same URL (a server that
+  // keeps no identity marker): its token is gone, the full listing holds one new
+  // event and none of the 30 paired ones.
+  PlanInput in;
+  for (int i = 0; i < 30; ++i) in.status.push_back(Row("r" + std::to_string(i)));
+  in.status_count = 30;
+  in.external.complete = true;
+  in.external.changed = {Ext("fresh", "hf")};
+  Plan plan = MakePlan(in);
+  ASSERT_TRUE(plan.refusal) << plan.ToString();
+  EXPECT_NE(plan.refusal->find("none of the 30 paired ones"), std::string::npos) << *plan.refusal;
+  EXPECT_NE(plan.refusal->find("tandem sync pair init"), std::string::npos) << *plan.refusal;
+  // One paired item still there: an ordinary listing (the relative rule still
+  // guards the 29 deletions).
+  Observation kept = Ext("r0", "h-r0");
+  kept.etag = "e1";
+  in.external.changed.push_back(kept);
+  plan = MakePlan(in);
+  ASSERT_TRUE(plan.refusal);
+  EXPECT_NE(plan.refusal->find("trash 29 of the 30"), std::string::npos) << *plan.refusal;
 }
 
 TEST(PlannerInit, PairsByUidThenStampThenTimeAndTitle) {
