@@ -105,6 +105,21 @@ TEST_P(CalDavInteropTest, CreateUpdateDeleteWithPreconditions) {
   EXPECT_EQ(server_->Curl("GET", created->href), 404);
 }
 
+TEST_P(CalDavInteropTest, AUidWithASlashIsCreatedAtASafeName) {
+  // Radicale refuses a resource name holding %2F (403): the name is derived from
+  // the UID instead, and the event keeps its UID.
+  auto calendar = Open();
+  const std::string uid = "crm/2026/activity 7";
+  auto created = calendar->Create(uid, Event(uid, "slash"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->href.find('%'), std::string::npos) << created->href;
+  auto found = calendar->FindByUid(uid);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->href, created->href);
+  EXPECT_NE((*found)->ical.find("UID:" + uid), std::string::npos) << (*found)->ical;
+}
+
 TEST_P(CalDavInteropTest, IncrementalSyncSeesChangesMadeWithCurl) {
   const std::string path = server_->CalendarPath();
   ASSERT_EQ(server_->Curl("PUT", path + "keep.ics", Event("keep", "keep"), "-H 'If-None-Match: *'"), 201);

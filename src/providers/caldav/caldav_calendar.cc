@@ -228,7 +228,22 @@ std::string CalDavCalendar::Absolute(const std::string& href) const {
 }
 
 std::string CalDavCalendar::HrefForUid(const std::string& uid) const {
-  return path_ + EncodeSegment(uid) + ".ics";
+  // The UID names the resource when it is made of letters, digits and - _ . ~ @
+  // (the last escaped as before); any other UID ("a/b", spaces, non-ASCII) would
+  // need escapes that servers treat differently (Radicale refuses %2F with 403),
+  // so the name is derived from it instead: stable, so the same UID always maps
+  // to the same name. The UID inside the resource stays as it is.
+  bool safe = !uid.empty() && uid.size() <= 200 && uid[0] != '.';
+  for (unsigned char c : uid) {
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '@')) safe = false;
+  }
+  if (safe) return path_ + EncodeSegment(uid) + ".ics";
+  uint64_t a = 14695981039346656037ull, b = 1099511628211ull ^ uid.size();
+  for (unsigned char c : uid) {
+    a = (a ^ c) * 1099511628211ull;  // FNV-1a
+    b = (b + c) * 6364136223846793005ull + 1442695040888963407ull;
+  }
+  return path_ + fmt::format("tandem-{:016x}{:016x}.ics", a, b);
 }
 
 Result<CalendarInfo> CalDavCalendar::Info() {

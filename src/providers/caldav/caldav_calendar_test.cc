@@ -197,6 +197,28 @@ TEST(CalDavCalendarTest, WritesCarryPreconditions) {
   EXPECT_EQ(requests[0].Header("if-none-match"), "*");
 }
 
+TEST(CalDavCalendarTest, UidsWithReservedCharactersGetASafeStableName) {
+  FakeDavServer server(FakeDavOptions{});
+  NoSleep sleeper;
+  auto calendar = OpenCalendar(server, &sleeper);
+  const std::string uid = "crm/2026/a b\u00e9";
+  auto created = calendar->Create(uid, FakeDavServer::Event(uid, "slashes"));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->href.rfind("/u/cal/tandem-", 0), 0u) << created->href;
+  EXPECT_EQ(created->href.find('%'), std::string::npos) << created->href;
+  EXPECT_EQ(created->href.find("crm"), std::string::npos) << created->href;
+  // The UID inside stays; the same UID always maps to the same name.
+  auto found = calendar->FindByUid(uid);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->href, created->href);
+  EXPECT_EQ(calendar->Create(uid, FakeDavServer::Event(uid, "again")).status().code(),
+            Code::kAlreadyExists);
+  // Plain UIDs keep naming their resource.
+  auto plain = calendar->Create("plain-uid_1.x", FakeDavServer::Event("plain-uid_1.x", "p"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->href, "/u/cal/plain-uid_1.x.ics");
+}
+
 TEST(CalDavCalendarTest, FindByUidMatchesExactly) {
   FakeDavServer server;
   server.Put("x.ics", FakeDavServer::Event("abc-10", "X"));
