@@ -571,6 +571,36 @@ TEST_F(SyncServiceTest, CancelledAndUntitledEventsImportAndWriteBackAsTheyAre) {
   EXPECT_EQ(ExternalIcal(external_, "off"), "<missing>");
 }
 
+TEST_F(SyncServiceTest, AnUpdateLogsTheVersionItReplacedOnEitherSide) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.UserPut("u1", Event("u1", "Before the edit", "20261210T090000Z", "20261210T100000Z"));
+  Run();
+  // Changed externally: the CRM's version is replaced and logged.
+  external_.UserPut("u1", Event("u1", "Edited on the phone", "20261210T090000Z",
+                                "20261210T100000Z", "20261102T000000Z"));
+  Run();
+  // Changed in the CRM: the calendar's version is replaced and logged.
+  model::Activity a = CrmAll()[0];
+  a.subject = "Edited in the CRM";
+  ASSERT_TRUE(crm_->Update(a, std::nullopt).ok());
+  Run();
+  auto log = service_->SyncLog(pair_id_, 20);
+  ASSERT_TRUE(log.ok());
+  int updates = 0;
+  for (const auto& e : *log) {
+    if (e.action != "update") continue;
+    ++updates;
+    if (e.target == "crm") {
+      EXPECT_NE(e.before.find("SUMMARY:Before the edit"), std::string::npos) << e.before;
+      EXPECT_NE(e.after.find("SUMMARY:Edited on the phone"), std::string::npos) << e.after;
+    } else {
+      EXPECT_NE(e.before.find("SUMMARY:Edited on the phone"), std::string::npos) << e.before;
+      EXPECT_NE(e.after.find("SUMMARY:Edited in the CRM"), std::string::npos) << e.after;
+    }
+  }
+  EXPECT_EQ(updates, 2);
+}
+
 TEST_F(SyncServiceTest, ASeriesWithNoOccurrenceInTheWindowIsLoggedAsLeftOut) {
   ASSERT_TRUE(service_->Init(pair_id_).ok());
   external_.UserPut("old", Event("old", "Old series", "20200106T090000Z", "20200106T100000Z",
