@@ -113,7 +113,15 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
     TANDEM_ASSIGN_OR_RETURN(ho.auth, AuthOf(pair.credential_ref));
     http::Client client(std::move(ho));
     auto found = providers::caldav::Discover(client, pair.calendar);
-    if (!found.ok()) return found.status().WithContext("cannot reach the calendar " + pair.calendar);
+    if (!found.ok()) {
+      if (found.status().Is(Code::kUnauthenticated) || found.status().Is(Code::kPermissionDenied)) {
+        return Status::Unauthenticated(
+            "the calendar server at " + pair.calendar +
+            " refused the login: check the user name and password (" +
+            found.status().message() + ")");
+      }
+      return found.status().WithContext("cannot reach the calendar " + pair.calendar);
+    }
     const providers::caldav::CalendarInfo* chosen = nullptr;
     for (const auto& c : found->calendars) {
       if (!c.SupportsComponent("VEVENT")) continue;

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "sync/crm_side.h"
 #include "sync/ical_codec.h"
 
@@ -51,6 +54,29 @@ Result<store::SyncPair> SyncService::AddPair(const NewSyncPair& p) {
   pair.calendar = p.calendar;
   pair.credential_ref = p.credential_ref;
   pair.options = p.options;
+  // One pair per user and calendar: two would read it twice per run and each write
+  // its own copy of every CRM change.
+  TANDEM_ASSIGN_OR_RETURN(std::vector<store::SyncPair> existing, o_.state->ListPairs(p.user_id));
+  auto same = [](std::string a, std::string b) {
+    while (!a.empty() && a.back() == '/') a.pop_back();
+    while (!b.empty() && b.back() == '/') b.pop_back();
+    auto lower_origin = [](std::string& u) {
+      size_t end = u.find('/', u.find("://") == std::string::npos ? 0 : u.find("://") + 3);
+      for (size_t i = 0; i < std::min(end, u.size()); ++i)
+        u[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(u[i])));
+    };
+    lower_origin(a);
+    lower_origin(b);
+    return a == b;
+  };
+  for (const store::SyncPair& e : existing) {
+    if (e.provider == p.provider && same(e.calendar, p.calendar)) {
+      return Status::AlreadyExists(fmt::format(
+          "calendar: you already sync this calendar in pair {} ({}); remove that pair first "
+          "(tandem sync pair remove {}) to pair it again",
+          e.id, e.calendar, e.id));
+    }
+  }
   // The provider must be known (the calendar itself is checked at Init).
   if (auto* registry = dynamic_cast<ProviderRegistry*>(o_.providers);
       registry && !registry->Knows(p.provider)) {

@@ -601,6 +601,15 @@ TEST_F(SyncServiceTest, AnUpdateLogsTheVersionItReplacedOnEitherSide) {
   EXPECT_EQ(updates, 2);
 }
 
+TEST_F(SyncServiceTest, ASecondPairOfTheSameCalendarIsRefusedNamingTheFirst) {
+  auto again = service_->AddPair({.user_id = "user-1", .provider = "memory", .calendar = "mem:1/"});
+  ASSERT_EQ(again.status().code(), Code::kAlreadyExists) << again.status().ToString();
+  EXPECT_NE(again.status().message().find(pair_id_), std::string::npos) << again.status().ToString();
+  // Another user, or another calendar, is fine.
+  EXPECT_TRUE(service_->AddPair({.user_id = "user-2", .provider = "memory", .calendar = "mem:1"}).ok());
+  EXPECT_TRUE(service_->AddPair({.user_id = "user-1", .provider = "memory", .calendar = "mem:2"}).ok());
+}
+
 TEST_F(SyncServiceTest, ASeriesWithNoOccurrenceInTheWindowIsLoggedAsLeftOut) {
   ASSERT_TRUE(service_->Init(pair_id_).ok());
   external_.UserPut("old", Event("old", "Old series", "20200106T090000Z", "20200106T100000Z",
