@@ -94,14 +94,14 @@ class Run {
     if (!options_.initialize) {
       if (pair_.identity.empty()) {
         return Status::PreconditionFailed(fmt::format(
-            "sync pair {} is not initialized: run the initialization first (sync init {})",
+            "sync pair {} is not initialized: run the initialization first (tandem sync pair init {})",
             pair_.id, pair_.id));
       }
       if (identity != pair_.identity) {
         return Status::PreconditionFailed(fmt::format(
             "the external calendar of sync pair {} is not the one it was initialized with "
             "(initialized: {}; now: {}); nothing was synced. If the calendar was replaced on "
-            "purpose, re-initialize the pair (sync init {}): existing events are paired again, "
+            "purpose, re-initialize the pair (tandem sync pair init {}): existing events are paired again, "
             "nothing is duplicated.",
             pair_.id, pair_.identity, identity, pair_.id));
       }

@@ -46,7 +46,7 @@ std::string EncodeQuery(const QueryParams& query) {
   return out;
 }
 
-Status StatusFromErrorResponse(const http::Response& response) {
+Status StatusFromErrorResponse(const http::Response& response, bool record_write) {
   Status base = http::StatusForHttpError(response, "request");
   if (response.status == 422) base = Status::InvalidArgument("");
   // A server that answers with a bug is reachable: that is an error, not "down".
@@ -63,7 +63,10 @@ Status StatusFromErrorResponse(const http::Response& response) {
       message = err->get<std::string>();
     }
   }
-  if (response.status == 412) message = std::string(kChangedMeanwhile);
+  // A record's 412 means its version moved on; other 412s (a sync pair whose
+  // calendar was replaced, ...) carry their own explanation.
+  if (response.status == 412 && (record_write || message.empty()))
+    message = std::string(kChangedMeanwhile);
   if (message.empty()) {
     std::string_view body(response.body);
     if (!body.empty() && body.size() < 200 && body.find('<') == std::string_view::npos) {
@@ -101,7 +104,8 @@ Result<http::Response> ApiClient::Exchange(std::string_view method, std::string_
         fmt::format("cannot reach {}: {}", server_, s.message()));
   }
   if (response->status < 200 || response->status > 299) {
-    return StatusFromErrorResponse(*response);
+    const bool sync_call = path.rfind("/api/v1/sync/", 0) == 0;
+    return StatusFromErrorResponse(*response, !sync_call);
   }
   return response;
 }

@@ -89,7 +89,9 @@ class ApiClient {
 std::string EncodeQuery(const QueryParams& query);
 // The Status for an HTTP error answer, with the server's message when its body
 // is a JSON error ({"error": {"code", "message"}} or {"error": "...", "message": ...}).
-Status StatusFromErrorResponse(const http::Response& response);
+// `record_write`: a 412 is a record's moved version (kChangedMeanwhile); else the
+// server's own message is kept.
+Status StatusFromErrorResponse(const http::Response& response, bool record_write = true);
 
 // A real HttpSend over tandem::http::Client: fails fast (connect timeout 5 s,
 // two attempts) because a person is waiting.
