@@ -140,7 +140,8 @@ TEST(FloatingTimeTest, ReadInTheUsersZoneAndWrittenBackFloating) {
   ny.default_zone = "America/New_York";
   auto again = ParseEvent(*ics, ny);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again->activity.start, At("2026-12-10T14:00:00Z"));
+  EXPECT_EQ(again->activity.start, At("2026-12-10T14:00:00Z"));  // EST = UTC-5
+  EXPECT_EQ(again->activity.time_zone, "America/New_York");
 }
 
 TEST(FloatingTimeTest, AZonedEventStaysZoned) {

@@ -96,17 +96,6 @@ TEST(ParseEventTest, DurationInsteadOfDtend) {
   EXPECT_EQ(e->activity.time_zone, "");  // UTC
 }
 
-TEST(ParseEventTest, FloatingTimeUsesDefaultZone) {
-  MapOptions opt;
-  opt.default_zone = "America/New_York";
-  auto e = ParseEvent(Wrap("BEGIN:VEVENT\r\nUID:f\r\nDTSTART:20260115T090000\r\n"
-                           "DTEND:20260115T100000\r\nEND:VEVENT\r\n"),
-                      opt);
-  ASSERT_TRUE(e.ok()) << e.status().ToString();
-  EXPECT_EQ(e->activity.start, At("2026-01-15T14:00:00Z"));  // EST = UTC-5
-  EXPECT_EQ(e->activity.time_zone, "America/New_York");
-}
-
 TEST(ParseEventTest, ShowAsFromBusyStatusWinsOverTransp) {
   struct Case {
     const char* props;

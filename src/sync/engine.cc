@@ -566,14 +566,10 @@ class Run {
   Status ApplyUpdate(const Action& a) {
     const Observation& src = *a.source();
     Observation cur = Current(a, a.target);
-    TANDEM_ASSIGN_OR_RETURN(std::string current_ical, IcalOf(cur));
-    if (current_ical.empty()) {
-      // Not read this run (only the other side changed): read it, since the log
-      // keeps every version an update replaces (S11), and a reminder kept as the
-      // target has it (S10) is taken from it.
-      TANDEM_ASSIGN_OR_RETURN(std::vector<Item> items, SideOf(a.target).GetMany({cur.href}));
-      if (!items.empty()) current_ical = items.front().ical;
-    }
+    // Read even when this run did not see the target (only the other side
+    // changed): the log keeps every version an update replaces (S11), and a
+    // reminder kept as the target has it (S10) is taken from it.
+    TANDEM_ASSIGN_OR_RETURN(std::string current_ical, CurrentIcal(a, a.target));
     TANDEM_ASSIGN_OR_RETURN(
         std::string ical, PrepareFor(a, a.target, current_ical.empty() ? nullptr : &current_ical));
     // The losing version of a conflict goes to the log before it is overwritten,

@@ -5,24 +5,14 @@
 # the server side is changed with plain HTTP (curl), never with Tandem's code.
 set -euo pipefail
 TANDEMD=$1; TANDEM=$2; PEERS=$3
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-e2e.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" != 1 ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- tandemd log:" >&2; tail -40 "$WORK/tandemd.log" >&2 || true; exit 1; }
-step() { echo "== $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+E2E_NAME=e2e
+source "$(dirname "$0")/common.sh"
+FAIL_LOGS=("$WORK/tandemd.log")
 
 DAV_PORT=$(free_port); API_PORT=$(free_port)
 export HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config"; mkdir -p "$HOME"
 step "start Radicale on 127.0.0.1:$DAV_PORT"
-RAD_PID=$(bash "$PEERS/start-radicale.sh" "$DAV_PORT" "$WORK/radicale" alice secret crm 2>"$WORK/radicale-start.log") \
-  || { cat "$WORK/radicale-start.log"; fail "radicale did not start"; }
-PIDS+=("$RAD_PID")
+start_radicale "$PEERS" "$DAV_PORT"
 CAL="http://127.0.0.1:$DAV_PORT/alice/crm/"
 dav() { curl -sS -u alice:secret "$@"; }
 count_events() {

@@ -6,21 +6,12 @@
 # overlap in time: the pair's lease lets only one node run it at a time.
 set -euo pipefail
 TANDEMD=$1; TANDEM=$2; PEERS=$3
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-2nodes.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ "${KEEP:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$WORK"/node-*.log >&2 || true; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+E2E_NAME=2nodes
+source "$(dirname "$0")/common.sh"
+FAIL_LOGS=("$WORK/node-a.log" "$WORK/node-b.log")
 DAV_PORT=$(free_port); PA=$(free_port); PB=$(free_port)
 export HOME="$WORK/home"; mkdir -p "$HOME"
-RAD_PID=$(bash "$PEERS/start-radicale.sh" "$DAV_PORT" "$WORK/radicale" alice secret crm 2>"$WORK/radicale.err") \
-  || { cat "$WORK/radicale.err"; fail "radicale did not start"; }
-PIDS+=("$RAD_PID")
+start_radicale "$PEERS" "$DAV_PORT"
 start_node() {  # NAME PORT [flags]
   "$TANDEMD" --data-dir "$WORK/data" --listen "127.0.0.1:$2" "${@:3}" >"$WORK/node-$1.log" 2>&1 &
   PIDS+=($!)
