@@ -80,9 +80,10 @@ Status Overhead(const OverheadArgs& a) {
     TANDEM_ASSIGN_OR_RETURN(db, store::sqlite::Database::Open({.path = a.lease_db}));
     TANDEM_RETURN_IF_ERROR(scheduler::PairLeases::Migrate(*db));
     leases = std::make_unique<scheduler::PairLeases>(*db, "bench");
-    hooks.acquire = [&](const std::string& id) -> Result<bool> {
+    hooks.acquire = [&](const std::string& id) -> Result<scheduler::LeaseAnswer> {
       std::lock_guard lock(lease_mu);
-      return leases->Acquire(id, clock.Now(), std::chrono::minutes(15));
+      TANDEM_ASSIGN_OR_RETURN(auto s, leases->Acquire(id, clock.Now(), std::chrono::seconds(60)));
+      return scheduler::LeaseAnswer{s.acquired, s.holder};
     };
     hooks.release = [&](const std::string& id) {
       std::lock_guard lock(lease_mu);

@@ -3,6 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
 #include <set>
 
 #include "http/client.h"
@@ -37,12 +41,22 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
 
   TANDEM_ASSIGN_OR_RETURN(cs->lease_db_, store::sqlite::Database::Open({.path = o.database_path}));
   TANDEM_RETURN_IF_ERROR(scheduler::PairLeases::Migrate(*cs->lease_db_));
-  cs->leases_ = std::make_unique<scheduler::PairLeases>(*cs->lease_db_, "tandemd-" + o.random->Hex(8));
+  std::string node = o.node_name;
+  if (node.empty()) {
+    char host[256] = {};
+    node = gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "localhost";
+  }
+  cs->leases_ = std::make_unique<scheduler::PairLeases>(
+      *cs->lease_db_, scheduler::PairLeases::MakeHolder(node, static_cast<int>(getpid()), o.random->Hex(4)));
 
   scheduler::LeaseHooks hooks;
-  hooks.acquire = [self](const std::string& id) -> Result<bool> {
+  hooks.acquire = [self](const std::string& id) -> Result<scheduler::LeaseAnswer> {
     std::lock_guard lock(self->lease_mu_);
-    return self->leases_->Acquire(id, self->o_.clock->Now(), self->o_.lease_ttl);
+    TANDEM_ASSIGN_OR_RETURN(auto state,
+                            self->leases_->Acquire(id, self->o_.clock->Now(), self->o_.lease_ttl));
+    if (state.took_over_dead)
+      spdlog::info("sync pair {}: took over the lease of a process of this node that is gone", id);
+    return scheduler::LeaseAnswer{state.acquired, state.Describe()};
   };
   hooks.release = [self](const std::string& id) {
     std::lock_guard lock(self->lease_mu_);
@@ -61,8 +75,9 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
   }
   cs->runner_->Start();
   cs->watcher_ = std::thread([self] { self->WatchFeed(); });
-  spdlog::info("calendar sync: {} pair(s), server job {}, {} worker(s)", pairs.size(),
-               o.schedule.server_job ? "on" : "off", o.workers);
+  spdlog::info("calendar sync: {} pair(s), server job {}, {} worker(s), lease holder {}",
+               pairs.size(), o.schedule.server_job ? "on" : "off", o.workers,
+               cs->leases_->holder());
   return cs;
 }
 
@@ -72,6 +87,7 @@ void CalendarSync::Stop() {
   if (stopping_.exchange(true)) return;
   watch_cv_.notify_all();
   if (watcher_.joinable()) watcher_.join();
+  background_.join();  // discoveries and dry runs in progress finish
   if (runner_) runner_->Stop();
 }
 
@@ -101,9 +117,24 @@ Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
   return std::unique_ptr<sync::CalendarSide>(std::move(cal));
 }
 
-Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested,
-                                              bool initialize_now,
-                                              Result<sync::RunReport>* init_report) {
+void CalendarSync::AddPair(const sync::NewSyncPair& requested, bool initialize_now,
+                           AddDone done) {
+  boost::asio::post(background_, [this, requested, initialize_now, done = std::move(done)] {
+    auto added = AddPairNow(requested, /*run_at_once=*/!initialize_now);
+    if (!added.ok() || !initialize_now) {
+      done(std::move(added), Status::Unavailable("not initialized yet"));
+      return;
+    }
+    store::SyncPair pair = *added;
+    RunNow(pair.id, RunRequest{.initialize = true},
+           [pair, done](Result<sync::RunReport> report) { done(pair, std::move(report)); });
+  });
+}
+
+// Discovery, the check of the credentials, and the stored pair (no run).
+Result<store::SyncPair> CalendarSync::AddPairNow(const sync::NewSyncPair& requested,
+                                                 bool run_at_once) {
+  if (stopping_) return Status::Unavailable("the server is shutting down");
   sync::NewSyncPair pair = requested;
   if (pair.provider == "caldav") {
     // Accept a server, principal or home URL too: discovery finds the calendar,
@@ -139,13 +170,10 @@ Result<store::SyncPair> CalendarSync::AddPair(const sync::NewSyncPair& requested
     std::lock_guard lock(known_mu_);
     known_pairs_.insert(added.id);
   }
-  runner_->AddPair(added.id, added.user_id, true, /*run_at_once=*/!initialize_now);
+  // Its first run is the initialization: at once, unless the caller runs it.
+  runner_->AddPair(added.id, added.user_id, true, run_at_once);
   spdlog::info("sync pair {} added for user {}: {} {}", added.id, added.user_id, added.provider,
                added.calendar);
-  if (initialize_now) {
-    auto report = RunNow(added.id, RunRequest{.initialize = true});
-    if (init_report) *init_report = std::move(report);
-  }
   return added;
 }
 
@@ -214,22 +242,66 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
           (init ? "initialized: " : "") + report->Summary()};
 }
 
-Result<sync::RunReport> CalendarSync::RunNow(const std::string& pair_id, const RunRequest& r) {
-  TANDEM_ASSIGN_OR_RETURN(auto pair, state_->GetPair(pair_id));
+void CalendarSync::RunNow(const std::string& pair_id, const RunRequest& r, RunDone done) {
+  auto pair = state_->GetPair(pair_id);
+  if (!pair.ok()) return done(pair.status());
   if (r.dry_run) {
-    bool init = r.initialize || pair.identity.empty();
-    return init ? service_->Init(pair_id, true) : service_->RunNow(pair_id, true, r.force);
+    // A plan only: it writes nothing, so it needs no lease; it reads the
+    // calendar, so it runs on a background thread.
+    bool init = r.initialize || pair->identity.empty();
+    boost::asio::post(background_, [this, pair_id, init, force = r.force, done = std::move(done)] {
+      done(init ? service_->Init(pair_id, true) : service_->RunNow(pair_id, true, force));
+    });
+    return;
   }
   {
     std::lock_guard lock(flags_mu_);
     if (r.force) force_next_.insert(pair_id);
     if (r.initialize) init_next_.insert(pair_id);
   }
-  TANDEM_ASSIGN_OR_RETURN(auto outcome, runner_->RunNowAndWait(pair_id));
-  std::lock_guard lock(flags_mu_);
-  auto it = last_reports_.find(pair_id);
-  if (it == last_reports_.end()) return Status::Unavailable("sync pair " + pair_id + ": " + outcome.error);
-  return it->second;
+  auto on_result = [this, pair_id, done](const scheduler::PairRunResult& outcome) {
+    std::unique_lock lock(flags_mu_);
+    if (!outcome.ran) {
+      force_next_.erase(pair_id);
+      init_next_.erase(pair_id);
+      lock.unlock();
+      if (outcome.busy_elsewhere)
+        return done(Status::Conflict("sync pair " + pair_id + " is " + outcome.error +
+                                     "; its result will show in `tandem sync status`"));
+      return done(Status::Unavailable("sync pair " + pair_id + ": " + outcome.error));
+    }
+    auto it = last_reports_.find(pair_id);
+    if (it == last_reports_.end()) {
+      lock.unlock();
+      return done(Status::Unavailable("sync pair " + pair_id + ": " + outcome.error));
+    }
+    Result<sync::RunReport> report = it->second;
+    lock.unlock();
+    done(std::move(report));
+  };
+  if (Status s = runner_->RunNow(pair_id, std::move(on_result)); !s.ok()) {
+    std::lock_guard lock(flags_mu_);
+    force_next_.erase(pair_id);
+    init_next_.erase(pair_id);
+    done(s);
+  }
+}
+
+Result<sync::RunReport> CalendarSync::RunNowAndWait(const std::string& pair_id,
+                                                     const RunRequest& request) {
+  auto promise = std::make_shared<std::promise<Result<sync::RunReport>>>();
+  auto future = promise->get_future();
+  RunNow(pair_id, request, [promise](Result<sync::RunReport> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+void CalendarSync::RenewLeases() {
+  Instant now = o_.clock->Now();
+  if (now < next_renewal_) return;
+  next_renewal_ = now + o_.lease_ttl / 3;
+  std::lock_guard lock(lease_mu_);
+  if (auto n = leases_->RenewAll(now, o_.lease_ttl); !n.ok())
+    spdlog::warn("calendar sync: renewing the leases of running pairs: {}", n.status().ToString());
 }
 
 void CalendarSync::RefreshPairs() {
@@ -264,6 +336,7 @@ void CalendarSync::WatchFeed() {
       watch_cv_.wait_for(lock, o_.feed_poll, [&] { return stopping_.load(); });
     }
     if (stopping_) return;
+    RenewLeases();
     ExpireSessions();
     if (o_.clock->Now() >= next_refresh) {
       RefreshPairs();

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,7 +41,11 @@ struct CalendarSyncOptions {
   int workers = 2;
   std::string ca_file;  // extra CA bundle for CalDAV servers with a private CA
   std::string default_zone = "UTC";  // floating times of users without a zone
-  Duration lease_ttl = std::chrono::minutes(15);
+  // A run's lease: short, renewed every third of it while the run lasts; a
+  // process that dies leaves it for at most this long (a restarted process of
+  // the same node takes it at once).
+  Duration lease_ttl = std::chrono::seconds(60);
+  std::string node_name;  // empty: the host name
   Duration feed_poll = std::chrono::seconds(1);
   // How often the pairs are re-read from the database, so pairs added or removed
   // through another tandemd on the same database are scheduled here too.
@@ -64,11 +70,13 @@ class CalendarSync {
   // The sealed form kept in SyncPair::credential_ref.
   Result<std::string> Seal(const CalendarCredentials& credentials) const;
 
-  // Adds a pair and schedules it (its first run initializes it, S13). With
-  // `initialize_now` the initialization runs before this returns (its report in
-  // `*init_report`), and no scheduled run races it.
-  Result<store::SyncPair> AddPair(const sync::NewSyncPair& pair, bool initialize_now = false,
-                                  Result<sync::RunReport>* init_report = nullptr);
+  // Adds a pair and schedules it (its first run initializes it, S13). Discovery
+  // and the check of the credentials run on a background thread; `done` gets the
+  // pair. With `initialize_now` the initialization runs first (its report is the
+  // second argument), and no scheduled run races it. `done` runs on a
+  // background thread, never inside this call.
+  using AddDone = std::function<void(Result<store::SyncPair>, Result<sync::RunReport>)>;
+  void AddPair(const sync::NewSyncPair& pair, bool initialize_now, AddDone done);
   Status RemovePair(const std::string& pair_id);
 
   // Session events from the API (S6).
@@ -83,8 +91,16 @@ class CalendarSync {
     bool force = false;    // past the mass-deletion guard
     bool initialize = false;  // S13/S14: (re-)initialize, e.g. after an identity change
   };
-  // S15: runs the pair now (after a run in progress) and returns its report.
-  Result<sync::RunReport> RunNow(const std::string& pair_id, const RunRequest& request);
+  // S15: runs the pair now (after a run in progress here) and gives `done` its
+  // report, on a background thread. A pair that another process runs at the
+  // moment gives Conflict at once, naming the node and since when.
+  using RunDone = std::function<void(Result<sync::RunReport>)>;
+  void RunNow(const std::string& pair_id, const RunRequest& request, RunDone done);
+  // The blocking form (tests and tools; never on an HTTP worker).
+  Result<sync::RunReport> RunNowAndWait(const std::string& pair_id, const RunRequest& request);
+
+  // This process's lease holder id ("<node>/<pid>/<random>").
+  const std::string& lease_holder() const { return leases_->holder(); }
 
  private:
   explicit CalendarSync(const CalendarSyncOptions& options) : o_(options) {}
@@ -92,7 +108,9 @@ class CalendarSync {
   // The HTTP auth sealed in a pair's credential_ref (none when empty); Corruption
   // when the sealed text does not hold {"user", "password"}.
   Result<http::Auth> AuthOf(const std::string& credential_ref) const;
+  Result<store::SyncPair> AddPairNow(const sync::NewSyncPair& pair, bool run_at_once);
   void WatchFeed();
+  void RenewLeases();
   void ExpireSessions();
   void RefreshPairs();
   std::set<std::string> known_pairs_;  // touched by the watcher thread and AddPair/RemovePair
@@ -106,6 +124,9 @@ class CalendarSync {
   std::mutex lease_mu_;
   std::unique_ptr<scheduler::PairLeases> leases_;
   std::unique_ptr<scheduler::SyncRunner> runner_;
+  // Discovery and dry runs: network work that no HTTP worker waits for.
+  boost::asio::thread_pool background_{2};
+  Instant next_renewal_{};
 
   std::mutex flags_mu_;
   std::set<std::string> force_next_, init_next_;                  // guarded by flags_mu_

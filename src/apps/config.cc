@@ -40,6 +40,8 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       ReadKey(s, "workers", &config->sync_workers);
       ReadKey(s, "ca_file", &config->sync_ca_file);
       ReadKey(s, "secret_key_file", &config->secret_key_file);
+      ReadKey(s, "node_name", &config->sync_node_name);
+      ReadKey(s, "lease_seconds", &config->sync_lease_seconds);
     }
     if (root.contains("admin")) {
       const auto& admin = toml::find(root, "admin");
@@ -86,6 +88,10 @@ Status Validate(const DaemonConfig& c) {
     return Status::InvalidArgument("sync.interval_minutes: must be from 1 to 1440");
   if (c.sync_workers < 1 || c.sync_workers > 64)
     return Status::InvalidArgument("sync.workers: must be from 1 to 64");
+  if (c.sync_lease_seconds < 3 || c.sync_lease_seconds > 3600)
+    return Status::InvalidArgument("sync.lease_seconds: must be from 3 to 3600");
+  if (c.sync_node_name.find('/') != std::string::npos)
+    return Status::InvalidArgument("sync.node_name: must not contain '/'");
   if (c.data_dir.empty()) return Status::InvalidArgument("data_dir: must not be empty");
   return Status::Ok();
 }

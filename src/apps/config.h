@@ -31,12 +31,17 @@ struct DaemonConfig {
   int sync_workers = 2;                   // [sync] workers: runs at once
   std::string sync_ca_file;               // [sync] ca_file: extra CA bundle for CalDAV servers
   std::string secret_key_file;            // [sync] secret_key_file (default <data_dir>/secret.key)
+  // [sync] node_name: this node's name in pair leases ("running on node ...");
+  // empty = the host name. Processes of one node recognize each other's dead
+  // leases (a restarted tandemd takes its pairs back at once).
+  std::string sync_node_name;
+  int sync_lease_seconds = 60;            // [sync] lease_seconds: a run's lease, renewed while it lasts
 };
 
 // Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
 // log_level, threads, demo, time_zone, [auth] session_hours, [feed] tombstone_days, [admin]
 // login / password, [http] body_limit_bytes, [sync] server_job / interval_minutes /
-// workers / ca_file / secret_key_file. InvalidArgument naming the key (or
+// workers / ca_file / secret_key_file / node_name / lease_seconds. InvalidArgument naming the key (or
 // the parse error with its line) when the file is unreadable or wrong.
 Status LoadConfigFile(const std::string& path, DaemonConfig* config);
 

@@ -149,12 +149,25 @@ class SyncRoutes {
   http::Handler Authed(Body body) {
     return [this, body](const ServerRequest& r) -> ServerResponse {
       auto caller = auth_->Authenticate(r.Header("Authorization"));
-      if (!caller.ok()) {
-        return api::ErrorResponse(caller.status())
-            .SetHeader("WWW-Authenticate", "Bearer realm=\"tandem\"");
-      }
+      if (!caller.ok()) return Refused(caller.status());
       return body(*caller, r);
     };
+  }
+
+  // Routes whose work is slow (a sync run, discovery on a remote server): the
+  // handler returns at once and answers through the Responder when it is done.
+  using DeferredBody =
+      std::function<void(const api::Caller&, const ServerRequest&, http::Responder)>;
+  http::DeferredHandler AuthedDeferred(DeferredBody body) {
+    return [this, body](const ServerRequest& r, http::Responder respond) {
+      auto caller = auth_->Authenticate(r.Header("Authorization"));
+      if (!caller.ok()) return respond(Refused(caller.status()));
+      body(*caller, r, std::move(respond));
+    };
+  }
+
+  static ServerResponse Refused(const Status& s) {
+    return api::ErrorResponse(s).SetHeader("WWW-Authenticate", "Bearer realm=\"tandem\"");
   }
 
   // The pair, when the caller may use it; NotFound otherwise (no existence leak).
@@ -182,50 +195,64 @@ class SyncRoutes {
     return api::JsonResponse(200, Json{{"items", items}});
   }
 
-  ServerResponse AddPair(const api::Caller& c, const ServerRequest& r) {
+  void AddPair(const api::Caller& c, const ServerRequest& r, http::Responder respond) {
     Json j = Json::parse(r.body, nullptr, false);
     if (j.is_discarded() || !j.is_object())
-      return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
+      return respond(api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object")));
+    auto text = [&j](const char* name) -> Result<std::string> {
+      if (!j.contains(name) || j[name].is_null()) return std::string();
+      if (!j[name].is_string())
+        return Status::InvalidArgument(fmt::format("{}: must be a string", name));
+      return j[name].get<std::string>();
+    };
     sync::NewSyncPair pair;
     pair.user_id = c.user.id;
-    if (j.contains("user_id") && j["user_id"].is_string() && j["user_id"] != c.user.id) {
+    auto user_id = text("user_id"), provider = text("provider"), calendar = text("calendar"),
+         user = text("user"), password = text("password");
+    for (const auto* f : {&user_id, &provider, &calendar, &user, &password})
+      if (!f->ok()) return respond(api::ErrorResponse(f->status()));
+    if (!user_id->empty() && *user_id != c.user.id) {
       if (!c.viewer.admin)
-        return api::ErrorResponse(
-            Status::PermissionDenied("user_id: only admins add pairs for other users"));
-      pair.user_id = j["user_id"].get<std::string>();
+        return respond(api::ErrorResponse(
+            Status::PermissionDenied("user_id: only admins add pairs for other users")));
+      pair.user_id = *user_id;
     }
-    pair.provider = j.value("provider", "");
-    pair.calendar = j.value("calendar", "");
+    pair.provider = *provider;
+    pair.calendar = *calendar;
     if (pair.provider != "caldav" && pair.provider != "vdir")
-      return api::ErrorResponse(Status::InvalidArgument("provider: must be caldav or vdir"));
+      return respond(api::ErrorResponse(Status::InvalidArgument("provider: must be caldav or vdir")));
     if (pair.calendar.empty())
-      return api::ErrorResponse(Status::InvalidArgument("calendar: the calendar URL or folder is required"));
+      return respond(api::ErrorResponse(
+          Status::InvalidArgument("calendar: the calendar URL or folder is required")));
     if (pair.provider == "vdir" && !c.viewer.admin)
-      return api::ErrorResponse(Status::PermissionDenied(
-          "provider: a folder on the server (vdir) can only be paired by an admin"));
-    std::string user = j.value("user", ""), password = j.value("password", "");
-    if (!user.empty() || !password.empty()) {
-      auto sealed = sync_->Seal({user, password});
-      if (!sealed.ok()) return api::ErrorResponse(sealed.status());
+      return respond(api::ErrorResponse(Status::PermissionDenied(
+          "provider: a folder on the server (vdir) can only be paired by an admin")));
+    if (!user->empty() || !password->empty()) {
+      auto sealed = sync_->Seal({*user, *password});
+      if (!sealed.ok()) return respond(api::ErrorResponse(sealed.status()));
       pair.credential_ref = *sealed;
     }
     if (j.contains("options")) {
-      if (Status s = MergeOptions(j["options"], &pair.options); !s.ok()) return api::ErrorResponse(s);
+      if (Status s = MergeOptions(j["options"], &pair.options); !s.ok())
+        return respond(api::ErrorResponse(s));
     }
     // ?init=true initializes at once (S13) and answers with its report too.
     bool init = QueryTrue(r, "init");
-    Result<sync::RunReport> report = Status::Unavailable("not initialized yet");
-    auto added = sync_->AddPair(pair, init, &report);
-    if (!added.ok()) return api::ErrorResponse(added.status());
-    spdlog::info("sync pair {} added by {} ({} {})", added->id, c.user.login, added->provider,
-                 added->calendar);
-    Json body = PairJson(*added, nullptr);
-    if (init) {
-      body["initialization"] = report.ok() ? ReportJson(*report)
-                                           : Json{{"error", std::string(CodeName(report.status().code()))},
-                                                  {"message", report.status().message()}};
-    }
-    return api::JsonResponse(201, body).SetHeader("Location", "/api/v1/sync/pairs/" + added->id);
+    std::string login = c.user.login;
+    sync_->AddPair(pair, init, [init, login, respond](Result<store::SyncPair> added,
+                                                      Result<sync::RunReport> report) {
+      if (!added.ok()) return respond(api::ErrorResponse(added.status()));
+      spdlog::info("sync pair {} added by {} ({} {})", added->id, login, added->provider,
+                   added->calendar);
+      Json body = PairJson(*added, nullptr);
+      if (init) {
+        body["initialization"] =
+            report.ok() ? ReportJson(*report)
+                        : Json{{"error", std::string(CodeName(report.status().code()))},
+                               {"message", report.status().message()}};
+      }
+      respond(api::JsonResponse(201, body).SetHeader("Location", "/api/v1/sync/pairs/" + added->id));
+    });
   }
 
   ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {
@@ -258,15 +285,16 @@ class SyncRoutes {
     return ServerResponse::Empty(204);
   }
 
-  ServerResponse Run(const api::Caller& c, const ServerRequest& r, bool init) {
+  void Run(const api::Caller& c, const ServerRequest& r, bool init, http::Responder respond) {
     auto p = OwnPair(c, r.PathParam("id"));
-    if (!p.ok()) return api::ErrorResponse(p.status());
+    if (!p.ok()) return respond(api::ErrorResponse(p.status()));
     CalendarSync::RunRequest req{.dry_run = QueryTrue(r, "dry_run"),
                                  .force = QueryTrue(r, "force"),
                                  .initialize = init};
-    auto report = sync_->RunNow(p->id, req);
-    if (!report.ok()) return api::ErrorResponse(report.status());
-    return api::JsonResponse(200, ReportJson(*report));
+    sync_->RunNow(p->id, req, [respond](Result<sync::RunReport> report) {
+      if (!report.ok()) return respond(api::ErrorResponse(report.status()));
+      respond(api::JsonResponse(200, ReportJson(*report)));
+    });
   }
 
   ServerResponse Log(const api::Caller& c, const ServerRequest& r) {
@@ -350,18 +378,22 @@ void RegisterSyncRoutes(http::Router* router, api::Authenticator* auth, Calendar
     });
   };
   router->Add("GET", "/api/v1/sync/pairs", bind(&SyncRoutes::ListPairs));
-  router->Add("POST", "/api/v1/sync/pairs", bind(&SyncRoutes::AddPair));
+  router->AddDeferred("POST", "/api/v1/sync/pairs",
+                      routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
+                                                      http::Responder respond) {
+                        routes->AddPair(c, r, std::move(respond));
+                      }));
   router->Add("GET", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::GetPair));
   router->Add("PATCH", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::PatchPair));
   router->Add("DELETE", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::DeletePair));
-  router->Add("POST", "/api/v1/sync/pairs/{id}/run",
-              routes->Authed([routes](const api::Caller& c, const ServerRequest& r) {
-                return routes->Run(c, r, false);
-              }));
-  router->Add("POST", "/api/v1/sync/pairs/{id}/init",
-              routes->Authed([routes](const api::Caller& c, const ServerRequest& r) {
-                return routes->Run(c, r, true);
-              }));
+  for (bool init : {false, true}) {
+    router->AddDeferred("POST", init ? "/api/v1/sync/pairs/{id}/init" : "/api/v1/sync/pairs/{id}/run",
+                        routes->AuthedDeferred([routes, init](const api::Caller& c,
+                                                              const ServerRequest& r,
+                                                              http::Responder respond) {
+                          routes->Run(c, r, init, std::move(respond));
+                        }));
+  }
   router->Add("GET", "/api/v1/sync/pairs/{id}/log", bind(&SyncRoutes::Log));
   router->Add("GET", "/api/v1/sync/pairs/{id}/runs", bind(&SyncRoutes::Runs));
   router->Add("GET", "/api/v1/sync/status", bind(&SyncRoutes::SyncStatus));

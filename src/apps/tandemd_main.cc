@@ -172,6 +172,8 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   sync_options.workers = config.sync_workers;
   sync_options.ca_file = config.sync_ca_file;
   sync_options.default_zone = *zone;
+  sync_options.node_name = config.sync_node_name;
+  sync_options.lease_ttl = std::chrono::seconds(config.sync_lease_seconds);
   sync_options.schedule.server_job = config.sync_server_job;
   sync_options.schedule.user_interval = std::chrono::minutes(config.sync_interval_minutes);
   sync_options.schedule.server_interval = std::chrono::minutes(config.sync_interval_minutes);
@@ -213,9 +215,11 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
     }
     if (Status s = rest.Maintain(); !s.ok()) spdlog::warn("housekeeping: {}", s.ToString());
   }
-  (*server)->Stop(std::chrono::seconds(10));
+  (*server)->Stop(std::chrono::seconds(10));  // no new requests
+  // Runs in progress finish, none start; callers waiting for a run get its
+  // result or "shutting down", so the server's last answers can go out.
+  (*calendar_sync)->Stop();
   (*server)->Wait();
-  (*calendar_sync)->Stop();  // runs in progress finish; none start
   spdlog::info("stopped");
   return kExitOk;
 }

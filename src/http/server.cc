@@ -135,10 +135,25 @@ ServerResponse& ServerResponse::SetHeader(std::string name, std::string value) {
 // --- Router
 
 void Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
+  AddDeferred(method, pattern,
+              [h = std::move(handler)](const ServerRequest& r, Responder respond) { respond(h(r)); });
+}
+
+void Router::AddDeferred(std::string_view method, std::string_view pattern,
+                         DeferredHandler handler) {
   routes_.push_back({Route{std::string(method), SplitPath(pattern)}, std::move(handler)});
 }
 
 ServerResponse Router::Dispatch(ServerRequest* request) const {
+  std::optional<ServerResponse> answer;
+  Dispatch(request, [&answer](ServerResponse r) {
+    if (!answer) answer = std::move(r);
+  });
+  if (!answer) return DefaultError(500, "the handler did not answer during the call");
+  return std::move(*answer);
+}
+
+void Router::Dispatch(ServerRequest* request, Responder respond) const {
   std::vector<std::string> segments = SplitPath(request->path);
   std::string allowed;
   for (const auto& [route, handler] : routes_) {
@@ -162,14 +177,14 @@ ServerResponse Router::Dispatch(ServerRequest* request) const {
       continue;
     }
     request->path_params = std::move(params);
-    return handler(*request);
+    return handler(*request, std::move(respond));
   }
   if (!allowed.empty()) {
-    if (method_not_allowed_) return method_not_allowed_(*request, allowed);
-    return DefaultError(405, "method not allowed").SetHeader("Allow", allowed);
+    if (method_not_allowed_) return respond(method_not_allowed_(*request, allowed));
+    return respond(DefaultError(405, "method not allowed").SetHeader("Allow", allowed));
   }
-  if (not_found_) return not_found_(*request);
-  return DefaultError(404, "not found");
+  if (not_found_) return respond(not_found_(*request));
+  respond(DefaultError(404, "not found"));
 }
 
 // --- Server
@@ -320,18 +335,45 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // HEAD is answered as GET without the body (RFC 9110 9.3.2).
     head_ = request.method == "HEAD";
     if (head_) request.method = "GET";
-    ServerResponse response;
+    auto reply = std::make_shared<Reply>(shared_from_this());
     try {
-      response = server_->router.Dispatch(&request);
+      server_->router.Dispatch(&request, [reply](ServerResponse r) { reply->Answer(std::move(r)); });
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} threw: {}", request.method, request.path, e.what());
-      response = server_->options.error_response(500, "internal error");
+      reply->Answer(server_->options.error_response(500, "internal error"));
     } catch (...) {
       spdlog::error("http: handler for {} {} threw", request.method, request.path);
-      response = server_->options.error_response(500, "internal error");
+      reply->Answer(server_->options.error_response(500, "internal error"));
     }
-    Send(std::move(response));
   }
+
+  // The one answer to a request: sent on the connection's strand, whichever
+  // thread gives it. It keeps the io_context running until it is given (a
+  // dropped Reply answers 500), so a late answer never meets a stopped server.
+  class Reply {
+   public:
+    explicit Reply(std::shared_ptr<Connection> c)
+        : conn_(std::move(c)), work_(asio::make_work_guard(conn_->server_->ioc)) {}
+    ~Reply() {
+      if (!answered_.load()) {
+        auto error = conn_->server_->options.error_response(500, "the request was dropped unanswered");
+        Answer(std::move(error));
+      }
+    }
+    // Hands the connection over to the send, so a Responder kept after its
+    // answer holds nothing of the connection.
+    void Answer(ServerResponse r) {
+      if (answered_.exchange(true)) return;
+      auto executor = conn_->stream_.get_executor();
+      asio::dispatch(executor, [c = std::move(conn_), r = std::move(r),
+                                work = std::move(work_)]() mutable { c->Send(std::move(r)); });
+    }
+
+   private:
+    std::shared_ptr<Connection> conn_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::atomic<bool> answered_{false};
+  };
 
   void SendError(int status, std::string message) {
     keep_alive_ = false;  // the rest of the stream cannot be trusted

@@ -65,6 +65,16 @@ struct ServerResponse {
 
 using Handler = std::function<ServerResponse(const ServerRequest&)>;
 
+// A deferred answer. Call it once, from any thread, when the response is ready;
+// later calls are ignored. A Responder dropped without being called answers 500,
+// so a connection never hangs. The server stays up (Wait() does not return)
+// while a Responder has not been called or dropped.
+using Responder = std::function<void(ServerResponse)>;
+// A handler for slow work (a sync run, a remote server): it takes what it needs
+// from the request (the reference is valid only during the call), hands the work
+// to another thread and returns at once; no worker thread waits for it.
+using DeferredHandler = std::function<void(const ServerRequest&, Responder)>;
+
 // Routes by method and path pattern. A pattern is "/"-separated segments; a segment
 // "{name}" matches any one non-empty segment and is captured. A trailing "/" on a
 // request path is ignored. Any method token is accepted (WebDAV's PROPFIND,
@@ -79,11 +89,16 @@ class Router {
       std::function<ServerResponse(const ServerRequest&, const std::string& allowed)>;
 
   void Add(std::string_view method, std::string_view pattern, Handler handler);
+  void AddDeferred(std::string_view method, std::string_view pattern, DeferredHandler handler);
   void SetNotFound(NotFoundHandler h) { not_found_ = std::move(h); }
   void SetMethodNotAllowed(MethodNotAllowedHandler h) { method_not_allowed_ = std::move(h); }
 
   // Finds the route for request->path and method, fills request->path_params and
-  // runs the handler (or the not-found / method-not-allowed one).
+  // runs the handler (or the not-found / method-not-allowed one), which answers
+  // through `respond` (at once, or later for a deferred handler).
+  void Dispatch(ServerRequest* request, Responder respond) const;
+  // Dispatch for tests: the response of a handler that answers during the call
+  // (a deferred one that answers later gives 500).
   ServerResponse Dispatch(ServerRequest* request) const;
 
  private:
@@ -91,7 +106,7 @@ class Router {
     std::string method;
     std::vector<std::string> segments;  // "{x}" marks a parameter
   };
-  std::vector<std::pair<Route, Handler>> routes_;
+  std::vector<std::pair<Route, DeferredHandler>> routes_;
   NotFoundHandler not_found_;
   MethodNotAllowedHandler method_not_allowed_;
 };

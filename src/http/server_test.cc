@@ -11,6 +11,9 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 namespace tandem::http {
 namespace {
@@ -268,6 +271,94 @@ TEST(ServerTest, GracefulStopFinishesRequestInProgress) {
   EXPECT_EQ(server->open_connections(), 0);
   // No longer accepting.
   EXPECT_THROW(RawClient late(port), std::exception);
+}
+
+// A deferred handler holds no worker: with ONE worker thread, three requests
+// wait for answers given later from another thread while other requests on
+// other connections are served; each waiting one then gets its own answer.
+TEST(ServerTest, DeferredAnswersHoldNoWorkerThread) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, Responder>> parked;
+  Router router;
+  router.AddDeferred("POST", "/wait/{id}", [&](const ServerRequest& r, Responder respond) {
+    std::lock_guard lock(mu);
+    parked.emplace_back(r.PathParam("id"), std::move(respond));
+    cv.notify_all();
+  });
+  router.AddDeferred("GET", "/dropped", [](const ServerRequest&, Responder) {});
+  router.Add("GET", "/items/{id}",
+             [](const ServerRequest& r) { return ServerResponse::Text(200, r.PathParam("id")); });
+  auto started = Server::Start({.threads = 1}, std::move(router));
+  ASSERT_TRUE(started.ok());
+  auto& server = *started;
+  const uint16_t port = server->port();
+  std::vector<std::future<bhttp::response<bhttp::string_body>>> waiting;
+  for (int i = 0; i < 3; ++i) {
+    waiting.push_back(std::async(std::launch::async, [port, i] {
+      RawClient c(port);
+      return c.Do(bhttp::verb::post, "/wait/" + std::to_string(i));
+    }));
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return parked.size() == 3; }));
+  }
+  RawClient other(port);
+  auto res = other.Do(bhttp::verb::get, "/items/7");  // served while three wait
+  EXPECT_EQ(res.result_int(), 200);
+  EXPECT_EQ(res.body(), "7");
+  EXPECT_EQ(other.Do(bhttp::verb::get, "/dropped").result_int(), 500);  // never hangs
+  std::thread answerer([&] {
+    std::lock_guard lock(mu);
+    for (auto& [id, respond] : parked) {
+      respond(ServerResponse::Text(200, "answer " + id));
+      respond(ServerResponse::Text(500, "a second answer is ignored"));
+    }
+  });
+  answerer.join();
+  for (int i = 0; i < 3; ++i) {
+    auto r = waiting[i].get();
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(r.body(), "answer " + std::to_string(i));
+  }
+  EXPECT_EQ(other.Do(bhttp::verb::get, "/items/8").body(), "8");  // keep-alive goes on
+}
+
+// Stop waits for a deferred answer that is still due (it may come from a run
+// that finishes after Stop), and the connection gets it.
+TEST(ServerTest, StopWaitsForDeferredAnswers) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Responder> parked;
+  Router router;
+  router.AddDeferred("POST", "/wait", [&](const ServerRequest&, Responder respond) {
+    std::lock_guard lock(mu);
+    parked = std::move(respond);
+    cv.notify_all();
+  });
+  auto started = Server::Start({.threads = 1}, std::move(router));
+  ASSERT_TRUE(started.ok());
+  auto& server = *started;
+  const uint16_t port = server->port();
+  auto pending = std::async(std::launch::async, [port] {
+    RawClient c(port);
+    return c.Do(bhttp::verb::post, "/wait");
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return parked.has_value(); }));
+  }
+  server->Stop();
+  {
+    std::lock_guard lock(mu);
+    (*parked)(ServerResponse::Text(200, "late but given"));
+    parked.reset();
+  }
+  auto r = pending.get();
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "late but given");
+  server->Wait();
 }
 
 }  // namespace

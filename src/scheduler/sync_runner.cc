@@ -36,15 +36,19 @@ void SyncRunner::Stop() {
     if (w.joinable()) w.join();
   workers_.clear();
   // Jobs queued but never started go back to the schedule; nobody waits forever.
-  std::lock_guard lock(mu_);
-  for (auto& job : queue_) schedule_.RunSkipped(job.pair_id, clock_.Now());
-  queue_.clear();
-  for (auto* m : {&waiters_, &inflight_waiters_}) {
-    for (auto& [id, promises] : *m)
-      for (auto& p : promises)
-        p.set_value({RunOutcome::kFailed, "the server is shutting down", std::nullopt, ""});
-    m->clear();
+  std::vector<Done> pending;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& job : queue_) schedule_.RunSkipped(job.pair_id, clock_.Now());
+    queue_.clear();
+    for (auto* m : {&waiters_, &inflight_waiters_}) {
+      for (auto& [id, callbacks] : *m)
+        for (auto& d : callbacks) pending.push_back(std::move(d));
+      m->clear();
+    }
   }
+  PairRunResult stopping{RunOutcome::kFailed, "the server is shutting down", std::nullopt, ""};
+  for (auto& d : pending) d(stopping);
 }
 
 std::vector<SyncRunner::Job> SyncRunner::FairOrder(const std::vector<std::string>& due) const {
@@ -96,24 +100,32 @@ int SyncRunner::Tick(Instant now) {
 }
 
 void SyncRunner::Execute(const Job& job) {
-  auto leased = leases_.acquire ? leases_.acquire(job.pair_id) : Result<bool>(true);
-  if (!leased.ok() || !*leased) {
-    std::lock_guard lock(mu_);
-    Instant retry = clock_.Now() + options_.lease_busy_retry;
-    schedule_.RunSkipped(job.pair_id, retry);
-    // Waiters of this run wait for the retry.
-    if (auto it = inflight_waiters_.find(job.pair_id); it != inflight_waiters_.end()) {
-      auto& w = waiters_[job.pair_id];
-      for (auto& p : it->second) w.push_back(std::move(p));
-      inflight_waiters_.erase(it);
+  auto leased = leases_.acquire ? leases_.acquire(job.pair_id) : Result<LeaseAnswer>(LeaseAnswer{});
+  if (!leased.ok() || !leased->acquired) {
+    std::string why = leased.ok() ? "running on " + leased->holder
+                                  : "cannot take the lease: " + leased.status().ToString();
+    std::vector<Done> told;
+    {
+      std::lock_guard lock(mu_);
+      schedule_.RunSkipped(job.pair_id, clock_.Now() + options_.lease_busy_retry);
+      // Callers of "sync now" hear at once that the pair runs elsewhere; they do
+      // not wait for a run of another process.
+      if (auto it = inflight_waiters_.find(job.pair_id); it != inflight_waiters_.end()) {
+        told = std::move(it->second);
+        inflight_waiters_.erase(it);
+      }
     }
-    spdlog::info("sync pair {}: {}, retrying later", job.pair_id,
-                 leased.ok() ? "running in another process" : leased.status().ToString());
+    spdlog::info("sync pair {}: {}; retrying in {} s", job.pair_id, why,
+                 std::chrono::duration_cast<std::chrono::seconds>(options_.lease_busy_retry).count());
+    PairRunResult busy{RunOutcome::kFailed, why, std::nullopt, ""};
+    busy.busy_elsewhere = leased.ok();
+    for (auto& d : told) d(busy);
     return;
   }
   PairRunResult result = run_(job.pair_id);
+  result.ran = true;
   if (leases_.release) leases_.release(job.pair_id);
-  std::vector<std::promise<PairRunResult>> done;
+  std::vector<Done> done;
   {
     std::lock_guard lock(mu_);
     schedule_.RunFinished(job.pair_id, result.outcome, result.error, result.retry_after,
@@ -128,7 +140,7 @@ void SyncRunner::Execute(const Job& job) {
   } else {
     spdlog::warn("sync pair {} of {}: failed: {}", job.pair_id, job.user_id, result.error);
   }
-  for (auto& p : done) p.set_value(result);
+  for (auto& d : done) d(result);
   wake_dispatcher_.notify_all();
 }
 
@@ -195,20 +207,26 @@ void SyncRunner::CrmChanged(const std::string& user_id) {
   wake_dispatcher_.notify_all();
 }
 
-Result<PairRunResult> SyncRunner::RunNowAndWait(const std::string& pair_id) {
-  std::future<PairRunResult> result;
+tandem::Status SyncRunner::RunNow(const std::string& pair_id, Done done) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return tandem::Status::Unavailable("the server is shutting down");
     if (!schedule_.RunNow(pair_id, clock_.Now()))
       return tandem::Status::NotFound("no sync pair " + pair_id);
-    result = waiters_[pair_id].emplace_back().get_future();
+    waiters_[pair_id].push_back(std::move(done));
   }
   if (options_.workers == 0) {
     Tick(clock_.Now());
   } else {
     wake_dispatcher_.notify_all();
   }
+  return tandem::Status::Ok();
+}
+
+Result<PairRunResult> SyncRunner::RunNowAndWait(const std::string& pair_id) {
+  auto promise = std::make_shared<std::promise<PairRunResult>>();
+  std::future<PairRunResult> result = promise->get_future();
+  TANDEM_RETURN_IF_ERROR(RunNow(pair_id, [promise](const PairRunResult& r) { promise->set_value(r); }));
   return result.get();
 }
 

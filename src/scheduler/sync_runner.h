@@ -31,11 +31,23 @@ struct PairRunResult {
   std::string error;                   // one line, for status and logs
   std::optional<Instant> retry_after;  // from a 429/503
   std::string summary;                 // e.g. "2 created, 1 updated"
+  // The run did not happen here: another process holds the pair's lease (then
+  // `error` says which, e.g. "running on node web-1 (process 4711) since ...").
+  bool busy_elsewhere = false;
+  // Set by the runner: the run function was called (false: busy elsewhere, or
+  // the server stopped before the run started).
+  bool ran = false;
 };
 
-// Lease hooks: Acquire returns false when another process runs the pair.
+// What a lease acquisition found.
+struct LeaseAnswer {
+  bool acquired = true;
+  std::string holder;  // when not acquired: who runs the pair, for messages
+};
+
+// Lease hooks: acquire answers acquired=false when another process runs the pair.
 struct LeaseHooks {
-  std::function<Result<bool>(const std::string& pair_id)> acquire;
+  std::function<Result<LeaseAnswer>(const std::string& pair_id)> acquire;
   std::function<void(const std::string& pair_id)> release;
 };
 
@@ -68,8 +80,14 @@ class SyncRunner {
   void UserLoggedOut(const std::string& user_id);
   void CrmChanged(const std::string& user_id);
 
-  // S15: runs the pair as soon as a worker is free (after a run in progress) and
-  // returns that run's result. NotFound for an unknown pair.
+  // S15: runs the pair as soon as a worker is free (after a run in progress of
+  // this process) and calls `done` with that run's result, on the worker thread
+  // (or at Stop, "shutting down"). When another process holds the pair's lease,
+  // `done` is called at once with busy_elsewhere: nobody waits for a run that
+  // is not ours. NotFound for an unknown pair (then `done` is never called).
+  using Done = std::function<void(const PairRunResult&)>;
+  tandem::Status RunNow(const std::string& pair_id, Done done);
+  // RunNow and a blocking wait for the result (tests, tools).
   Result<PairRunResult> RunNowAndWait(const std::string& pair_id);
 
   std::vector<PairTimer> Status() const;
@@ -98,8 +116,8 @@ class SyncRunner {
   std::deque<Job> queue_;                 // guarded by mu_
   // "Sync now" callers waiting for the next run of a pair to start, and those whose
   // run has started (they get that run's result). Guarded by mu_.
-  std::map<std::string, std::vector<std::promise<PairRunResult>>> waiters_;
-  std::map<std::string, std::vector<std::promise<PairRunResult>>> inflight_waiters_;
+  std::map<std::string, std::vector<Done>> waiters_;
+  std::map<std::string, std::vector<Done>> inflight_waiters_;
   bool stopping_ = false;
   std::thread dispatcher_;
   std::vector<std::thread> workers_;

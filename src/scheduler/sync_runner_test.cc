@@ -24,7 +24,10 @@ TEST(SyncRunnerTest, InlineRunsFollowTheScheduleAndLeases) {
         ran.push_back(id);
         return PairRunResult{RunOutcome::kSucceeded, "", std::nullopt, "0 changes"};
       },
-      LeaseHooks{[&](const std::string& id) -> Result<bool> { return !busy_elsewhere.count(id); },
+      LeaseHooks{[&](const std::string& id) -> Result<LeaseAnswer> {
+                   if (busy_elsewhere.count(id)) return LeaseAnswer{false, "node b (process 7)"};
+                   return LeaseAnswer{};
+                 },
                  [](const std::string&) {}},
       {.workers = 0});
   runner.AddPair("p1", "alice", true);
@@ -33,6 +36,12 @@ TEST(SyncRunnerTest, InlineRunsFollowTheScheduleAndLeases) {
   runner.UserLoggedIn("alice");
   EXPECT_EQ(runner.Tick(clock.Now()), 2);
   EXPECT_EQ(ran, std::vector<std::string>{"p1"});  // p2's lease is held by another process
+  // "Sync now" of a pair another process runs answers at once, naming it.
+  auto busy = runner.RunNowAndWait("p2");
+  ASSERT_TRUE(busy.ok());
+  EXPECT_TRUE(busy->busy_elsewhere);
+  EXPECT_EQ(busy->error, "running on node b (process 7)");
+  EXPECT_EQ(ran, std::vector<std::string>{"p1"});
   busy_elsewhere.clear();
   clock.Advance(seconds(29));
   EXPECT_EQ(runner.Tick(clock.Now()), 0);

@@ -93,18 +93,27 @@ Result<http::Response> ApiClient::Exchange(std::string_view method, std::string_
     req.headers.Add("Content-Type", "application/json");
     req.body = body->dump();
   }
+  // A sync run or a pairing (discovery, first sync of a large calendar) may take
+  // minutes; tandemd answers at once when the pair is busy elsewhere.
+  const bool sync_call = path.rfind("/api/v1/sync/", 0) == 0;
+  const bool sync_work = sync_call && method == "POST";
+  if (sync_work) req.timeout = kSyncRunTimeout;
   auto response = send_(req);
   if (!response.ok()) {
     const Status& s = response.status();
     if (s.Is(Code::kInvalidArgument)) {
       return Status::InvalidArgument(fmt::format("bad server URL '{}': {}", server_, s.message()));
     }
+    if (sync_work && s.Is(Code::kDeadlineExceeded)) {
+      return Status::DeadlineExceeded(fmt::format(
+          "no answer from {} within {} minutes; the run may go on there: see `tandem sync status`",
+          server_, std::chrono::duration_cast<std::chrono::minutes>(kSyncRunTimeout).count()));
+    }
     return Status(
         s.code() == Code::kDeadlineExceeded ? Code::kDeadlineExceeded : Code::kUnavailable,
         fmt::format("cannot reach {}: {}", server_, s.message()));
   }
   if (response->status < 200 || response->status > 299) {
-    const bool sync_call = path.rfind("/api/v1/sync/", 0) == 0;
     return StatusFromErrorResponse(*response, !sync_call);
   }
   return response;

@@ -11,6 +11,8 @@
 // Not thread-safe (one CLI invocation, one thread).
 #pragma once
 
+#include <chrono>
+
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +42,9 @@ struct RecordPage {
   Json items = Json::array();
   std::string next_page_after;  // empty on the last page
 };
+
+// How long the CLI waits for a sync run, an initialization or a pairing.
+inline constexpr std::chrono::milliseconds kSyncRunTimeout = std::chrono::minutes(30);
 
 class ApiClient {
  public:

@@ -157,8 +157,9 @@ Status RunPairs(CommandContext& ctx, const PairArgs& a, bool init) {
     auto report = api.Call("POST", fmt::format("/api/v1/sync/pairs/{}/{}{}", id,
                                                init ? "init" : "run", RunQuery(a)));
     if (!report.ok()) {
+      if (ids.size() == 1) return report.status();  // printed once, by the caller
       if (first.ok()) first = report.status();
-      if (!ctx.json) ctx.err() << "error: pair " << id << ": " << report.status().message() << "\n";
+      if (!ctx.json) ctx.err() << "error: " << report.status().message() << "\n";
       continue;
     }
     if (ctx.json) {
