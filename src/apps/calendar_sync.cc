@@ -238,6 +238,8 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
     return {scheduler::RunOutcome::kFailed, report.status().ToString(), std::nullopt, ""};
   if (report->refusal)
     return {scheduler::RunOutcome::kFailed, "refused: " + *report->refusal, std::nullopt, ""};
+  if (report->unreachable)  // retried as a failure; the next run goes on from here
+    return {scheduler::RunOutcome::kFailed, report->Summary(), std::nullopt, ""};
   return {scheduler::RunOutcome::kSucceeded, "", std::nullopt,
           (init ? "initialized: " : "") + report->Summary()};
 }

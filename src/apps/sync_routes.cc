@@ -89,12 +89,15 @@ Json ReportJson(const sync::RunReport& r) {
   Json errors = Json::array();
   for (const auto& e : r.errors)
     errors.push_back({{"action", e.action}, {"target", e.target}, {"uid", e.uid},
-                      {"crm_id", e.crm_id}, {"external_href", e.external_href}, {"error", e.error}});
+                      {"crm_id", e.crm_id}, {"external_href", e.external_href},
+                      {"summary", e.summary}, {"error", e.error}});
   return Json{{"pair_id", r.pair_id},
               {"run_id", r.run_id},
               {"dry_run", r.dry_run},
               {"initialization", r.initialization},
               {"refusal", r.refusal ? Json(*r.refusal) : Json(nullptr)},
+              {"unreachable", r.unreachable ? Json(*r.unreachable) : Json(nullptr)},
+              {"left", r.left},
               {"crm_changes", r.crm_changes},
               {"external_changes", r.external_changes},
               {"applied", r.applied},
@@ -327,14 +330,23 @@ class SyncRoutes {
     auto timers = sync_->runner().Status();
     Json items = Json::array();
     for (const auto& p : *pairs) {
-      Json j = PairJson(p, Timer(timers, p.id));
+      const scheduler::PairTimer* timer = Timer(timers, p.id);
+      Json j = PairJson(p, timer);
       auto runs = sync_->service().Runs(p.id, 1);
-      j["last_outcome"] = runs.ok() && !runs->empty() ? Json(runs->front().outcome) : Json("");
-      auto log = sync_->service().SyncLog(p.id, 50);
+      const store::SyncRun* last = runs.ok() && !runs->empty() ? &runs->front() : nullptr;
+      std::string outcome = last ? last->outcome : "";
+      // A run that failed before it could be recorded (the calendar refused the
+      // login, was replaced, ...) is the last word, not the recorded run before it.
+      const bool failed = timer && timer->last_outcome == scheduler::RunOutcome::kFailed;
+      if (failed && (outcome.empty() || outcome == "ok" || outcome.starts_with("partial")))
+        outcome = "failed";
+      j["last_outcome"] = outcome;
+      // The item errors of the last recorded run: what is still wrong.
+      auto log = sync_->service().SyncLog(p.id, 200);
       Json item_errors = Json::array();
-      if (log.ok())
+      if (log.ok() && last)
         for (const auto& e : *log)
-          if (!e.error.empty()) item_errors.push_back(LogJson(e));
+          if (!e.error.empty() && e.run_id == last->id) item_errors.push_back(LogJson(e));
       j["item_errors"] = item_errors;
       items.push_back(j);
     }

@@ -163,4 +163,14 @@ Status CheckActivity(const model::Activity& activity);
 // display names ("(UTC+01:00) Amsterdam, Berlin, ..."). NotFound when none fits.
 Result<std::string> ResolveZoneName(std::string_view tzid);
 
+// Added: what names an item that cannot be read, for the user's error report
+// (C8): the first UID and SUMMARY lines, unfolded and unescaped, found by a
+// line scan that never fails (the text may be anything). Empty when absent;
+// the summary is cut at 120 bytes on a UTF-8 boundary.
+struct ItemLabel {
+  std::string uid;
+  std::string summary;
+};
+ItemLabel Identify(std::string_view text);
+
 }  // namespace tandem::ical

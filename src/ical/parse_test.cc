@@ -313,5 +313,18 @@ TEST(ParseEventTest, MultiDayRuleAppendsEndDateOnce) {
   EXPECT_EQ(timed->activity.end, At("2026-11-24T23:00:00Z"));  // local midnight
 }
 
+TEST(IdentifyTest, NamesAnUnreadableItemByItsUidAndSummary) {
+  ItemLabel l = Identify(
+      "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY;LANGUAGE=en:Call back\\, then wr\r\n ite\r\n"
+      "UID:todo-1\r\nEND:VTODO\r\n");
+  EXPECT_EQ(l.uid, "todo-1");
+  EXPECT_EQ(l.summary, "Call back, then write");
+  EXPECT_EQ(Identify("not iCalendar at all").uid, "");
+  EXPECT_EQ(Identify("").summary, "");
+  // A parameter value may hold a colon inside quotes.
+  EXPECT_EQ(Identify("SUMMARY;ALTREP=\"http://x/y\":Lunch\nUID:u").summary, "Lunch");
+  EXPECT_EQ(Identify("SUMMARY:" + std::string(200, 'x')).summary.size(), 123u);
+}
+
 }  // namespace
 }  // namespace tandem::ical

@@ -4,6 +4,9 @@
 
 #include <cctype>
 #include <cstdio>
+#include <optional>
+
+#include "ical/ical.h"
 
 namespace tandem::ical::detail {
 namespace {
@@ -188,3 +191,72 @@ Result<Prescanned> Prescan(std::string_view ics) {
 }
 
 }  // namespace tandem::ical::detail
+
+namespace tandem::ical {
+namespace {
+
+// The value of a content line named `name` ("UID", "UID;X=1"), or nullopt.
+std::optional<std::string> ValueOf(std::string_view line, std::string_view name) {
+  if (line.size() <= name.size()) return std::nullopt;
+  for (size_t i = 0; i < name.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(line[i])) != name[i]) return std::nullopt;
+  if (line[name.size()] != ':' && line[name.size()] != ';') return std::nullopt;
+  // The value starts after the first colon outside a quoted parameter value.
+  bool quoted = false;
+  for (size_t i = name.size(); i < line.size(); ++i) {
+    if (line[i] == '"') quoted = !quoted;
+    if (line[i] == ':' && !quoted) return std::string(line.substr(i + 1));
+  }
+  return std::nullopt;
+}
+
+std::string Unescape(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '\\' && i + 1 < v.size()) {
+      char n = v[++i];
+      out += (n == 'n' || n == 'N') ? ' ' : n;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+
+std::string CutUtf8(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  return s + "...";
+}
+
+}  // namespace
+
+ItemLabel Identify(std::string_view text) {
+  ItemLabel label;
+  std::string line;
+  auto take = [&] {
+    if (label.uid.empty())
+      if (auto v = ValueOf(line, "UID")) label.uid = CutUtf8(*v, 255);
+    if (label.summary.empty())
+      if (auto v = ValueOf(line, "SUMMARY")) label.summary = CutUtf8(Unescape(*v), 120);
+  };
+  size_t at = 0;
+  while (at < text.size() && (label.uid.empty() || label.summary.empty())) {
+    size_t end = text.find('\n', at);
+    std::string_view physical = text.substr(at, end == std::string_view::npos ? text.npos : end - at);
+    at = end == std::string_view::npos ? text.size() : end + 1;
+    if (!physical.empty() && physical.back() == '\r') physical.remove_suffix(1);
+    if (!physical.empty() && (physical[0] == ' ' || physical[0] == '\t')) {
+      line.append(physical.substr(1));  // a folded continuation
+      continue;
+    }
+    take();
+    line.assign(physical);
+  }
+  take();
+  return label;
+}
+
+}  // namespace tandem::ical

@@ -165,6 +165,7 @@ class Run {
       pair_.identity = identity;
       pair_.initialized = now;
     }
+    LogUnreadable();
     TANDEM_RETURN_IF_ERROR(ApplyAll(plan.actions));
 
     // Items to retry first, then forget what was handled, then the cursors: a
@@ -182,7 +183,9 @@ class Run {
     pair_.last_run = now;
     TANDEM_RETURN_IF_ERROR(d_.state->UpdatePair(pair_));
     std::string outcome =
-        report_.errors.empty() ? "ok" : fmt::format("partial: {} failed", report_.errors.size());
+        report_.unreachable ? "calendar unreachable: " + *report_.unreachable
+        : report_.errors.empty() ? "ok"
+                                 : fmt::format("partial: {} failed", report_.errors.size());
     TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(report_.run_id, d_.clock->Now(), outcome));
     return report_;
   }
@@ -226,18 +229,55 @@ class Run {
       in_batch = 0;
       return s.WithContext("committing a batch of the run's CRM writes");
     };
+    // A calendar that stops answering is not met item by item: after
+    // kUnreachableAfter consecutive connection failures (or 5xx) of its writes,
+    // the run writes nothing more to it. What it did is kept; the rest is left
+    // pending for the next run (local-only actions still apply).
+    static constexpr int kUnreachableAfter = 3;
+    int unanswered = 0;
     for (const Action& a : actions) {
-      if (!LocalOnly(a)) {
+      const bool local = LocalOnly(a);
+      if (!local) {
         TANDEM_RETURN_IF_ERROR(flush());
+        if (report_.unreachable) {
+          Defer(a, "not attempted: the calendar was unreachable");
+          ++report_.left;
+          continue;
+        }
       } else if (!batch && batches) {
         TANDEM_ASSIGN_OR_RETURN(batch, d_.state->BeginBatch());
         batches = batch != nullptr;
       }
       Status s = Apply(a);
       if (!s.ok()) Fail(a, s);
+      if (!local && a.target == Side::kExternal) {
+        const bool unanswered_now = s.Is(Code::kUnavailable) || s.Is(Code::kDeadlineExceeded);
+        unanswered = unanswered_now ? unanswered + 1 : 0;
+        if (unanswered >= kUnreachableAfter) report_.unreachable = s.ToString();
+      }
       if (batch && ++in_batch >= kBatchActions) TANDEM_RETURN_IF_ERROR(flush());
     }
     return flush();
+  }
+
+  void LogUnreadable() {
+    size_t n = 0;
+    for (const ItemError& e : report_.errors) {
+      if (e.action != "read") continue;
+      store::SyncLogEntry entry{.run_id = report_.run_id,
+                                .pair_id = pair_.id,
+                                .at = d_.clock->Now(),
+                                .action = "read",
+                                .target = e.target,
+                                .uid = e.uid,
+                                .crm_id = e.crm_id,
+                                .external_href = e.external_href,
+                                .before = n < unreadable_texts_.size() ? unreadable_texts_[n] : "",
+                                .error = e.error};
+      ++n;
+      Status logged = d_.state->AppendLog(entry);
+      if (!logged.ok()) report_.warnings.push_back("sync log: " + logged.ToString());
+    }
   }
 
   // One side's changes since `cursor` into `out`, digested as they arrive (past
@@ -264,6 +304,7 @@ class Run {
     Result<ChangeSet> r = calendar.StreamChangesSince(cursor, window_, sink);
     if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
       out.changed.clear();
+      out.unreadable.clear();
       at.clear();
       r = calendar.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
     }
@@ -299,10 +340,20 @@ class Run {
     static constexpr size_t kKeepInMemory = 1000;
     Result<Observation> obs = d_.codec->Digest(item, window_);
     if (!obs.ok()) {
+      // C8: named as well as it can be, logged, kept pending (read again next
+      // run until it is fixed or deleted) and never taken for deleted.
+      ItemName name = d_.codec->Name(item.ical);
       ItemError e{.action = "read",
                   .target = std::string(SideName(side)),
-                  .error = obs.status().ToString()};
+                  .uid = name.uid,
+                  .summary = name.summary,
+                  .error = fmt::format("cannot read {}{}: {}", item.href,
+                                       name.summary.empty() ? "" : " (\"" + name.summary + "\")",
+                                       obs.status().ToString())};
       (side == Side::kCrm ? e.crm_id : e.external_href) = item.href;
+      new_pending_.push_back({pair_.id, std::string(SideName(side)), item.href, e.error});
+      out.unreadable.push_back(std::move(item.href));
+      unreadable_texts_.push_back(item.ical.substr(0, kKeepUnreadable));
       report_.errors.push_back(std::move(e));
       return Status::Ok();
     }
@@ -666,6 +717,11 @@ class Run {
   TimeRange window_;
   RunReport report_;
   std::vector<store::PendingItem> new_pending_;
+  // The texts of unreadable items (report_.errors "read" entries, in order),
+  // for the sync log; each cut at kKeepUnreadable bytes.
+  static constexpr size_t kKeepUnreadable = 64 * 1024;
+  std::vector<std::string> unreadable_texts_;
+  bool unreachable_ = false;
   SpillFile spill_;
 };
 
@@ -679,6 +735,9 @@ std::string RunReport::Summary() const {
     out += fmt::format("{} {}", n, action);
   }
   if (out.empty()) out = "no changes";
+  if (unreachable)
+    out = fmt::format("calendar unreachable, stopped: {} done, {} left for the next run ({})", out,
+                      left, *unreachable);
   if (deferred > 0) out += fmt::format("; {} deferred", deferred);
   if (!errors.empty()) out += fmt::format("; {} failed", errors.size());
   if (dry_run) out = "dry run: " + out;

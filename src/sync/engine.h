@@ -40,6 +40,7 @@ struct ItemError {
   std::string uid;
   std::string crm_id;
   std::string external_href;
+  std::string summary;  // the item's title, when known
   std::string error;
 };
 
@@ -49,6 +50,10 @@ struct RunReport {
   bool dry_run = false;
   bool initialization = false;
   std::optional<std::string> refusal;  // the guard stopped the run
+  // The external calendar stopped answering part-way: what was done is kept, the
+  // rest is left for the next run (`left`), which goes on from there.
+  std::optional<std::string> unreachable;
+  int left = 0;
   int crm_changes = 0;                 // items seen changed or deleted on each side
   int external_changes = 0;
   std::map<std::string, int> applied;  // action name -> count applied
@@ -56,7 +61,8 @@ struct RunReport {
   std::vector<ItemError> errors;
   std::vector<std::string> warnings;
   std::string plan;  // the plan, one line per action
-  // "3 create, 1 update; 1 failed" (one line).
+  // "3 create, 1 update; 1 failed" (one line); "calendar unreachable: ..." first
+  // when the run stopped early.
   std::string Summary() const;
 };
 

@@ -27,9 +27,17 @@ struct PrepareOptions {
   const std::string* target_current = nullptr;
 };
 
+// What names an item the codec cannot read, for the user's error report.
+struct ItemName {
+  std::string uid;
+  std::string summary;
+};
+
 class EventCodec {
  public:
   virtual ~EventCodec() = default;
+  // Best effort, never fails: the UID and title of an item Digest refused.
+  virtual ItemName Name(std::string_view /*text*/) const { return {}; }
   // The planner's view of an item. InvalidArgument when the item cannot be read.
   virtual Result<Observation> Digest(const Item& item, const TimeRange& window) const = 0;
   // The text to write to `options.target` for the source version `ical`.

@@ -23,6 +23,11 @@ Result<Observation> IcalCodec::Digest(const Item& item, const TimeRange& window)
   return o;
 }
 
+ItemName IcalCodec::Name(std::string_view text) const {
+  ical::ItemLabel l = ical::Identify(text);
+  return {std::move(l.uid), std::move(l.summary)};
+}
+
 Result<std::string> IcalCodec::Prepare(std::string_view ical, const PrepareOptions& options) const {
   // S10: reminders not synced in this direction stay as the target has them.
   const bool keep_target_reminder =

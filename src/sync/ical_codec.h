@@ -14,6 +14,7 @@ namespace tandem::sync {
 class IcalCodec final : public EventCodec {
  public:
   Result<Observation> Digest(const Item& item, const TimeRange& window) const override;
+  ItemName Name(std::string_view text) const override;
   Result<std::string> Prepare(std::string_view ical, const PrepareOptions& options) const override;
 };
 

@@ -149,6 +149,7 @@ class Planner {
       if (row == nullptr || seen.contains(href)) continue;
       MarkDeleted(side, *row);
     }
+    for (const std::string& href : changes.unreadable) seen.insert(href);
     if (changes.complete) {
       for (const ItemStatus& row : in_.status) {
         const std::string& href = side == Side::kCrm ? row.crm_id : row.external_href;

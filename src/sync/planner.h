@@ -89,6 +89,9 @@ struct SideChanges {
   // first sync of a large calendar then holds each observation once).
   std::vector<Boxed<Observation>> changed;
   std::vector<std::string> deleted;  // hrefs
+  // Present on this side but unreadable (reported apart): never taken for
+  // deleted, whatever the listing; nothing is planned for them.
+  std::vector<std::string> unreadable;  // hrefs
   // A complete listing: status rows whose href on this side is not in `changed`
   // are deleted on this side.
   bool complete = false;

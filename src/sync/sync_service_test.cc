@@ -17,10 +17,25 @@ namespace {
 
 Instant At(const char* t) { return ParseRfc3339(t).value(); }
 
+// A calendar server that goes away: after `writes_before` more writes, every
+// request fails as a refused connection would.
+struct Outage {
+  int writes_before = -1;  // -1: never
+  int attempts_while_down = 0;
+  bool Down() { return writes_before == 0; }
+  Status Refused() {
+    ++attempts_while_down;
+    return Status::Unavailable("cannot reach http://127.0.0.1:9/cal/: Connection refused");
+  }
+  void Wrote() {
+    if (writes_before > 0) --writes_before;
+  }
+};
+
 // Lends the fixture's calendar to the service.
 class Borrowed final : public CalendarSide {
  public:
-  explicit Borrowed(CalendarSide& s) : s_(s) {}
+  Borrowed(CalendarSide& s, Outage& outage) : s_(s), outage_(outage) {}
   Result<std::string> Identity() override { return s_.Identity(); }
   Result<ChangeSet> ChangesSince(const std::string& c, const TimeRange& w) override {
     return s_.ChangesSince(c, w);
@@ -29,17 +44,29 @@ class Borrowed final : public CalendarSide {
     return s_.GetMany(h);
   }
   Result<ItemRef> Create(const std::string& u, const std::string& i) override {
+    if (outage_.Down()) return outage_.Refused();
+    outage_.Wrote();
     return s_.Create(u, i);
   }
   Result<ItemRef> Update(const std::string& h, const std::string& e,
                          const std::string& i) override {
+    if (outage_.Down()) return outage_.Refused();
+    outage_.Wrote();
     return s_.Update(h, e, i);
   }
-  Status Delete(const std::string& h, const std::string& e) override { return s_.Delete(h, e); }
-  Result<std::optional<Item>> FindByUid(const std::string& u) override { return s_.FindByUid(u); }
+  Status Delete(const std::string& h, const std::string& e) override {
+    if (outage_.Down()) return outage_.Refused();
+    outage_.Wrote();
+    return s_.Delete(h, e);
+  }
+  Result<std::optional<Item>> FindByUid(const std::string& u) override {
+    if (outage_.Down()) return outage_.Refused();
+    return s_.FindByUid(u);
+  }
 
  private:
   CalendarSide& s_;
+  Outage& outage_;
 };
 
 std::string Event(const std::string& uid, const std::string& summary, const char* start,
@@ -64,7 +91,7 @@ class SyncServiceTest : public testing::Test {
     state_ = std::move(*state);
     registry_.Register("memory",
                        [this](const store::SyncPair&) -> Result<std::unique_ptr<CalendarSide>> {
-                         return std::unique_ptr<CalendarSide>(new Borrowed(external_));
+                         return std::unique_ptr<CalendarSide>(new Borrowed(external_, outage_));
                        });
     service_ = std::make_unique<SyncService>(SyncServiceOptions{.store = crm_.get(),
                                                                 .state = state_.get(),
@@ -119,6 +146,7 @@ class SyncServiceTest : public testing::Test {
   std::unique_ptr<store::sqlite::SqliteStore> crm_;
   std::unique_ptr<store::SyncStateStore> state_;
   MemoryCalendar external_{"calendar-A", "ev-"};
+  Outage outage_;
   ProviderRegistry registry_;
   std::unique_ptr<SyncService> service_;
   std::string pair_id_;
@@ -628,6 +656,86 @@ TEST_F(SyncServiceTest, ASeriesWithNoOccurrenceInTheWindowIsLoggedAsLeftOut) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(SyncServiceTest, ACalendarThatGoesAwayMidRunStopsTheRunAndTheNextRunGoesOn) {
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  for (int i = 0; i < 30; ++i)
+    CrmActivity(fmt::format("Visit {}", i), "2026-12-10T10:00:00Z", "2026-12-10T11:00:00Z");
+  outage_.writes_before = 10;
+  RunReport cut = Run();
+  ASSERT_TRUE(cut.unreachable) << cut.Summary();
+  EXPECT_NE(cut.unreachable->find("Connection refused"), std::string::npos);
+  EXPECT_EQ(cut.applied["create"], 10);
+  EXPECT_EQ(outage_.attempts_while_down, 3) << "met item by item, not stopped";
+  EXPECT_EQ(cut.left, 17);
+  EXPECT_NE(cut.Summary().find("calendar unreachable"), std::string::npos) << cut.Summary();
+  auto runs = service_->Runs(pair_id_, 1);
+  ASSERT_TRUE(runs.ok() && !runs->empty());
+  EXPECT_TRUE(runs->front().outcome.starts_with("calendar unreachable")) << runs->front().outcome;
+  // Back again: the next run creates the other 20, none twice.
+  outage_.writes_before = -1;
+  RunReport healed = Run();
+  EXPECT_FALSE(healed.unreachable);
+  EXPECT_TRUE(healed.errors.empty()) << healed.Summary();
+  EXPECT_EQ(external_.Snapshot().size(), 30u) << healed.Summary();
+  EXPECT_EQ(Run().Summary(), "no changes");
+}
+
+TEST_F(SyncServiceTest, AnUnreadableItemIsNamedLoggedRetriedAndNeverTakenForDeleted) {
+  CrmActivity("Quarterly review", "2026-12-10T10:00:00Z", "2026-12-10T11:00:00Z");
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  ASSERT_EQ(external_.Snapshot().size(), 1u);
+  const std::string href = external_.Snapshot().begin()->first;
+  const std::string uid = external_.Snapshot().begin()->second.uid;
+  // Others beside it, so that one deletion would be under the mass-deletion guard.
+  for (int i = 0; i < 5; ++i)
+    CrmActivity(fmt::format("Visit {}", i), "2026-12-11T10:00:00Z", "2026-12-11T11:00:00Z");
+  ASSERT_TRUE(Run().errors.empty());
+  // Someone's tool breaks the paired event (no VEVENT any more), and adds a broken one.
+  const std::string broken =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:broken-1\r\nSUMMARY:Call back\r\n"
+      "END:VTODO\r\nEND:VCALENDAR\r\n";
+  ASSERT_TRUE(external_.UserEdit(href, broken).ok());
+  std::string other = external_.UserPut("x-2", "BEGIN:VCALENDAR\r\nSUMMARY:Half\r\nUID:x-2\r\n");
+  RunReport r = Run();
+  ASSERT_EQ(r.errors.size(), 2u) << r.Summary();
+  const ItemError& e = r.errors[0].external_href == href ? r.errors[0] : r.errors[1];
+  EXPECT_EQ(e.action, "read");
+  EXPECT_EQ(e.uid, "broken-1");
+  EXPECT_EQ(e.summary, "Call back");
+  EXPECT_NE(e.error.find(href), std::string::npos) << e.error;
+  EXPECT_EQ(r.applied.count("trash"), 0u) << r.plan;
+  EXPECT_EQ(CrmAll().size(), 6u);
+  // Logged with the text as it was read.
+  auto log = service_->SyncLog(pair_id_, 10);
+  ASSERT_TRUE(log.ok());
+  int logged = 0;
+  for (const auto& entry : *log)
+    if (entry.action == "read" && entry.run_id == r.run_id && !entry.error.empty()) {
+      ++logged;
+      if (entry.external_href == href) EXPECT_EQ(entry.before, broken);
+    }
+  EXPECT_EQ(logged, 2);
+  // A full listing (a lost cursor) does not take it for deleted either.
+  auto pair = state_->GetPair(pair_id_);
+  pair->external_cursor = "";
+  ASSERT_TRUE(state_->UpdatePair(*pair).ok());
+  RunReport full = Run();
+  EXPECT_FALSE(full.refusal) << *full.refusal;
+  EXPECT_EQ(full.applied.count("trash"), 0u) << full.plan;
+  EXPECT_EQ(CrmAll().size(), 6u);
+  // Read again on the next run until fixed: then the fix syncs.
+  ASSERT_TRUE(external_.UserDelete(other).ok());
+  ASSERT_TRUE(external_
+                  .UserEdit(href, Event(uid, "Quarterly review (moved)", "20261210T140000Z",
+                                        "20261210T150000Z", "20261125T000000Z"))
+                  .ok());
+  RunReport fixed = Run();
+  EXPECT_TRUE(fixed.errors.empty()) << fixed.Summary();
+  int moved = 0;
+  for (const auto& act : CrmAll()) moved += act.subject == "Quarterly review (moved)";
+  EXPECT_EQ(moved, 1);
 }
 
 }  // namespace

@@ -51,7 +51,7 @@ for (s1, f1), (s2, f2) in zip(runs, runs[1:]):
     assert f1 <= s2, f"run [{s1},{f1}] overlaps the next run starting at {s2}"
 print(f"{len(runs)} runs of one pair by two nodes, none overlapping")
 PY
-grep -q "running in another process" "$WORK"/node-*.log \
+grep -q "running on node" "$WORK"/node-*.log \
   || echo "note: the nodes never met a held lease in this run (timing)"
 # Both sides agree: every round's events exist once on each side.
 for round in $(seq 1 6); do

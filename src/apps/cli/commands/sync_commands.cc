@@ -1,5 +1,6 @@
 // tandem sync pair add|list|remove|init, tandem sync now|log|status (calendar sync).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <memory>
 #include <ostream>
@@ -30,6 +31,18 @@ std::string Text(const Json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+// One item's problem, named by whatever is known of it: "read on external
+// (calendar/x.ics, UID u, \"Lunch\"): cannot read ...".
+std::string ItemErrorLine(const Json& e) {
+  std::vector<std::string> names;
+  for (const char* key : {"external_href", "crm_id"})
+    if (!Text(e, key).empty()) names.push_back((key[0] == 'c' ? "activity " : "") + Text(e, key));
+  if (!Text(e, "uid").empty()) names.push_back("UID " + Text(e, "uid"));
+  if (!Text(e, "summary").empty()) names.push_back("\"" + Text(e, "summary") + "\"");
+  return fmt::format("{}{}{} ({}): {}", Text(e, "action"), Text(e, "target").empty() ? "" : " on ",
+                     Text(e, "target"), fmt::join(names, ", "), Text(e, "error"));
+}
+
 void PrintReport(CommandContext& ctx, const Json& r) {
   std::ostream& out = ctx.out();
   out << fmt::format("{}{}: {}\n", r.value("dry_run", false) ? "plan (dry run) " : "",
@@ -41,10 +54,7 @@ void PrintReport(CommandContext& ctx, const Json& r) {
   if (!plan.empty() && (r.value("dry_run", false) || r.value("initialization", false)))
     out << plan << (plan.back() == '\n' ? "" : "\n");
   for (const auto& w : r.value("warnings", Json::array())) out << "warning: " << w.get<std::string>() << "\n";
-  for (const auto& e : r.value("errors", Json::array()))
-    out << fmt::format("failed: {} on {} ({}{}): {}\n", Text(e, "action"), Text(e, "target"),
-                       Text(e, "uid"), Text(e, "crm_id").empty() ? "" : ", activity " + Text(e, "crm_id"),
-                       Text(e, "error"));
+  for (const auto& e : r.value("errors", Json::array())) out << "failed: " << ItemErrorLine(e) << "\n";
 }
 
 // The outcome of a run as the exit status: refusals and failed items are errors.
@@ -52,6 +62,11 @@ Status ReportStatus(const Json& r) {
   if (r.contains("refusal") && r["refusal"].is_string())
     return Status::Conflict("the run was refused: " + r["refusal"].get<std::string>() +
                             " (check the calendar; re-run with --force to go ahead)");
+  if (r.contains("unreachable") && r["unreachable"].is_string())
+    return Status::Unavailable(fmt::format(
+        "the calendar stopped answering during the run ({}); what was done is kept and the "
+        "next run goes on from there: check the calendar server, then `tandem sync now {}`",
+        r["unreachable"].get<std::string>(), Text(r, "pair_id")));
   size_t failed = r.value("errors", Json::array()).size();
   if (failed > 0)
     return Status::Internal(fmt::format("{} item(s) failed; see: tandem sync log {}", failed,
@@ -211,8 +226,7 @@ Status ShowStatus(CommandContext& ctx) {
       ctx.out() << fmt::format("  FAILING after {} attempts; retried slowly\n", s.value("consecutive_failures", 0));
     if (!Text(s, "last_error").empty()) ctx.out() << "  last error: " << Text(s, "last_error") << "\n";
     for (const auto& e : p.value("item_errors", Json::array()))
-      ctx.out() << fmt::format("  item error: {} {}: {}\n", Text(e, "action"),
-                               Text(e, "crm_id").empty() ? Text(e, "uid") : Text(e, "crm_id"), Text(e, "error"));
+      ctx.out() << "  item error: " << ItemErrorLine(e) << "\n";
   }
   return Status::Ok();
 }
