@@ -7,6 +7,7 @@
 
 #include <boost/asio/post.hpp>
 #include <future>
+#include <map>
 #include <set>
 
 #include "http/client.h"
@@ -328,8 +329,9 @@ void CalendarSync::RefreshPairs() {
 
 void CalendarSync::WatchFeed() {
   // Follows the CRM change feed; a user whose activities changed gets a
-  // debounced push (S6). Changes written by a sync run trigger one more run,
-  // which finds nothing to do (content hashes agree) and writes nothing.
+  // debounced push (S6). A sync run's own writes (origin "sync:<pair>") push to
+  // the user's other pairs only: they came from that pair's calendar, and a run
+  // triggered by them would only poll that calendar again.
   int64_t seq = o_.store->LatestSeq().value_or(0);
   Instant next_refresh = o_.clock->Now() + o_.pair_refresh;
   while (!stopping_) {
@@ -353,10 +355,16 @@ void CalendarSync::WatchFeed() {
         else spdlog::warn("calendar sync: reading the change feed: {}", batch.status().ToString());
         break;
       }
-      std::set<std::string> owners;
-      for (const auto& c : batch->changes) owners.insert(c.owner_id);
+      // owner -> the one pair that wrote all of its changes ("" when a user
+      // wrote any, or several pairs did: every pair of the owner is pushed).
+      std::map<std::string, std::string> owners;
+      for (const auto& c : batch->changes) {
+        std::string pair = c.origin.starts_with("sync:") ? c.origin.substr(5) : "";
+        auto [it, fresh] = owners.emplace(c.owner_id, pair);
+        if (!fresh && it->second != pair) it->second.clear();
+      }
       seq = batch->next_seq;
-      for (const auto& owner : owners) runner_->CrmChanged(owner);
+      for (const auto& [owner, only_pair] : owners) runner_->CrmChanged(owner, only_pair);
       if (!batch->more) break;
     }
   }

@@ -51,6 +51,10 @@ struct RecordMeta {
   Instant created{};
   Instant modified{};
   int64_t version = 0;  // bumped by the store on every write; the ETag
+  // Who writes this version, carried to the change feed only (never stored
+  // with the record, empty when read): "" a user or API client; "sync:<pair
+  // id>" a sync run (its own writes do not trigger it again).
+  std::string origin;
 };
 
 struct Account {

@@ -76,7 +76,7 @@ Result<model::Activity> RecordingStore::Update(model::Activity r, std::optional<
 }
 
 Status RecordingStore::Delete(model::EntityType entity, std::string_view id,
-                              std::optional<int64_t> expected) {
+                              std::optional<int64_t> expected, std::string_view origin) {
   Status s;
   {
     std::lock_guard lock(*o_.apply_mutex);
@@ -86,7 +86,7 @@ Status RecordingStore::Delete(model::EntityType entity, std::string_view id,
     m.record_id = std::string(id);
     m.op = MutationOp::kDelete;
     TANDEM_RETURN_IF_ERROR(o_.state->Enqueue(m));
-    s = o_.inner->Delete(entity, id, expected);
+    s = o_.inner->Delete(entity, id, expected, origin);
     if (!s.ok()) TANDEM_RETURN_IF_ERROR(o_.state->Remove(m.mutation_id));
   }
   if (s.ok() && o_.on_write) o_.on_write();

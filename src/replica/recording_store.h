@@ -63,8 +63,8 @@ class RecordingStore final : public store::Store {
   Result<model::Contact> Update(model::Contact r, std::optional<int64_t> expected) override;
   Result<model::Opportunity> Update(model::Opportunity r, std::optional<int64_t> expected) override;
   Result<model::Activity> Update(model::Activity r, std::optional<int64_t> expected) override;
-  Status Delete(model::EntityType entity, std::string_view id,
-                std::optional<int64_t> expected) override;
+  Status Delete(model::EntityType entity, std::string_view id, std::optional<int64_t> expected,
+                std::string_view origin = {}) override;
 
   Result<model::Account> GetAccount(std::string_view id) override { return o_.inner->GetAccount(id); }
   Result<model::Contact> GetContact(std::string_view id) override { return o_.inner->GetContact(id); }

@@ -199,10 +199,10 @@ void SyncRunner::UserLoggedOut(const std::string& user_id) {
   schedule_.UserLoggedOut(user_id);
 }
 
-void SyncRunner::CrmChanged(const std::string& user_id) {
+void SyncRunner::CrmChanged(const std::string& user_id, const std::string& except_pair) {
   {
     std::lock_guard lock(mu_);
-    schedule_.CrmChanged(user_id, clock_.Now());
+    schedule_.CrmChanged(user_id, clock_.Now(), except_pair);
   }
   wake_dispatcher_.notify_all();
 }

@@ -78,7 +78,7 @@ class SyncRunner {
   void RemovePair(const std::string& pair_id);
   void UserLoggedIn(const std::string& user_id);
   void UserLoggedOut(const std::string& user_id);
-  void CrmChanged(const std::string& user_id);
+  void CrmChanged(const std::string& user_id, const std::string& except_pair = "");
 
   // S15: runs the pair as soon as a worker is free (after a run in progress of
   // this process) and calls `done` with that run's result, on the worker thread

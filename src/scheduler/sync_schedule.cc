@@ -67,9 +67,10 @@ void SyncSchedule::UserLoggedOut(const std::string& user_id) {
     if (t.user_id == user_id) t.next_run.reset();  // a pending push still goes out
 }
 
-void SyncSchedule::CrmChanged(const std::string& user_id, Instant now) {
+void SyncSchedule::CrmChanged(const std::string& user_id, Instant now,
+                              const std::string& except_pair) {
   for (auto& [id, t] : pairs_) {
-    if (t.user_id != user_id || !t.enabled) continue;
+    if (t.user_id != user_id || !t.enabled || id == except_pair) continue;
     // While backing off after a failure the retry carries the change: no hammering.
     if (t.consecutive_failures > 0) continue;
     if (!t.push_first_request) t.push_first_request = now;

@@ -77,7 +77,9 @@ class SyncSchedule {
 
   void UserLoggedIn(const std::string& user_id, Instant now);
   void UserLoggedOut(const std::string& user_id);  // last session of the user ended
-  void CrmChanged(const std::string& user_id, Instant now);
+  // A debounced push for the user's pairs, all but `except_pair` (the pair whose
+  // own run wrote the changes: they came from its calendar).
+  void CrmChanged(const std::string& user_id, Instant now, const std::string& except_pair = "");
   // Returns false for an unknown pair.
   bool RunNow(const std::string& pair_id, Instant now);
 

@@ -90,6 +90,16 @@ TEST_F(ScheduleTest, EditDuringARunIsPushedAfterIt) {
   EXPECT_EQ(*s.NextWakeup(), kT0 + seconds(4));
 }
 
+TEST_F(ScheduleTest, ARunsOwnWritesPushTheUsersOtherPairsOnly) {
+  auto s = Make();
+  s.AddPair("p1", "alice", true, kT0);
+  s.AddPair("p2", "alice", true, kT0);
+  s.CrmChanged("alice", kT0, /*except_pair=*/"p1");
+  EXPECT_EQ(s.TakeDue(kT0 + seconds(5)), std::vector<std::string>{"p2"});
+  s.RunFinished("p2", RunOutcome::kSucceeded, "", std::nullopt, kT0 + seconds(6));
+  EXPECT_FALSE(s.NextWakeup()) << "p1 must not be pushed by its own writes";
+}
+
 TEST_F(ScheduleTest, BackoffGrowsHonoursRetryAfterFlagsAndResets) {
   ScheduleOptions o;
   o.server_job = true;

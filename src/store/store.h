@@ -68,6 +68,7 @@ struct Change {
   ChangeOp op = ChangeOp::kUpsert;
   std::string owner_id;
   Instant at{};
+  std::string origin;  // RecordMeta::origin of the write ("" for a user's)
 };
 
 struct ChangeFilter {
@@ -145,8 +146,9 @@ class Store {
   virtual Result<Page<model::Activity>> ListActivities(const ListOptions& o) = 0;
 
   // Deletes a CRM record (not a user) and leaves a tombstone in the change log.
+  // `origin` as RecordMeta::origin.
   virtual Status Delete(model::EntityType entity, std::string_view id,
-                        std::optional<int64_t> expected) = 0;
+                        std::optional<int64_t> expected, std::string_view origin = {}) = 0;
 
   // --- change feed (A4)
   // Changes with seq > after_seq, ascending, at most `limit` (1..10000).

@@ -688,6 +688,29 @@ TEST_P(StoreContractTest, GetActivitiesFetchesManyInRequestOrder) {
 
 // ------------------------------------------------------------------ change feed
 
+TEST_P(StoreContractTest, ChangeFeedCarriesTheOriginOfEachWrite) {
+  CT_ASSIGN(int64_t start, store_->LatestSeq());
+  model::Activity made = NewActivity("o", "from a calendar", At(kTen), At(kTen));
+  made.meta.origin = "sync:pair-1";
+  CT_ASSIGN(model::Activity a, store_->Create(made));
+  EXPECT_EQ(a.meta.origin, "") << "the origin is not part of the record";
+  CT_ASSIGN(model::Activity b, store_->Create(NewActivity("o", "typed in", At(kTen), At(kTen))));
+  CT_ASSIGN(ChangeBatch first, store_->ChangesSince(start, 100, {}));
+  ASSERT_EQ(first.changes.size(), 2u);
+  EXPECT_EQ(first.changes[0].origin, "sync:pair-1");
+  EXPECT_EQ(first.changes[1].origin, "");
+  // A user's update of the synced one, then a run's deletion of the other.
+  a.subject = "edited";
+  CT_ASSIGN(a, store_->Update(a, std::nullopt));
+  ASSERT_TRUE(store_->Delete(EntityType::kActivity, b.meta.id, std::nullopt, "sync:pair-2").ok());
+  CT_ASSIGN(ChangeBatch second, store_->ChangesSince(first.next_seq, 100, {}));
+  ASSERT_EQ(second.changes.size(), 2u);
+  EXPECT_EQ(second.changes[0].id, a.meta.id);
+  EXPECT_EQ(second.changes[0].origin, "");
+  EXPECT_EQ(second.changes[1].op, ChangeOp::kDelete);
+  EXPECT_EQ(second.changes[1].origin, "sync:pair-2");
+}
+
 TEST_P(StoreContractTest, ChangeFeedHoldsEachRecordOnceAtItsLatestWrite) {
   CT_ASSIGN(int64_t start, store_->LatestSeq());
   CT_ASSIGN(model::Account a, store_->Create(NewAccount("o", "a")));

@@ -187,6 +187,7 @@ Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical)
   a.meta.id = o_.ids->NewId();
   a.meta.owner_id = o_.user_id;
   a.meta.shared = false;
+  a.meta.origin = o_.origin;
   TANDEM_RETURN_IF_ERROR(o_.state->PutCrmUid(o_.user_id, uid, a.meta.id));
   TANDEM_ASSIGN_OR_RETURN(model::Activity created, o_.store->Create(std::move(a)));
   return ItemRef{created.meta.id, ItemETag(created), StoredHash(created)};
@@ -200,6 +201,7 @@ Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag
   TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, o_.map));
   model::Activity a = std::move(e.activity);
   a.meta = current->meta;
+  a.meta.origin = o_.origin;
   a.kind = current->kind;
   a.regarding_type = current->regarding_type;
   a.regarding_id = current->regarding_id;
@@ -211,7 +213,7 @@ Status CrmSide::Delete(const std::string& href, const std::string& etag) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<model::Activity> current, Owned(href));
   if (!current) return Status::Ok();
   TANDEM_ASSIGN_OR_RETURN(std::optional<int64_t> expected, VersionOf(etag, *current));
-  Status s = o_.store->Delete(model::EntityType::kActivity, href, expected);
+  Status s = o_.store->Delete(model::EntityType::kActivity, href, expected, o_.origin);
   return s.Is(Code::kNotFound) ? Status::Ok() : s;
 }
 

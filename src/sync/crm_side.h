@@ -39,6 +39,9 @@ struct CrmSideOptions {
   // would otherwise render and digest every activity it created, only to find
   // them equal). Pending items still reach the engine through GetMany.
   std::string pair_id;
+  // The origin of this side's writes in the change feed (RecordMeta::origin):
+  // "sync:<pair id>" for a run, so that its own writes do not trigger it again.
+  std::string origin;
 };
 
 class CrmSide final : public CalendarSide {

@@ -119,7 +119,8 @@ Result<RunReport> SyncService::Execute(const std::string& pair_id, const RunOpti
                              .ids = o_.ids,
                              .user_id = pair.user_id,
                              .map = MapOptionsFor(pair.options, ZoneOf(pair.user_id)),
-                             .pair_id = pair.id});
+                             .pair_id = pair.id,
+                             .origin = "sync:" + pair.id});
   IcalCodec codec;
   SyncEngine engine(EngineDeps{o_.state, &codec, o_.clock});
   return engine.Run(pair_id, crm, *external, run);

@@ -78,6 +78,12 @@ code=$(dav -o /dev/null -w '%{http_code}' -X PUT -H "If-Match: $ETAG" -H 'Conten
 "$TANDEM" sync now "$PAIR" > /dev/null || fail "sync after an external edit failed"
 "$TANDEM" activities list --owner me --all --json | grep -q 'Site visit Harbour (moved)' || fail "the external edit did not reach the CRM"
 
+step "the run's own CRM write does not trigger another run"
+runs() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM sync_runs WHERE dry_run=0").fetchone()[0])' "$WORK/data/tandem.db"; }
+n_runs=$(runs)
+sleep 5  # past the change feed's 3 s debounce
+[ "$(runs)" = "$n_runs" ] || fail "the run's own CRM write triggered $(( $(runs) - n_runs )) more run(s)"
+
 step "edit in the CRM -> calendar, pushed by the scheduler without 'sync now'"
 ID=$("$TANDEM" activities list --owner me --all --json | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["subject"]=="Site visit Harbour (moved)"][0])')
 "$TANDEM" activities edit "$ID" --location "Harbour Road 9" >/dev/null || fail "CRM edit failed"

@@ -22,17 +22,18 @@ Status RemoveRow(Database& db, model::EntityType entity, std::string_view id,
 }
 
 Status AppendRow(Database& db, model::EntityType entity, std::string_view id, std::string_view op,
-                 std::string_view owner_id, bool departure, Instant at) {
+                 std::string_view owner_id, bool departure, Instant at, std::string_view origin) {
   TANDEM_ASSIGN_OR_RETURN(
       Statement stmt,
-      db.PrepareCached("INSERT INTO changes(entity, id, op, owner_id, departure, at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+      db.PrepareCached("INSERT INTO changes(entity, id, op, owner_id, departure, at, origin) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
   stmt.BindText(1, model::EntityName(entity))
       .BindText(2, id)
       .BindText(3, op)
       .BindText(4, owner_id)
       .BindBool(5, departure)
-      .BindInt64(6, ToUnixMicros(at));
+      .BindInt64(6, ToUnixMicros(at))
+      .BindText(7, origin);
   return stmt.Run().WithContext("append to change log");
 }
 
@@ -49,22 +50,22 @@ Result<int64_t> ReadMetaInt(Database& db, std::string_view key) {
 
 Status LogUpsert(Database& db, model::EntityType entity, std::string_view id,
                  std::string_view owner_id, std::optional<std::string_view> previous_owner_id,
-                 Instant at) {
+                 Instant at, std::string_view origin) {
   if (previous_owner_id && *previous_owner_id != owner_id) {
     TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, *previous_owner_id));
     TANDEM_RETURN_IF_ERROR(
-        AppendRow(db, entity, id, kOpDelete, *previous_owner_id, /*departure=*/true, at));
+        AppendRow(db, entity, id, kOpDelete, *previous_owner_id, /*departure=*/true, at, origin));
   }
   TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, owner_id));
-  return AppendRow(db, entity, id, kOpUpsert, owner_id, /*departure=*/false, at);
+  return AppendRow(db, entity, id, kOpUpsert, owner_id, /*departure=*/false, at, origin);
 }
 
 Status LogDelete(Database& db, model::EntityType entity, std::string_view id,
-                 std::string_view owner_id, Instant at) {
+                 std::string_view owner_id, Instant at, std::string_view origin) {
   // Departure rows of earlier owners stay: they still tell those owners' readers
   // to drop the record.
   TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, owner_id));
-  return AppendRow(db, entity, id, kOpDelete, owner_id, /*departure=*/false, at);
+  return AppendRow(db, entity, id, kOpDelete, owner_id, /*departure=*/false, at, origin);
 }
 
 Result<int64_t> ReadLatestSeq(Database& db) {
@@ -97,21 +98,21 @@ Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
   std::string_view sql;
   if (filter.entity && filter.owner_id) {
     sql =
-        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
         "WHERE owner_id = ?5 AND entity = ?4 AND seq > ?1 AND seq <= ?2 "
         "ORDER BY seq LIMIT ?3";
   } else if (filter.owner_id) {
     sql =
-        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
         "WHERE owner_id = ?5 AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3";
   } else if (filter.entity) {
     sql =
-        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
         "WHERE entity = ?4 AND seq > ?1 AND seq <= ?2 AND departure = 0 "
         "ORDER BY seq LIMIT ?3";
   } else {
     sql =
-        "SELECT seq, entity, id, op, owner_id, at FROM changes "
+        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
         "WHERE seq > ?1 AND seq <= ?2 AND departure = 0 ORDER BY seq LIMIT ?3";
   }
   TANDEM_ASSIGN_OR_RETURN(Statement stmt, db.PrepareCached(sql));
@@ -137,6 +138,7 @@ Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
     change.op = stmt.TextView(3) == kOpDelete ? ChangeOp::kDelete : ChangeOp::kUpsert;
     change.owner_id = stmt.Text(4);
     change.at = FromUnixMicros(stmt.Int64(5));
+    change.origin = stmt.Text(6);
     batch.changes.push_back(std::move(change));
   }
   // Without a cut the reader has seen everything up to `latest`, matching or not.

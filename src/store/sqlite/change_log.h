@@ -16,11 +16,11 @@ namespace tandem::store::sqlite {
 // record moved from `previous_owner_id`, that owner gets a departure tombstone.
 Status LogUpsert(Database& db, model::EntityType entity, std::string_view id,
                  std::string_view owner_id, std::optional<std::string_view> previous_owner_id,
-                 Instant at);
+                 Instant at, std::string_view origin = {});
 
 // After a delete of (entity, id) owned by `owner_id`: its row becomes a tombstone.
 Status LogDelete(Database& db, model::EntityType entity, std::string_view id,
-                 std::string_view owner_id, Instant at);
+                 std::string_view owner_id, Instant at, std::string_view origin = {});
 
 // The highest sequence number ever handed out; 0 when none.
 Result<int64_t> ReadLatestSeq(Database& db);

@@ -88,8 +88,11 @@ void Statement::NoteBindResult(int rc, int index) {
 }
 
 Statement& Statement::BindText(int index, std::string_view value) {
+  // An empty view may have no data pointer, which SQLite would bind as NULL:
+  // text is always text.
+  const char* data = value.data() != nullptr ? value.data() : "";
   NoteBindResult(
-      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      sqlite3_bind_text64(stmt_, index, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
       index);
   return *this;
 }

@@ -154,6 +154,11 @@ CREATE INDEX activities_owner_series ON activities(owner_id, series_end)
   WHERE series_end IS NOT NULL;
 )sql";
 
+// Who wrote each change ('' a user; 'sync:<pair id>' a sync run).
+constexpr std::string_view kV4ChangeOrigin = R"sql(
+ALTER TABLE changes ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
@@ -161,6 +166,7 @@ const std::vector<Migration>& CrmMigrations() {
       {1, "users, sessions, CRM records, change log", kV1Tables},
       {2, "index of each owner's recurring activities", kV2OwnerRecurringIndex},
       {3, "activity cancellation, sequence and series end; user time zone", kV3SeriesAndStatus},
+      {4, "the origin of each change (a user or a sync run)", kV4ChangeOrigin},
   };
   return kMigrations;
 }

@@ -415,7 +415,8 @@ Status SqliteStore::InsertRecord(Database& db, const T& r) {
   }
   TANDEM_RETURN_IF_ERROR(status);
   TANDEM_RETURN_IF_ERROR(AfterWrite(db, r));
-  return LogUpsert(db, Row::kEntity, r.meta.id, r.meta.owner_id, std::nullopt, r.meta.modified);
+  return LogUpsert(db, Row::kEntity, r.meta.id, r.meta.owner_id, std::nullopt, r.meta.modified,
+                   r.meta.origin);
 }
 
 template <typename T>
@@ -425,6 +426,7 @@ Result<T> SqliteStore::CreateRecord(T r) {
   TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
   TANDEM_RETURN_IF_ERROR(InsertRecord(*w, r));
   TANDEM_RETURN_IF_ERROR(tx.Commit());
+  r.meta.origin.clear();  // the write's, not the record's
   return r;
 }
 
@@ -538,7 +540,8 @@ Status SqliteStore::UpdateIn(Database& db, T* rec, std::optional<int64_t> expect
   TANDEM_RETURN_IF_ERROR(update.Run());
   TANDEM_RETURN_IF_ERROR(AfterWrite(*w, r));
   TANDEM_RETURN_IF_ERROR(LogUpsert(*w, Row::kEntity, r.meta.id, r.meta.owner_id,
-                                   std::string_view(previous_owner), r.meta.modified));
+                                   std::string_view(previous_owner), r.meta.modified,
+                                   r.meta.origin));
   return Status::Ok();
 }
 
@@ -548,6 +551,7 @@ Result<T> SqliteStore::UpdateRecord(T r, std::optional<int64_t> expected) {
   TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
   TANDEM_RETURN_IF_ERROR(UpdateIn(*w, &r, expected));
   TANDEM_RETURN_IF_ERROR(tx.Commit());
+  r.meta.origin.clear();  // the write's, not the record's
   return r;
 }
 
@@ -637,7 +641,8 @@ Result<Page<T>> SqliteStore::ListRecords(const ListOptions& o) {
 }
 
 template <typename T>
-Status SqliteStore::DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected) {
+Status SqliteStore::DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected,
+                             std::string_view origin) {
   using Row = RecordRow<T>;
   Database* w = &db;
   static const std::string kCurrentSql =
@@ -655,14 +660,15 @@ Status SqliteStore::DeleteIn(Database& db, std::string_view id, std::optional<in
   TANDEM_ASSIGN_OR_RETURN(Statement remove, w->PrepareCached(kDeleteSql));
   remove.BindText(1, id);
   TANDEM_RETURN_IF_ERROR(remove.Run());
-  return LogDelete(*w, Row::kEntity, id, owner, clock_->Now());
+  return LogDelete(*w, Row::kEntity, id, owner, clock_->Now(), origin);
 }
 
 template <typename T>
-Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> expected) {
+Status SqliteStore::DeleteRecord(std::string_view id, std::optional<int64_t> expected,
+                                 std::string_view origin) {
   auto w = pool_->Write();
   TANDEM_ASSIGN_OR_RETURN(Transaction tx, Transaction::Begin(*w));
-  TANDEM_RETURN_IF_ERROR(DeleteIn<T>(*w, id, expected));
+  TANDEM_RETURN_IF_ERROR(DeleteIn<T>(*w, id, expected, origin));
   return tx.Commit();
 }
 
@@ -746,16 +752,16 @@ Result<Page<model::Activity>> SqliteStore::ListActivities(const ListOptions& o) 
 }
 
 Status SqliteStore::Delete(model::EntityType entity, std::string_view id,
-                           std::optional<int64_t> expected) {
+                           std::optional<int64_t> expected, std::string_view origin) {
   switch (entity) {
     case model::EntityType::kAccount:
-      return DeleteRecord<model::Account>(id, expected);
+      return DeleteRecord<model::Account>(id, expected, origin);
     case model::EntityType::kContact:
-      return DeleteRecord<model::Contact>(id, expected);
+      return DeleteRecord<model::Contact>(id, expected, origin);
     case model::EntityType::kOpportunity:
-      return DeleteRecord<model::Opportunity>(id, expected);
+      return DeleteRecord<model::Opportunity>(id, expected, origin);
     case model::EntityType::kActivity:
-      return DeleteRecord<model::Activity>(id, expected);
+      return DeleteRecord<model::Activity>(id, expected, origin);
     case model::EntityType::kUser:
       break;
   }

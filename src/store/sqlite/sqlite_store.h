@@ -108,8 +108,8 @@ class SqliteStore final : public Store {
   Result<Page<model::Opportunity>> ListOpportunities(const ListOptions& o) override;
   Result<Page<model::Activity>> ListActivities(const ListOptions& o) override;
 
-  Status Delete(model::EntityType entity, std::string_view id,
-                std::optional<int64_t> expected) override;
+  Status Delete(model::EntityType entity, std::string_view id, std::optional<int64_t> expected,
+                std::string_view origin = {}) override;
 
   Result<ChangeBatch> ChangesSince(int64_t after_seq, int limit,
                                    const ChangeFilter& filter) override;
@@ -132,7 +132,8 @@ class SqliteStore final : public Store {
   template <typename T>
   Status UpdateIn(Database& db, T* r, std::optional<int64_t> expected);
   template <typename T>
-  Status DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected);
+  Status DeleteIn(Database& db, std::string_view id, std::optional<int64_t> expected,
+                  std::string_view origin = {});
   template <typename T>
   Status PutIn(Database& db, T r, bool likely_present, Instant now);
   template <typename T>
@@ -140,7 +141,7 @@ class SqliteStore final : public Store {
   template <typename T>
   Result<Page<T>> ListRecords(const ListOptions& o);
   template <typename T>
-  Status DeleteRecord(std::string_view id, std::optional<int64_t> expected);
+  Status DeleteRecord(std::string_view id, std::optional<int64_t> expected, std::string_view origin);
 
   // Binds a record's own columns (the activity's series end included).
   template <typename T>
