@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "api/errors.h"
+#include "ical/ical.h"
 
 namespace tandem::apps {
 namespace {
@@ -108,11 +109,31 @@ Json ReportJson(const sync::RunReport& r) {
               {"summary", r.Summary()}};
 }
 
+// What a user reads of a log entry beside the two iCalendar texts: the event
+// ("title" and "start" of the later version) and, for an update, each changed
+// field before and after.
+void DescribeLogEntry(const store::SyncLogEntry& e, Json& j) {
+  auto before = e.before.empty() ? Result<ical::Event>(Status::NotFound(""))
+                                 : ical::ParseEvent(e.before, ical::MapOptions{});
+  auto after = e.after.empty() ? Result<ical::Event>(Status::NotFound(""))
+                               : ical::ParseEvent(e.after, ical::MapOptions{});
+  const ical::Event* shown = after.ok() ? &*after : before.ok() ? &*before : nullptr;
+  j["title"] = shown ? Json(shown->activity.subject) : Json(nullptr);
+  j["start"] = shown ? Json(FormatRfc3339(shown->activity.start)) : Json(nullptr);
+  Json changes = Json::array();
+  if (before.ok() && after.ok())
+    for (const auto& c : ical::DescribeChanges(before->activity, after->activity))
+      changes.push_back({{"field", c.field}, {"before", c.before}, {"after", c.after}});
+  j["changes"] = changes;
+}
+
 Json LogJson(const store::SyncLogEntry& e) {
-  return Json{{"id", e.id},         {"run_id", e.run_id}, {"at", FormatRfc3339(e.at)},
-              {"action", e.action}, {"target", e.target}, {"uid", e.uid},
-              {"crm_id", e.crm_id}, {"external_href", e.external_href},
-              {"before", e.before}, {"after", e.after}, {"reason", e.reason}, {"error", e.error}};
+  Json j{{"id", e.id},         {"run_id", e.run_id}, {"at", FormatRfc3339(e.at)},
+         {"action", e.action}, {"target", e.target}, {"uid", e.uid},
+         {"crm_id", e.crm_id}, {"external_href", e.external_href},
+         {"before", e.before}, {"after", e.after}, {"reason", e.reason}, {"error", e.error}};
+  DescribeLogEntry(e, j);
+  return j;
 }
 
 Json RunJson(const store::SyncRun& r) {

@@ -140,4 +140,52 @@ std::vector<std::string> ChangedFields(const model::Activity& a, const model::Ac
   return changed;
 }
 
+namespace {
+
+std::string Cut(std::string s) {
+  static constexpr size_t kMax = 200;
+  if (s.size() <= kMax) return s;
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  return s + "...";
+}
+
+std::string Readable(const model::Activity& a, const std::string& field) {
+  auto yes_no = [](bool b) { return std::string(b ? "yes" : "no"); };
+  auto count = [](size_t n, const char* what) {
+    return n == 0 ? std::string("none") : std::to_string(n) + " " + what;
+  };
+  if (field == "start") return FormatRfc3339(a.start);
+  if (field == "end") return FormatRfc3339(a.end);
+  if (field == "all_day") return yes_no(a.all_day);
+  if (field == "time_zone") return a.time_zone.empty() ? "UTC" : a.time_zone;
+  if (field == "subject") return Cut(a.subject);
+  if (field == "location") return Cut(a.location);
+  if (field == "description") return Cut(a.description);
+  if (field == "show_as") return std::string(model::ShowAsName(a.show_as));
+  if (field == "is_private") return yes_no(a.is_private);
+  if (field == "reminder_minutes")
+    return a.reminder_minutes ? std::to_string(*a.reminder_minutes) + " min" : "none";
+  if (field == "rrule") return a.rrule.empty() ? "none" : a.rrule;
+  if (field == "exdates") return count(a.exdates.size(), "excluded");
+  if (field == "rdates") return count(a.rdates.size(), "added");
+  if (field == "overrides") {
+    auto list = detail::ReadOverrides(a.ical_extra, a.time_zone, a.end - a.start);
+    return list.ok() ? count(list->size(), "changed occurrence(s)") : "unreadable";
+  }
+  if (field == "cancelled") return yes_no(a.cancelled);
+  return "?";
+}
+
+}  // namespace
+
+std::vector<FieldChange> DescribeChanges(const model::Activity& before,
+                                         const model::Activity& after) {
+  std::vector<FieldChange> out;
+  for (const std::string& f : ChangedFields(before, after))
+    out.push_back({f, Readable(before, f), Readable(after, f)});
+  return out;
+}
+
 }  // namespace tandem::ical

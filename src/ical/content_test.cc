@@ -71,6 +71,30 @@ TEST(ContentHashTest, EachSyncedFieldChangesTheHash) {
   }
 }
 
+TEST(DescribeChangesTest, NamesEachChangedFieldWithReadableValues) {
+  auto parsed = ParseEvent(kGoogleStyle, {});
+  ASSERT_TRUE(parsed.ok());
+  model::Activity before = parsed->activity, after = parsed->activity;
+  after.subject = "Planning (moved)";
+  after.start = At("2026-01-15T10:00:00Z");
+  after.reminder_minutes = 15;
+  after.description = std::string(300, 'x');
+  std::vector<FieldChange> c = DescribeChanges(before, after);
+  ASSERT_EQ(c.size(), 4u);
+  EXPECT_EQ(c[0].field, "start");
+  EXPECT_EQ(c[0].before, "2026-01-15T08:00:00Z");
+  EXPECT_EQ(c[0].after, "2026-01-15T10:00:00Z");
+  EXPECT_EQ(c[1].field, "subject");
+  EXPECT_EQ(c[1].before, "Planning");
+  EXPECT_EQ(c[1].after, "Planning (moved)");
+  EXPECT_EQ(c[2].field, "description");
+  EXPECT_EQ(c[2].after.size(), 203u);
+  EXPECT_EQ(c[3].field, "reminder_minutes");
+  EXPECT_EQ(c[3].before, "none");
+  EXPECT_EQ(c[3].after, "15 min");
+  EXPECT_TRUE(DescribeChanges(before, before).empty());
+}
+
 TEST(ContentHashTest, UnmodeledDataDoesNotChangeTheHash) {
   auto parsed = ParseEvent(kGoogleStyle, {});
   ASSERT_TRUE(parsed.ok());

@@ -92,6 +92,17 @@ std::string ContentHash(const model::Activity& activity);
 // Empty means the two are the same event to a user.
 std::vector<std::string> ChangedFields(const model::Activity& a, const model::Activity& b);
 
+// Added: ChangedFields with readable values, for the sync log a user reads:
+// {"subject", "Visit", "Site visit"}, {"start", "2026-12-10T10:00:00Z", ...}.
+// Long texts are cut at 200 bytes; a list (exdates, overrides) shows its size.
+struct FieldChange {
+  std::string field;
+  std::string before;
+  std::string after;
+};
+std::vector<FieldChange> DescribeChanges(const model::Activity& before,
+                                         const model::Activity& after);
+
 // True when the activity (or, for a series, any occurrence) overlaps [from, to).
 bool OccursWithin(const model::Activity& activity, Instant from, Instant to);
 

@@ -110,6 +110,10 @@ step "the sync log says what happened to which record"
 "$TANDEM" sync log "$PAIR" --limit 50 > "$WORK/log.txt"
 grep -q 'trash' "$WORK/log.txt" || fail "the sync log has no trash entry"
 grep -q 'update' "$WORK/log.txt" || fail "the sync log has no update entry"
+grep -q 'subject: Site visit Harbour -> Site visit Harbour (moved)' "$WORK/log.txt" \
+  || fail "the sync log does not show the external edit's before and after"
+grep -q 'location: .* -> Harbour Road 9' "$WORK/log.txt" \
+  || fail "the sync log does not show the CRM edit's before and after"
 
 step "sync status"
 "$TANDEM" sync status

@@ -203,6 +203,20 @@ TEST_F(ReplicaCommandsTest, DoctorAgainstAPlainServerSaysItIsNotAReplica) {
   EXPECT_THAT(err_.str(), HasSubstr("not an offline replica"));
 }
 
+TEST_F(ReplicaCommandsTest, ConflictsAgainstAPlainServerSaysWhereSyncConflictsAre) {
+  LogIn();  // no replica routes: the server answers 404 "no route for ..."
+  EXPECT_EQ(Run({"conflicts"}), 5);
+  ExpectOneRequest("GET", "/api/v1/conflicts");
+  EXPECT_THAT(err_.str(), HasSubstr("this server is not an offline replica"));
+  EXPECT_THAT(err_.str(), HasSubstr("tandem sync log PAIR"));
+  EXPECT_THAT(err_.str(), Not(HasSubstr("no route")));
+  // A replica's own "no such conflict" stays as it is.
+  routes_["POST /api/v1/conflicts/activities/a1"] =
+      Reply(404, R"({"error":"NotFound","message":"no open conflict for activities a1"})");
+  EXPECT_EQ(Run({"conflicts", "resolve", "activities", "a1", "mine"}), 5);
+  EXPECT_EQ(err_.str(), "error: no open conflict for activities a1\n");
+}
+
 TEST_F(ReplicaCommandsTest, DoctorWithARefusedSessionExitsThree) {
   LogIn();
   routes_["GET /api/v1/replica/doctor"] =

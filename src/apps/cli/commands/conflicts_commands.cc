@@ -23,9 +23,24 @@ std::string Summary(const Json& record) {
   return fmt::format("version {}", record.value("version", 0));
 }
 
-Status ListConflicts(CommandContext& ctx) {
+// A server that is not a replica has no conflicts routes ("no route for ...").
+Result<Json> ConflictsCall(CommandContext& ctx, std::string_view method, const std::string& path,
+                           const Json* body = nullptr) {
   TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
-  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/conflicts"));
+  auto answer = api.Call(method, path, body);
+  if (!answer.ok() && answer.status().Is(Code::kNotFound) &&
+      answer.status().message().starts_with("no route for")) {
+    return Status::NotFound(
+        "this server is not an offline replica: `tandem conflicts` lists records changed both "
+        "offline and on the server, on a replica (tandemd --replica-of). On the server, "
+        "calendar-sync conflicts are settled by each pair's conflict policy and the losing "
+        "version is kept in the sync log: tandem sync log PAIR (conflict-loser)");
+  }
+  return answer;
+}
+
+Status ListConflicts(CommandContext& ctx) {
+  TANDEM_ASSIGN_OR_RETURN(Json page, ConflictsCall(ctx, "GET", "/api/v1/conflicts"));
   if (ctx.json) {
     ctx.PrintJson(page);
     return Status::Ok();
@@ -47,9 +62,8 @@ Status Resolve(CommandContext& ctx, const std::string& collection, const std::st
     if (!f.is_object()) return ctx.Usage("--fields must be a JSON object");
     body["fields"] = f;
   }
-  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
   TANDEM_ASSIGN_OR_RETURN(
-      Json r, api.Call("POST", fmt::format("/api/v1/conflicts/{}/{}", collection, id), &body));
+      Json r, ConflictsCall(ctx, "POST", fmt::format("/api/v1/conflicts/{}/{}", collection, id), &body));
   if (ctx.json) {
     ctx.PrintJson(r);
   } else {

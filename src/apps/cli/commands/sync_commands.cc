@@ -199,10 +199,18 @@ Status ShowLog(CommandContext& ctx, const PairArgs& a) {
   if (page["items"].empty()) ctx.out() << "The sync log of this pair is empty.\n";
   for (const auto& e : page["items"]) {
     std::string what = Text(e, "crm_id").empty() ? Text(e, "uid") : "activity " + Text(e, "crm_id");
+    if (!Text(e, "title").empty())
+      what += fmt::format(" \"{}\" {}", Text(e, "title"), Text(e, "start"));
     ctx.out() << fmt::format("{}  run {}  {} {} {}{}{}\n", Text(e, "at"), e.value("run_id", 0),
                              Text(e, "action"), Text(e, "target").empty() ? "" : "on " + Text(e, "target"),
                              what, Text(e, "reason").empty() ? "" : "  (" + Text(e, "reason") + ")",
                              Text(e, "error").empty() ? "" : "  FAILED: " + Text(e, "error"));
+    // S11: what the change did, field by field (--json has both versions whole).
+    auto changes = e.find("changes");
+    if (changes != e.end() && changes->is_array())
+      for (const auto& c : *changes)
+        ctx.out() << fmt::format("    {}: {} -> {}\n", Text(c, "field"), Text(c, "before"),
+                                 Text(c, "after"));
   }
   return Status::Ok();
 }
