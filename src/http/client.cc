@@ -129,8 +129,12 @@ std::string WithoutCredentials(const std::string& url) {
 }  // namespace
 
 void Headers::Set(std::string name, std::string value) {
-  std::erase_if(fields_, [&](const auto& f) { return EqualsIgnoreCase(f.first, name); });
+  Remove(name);
   fields_.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::Remove(std::string_view name) {
+  std::erase_if(fields_, [&](const auto& f) { return EqualsIgnoreCase(f.first, name); });
 }
 
 std::optional<std::string> Headers::Get(std::string_view name) const {
@@ -174,7 +178,7 @@ Client::~Client() {
   if (impl_->easy != nullptr) curl_easy_cleanup(impl_->easy);
 }
 
-Result<Response> Client::SendOnce(const Request& request) {
+Result<Response> Client::SendOnce(const Request& request, bool with_credentials) {
   CURL* easy = impl_->easy;
   if (easy == nullptr) return Status::Internal("curl_easy_init failed");
   // Reset options but keep the handle's connection cache (keep-alive, HTTP/2).
@@ -204,15 +208,12 @@ Result<Response> Client::SendOnce(const Request& request) {
   curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
   if (!options_.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, options_.proxy.c_str());
-  if (options_.follow_redirects) {
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, static_cast<long>(options_.max_redirects));
-    // Keep the method (PROPFIND stays PROPFIND) on 301/302/303.
-    curl_easy_setopt(easy, CURLOPT_POSTREDIR, static_cast<long>(CURL_REDIR_POST_ALL));
-  }
+  // Redirects are followed by Send, one hop at a time, so that a retry repeats
+  // only the hop that failed.
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 
   const Auth& auth = options_.auth;
-  switch (auth.scheme) {
+  switch (with_credentials ? auth.scheme : AuthScheme::kNone) {
     case AuthScheme::kNone:
       break;
     case AuthScheme::kBasic:
@@ -292,12 +293,12 @@ std::optional<Duration> Client::RetryAfter(const Response& response) const {
   return delta.count() < 0 ? Duration(0) : delta;
 }
 
-Result<Response> Client::Send(const Request& request) {
+Result<Response> Client::SendWithRetries(const Request& request, bool with_credentials) {
   const RetryPolicy& policy = options_.retry;
   const bool idempotent = IsIdempotent(request.method);
   Duration backoff = policy.initial_backoff;
   for (int attempt = 1;; ++attempt) {
-    Result<Response> result = SendOnce(request);
+    Result<Response> result = SendOnce(request, with_credentials);
     const bool last = attempt >= std::max(1, policy.max_attempts);
     std::optional<Duration> wait;
     if (!result.ok()) {
@@ -330,6 +331,65 @@ Result<Response> Client::Send(const Request& request) {
     options_.sleeper->SleepFor(*wait);
     auto next = std::chrono::duration_cast<Duration>(backoff * policy.multiplier);
     backoff = std::min(next, policy.max_backoff);
+  }
+}
+
+namespace {
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::string LowerHost(std::string_view origin) {
+  std::string out(origin.substr(origin.find("://") == std::string_view::npos ? 0 : origin.find("://") + 3));
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Credentials go only where the first request went: the same origin, or the same
+// host and port upgraded from http to https (curl's rule for redirects too).
+bool SameAuthority(std::string_view from_url, std::string_view to_url) {
+  std::string from = UrlOrigin(from_url), to = UrlOrigin(to_url);
+  if (EqualsIgnoreCase(from, to)) return true;
+  if (!to.starts_with("https://") || !from.starts_with("http://")) return false;
+  std::string from_host = LowerHost(from), to_host = LowerHost(to);
+  auto bare = [](std::string h, std::string_view default_port) {
+    if (h.ends_with(default_port)) h.resize(h.size() - default_port.size());
+    return h;
+  };
+  return bare(from_host, ":80") == bare(to_host, ":443");
+}
+
+}  // namespace
+
+Result<Response> Client::Send(const Request& request) {
+  Request hop = request;
+  bool with_credentials = true;
+  for (int redirects = 0;; ++redirects) {
+    TANDEM_ASSIGN_OR_RETURN(Response response, SendWithRetries(hop, with_credentials));
+    if (!options_.follow_redirects || !IsRedirect(response.status)) return response;
+    auto location = response.headers.Get("Location");
+    if (!location || Trim(*location).empty()) return response;
+    if (redirects >= options_.max_redirects) {
+      return Status::Unavailable(fmt::format("{} {}: more than {} redirects (last to {})",
+                                             request.method, WithoutCredentials(request.url),
+                                             options_.max_redirects, WithoutCredentials(std::string(Trim(*location)))));
+    }
+    std::string next = ResolveUrl(hop.url, Trim(*location));
+    if (next.empty() || !(next.starts_with("http://") || next.starts_with("https://"))) {
+      return Status::InvalidArgument(fmt::format("{} {}: redirected to an unusable location '{}'",
+                                                 request.method, WithoutCredentials(request.url),
+                                                 WithoutCredentials(std::string(Trim(*location)))));
+    }
+    with_credentials = with_credentials && SameAuthority(hop.url, next);
+    hop.url = std::move(next);
+    // 303 means "see the answer there": a GET, without the body. Every other
+    // redirect keeps the method and body (a PROPFIND stays a PROPFIND).
+    if (response.status == 303 && hop.method != "HEAD") {
+      hop.method = "GET";
+      hop.body.clear();
+      hop.headers.Remove("Content-Type");
+    }
   }
 }
 

@@ -49,6 +49,7 @@ class Headers {
   }
   // Replaces every field of that name by one.
   void Set(std::string name, std::string value);
+  void Remove(std::string_view name);
   // The first value of `name`, if present.
   std::optional<std::string> Get(std::string_view name) const;
   bool Has(std::string_view name) const { return Get(name).has_value(); }
@@ -161,7 +162,11 @@ class Client {
 
   // Sends `request`, retrying as RetryPolicy says: network errors and 5xx for
   // idempotent methods (everything but POST/PATCH/LOCK), 429 and 503 with a
-  // Retry-After no longer than max_retry_after for every method.
+  // Retry-After no longer than max_retry_after for every method. Nothing else
+  // is retried. Redirects (301/302/303/307/308) are followed hop by hop, each
+  // hop requested once unless it fails as above; credentials go only to the
+  // first request's origin (or its https upgrade); more than max_redirects
+  // hops is Unavailable.
   Result<Response> Send(const Request& request);
 
   const ClientStats& stats() const { return stats_; }
@@ -169,7 +174,8 @@ class Client {
 
  private:
   struct Impl;
-  Result<Response> SendOnce(const Request& request);
+  Result<Response> SendWithRetries(const Request& request, bool with_credentials);
+  Result<Response> SendOnce(const Request& request, bool with_credentials);
   std::optional<Duration> RetryAfter(const Response& response) const;
 
   ClientOptions options_;

@@ -148,6 +148,87 @@ TEST(ClientTest, FollowsRedirectKeepingTheMethod) {
   EXPECT_EQ(response->effective_url, server.Url("/dav/"));
 }
 
+TEST(ClientTest, ARedirectIsRequestedOnceAndOnlyTheFailingHopIsRetried) {
+  int dead_port;
+  {
+    ScriptedServer gone([](const RecordedRequest&) { return ScriptedReply{}; });
+    dead_port = gone.port();
+  }
+  ScriptedServer server([&](const RecordedRequest&) {
+    return ScriptedReply{.status = 301,
+                         .headers = {{"Location", "http://127.0.0.1:" + std::to_string(dead_port) + "/"}}};
+  });
+  RecordingSleeper sleeper;
+  Client client(FastOptions(&sleeper));
+  auto response = client.Send({.method = "PROPFIND", .url = server.Url("/.well-known/caldav")});
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_EQ(server.request_count(), 1);  // the redirect itself is not asked again
+  EXPECT_EQ(sleeper.waits.size(), 3u);   // the unreachable target is
+}
+
+TEST(ClientTest, ARedirectLoopEndsAfterMaxRedirectsEachHopOnce) {
+  ScriptedServer server([](const RecordedRequest& r) {
+    return ScriptedReply{.status = 302, .headers = {{"Location", r.target == "/a" ? "/b" : "/a"}}};
+  });
+  RecordingSleeper sleeper;
+  ClientOptions options = FastOptions(&sleeper);
+  options.max_redirects = 3;
+  Client client(options);
+  auto response = client.Send({.url = server.Url("/a")});
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_NE(response.status().message().find("more than 3 redirects"), std::string::npos)
+      << response.status().message();
+  EXPECT_EQ(server.request_count(), 4);
+  EXPECT_TRUE(sleeper.waits.empty());
+}
+
+TEST(ClientTest, CredentialsDoNotFollowARedirectToAnotherOrigin) {
+  ScriptedServer other([](const RecordedRequest& r) {
+    return ScriptedReply{.body = "auth=" + r.Header("authorization")};
+  });
+  ScriptedServer server([&](const RecordedRequest& r) {
+    if (r.target == "/here") return ScriptedReply{.body = "auth=" + r.Header("authorization")};
+    if (r.target == "/away") return ScriptedReply{.status = 307, .headers = {{"Location", other.Url("/x")}}};
+    return ScriptedReply{.status = 308, .headers = {{"Location", "/here"}}};
+  });
+  RecordingSleeper sleeper;
+  ClientOptions options = FastOptions(&sleeper);
+  options.auth = Auth::Basic("alice", "secret");
+  Client client(options);
+  auto same = client.Send({.url = server.Url("/start")});
+  ASSERT_TRUE(same.ok());
+  EXPECT_NE(same->body.find("Basic "), std::string::npos) << same->body;
+  auto away = client.Send({.url = server.Url("/away")});
+  ASSERT_TRUE(away.ok());
+  EXPECT_EQ(away->body, "auth=");
+  EXPECT_EQ(away->effective_url, other.Url("/x"));
+}
+
+TEST(ClientTest, SeeOtherTurnsIntoAGetWithoutTheBody) {
+  ScriptedServer server([](const RecordedRequest& r) {
+    if (r.target == "/form") return ScriptedReply{.status = 303, .headers = {{"Location", "/result"}}};
+    return ScriptedReply{.body = r.method + ":" + r.body};
+  });
+  RecordingSleeper sleeper;
+  Client client(FastOptions(&sleeper));
+  auto response = client.Send({.method = "POST", .url = server.Url("/form"), .body = "a=1"});
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->body, "GET:");
+}
+
+TEST(ClientTest, ClientErrorsAreNotRetried) {
+  ScriptedServer server([](const RecordedRequest&) { return ScriptedReply{.status = 404}; });
+  RecordingSleeper sleeper;
+  Client client(FastOptions(&sleeper));
+  auto response = client.Send({.method = "PROPFIND", .url = server.Url("/x")});
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(server.request_count(), 1);
+  EXPECT_TRUE(sleeper.waits.empty());
+}
+
 TEST(ClientTest, RetriesServerErrorsOfIdempotentRequestsWithBackoff) {
   std::atomic<int> calls{0};
   ScriptedServer server([&](const RecordedRequest&) {

@@ -124,6 +124,7 @@ class Run {
     for (auto& w : ext_cs.warnings) report_.warnings.push_back("external: " + w);
 
     in.options = pair_.options;
+    in.pair_id = pair_.id;
     in.now = now;
     in.force = options_.force;
     in.initializing = options_.initialize;

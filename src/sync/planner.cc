@@ -389,6 +389,8 @@ class Planner {
 
   void Guard() {
     if (in_.force) return;
+    const std::string pair = in_.pair_id.empty() ? "PAIR" : in_.pair_id;
+    const std::string force_command = "tandem sync now " + pair + " --force";
     auto empty_side = [&](const SideChanges& ch) {
       return ch.complete && ch.changed.empty() && in_.status_count > 0;
     };
@@ -396,8 +398,10 @@ class Planner {
       const char* which = empty_side(in_.external) ? "the external calendar" : "the CRM calendar";
       plan_.refusal = fmt::format(
           "{} lists no events while {} items are paired; refusing to mirror that as mass "
-          "deletion. If the calendar really was emptied, run again with force.",
-          which, in_.status_count);
+          "deletion, nothing was changed. If the calendar really was emptied, apply it with "
+          "`{}`; if it was replaced by a new calendar, re-initialize the pair with "
+          "`tandem sync pair init {}` (nothing is trashed then).",
+          which, in_.status_count, force_command, pair);
       return;
     }
     // A complete listing (an expired sync token, a first run after a cursor loss)
@@ -416,10 +420,10 @@ class Planner {
       plan_.refusal = fmt::format(
           "{} lists {} items but none of the {} paired ones: it looks like a different or "
           "re-created calendar, so nothing was changed. If it is the right calendar, "
-          "re-initialize the pair (tandem sync pair init PAIR) to pair its items afresh; "
+          "re-initialize the pair with `tandem sync pair init {}` to pair its items afresh; "
           "nothing is trashed then.",
           side == Side::kCrm ? "the CRM calendar" : "the external calendar",
-          (side == Side::kCrm ? in_.crm : in_.external).changed.size(), in_.status_count);
+          (side == Side::kCrm ? in_.crm : in_.external).changed.size(), in_.status_count, pair);
       return;
     }
     // Relative rule, per direction and on every run: most of the paired items gone
@@ -438,18 +442,18 @@ class Planner {
       if (n >= kFewItems && 2 * n > in_.status_count) {
         plan_.refusal = fmt::format(
             fmt::runtime("this run would " + std::string(what) +
-                "; refusing, nothing was changed. Check the calendars, then run again with "
-                "force (tandem sync now PAIR --force) to apply."),
-            n, in_.status_count);
+                "; refusing, nothing was changed. Check the calendars; if the deletions are "
+                "meant, apply them with `{}`."),
+            n, in_.status_count, force_command);
         return;
       }
     }
     int deletions = plan_.deletions();
     if (deletions > in_.options.deletion_limit) {
       plan_.refusal = fmt::format(
-          "this run would delete {} items (limit {}); refusing. Check the calendars, then run "
-          "again with force to apply.",
-          deletions, in_.options.deletion_limit);
+          "this run would delete {} items (limit {}); refusing, nothing was changed. Check the "
+          "calendars; if the deletions are meant, apply them with `{}`.",
+          deletions, in_.options.deletion_limit, force_command);
     }
   }
 

@@ -105,6 +105,7 @@ struct PlanInput {
   SideChanges crm;
   SideChanges external;
   store::PairOptions options;
+  std::string pair_id;        // named in the guard's messages (the command to run)
   Instant now{};
   bool force = false;         // overrides the mass-deletion guard
   bool initializing = false;  // S13: pair existing items by UID, CRM-id stamp, then time+title

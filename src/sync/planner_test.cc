@@ -410,12 +410,15 @@ TEST(PlannerGuard, AFullListingWithNoneOfThePairedItemsIsAnotherCalendar) {
   PlanInput in;
   for (int i = 0; i < 30; ++i) in.status.push_back(Row("r" + std::to_string(i)));
   in.status_count = 30;
+  in.pair_id = "p-42";
   in.external.complete = true;
   in.external.changed = {Ext("fresh", "hf")};
   Plan plan = MakePlan(in);
   ASSERT_TRUE(plan.refusal) << plan.ToString();
   EXPECT_NE(plan.refusal->find("none of the 30 paired ones"), std::string::npos) << *plan.refusal;
-  EXPECT_NE(plan.refusal->find("tandem sync pair init"), std::string::npos) << *plan.refusal;
+  EXPECT_NE(plan.refusal->find("tandem sync pair init p-42"), std::string::npos) << *plan.refusal;
+  // --force would trash every paired item: never the advice for another calendar.
+  EXPECT_EQ(plan.refusal->find("--force"), std::string::npos) << *plan.refusal;
   // One paired item still there: an ordinary listing (the relative rule still
   // guards the 29 deletions).
   Observation kept = Ext("r0", "h-r0");

@@ -45,11 +45,11 @@ std::string ItemErrorLine(const Json& e) {
 
 void PrintReport(CommandContext& ctx, const Json& r) {
   std::ostream& out = ctx.out();
+  // A refusal is told once, in full, by the error line (ReportStatus).
+  const bool refused = r.contains("refusal") && r["refusal"].is_string();
   out << fmt::format("{}{}: {}\n", r.value("dry_run", false) ? "plan (dry run) " : "",
                      r.value("initialization", false) ? "initialization" : "sync",
-                     Text(r, "summary"));
-  if (r.contains("refusal") && r["refusal"].is_string())
-    out << "refused: " << r["refusal"].get<std::string>() << "\n";
+                     refused ? "refused, nothing was changed" : Text(r, "summary"));
   std::string plan = Text(r, "plan");
   if (!plan.empty() && (r.value("dry_run", false) || r.value("initialization", false)))
     out << plan << (plan.back() == '\n' ? "" : "\n");
@@ -60,8 +60,7 @@ void PrintReport(CommandContext& ctx, const Json& r) {
 // The outcome of a run as the exit status: refusals and failed items are errors.
 Status ReportStatus(const Json& r) {
   if (r.contains("refusal") && r["refusal"].is_string())
-    return Status::Conflict("the run was refused: " + r["refusal"].get<std::string>() +
-                            " (check the calendar; re-run with --force to go ahead)");
+    return Status::Conflict("the run was refused: " + r["refusal"].get<std::string>());
   if (r.contains("unreachable") && r["unreachable"].is_string())
     return Status::Unavailable(fmt::format(
         "the calendar stopped answering during the run ({}); what was done is kept and the "
