@@ -246,9 +246,9 @@ std::string CalDavCalendar::HrefForUid(const std::string& uid) const {
   return path_ + fmt::format("tandem-{:016x}{:016x}.ics", a, b);
 }
 
-Result<CalendarInfo> CalDavCalendar::Info() {
-  if (!info_) {
-    TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, ReadCollection(client_, url_));
+Result<CalendarInfo> CalDavCalendar::Info(CollectionState state) {
+  if (!info_ || state == CollectionState::kWith) {
+    TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, ReadCollection(client_, url_, state));
     if (!info.is_calendar) return Status::NotFound(url_ + " is not a calendar collection");
     info_ = std::move(info);
   }
@@ -355,8 +355,7 @@ Result<sync::ChangeSet> CalDavCalendar::FullListing(const sync::TimeRange& windo
     auto info = Info();
     if (!info.ok() || info->SupportsReport("sync-collection")) return listed;
   }
-  info_.reset();
-  TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, Info());
+  TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, Info(CollectionState::kWith));
   // No sync-collection: ctag + ETag listing of the window, data in the same REPORT.
   std::vector<std::pair<std::string, std::string>> listing;
   TANDEM_RETURN_IF_ERROR(
@@ -474,8 +473,7 @@ Result<sync::ChangeSet> CalDavCalendar::CtagSince(const std::string& cursor,
       lines.remove_prefix(end + 1);
     }
   }
-  info_.reset();
-  TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, Info());
+  TANDEM_ASSIGN_OR_RETURN(CalendarInfo info, Info(CollectionState::kWith));
   sync::ChangeSet changes;
   if (!old_ctag.empty() && info.ctag == old_ctag) {
     changes.next_cursor = cursor;

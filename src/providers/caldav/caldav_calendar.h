@@ -82,8 +82,9 @@ class CalDavCalendar final : public sync::CalendarSide {
                                              const sync::TimeRange& window,
                                              const ItemSink& sink) override;
 
-  // What the server said about the collection (fetched on first need).
-  Result<CalendarInfo> Info();
+  // What the server said about the collection (fetched on first need, without
+  // its state); kWith reads it again with ctag and sync-token.
+  Result<CalendarInfo> Info(CollectionState state = CollectionState::kWithout);
   const http::ClientStats& http_stats() const { return client_.stats(); }
   const std::string& url() const { return url_; }
 

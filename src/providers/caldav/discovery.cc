@@ -27,15 +27,18 @@ std::string CollectionUrl(std::string url) {
   return url;
 }
 
-std::vector<dav::PropName> CollectionProps() {
-  return {dav::DavProp("resourcetype"),
-          dav::DavProp("displayname"),
-          dav::DavProp("sync-token"),
-          dav::DavProp("resource-id"),
-          dav::DavProp("supported-report-set"),
-          {std::string(kNsCalendarServer), "getctag"},
-          {std::string(kNsAppleIcal), "calendar-color"},
-          dav::CalDavProp("supported-calendar-component-set")};
+std::vector<dav::PropName> CollectionProps(CollectionState state) {
+  std::vector<dav::PropName> props = {dav::DavProp("resourcetype"),
+                                      dav::DavProp("displayname"),
+                                      dav::DavProp("resource-id"),
+                                      dav::DavProp("supported-report-set"),
+                                      {std::string(kNsAppleIcal), "calendar-color"},
+                                      dav::CalDavProp("supported-calendar-component-set")};
+  if (state == CollectionState::kWith) {
+    props.push_back(dav::DavProp("sync-token"));
+    props.push_back({std::string(kNsCalendarServer), "getctag"});
+  }
+  return props;
 }
 
 CalendarInfo ToCalendarInfo(const DavResponse& response, const std::string& base) {
@@ -84,9 +87,10 @@ Result<dav::Multistatus> Propfind(http::Client& client, const std::string& url, 
   return ms;
 }
 
-Result<CalendarInfo> ReadCollection(http::Client& client, const std::string& url) {
+Result<CalendarInfo> ReadCollection(http::Client& client, const std::string& url,
+                                    CollectionState state) {
   std::string collection = CollectionUrl(url);
-  TANDEM_ASSIGN_OR_RETURN(dav::Multistatus ms, Propfind(client, collection, 0, CollectionProps()));
+  TANDEM_ASSIGN_OR_RETURN(dav::Multistatus ms, Propfind(client, collection, 0, CollectionProps(state)));
   for (const auto& r : ms.responses) {
     if (dav::SameHref(r.href, http::UrlPath(collection))) return ToCalendarInfo(r, collection);
   }
