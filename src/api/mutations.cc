@@ -189,8 +189,9 @@ Result<Incoming> ParseIncoming(const json& j, size_t index) {
     }
     m.base_version = j["base_version"].get<int64_t>();
   }
-  m.fields = j.value("fields", json::object());
-  if (!m.fields.is_object()) return Status::InvalidArgument(where("fields") + ": must be an object");
+  if (j.contains("fields") && !j["fields"].is_null() && !j["fields"].is_object())
+    return Status::InvalidArgument(where("fields") + ": must be an object");
+  m.fields = j.contains("fields") && j["fields"].is_object() ? j["fields"] : json::object();
   return m;
 }
 

@@ -38,6 +38,11 @@ ${TANDEM_CLI_CALLS}}
 }  // namespace tandem::cli
 ")
 
+# Passwords from a file, a pipe or a no-echo prompt (the CLI and tandemd --replica-of).
+add_library(tandem_secret_input ${TANDEM_CLI_DIR}/secret_input.cc)
+target_include_directories(tandem_secret_input PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(tandem_secret_input PUBLIC tandem_core)
+
 add_library(tandem_cli
   ${TANDEM_CLI_DIR}/activity_times.cc
   ${TANDEM_CLI_DIR}/api_client.cc
@@ -48,11 +53,10 @@ add_library(tandem_cli
   ${TANDEM_CLI_DIR}/format.cc
   ${TANDEM_CLI_DIR}/local_zone.cc
   ${TANDEM_CLI_DIR}/records.cc
-  ${TANDEM_CLI_DIR}/secret_input.cc
   ${TANDEM_CLI_COMMAND_SOURCES}
   ${TANDEM_CLI_REGISTRY})
 get_property(TANDEM_CLI_EXTRA_LIBS GLOBAL PROPERTY TANDEM_CLI_LIBS)
-target_link_libraries(tandem_cli PUBLIC tandem_core tandem_model tandem_http_client
+target_link_libraries(tandem_cli PUBLIC tandem_core tandem_model tandem_http_client tandem_secret_input
   CLI11::CLI11 fmt::fmt nlohmann_json::nlohmann_json CURL::libcurl ${TANDEM_CLI_EXTRA_LIBS})
 
 add_executable(tandem ${TANDEM_CLI_DIR}/main.cc)

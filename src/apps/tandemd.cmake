@@ -9,6 +9,6 @@ target_link_libraries(tandemd PRIVATE tandem_daemon_config tandem_api tandem_htt
                       tandem_allocator)
 # `tandemd --replica-of URL` (the offline client) when the replica module is built.
 if(TARGET tandem_replica_app)
-  target_link_libraries(tandemd PRIVATE tandem_replica_app)
+  target_link_libraries(tandemd PRIVATE tandem_replica_app tandem_secret_input)
   target_compile_definitions(tandemd PRIVATE TANDEM_WITH_REPLICA)
 endif()

@@ -4,6 +4,7 @@
 // database is closed cleanly). Exit codes: 0 ok, 1 runtime failure, 2 usage/config.
 #include <malloc.h>
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -19,6 +20,9 @@
 #include "apps/sync_routes.h"
 #include "core/credential_vault.h"
 #include "apps/config.h"
+#ifdef TANDEM_WITH_REPLICA
+#include "apps/cli/secret_input.h"
+#endif
 #include "apps/demo_data.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -238,12 +242,13 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0, 256));
   app.add_flag("--demo", demo, "create a demo user (demo/demo) and demo data in an empty database");
 #ifdef TANDEM_WITH_REPLICA
-  std::string replica_of, replica_login, replica_password;
+  std::string replica_of, replica_login, replica_password_file;
   app.add_option("--replica-of", replica_of,
                  "run as the offline client of this server URL (local API, default port 8481)");
   app.add_option("--login", replica_login, "with --replica-of: login on the server (first start)");
-  app.add_option("--password", replica_password,
-                 "with --replica-of: password (first start); or TANDEM_PASSWORD");
+  app.add_option("--password-file", replica_password_file,
+                 "with --replica-of: read the server password from this file (first start); "
+                 "else TANDEM_PASSWORD, a no-echo prompt, or stdin (never an argument)");
 #endif
   try {
     app.parse(argc, argv);
@@ -294,9 +299,28 @@ int Main(int argc, char** argv) {
     r.server_url = replica_of;
     r.data_dir = config.data_dir;
     r.login = replica_login;
-    r.password = replica_password;
-    if (r.password.empty()) {
-      if (const char* env = std::getenv("TANDEM_PASSWORD")) r.password = env;
+    if (!replica_password_file.empty()) {
+      auto password = cli::ReadSecretFile(replica_password_file);
+      if (!password.ok()) {
+        std::cerr << "tandemd: --password-file: " << password.status().message() << "\n";
+        return kExitUsage;
+      }
+      r.password = *password;
+    } else if (const char* env = std::getenv("TANDEM_PASSWORD"); env != nullptr && *env != '\0') {
+      r.password = env;
+    } else if (!replica_login.empty()) {
+      // A first start with a login and no password yet: ask for it.
+      auto password = isatty(STDIN_FILENO)
+                          ? cli::PromptSecretOnTerminal("Password of " + replica_login + " at " +
+                                                        replica_of + ": ")
+                          : cli::ReadSecretLine(std::cin);
+      if (!password.ok()) {
+        std::cerr << "tandemd: the password of " << replica_login << ": "
+                  << password.status().message()
+                  << " (give it with --password-file, TANDEM_PASSWORD, the prompt or stdin)\n";
+        return kExitUsage;
+      }
+      r.password = *password;
     }
     auto listen_address = ParseListen(config.listen);  // validated above
     r.listen_address = listen_address->address;

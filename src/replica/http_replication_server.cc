@@ -1,3 +1,4 @@
+#include "model/json_fields.h"
 #include "replica/http_replication_server.h"
 
 #include <fmt/format.h>
@@ -130,9 +131,14 @@ Result<ServerInfo> HttpReplicationServer::Info() {
   Json j = Json::parse(r.body, nullptr, false);
   if (!j.is_object()) return Status::Corruption("version: answer is not a JSON object");
   ServerInfo info;
-  info.server_version = j.value("server_version", std::string());
-  info.api = j.value("api", 0);
-  info.schema = j.value("schema", 0);
+  auto version = model::StringField(j, "server_version");
+  auto api = model::IntField(j, "api");
+  auto schema = model::IntField(j, "schema");
+  for (const Status& s : {version.status(), api.status(), schema.status()})
+    if (!s.ok()) return model::Wire(s, "version");
+  info.server_version = *version;
+  info.api = static_cast<int>(*api);
+  info.schema = static_cast<int>(*schema);
   if (auto date = r.headers.Get("Date")) info.date = ParseHttpDate(*date);
   return info;
 }

@@ -1,3 +1,4 @@
+#include "model/json_fields.h"
 #include "replica/replica_main.h"
 
 #include <fmt/format.h>
@@ -314,10 +315,13 @@ void LocalReplica::Impl::AddRoutes(http::Router* router) {
     }
     Json body = ParseBody(r);
     if (!body.is_object()) return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
-    auto how = ParseResolution(body.value("resolution", std::string()));
+    auto resolution = model::StringField(body, "resolution");
+    if (!resolution.ok()) return api::ErrorResponse(resolution.status());
+    auto fields = model::ObjectField(body, "fields");
+    if (!fields.ok()) return api::ErrorResponse(fields.status());
+    auto how = ParseResolution(*resolution);
     if (!how.ok()) return api::ErrorResponse(how.status());
-    Status s = replicator->Resolve(*entity, r.PathParam("id"), *how,
-                                   body.value("fields", Json::object()));
+    Status s = replicator->Resolve(*entity, r.PathParam("id"), *how, *fields);
     if (!s.ok()) return api::ErrorResponse(s);
     Wake();
     return api::JsonResponse(200, Json{{"resolved", r.PathParam("id")},

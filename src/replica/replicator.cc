@@ -1,3 +1,4 @@
+#include "model/json_fields.h"
 #include "replica/replicator.h"
 
 #include <fmt/format.h>
@@ -173,7 +174,9 @@ Status Replicator::PlanChange(FeedChange& c,
     if (known) tracking->untracked.emplace_back(c.entity, c.id);
     return Status::Ok();
   }
-  int64_t version = c.record.value("version", int64_t{0});
+  auto record_version = model::IntField(c.record, "version");
+  if (!record_version.ok()) return model::Wire(record_version.status(), "change feed: " + c.id);
+  int64_t version = *record_version;
   if (!known || *known < version) {
     for (const auto& field : groups.For(c.entity).excluded_fields) c.record.erase(field);
     TANDEM_ASSIGN_OR_RETURN(auto write, ToRecordWrite(c.entity, c.record, known.has_value()));

@@ -459,5 +459,43 @@ TEST_F(ReplicatorTest, ExcludedFieldsStayOnTheServer) {
   EXPECT_EQ(server_.store_->GetContact(id)->notes.size(), 5000u);
 }
 
+// Another server's answer with a field of the wrong type is a broken answer
+// (Corruption naming the field), never an exception that ends the sync thread.
+TEST(WireTest, WrongTypedFieldsOfAServerAnswerAreCorruptionNamingTheField) {
+  const json good_change = {{"entity", "accounts"}, {"id", "a1"}, {"op", "upsert"},
+                            {"record", {{"id", "a1"}, {"version", 1}}}};
+  ASSERT_TRUE(ParseFeedPage(json{{"changes", {good_change}}, {"next", "c"}, {"more", false}}).ok());
+  struct Case {
+    json page;
+    std::string field;
+  };
+  std::vector<Case> cases;
+  for (const char* field : {"next", "more"}) {
+    json page = {{"changes", {good_change}}, {"next", "c"}, {"more", false}};
+    page[field] = json::array({1});
+    cases.push_back({page, field});
+  }
+  for (const char* field : {"entity", "id", "op"}) {
+    json change = good_change;
+    change[field] = 5;
+    cases.push_back({json{{"changes", {change}}}, field});
+  }
+  for (auto& c : cases) {
+    auto parsed = ParseFeedPage(json(c.page));
+    ASSERT_FALSE(parsed.ok()) << c.page.dump();
+    EXPECT_EQ(parsed.status().code(), Code::kCorruption) << parsed.status().ToString();
+    EXPECT_NE(parsed.status().message().find(c.field), std::string::npos) << parsed.status().ToString();
+  }
+  for (const char* field : {"id", "outcome", "error", "message"}) {
+    json r = {{"id", "m1"}, {"outcome", "applied"}};
+    r[field] = json::object();
+    auto parsed = ParsePushResults(json{{"results", {r}}}, 1);
+    ASSERT_FALSE(parsed.ok()) << field;
+    EXPECT_EQ(parsed.status().code(), Code::kCorruption);
+    EXPECT_NE(parsed.status().message().find(field), std::string::npos) << parsed.status().ToString();
+  }
+  EXPECT_FALSE(ParsePushResults(json{{"results", {5}}}, 1).ok());
+}
+
 }  // namespace
 }  // namespace tandem::replica

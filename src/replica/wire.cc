@@ -1,5 +1,8 @@
+#include <type_traits>
+
 #include <fmt/format.h>
 
+#include "model/json_fields.h"
 #include "replica/replication_server.h"
 
 namespace tandem::replica {
@@ -9,17 +12,25 @@ Result<FeedPage> ParseFeedPage(Json&& j) {
     return Status::Corruption("change feed: no changes array");
   }
   FeedPage page;
-  page.next = j.value("next", std::string());
-  page.more = j.value("more", false);
+  // A wrong-typed field is a broken answer (Corruption), never an exception that
+  // would end the sync thread.
+  auto wire = [](auto&& field, std::string_view where) -> std::decay_t<decltype(field)> {
+    if (!field.ok()) return model::Wire(field.status(), where);
+    return std::move(field);
+  };
+  TANDEM_ASSIGN_OR_RETURN(page.next, wire(model::StringField(j, "next"), "change feed"));
+  TANDEM_ASSIGN_OR_RETURN(page.more, wire(model::BoolField(j, "more"), "change feed"));
   page.changes.reserve(j["changes"].size());
   for (Json& c : j["changes"]) {
     if (!c.is_object()) return Status::Corruption("change feed: change is not an object");
     FeedChange change;
-    auto entity = model::ParseEntityName(c.value("entity", std::string()));
+    TANDEM_ASSIGN_OR_RETURN(std::string entity_name,
+                            wire(model::StringField(c, "entity"), "change feed"));
+    auto entity = model::ParseEntityName(entity_name);
     if (!entity.ok()) return Status::Corruption("change feed: " + entity.status().message());
     change.entity = *entity;
-    change.id = c.value("id", std::string());
-    std::string op = c.value("op", std::string());
+    TANDEM_ASSIGN_OR_RETURN(change.id, wire(model::StringField(c, "id"), "change feed"));
+    TANDEM_ASSIGN_OR_RETURN(std::string op, wire(model::StringField(c, "op"), "change feed"));
     if (op == "upsert") {
       change.op = FeedOp::kUpsert;
       if (!c.contains("record") || !c["record"].is_object()) {
@@ -63,20 +74,26 @@ Result<std::vector<PushResult>> ParsePushResults(const Json& j, size_t expected)
   }
   std::vector<PushResult> out;
   for (const Json& r : j["results"]) {
+    if (!r.is_object()) return Status::Corruption("mutations: a result is not an object");
     PushResult p;
-    p.mutation_id = r.value("id", std::string());
-    std::string outcome = r.value("outcome", std::string());
+    auto text = [&r](std::string_view name) -> Result<std::string> {
+      auto v = model::StringField(r, name);
+      if (!v.ok()) return model::Wire(v.status(), "mutations");
+      return v;
+    };
+    TANDEM_ASSIGN_OR_RETURN(p.mutation_id, text("id"));
+    TANDEM_ASSIGN_OR_RETURN(std::string outcome, text("outcome"));
     p.outcome = outcome == "applied"    ? PushOutcome::kApplied
                 : outcome == "conflict" ? PushOutcome::kConflict
                 : outcome == "rejected" ? PushOutcome::kRejected
                                         : PushOutcome::kRetry;
-    p.record = r.value("record", Json(nullptr));
+    p.record = r.contains("record") ? r["record"] : Json(nullptr);
     if (r.contains("version") && r["version"].is_number_integer()) {
       p.version = r["version"].get<int64_t>();
     }
-    p.current = r.value("current", Json(nullptr));
-    p.error = r.value("error", std::string());
-    p.message = r.value("message", std::string());
+    p.current = r.contains("current") ? r["current"] : Json(nullptr);
+    TANDEM_ASSIGN_OR_RETURN(p.error, text("error"));
+    TANDEM_ASSIGN_OR_RETURN(p.message, text("message"));
     out.push_back(std::move(p));
   }
   return out;

@@ -742,6 +742,90 @@ TEST_F(ApiTest, MutatedBodiesGive201Or400NeverAServerError) {
   EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
 }
 
+// Every field of every JSON body the API takes, given each wrong type in turn:
+// a 4xx that names the field (or accepts a value it can use), never a 5xx.
+TEST_F(ApiTest, WrongTypedFieldsOnEveryRouteAre4xxNamingTheField) {
+  const std::string account = CreateId("accounts", alice_, Json{{"name", "Acme"}});
+  const std::string contact = CreateId("contacts", alice_, Json{{"first_name", "Ann"}, {"last_name", "Lee"}});
+  const std::string opportunity =
+      CreateId("opportunities", alice_, Json{{"name", "Deal"}, {"account_id", account}});
+  const std::string activity =
+      CreateId("activities", alice_, NewActivity("Call", "2027-05-01T09:00:00Z", "2027-05-01T10:00:00Z"));
+  struct Route {
+    std::string method, path, token;
+    Json body;
+  };
+  const Json mutation = Json{{"id", "m-1"}, {"entity", "accounts"}, {"record_id", "r-1"},
+                             {"op", "create"}, {"base_version", nullptr},
+                             {"fields", Json{{"name", "Beta"}}}};
+  std::vector<Route> routes = {
+      {"POST", "/api/v1/login", "", Json{{"login", "alice"}, {"password", "pw-alice"}}},
+      {"POST", "/api/v1/accounts", alice_, Json{{"name", "Acme 2"}, {"phone", "x"}, {"notes", "n"}}},
+      {"PATCH", "/api/v1/accounts/" + account, alice_, Json{{"name", "Acme 3"}, {"shared", true}}},
+      {"POST", "/api/v1/contacts", alice_,
+       Json{{"first_name", "Bo"}, {"last_name", "Yu"}, {"email", "bo@example.org"}, {"account_id", account}}},
+      {"PATCH", "/api/v1/contacts/" + contact, alice_, Json{{"phone", "123"}, {"owner_id", alice_id_}}},
+      {"POST", "/api/v1/opportunities", alice_,
+       Json{{"name", "Deal 2"}, {"account_id", account}, {"amount_cents", 100}, {"stage", "prospecting"}}},
+      {"PATCH", "/api/v1/opportunities/" + opportunity, alice_, Json{{"amount_cents", 5}}},
+      {"POST", "/api/v1/activities", alice_,
+       Json{{"subject", "Visit"}, {"start", "2027-05-02T09:00:00Z"}, {"end", "2027-05-02T10:00:00Z"},
+            {"location", "Harbour"}, {"private", false}, {"reminder_minutes", 15}}},
+      {"PATCH", "/api/v1/activities/" + activity, alice_, Json{{"subject", "Call 2"}, {"all_day", false}}},
+      {"POST", "/api/v1/users", admin_,
+       Json{{"login", "carol"}, {"password", "pw-carol-long"}, {"display_name", "Carol"}, {"role", "user"}}},
+      {"PATCH", "/api/v1/users/" + bob_id_, admin_, Json{{"display_name", "Bob B"}, {"time_zone", "Europe/Paris"}}},
+      {"POST", "/api/v1/mutations", alice_, Json{{"mutations", Json::array({mutation})}}},
+  };
+  const std::vector<Json> wrong = {Json(5), Json(2.5), Json("text"), Json::array({1}), Json::object(),
+                                   Json(true)};
+  int checked = 0, refused = 0;
+  std::vector<std::string> accepted;  // wrong-typed values a route took: listed on failure
+  for (const Route& route : routes) {
+    // The fields to spoil: the body's own, and for a mutation batch those of its first entry.
+    std::vector<std::vector<std::string>> paths;
+    for (const auto& [k, v] : route.body.items()) paths.push_back({k});
+    if (route.path == "/api/v1/mutations")
+      for (const auto& [k, v] : mutation.items()) paths.push_back({"mutations", k});
+    for (const auto& path : paths) {
+      for (const Json& value : wrong) {
+        Json body = route.body;
+        if (path.size() == 1) {
+          if (body[path[0]].type() == value.type()) continue;
+          body[path[0]] = value;
+        } else {
+          if (body["mutations"][0][path[1]].type() == value.type()) continue;
+          body["mutations"][0][path[1]] = value;
+        }
+        auto a = Call(route.method, route.path, route.token, body.dump());
+        ++checked;
+        const std::string what = route.method + " " + route.path + " " + body.dump() + " -> " +
+                                 std::to_string(a.status) + " " + a.body.dump();
+        ASSERT_LT(a.status, 500) << what;
+        // A mutation batch answers 200 with a per-mutation outcome.
+        std::string message = a.body.is_object() ? a.body.value("message", std::string()) : "";
+        if (route.path == "/api/v1/mutations" && a.status == 200 && path.size() == 2 &&
+            a.body.contains("results") && a.body["results"].is_array() && !a.body["results"].empty()) {
+          const Json& r = a.body["results"][0];
+          if (r.value("outcome", std::string()) != "rejected") continue;
+          message = r.value("message", std::string());
+        } else if (a.status < 400) {
+          accepted.push_back(what);
+          continue;
+        }
+        ++refused;
+        EXPECT_NE(message.find(path.back()), std::string::npos) << "the field is not named: " << what;
+      }
+    }
+  }
+  EXPECT_GT(checked, 150);
+  EXPECT_GT(refused, checked / 2);
+  // Only a decimal where a whole number is expected may be taken (as JSON has one
+  // number type, 2.5 for an integer field is refused, 5 for a decimal one is fine).
+  for (const auto& a : accepted) ADD_FAILURE() << "accepted: " << a;
+  EXPECT_EQ(Call("GET", "/healthz", "").status, 200);
+}
+
 // Raw bytes to the server: returns what it answered before closing.
 std::string RawExchange(uint16_t port, const std::string& bytes) {
   namespace asio = boost::asio;

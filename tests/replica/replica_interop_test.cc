@@ -393,9 +393,12 @@ TEST_F(ReplicaInteropTest, KillDuringPullAndDuringPushLosesAndDuplicatesNothing)
 TEST_F(ReplicaInteropTest, TandemdReplicaOfServesTheSameApiLocally) {
   CreateOnServer(*alice_, "t", 30);
   std::string data_dir = (dir_ / "tandemd-replica").string();
+  // The password comes from a file, never from the command line.
+  const std::string password_file = (dir_ / "alice.pw").string();
+  std::ofstream(password_file) << "alice-password\n";
   replica_pid_ = Spawn({TANDEMD_PATH, "--replica-of", ServerUrl(), "--data-dir", data_dir,
                         "--listen", "127.0.0.1:" + std::to_string(replica_port_), "--login", "alice",
-                        "--password", "alice-password", "--log-level", "info"},
+                        "--password-file", password_file, "--log-level", "info"},
                        (dir_ / "replica.log").string());
   local_ = std::make_unique<Api>(ReplicaUrl());
   ASSERT_TRUE(WaitFor([&] { return local_->Get("/healthz").status == 200; }));
