@@ -4,6 +4,7 @@
 // database is closed cleanly). Exit codes: 0 ok, 1 runtime failure, 2 usage/config.
 #include <malloc.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,7 @@
 #include "apps/calendar_sync.h"
 #include "apps/sync_routes.h"
 #include "core/credential_vault.h"
+#include "core/data_dir.h"
 #include "apps/config.h"
 #ifdef TANDEM_WITH_REPLICA
 #include "apps/cli/secret_input.h"
@@ -99,12 +101,14 @@ Result<std::string> DefaultZone(const DaemonConfig& config) {
 }
 
 int Run(const DaemonConfig& config, const sigset_t& signals) {
-  std::error_code ec;
-  std::filesystem::create_directories(config.data_dir, ec);
-  if (ec) {
-    spdlog::error("cannot create data directory {}: {}", config.data_dir, ec.message());
+  // The data folder is the server user's alone: 0700, its files 0600.
+  std::vector<std::string> narrowed;
+  if (Status s = SecureDataDir(config.data_dir, &narrowed); !s.ok()) {
+    spdlog::error("data directory {}: {}", config.data_dir, s.message());
     return kExitRuntime;
   }
+  for (const auto& line : narrowed)
+    spdlog::warn("data directory {}: narrowed {} (other users could read it)", config.data_dir, line);
   SystemClock clock;
   SecureRandom random;
   IdGenerator ids(clock, random);
@@ -290,6 +294,8 @@ int Main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Files tandemd creates (databases, their -wal/-shm, keys) are its own user's only.
+  umask(0077);
   // glibc gives every thread its own heap arena; with short-lived large response
   // buffers that multiplies resident memory. Two arenas are plenty for our workers.
   mallopt(M_ARENA_MAX, 2);

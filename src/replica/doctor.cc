@@ -1,5 +1,9 @@
 #include "replica/doctor.h"
 
+#include <fmt/ranges.h>
+
+#include "core/data_dir.h"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -128,6 +132,27 @@ std::vector<DoctorCheck> RunDoctor(const DoctorOptions& o) {
       }
     }
     out.push_back(std::move(check));
+  }
+  if (!o.data_dir.empty()) {
+    // The replica's data and sealed password are its user's alone.
+    auto wide = WideDataDirModes(o.data_dir);
+    if (wide.ok()) {
+      DoctorCheck check = Check("file_modes", wide->empty(),
+                                wide->empty() ? o.data_dir + " and its files are private (0700/0600)"
+                                              : fmt::format("other users can read: {}", fmt::join(*wide, "; ")),
+                                "fix narrows them to 0700 (folder) and 0600 (files)");
+      check.fixable = !wide->empty();
+      if (o.fix && !wide->empty()) {
+        std::vector<std::string> narrowed;
+        if (SecureDataDir(o.data_dir, &narrowed).ok()) {
+          check.fixed = fmt::format("narrowed {}", fmt::join(narrowed, "; "));
+          check.ok = true;
+          check.fix.clear();
+          check.fixable = false;
+        }
+      }
+      out.push_back(std::move(check));
+    }
   }
   auto conflicts = o.state->ListConflicts();
   if (conflicts.ok()) {

@@ -38,6 +38,7 @@ struct DoctorOptions {
   ReplicaState* state = nullptr;                 // REQUIRED
   store::sqlite::DatabasePool* pool = nullptr;   // REQUIRED: the local database
   const Clock* clock = nullptr;                  // REQUIRED
+  std::string data_dir;                          // checked for modes wider than 0700/0600
   std::string client_version = TANDEM_VERSION;
   Duration max_clock_skew = std::chrono::minutes(2);
   int stuck_attempts = 5;

@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include "core/data_dir.h"
+#include "core/random.h"
+
 namespace tandem::replica {
 namespace {
 
@@ -53,6 +59,31 @@ TEST_F(DoctorTest, HealthyReplicaPassesEveryCheck) {
   for (const auto& c : checks) EXPECT_TRUE(c.ok) << c.name << ": " << c.detail;
   EXPECT_EQ(Find(checks, "database")->detail, "integrity_check: ok");
   EXPECT_TRUE(ToJson(checks)["ok"].get<bool>());
+}
+
+TEST_F(DoctorTest, ReportsAndFixesADataFolderOthersCanRead) {
+  namespace fs = std::filesystem;
+  SecureRandom random;
+  fs::path dir = fs::temp_directory_path() / ("tandem-doctor-" + random.Hex(6));
+  ASSERT_TRUE(SecureDataDir(dir.string()).ok());
+  std::ofstream(dir / "replica.db") << "x";
+  fs::permissions(dir, static_cast<fs::perms>(0755), fs::perm_options::replace);
+  fs::permissions(dir / "replica.db", static_cast<fs::perms>(0644), fs::perm_options::replace);
+  DoctorOptions o = Options();
+  o.data_dir = dir.string();
+  const DoctorCheck* wide = Find(RunDoctor(o), "file_modes");
+  ASSERT_NE(wide, nullptr);
+  EXPECT_FALSE(wide->ok);
+  EXPECT_TRUE(wide->fixable);
+  EXPECT_NE(wide->detail.find("replica.db: 0644 -> 0600"), std::string::npos) << wide->detail;
+  o.fix = true;
+  auto fixed_checks = RunDoctor(o);
+  const DoctorCheck* fixed = Find(fixed_checks, "file_modes");
+  ASSERT_NE(fixed, nullptr);
+  EXPECT_TRUE(fixed->ok) << fixed->detail;
+  EXPECT_EQ(static_cast<unsigned>(fs::status(dir / "replica.db").permissions()) & 0777u, 0600u);
+  EXPECT_EQ(static_cast<unsigned>(fs::status(dir).permissions()) & 0777u, 0700u);
+  fs::remove_all(dir);
 }
 
 TEST_F(DoctorTest, FindsUnreachableServer) {

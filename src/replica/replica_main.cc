@@ -1,3 +1,4 @@
+#include "core/data_dir.h"
 #include "model/json_fields.h"
 #include "replica/replica_main.h"
 
@@ -81,9 +82,10 @@ Json ParseBody(const ServerRequest& r) { return Json::parse(r.body, nullptr, fal
 
 Status LocalReplica::Impl::Open() {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(options.data_dir, ec);
-  if (ec) return Status::Unavailable(fmt::format("cannot create {}: {}", options.data_dir, ec.message()));
+  std::vector<std::string> narrowed;
+  TANDEM_RETURN_IF_ERROR(SecureDataDir(options.data_dir, &narrowed));
+  for (const auto& line : narrowed)
+    spdlog::warn("data directory {}: narrowed {} (other users could read it)", options.data_dir, line);
   std::string db_path = (fs::path(options.data_dir) / "replica.db").string();
   auto opened = store::sqlite::SqliteStore::Open(
       {.path = db_path, .clock = &clock, .ids = &ids, .series_end = &ical::SeriesEnd});
@@ -282,6 +284,7 @@ void LocalReplica::Impl::AddRoutes(http::Router* router) {
     o.state = state.get();
     o.pool = &local->pool();
     o.clock = &clock;
+    o.data_dir = options.data_dir;
     o.fix = r.Query("fix").value_or("") == "1";
     auto checks = RunDoctor(o);
     if (o.fix) Wake();

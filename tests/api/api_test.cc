@@ -961,6 +961,15 @@ TEST(TandemdTest, ServesDemoDataAndStopsCleanlyOnSigterm) {
                               .body = R"({"name":"Last words"})"});
   ASSERT_TRUE(created.ok());
   EXPECT_EQ(created->status, 201);
+  // The CRM's data is tandemd's user's alone: the folder 0700, every file 0600
+  // (the database, its WAL and shared-memory files, the key).
+  EXPECT_EQ(static_cast<unsigned>(fs::status(dir / "data").permissions()) & 0777u, 0700u);
+  int files = 0;
+  for (const auto& f : fs::directory_iterator(dir / "data")) {
+    ++files;
+    EXPECT_EQ(static_cast<unsigned>(f.status().permissions()) & 0777u, 0600u) << f.path();
+  }
+  EXPECT_GE(files, 3);
   kill(child.pid, SIGTERM);
   EXPECT_EQ(WaitExit(child.pid), 0);
   child.pid = -1;

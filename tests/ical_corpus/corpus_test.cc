@@ -6,6 +6,8 @@
 // without a VEVENT must give NotFound. Anything else fails the test.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -183,6 +185,7 @@ TEST_P(CorpusFileTest, RoundTrip) {
   EXPECT_NE(outcome, Outcome::kFail) << GetParam() << ": " << detail;
 }
 
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CorpusFileTest);  // no corpus: see CorpusSummary
 INSTANTIATE_TEST_SUITE_P(Corpus, CorpusFileTest, testing::ValuesIn(CorpusFiles()),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
@@ -195,7 +198,13 @@ INSTANTIATE_TEST_SUITE_P(Corpus, CorpusFileTest, testing::ValuesIn(CorpusFiles()
 // Prints the per-source table of docs/FIDELITY.md.
 TEST(CorpusSummary, PerSource) {
   std::vector<std::string> files = CorpusFiles();
-  ASSERT_GT(files.size(), 0u) << "no corpus at " << TANDEM_ICS_CORPUS;
+  if (files.empty()) {
+    const char* required = std::getenv("TANDEM_REQUIRE_CORPUS");
+    if (required != nullptr && std::string(required) == "1")
+      FAIL() << "no iCalendar corpus at " << TANDEM_ICS_CORPUS << " (TANDEM_REQUIRE_CORPUS=1)";
+    GTEST_SKIP() << "no iCalendar corpus at " << TANDEM_ICS_CORPUS
+                 << ": the round trip of ~300 real-world files was not run";
+  }
   struct Counts {
     int files = 0, pass = 0, rejected = 0, no_event = 0, fail = 0;
   };
