@@ -106,11 +106,20 @@ Result<http::Auth> CalendarSync::AuthOf(const std::string& credential_ref) const
   return http::Auth::Basic(j["user"].get<std::string>(), j["password"].get<std::string>());
 }
 
+std::function<Status(std::string_view)> CalendarSync::AddressCheckFor(
+    const std::string& user_id) const {
+  auto user = o_.store->GetUser(user_id);
+  http::AddressPolicy policy = o_.user_addresses;
+  if (user.ok() && user->role == model::Role::kAdmin) policy.allow_all = true;
+  return [policy](std::string_view ip) { return policy.Check(ip); };
+}
+
 Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
     const store::SyncPair& pair) const {
   providers::caldav::CalDavCalendarOptions co;
   co.calendar_url = pair.calendar;
   co.http.ca_file = o_.ca_file;
+  co.http.check_address = AddressCheckFor(pair.user_id);
   auto auth = AuthOf(pair.credential_ref);
   if (!auth.ok()) return auth.status().WithContext("sync pair " + pair.id);
   co.http.auth = *auth;
@@ -142,15 +151,22 @@ Result<store::SyncPair> CalendarSync::AddPairNow(const sync::NewSyncPair& reques
     // and checks the credentials before anything is stored.
     http::ClientOptions ho;
     ho.ca_file = o_.ca_file;
+    ho.check_address = AddressCheckFor(pair.user_id);
     TANDEM_ASSIGN_OR_RETURN(ho.auth, AuthOf(pair.credential_ref));
     http::Client client(std::move(ho));
     auto found = providers::caldav::Discover(client, pair.calendar);
     if (!found.ok()) {
+      // Refused by the address policy: said as it is (nothing of the server's).
+      if (found.status().Is(Code::kPermissionDenied) &&
+          found.status().message().find("calendar_addresses") != std::string::npos) {
+        return Status::PermissionDenied("calendar: " + found.status().message());
+      }
+      // The calendar server refused the login: the calendar's credentials, not
+      // the caller's Tandem session (a 401 here would read as "log in again").
       if (found.status().Is(Code::kUnauthenticated) || found.status().Is(Code::kPermissionDenied)) {
-        return Status::Unauthenticated(
-            "the calendar server at " + pair.calendar +
-            " refused the login: check the user name and password (" +
-            found.status().message() + ")");
+        return Status::InvalidArgument(
+            "password: the calendar server at " + pair.calendar +
+            " refused the login; check the calendar user name and password");
       }
       return found.status().WithContext("cannot reach the calendar " + pair.calendar);
     }

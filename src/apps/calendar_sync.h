@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/credential_vault.h"
 #include "core/ids.h"
+#include "http/address_policy.h"
 #include "http/client.h"
 #include "scheduler/pair_lease.h"
 #include "scheduler/sync_runner.h"
@@ -40,6 +41,9 @@ struct CalendarSyncOptions {
   scheduler::ScheduleOptions schedule;
   int workers = 2;
   std::string ca_file;  // extra CA bundle for CalDAV servers with a private CA
+  // Where a non-admin's calendar may be (checked on every connection, redirects
+  // included); an admin's pairs may reach any address.
+  http::AddressPolicy user_addresses;
   std::string default_zone = "UTC";  // floating times of users without a zone
   // A run's lease: short, renewed every third of it while the run lasts; a
   // process that dies leaves it for at most this long (a restarted process of
@@ -104,6 +108,8 @@ class CalendarSync {
 
  private:
   explicit CalendarSync(const CalendarSyncOptions& options) : o_(options) {}
+  // The address policy of `user_id`'s calendars (admins: any address).
+  std::function<Status(std::string_view)> AddressCheckFor(const std::string& user_id) const;
   Result<std::unique_ptr<sync::CalendarSide>> OpenCalDav(const store::SyncPair& pair) const;
   // The HTTP auth sealed in a pair's credential_ref (none when empty); Corruption
   // when the sealed text does not hold {"user", "password"}.

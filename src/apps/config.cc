@@ -39,6 +39,7 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       ReadKey(s, "interval_minutes", &config->sync_interval_minutes);
       ReadKey(s, "workers", &config->sync_workers);
       ReadKey(s, "ca_file", &config->sync_ca_file);
+      ReadKey(s, "calendar_addresses", &config->sync_calendar_addresses);
       ReadKey(s, "secret_key_file", &config->secret_key_file);
       ReadKey(s, "node_name", &config->sync_node_name);
       ReadKey(s, "lease_seconds", &config->sync_lease_seconds);

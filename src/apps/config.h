@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "core/status.h"
@@ -30,6 +31,9 @@ struct DaemonConfig {
   int sync_interval_minutes = 10;         // [sync] interval_minutes (per-user and server job)
   int sync_workers = 2;                   // [sync] workers: runs at once
   std::string sync_ca_file;               // [sync] ca_file: extra CA bundle for CalDAV servers
+  // [sync] calendar_addresses: the address classes a non-admin's calendar may be
+  // at (public, private, loopback, link-local, all); --demo adds loopback.
+  std::vector<std::string> sync_calendar_addresses = {"public", "private"};
   std::string secret_key_file;            // [sync] secret_key_file (default <data_dir>/secret.key)
   // [sync] node_name: this node's name in pair leases ("running on node ...");
   // empty = the host name. Processes of one node recognize each other's dead

@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/random.h"
+#include "http/address_policy.h"
 #include "http/server.h"
 #include "ical/ical.h"
 #include "store/store.h"
@@ -179,6 +180,18 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   sync_options.database_path = db_path;
   sync_options.workers = config.sync_workers;
   sync_options.ca_file = config.sync_ca_file;
+  {
+    std::vector<std::string> classes = config.sync_calendar_addresses;
+    if (config.demo) classes.push_back("loopback");  // the demo pairs with calendars on this machine
+    auto policy = http::ParseAddressPolicy(classes);
+    if (!policy.ok()) {
+      spdlog::error("[sync] {}", policy.status().message());
+      return kExitRuntime;
+    }
+    sync_options.user_addresses = *policy;
+    spdlog::info("calendar sync: users' calendars may be at {} addresses (admins': any)",
+                 policy->Describe());
+  }
   sync_options.default_zone = *zone;
   sync_options.node_name = config.sync_node_name;
   sync_options.lease_ttl = std::chrono::seconds(config.sync_lease_seconds);

@@ -165,6 +165,17 @@ struct Client::Impl {
   SystemClock system_clock;
   char error[CURL_ERROR_SIZE] = {};
   CURLcode last_code = CURLE_OK;
+  const std::function<Status(std::string_view)>* check_address = nullptr;
+  Status refused;  // set by the address check of the last attempt
+
+  static int CheckConnection(void* data, char* primary_ip, char* /*local_ip*/,
+                             int /*primary_port*/, int /*local_port*/) {
+    auto* impl = static_cast<Impl*>(data);
+    Status s = (*impl->check_address)(primary_ip != nullptr ? primary_ip : "");
+    if (s.ok()) return CURL_PREREQFUNC_OK;
+    impl->refused = std::move(s);
+    return CURL_PREREQFUNC_ABORT;
+  }
 };
 
 Client::Client(ClientOptions options) : options_(std::move(options)), impl_(new Impl) {
@@ -211,6 +222,13 @@ Result<Response> Client::SendOnce(const Request& request, bool with_credentials)
   // Redirects are followed by Send, one hop at a time, so that a retry repeats
   // only the hop that failed.
   curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+
+  impl_->refused = Status::Ok();
+  if (options_.check_address) {
+    impl_->check_address = &options_.check_address;
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &Impl::CheckConnection);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, impl_.get());
+  }
 
   const Auth& auth = options_.auth;
   switch (with_credentials ? auth.scheme : AuthScheme::kNone) {
@@ -265,6 +283,9 @@ Result<Response> Client::SendOnce(const Request& request, bool with_credentials)
   curl_slist_free_all(header_list);
   if (code == CURLE_WRITE_ERROR && request.body_sink) {
     return Status::Internal("response body rejected by its consumer (" + request.url + ")");
+  }
+  if (code == CURLE_ABORTED_BY_CALLBACK && !impl_->refused.ok()) {
+    return impl_->refused.WithContext(request.method + " " + WithoutCredentials(request.url));
   }
   if (code != CURLE_OK) {
     return StatusForCurlError(code, impl_->error, request.url);
@@ -394,9 +415,9 @@ Result<Response> Client::Send(const Request& request) {
 }
 
 Status StatusForHttpError(const Response& response, std::string_view what) {
-  std::string snippet = response.body.substr(0, 200);
-  std::string message =
-      fmt::format("{}: HTTP {}{}{}", what, response.status, snippet.empty() ? "" : ": ", snippet);
+  // The status only: the body of a foreign server's answer never goes into an
+  // error the user sees (it could be anything the URL points at).
+  std::string message = fmt::format("{}: HTTP {}", what, response.status);
   int s = response.status;
   if (s == 401) return Status::Unauthenticated(message);
   if (s == 403) return Status::PermissionDenied(message);

@@ -141,6 +141,10 @@ struct ClientOptions {
   std::string proxy;
   std::string user_agent = "tandem/" TANDEM_VERSION;
   RetryPolicy retry;
+  // Checked against the address of every connection before a request is sent on
+  // it (redirect hops included); a refusal ends the request with its
+  // PermissionDenied, never retried. Null = any address.
+  std::function<Status(std::string_view ip)> check_address;
   // Not owned; null = a RealSleeper / SystemClock owned by the client.
   Sleeper* sleeper = nullptr;
   const Clock* clock = nullptr;  // for Retry-After given as an HTTP date

@@ -396,6 +396,15 @@ TEST(ClientTest, StreamsSuccessBodiesToTheSinkAndRestartsOnRetry) {
   EXPECT_EQ(aborted.status().code(), Code::kInternal);
 }
 
+TEST(StatusForHttpErrorTest, NeverCarriesTheAnswersBody) {
+  Response r;
+  r.status = 500;
+  r.body = "ami-id instance-id secret-token";
+  Status s = StatusForHttpError(r, "GET http://169.254.169.254/");
+  EXPECT_EQ(s.message().find("secret"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("HTTP 500"), std::string::npos);
+}
+
 TEST(StatusForHttpErrorTest, MapsCodes) {
   Response r;
   r.status = 412;

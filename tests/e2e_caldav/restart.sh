@@ -20,7 +20,7 @@ python3 "$(dirname "$0")/dav_proxy.py" "$PROXY_PORT" "$DAV_PORT" "$WORK/ctl" &
 PIDS+=($!)
 for n in a b; do
   # A lease of 6 s: long enough to be renewed (every 2 s), short for the test.
-  printf '[sync]\nnode_name = "node-%s"\nlease_seconds = 6\n' "$n" > "$WORK/node-$n.toml"
+  printf '[sync]\nnode_name = "node-%s"\nlease_seconds = 6\ncalendar_addresses = ["public", "private", "loopback"]\n' "$n" > "$WORK/node-$n.toml"
 done
 NODE_PID=
 start_node() {  # NAME PORT [flags]

@@ -12,8 +12,10 @@ FAIL_LOGS=("$WORK/node-a.log" "$WORK/node-b.log")
 DAV_PORT=$(free_port); PA=$(free_port); PB=$(free_port)
 export HOME="$WORK/home"; mkdir -p "$HOME"
 start_radicale "$PEERS" "$DAV_PORT"
+# Both nodes run the demo user's pair with a calendar on this machine (loopback).
+printf '[sync]\ncalendar_addresses = ["public", "private", "loopback"]\n' > "$WORK/node.toml"
 start_node() {  # NAME PORT [flags]
-  "$TANDEMD" --data-dir "$WORK/data" --listen "127.0.0.1:$2" "${@:3}" >"$WORK/node-$1.log" 2>&1 &
+  "$TANDEMD" --config "$WORK/node.toml" --data-dir "$WORK/data" --listen "127.0.0.1:$2" "${@:3}" >"$WORK/node-$1.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return 0; sleep 0.1; done
   fail "node $1 did not start"

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <utility>
@@ -215,6 +217,14 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   // NOMUTEX: a connection is used by one thread at a time (see header), so
   // SQLite's per-connection mutex is unnecessary.
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (!options.path.empty() && options.path != ":memory:") {
+    // The database holds customer data and sealed credentials: it is created
+    // 0600 whatever the process's umask, and SQLite gives its -wal and -shm
+    // files the database file's mode. An existing file keeps its mode (the
+    // data folder check narrows a wider one and says so).
+    int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string detail = db->db_ != nullptr ? sqlite3_errmsg(db->db_) : "";

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "store/sqlite/database_pool.h"
 
 namespace tandem::store::sqlite {
@@ -52,6 +54,21 @@ TEST(DatabaseTest, OpensWithWalAndForeignKeys) {
   ASSERT_TRUE(sync.ok());
   ASSERT_TRUE(sync->Step().value());
   EXPECT_EQ(sync->Int64(0), 1);  // NORMAL
+}
+
+TEST(DatabaseTest, CreatesTheDatabaseAndItsWalAndShmOwnerOnlyWhateverTheUmask) {
+  TempDir dir;
+  mode_t old = ::umask(022);  // a root shell's umask: SQLite alone would make 0644 files
+  {
+    auto db = OpenOrDie(dir.File("secret.db"));
+    ASSERT_TRUE(db->Execute("CREATE TABLE t(x); INSERT INTO t VALUES (1);").ok());
+    for (const char* name : {"secret.db", "secret.db-wal", "secret.db-shm"}) {
+      struct stat st {};
+      ASSERT_EQ(::stat(dir.File(name).c_str(), &st), 0) << name;
+      EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+    }
+  }
+  ::umask(old);
 }
 
 TEST(DatabaseTest, BindsAndReadsEveryType) {
