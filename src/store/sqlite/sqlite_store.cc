@@ -797,6 +797,18 @@ Result<int> SqliteStore::PruneTombstones(Instant older_than) {
   return pruned;
 }
 
+// Explicit instantiations: the batch writer calls these from a lambda above their
+// definitions, where clang (unlike gcc) leaves the implicit instantiation out.
+#define TANDEM_INSTANTIATE_WRITES(T)                                                       \
+  template Status SqliteStore::UpdateIn<T>(Database&, T*, std::optional<int64_t>);       \
+  template Status SqliteStore::DeleteIn<T>(Database&, std::string_view, std::optional<int64_t>, \
+                                           std::string_view);
+TANDEM_INSTANTIATE_WRITES(model::Account)
+TANDEM_INSTANTIATE_WRITES(model::Contact)
+TANDEM_INSTANTIATE_WRITES(model::Opportunity)
+TANDEM_INSTANTIATE_WRITES(model::Activity)
+#undef TANDEM_INSTANTIATE_WRITES
+
 }  // namespace tandem::store::sqlite
 
 namespace tandem::store {

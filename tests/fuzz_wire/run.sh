@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the wire fuzzers (REST bodies, replica wire format, WebDAV multistatus)
+# in the fuzz build folder and runs each for a bounded time from its seeds and
+# its saved regression inputs.
+#   tests/fuzz_wire/run.sh [seconds per target]      (default 30)
+#   tests/fuzz_wire/run.sh --regressions              (only replay regressions/: the CI gate)
+# Exit status: non-zero when a target found a crash (artifacts in the build
+# folder's fuzz_wire/<target>/artifacts/).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+build="${TANDEM_FUZZ_BUILD_DIR:-$root/build-fuzz-ical}"
+cmake -S "$root" -B "$build" -G Ninja -DTANDEM_FUZZ=ON -DTANDEM_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+  -DTANDEM_SANITIZE=ON >/dev/null
+cmake --build "$build" --target fuzz_rest fuzz_replica_wire fuzz_dav_multistatus -j2
+
+declare -A binary=([rest]="$build/tests/fuzz_wire/fuzz_rest"
+                   [replica]="$build/tests/fuzz_wire/fuzz_replica_wire"
+                   [multistatus]="$build/src/dav/fuzz_dav_multistatus")
+status=0
+for name in rest replica multistatus; do
+  regressions=("$here/regressions/$name"/*)
+  if [ "${1:-}" = "--regressions" ]; then
+    [ -e "${regressions[0]}" ] || continue
+    "${binary[$name]}" "${regressions[@]}" || status=1
+    continue
+  fi
+  work="$build/fuzz_wire/$name"
+  mkdir -p "$work/corpus" "$work/artifacts"
+  cp -n "$here/seeds/$name"/* "$work/corpus/" 2>/dev/null || true
+  cp -n "$here/regressions/$name"/* "$work/corpus/" 2>/dev/null || true
+  echo "== fuzzing $name for ${1:-30} s"
+  "${binary[$name]}" "$work/corpus" -max_total_time="${1:-30}" -max_len=16384 -timeout=10 \
+    -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/" -print_final_stats=1 || status=1
+done
+exit $status
