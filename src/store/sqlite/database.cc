@@ -221,8 +221,12 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
     // The database holds customer data and sealed credentials: it is created
     // 0600 whatever the process's umask, and SQLite gives its -wal and -shm
     // files the database file's mode. An existing file keeps its mode (the
-    // data folder check narrows a wider one and says so).
-    int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // data folder check narrows a wider one and says so). O_EXCL: an existing
+    // file is never opened here, because closing any descriptor of a database
+    // file drops every POSIX lock this process holds on it, including those of
+    // its other SQLite connections; a process whose locks vanished lets another
+    // process believe it is the last one and reset the WAL under it.
+    int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) ::close(fd);
   }
   int rc = sqlite3_open_v2(path.c_str(), &db->db_, flags, nullptr);

@@ -10,7 +10,10 @@
 #include <filesystem>
 #include <thread>
 
+#include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "store/sqlite/database_pool.h"
 
@@ -32,6 +35,18 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Run as the other process of OpeningAnotherConnectionKeepsTheLocksOfTheFirst:
+// open the database, read it, close it, exit (before any test runs).
+const bool kOpenAndCloseHelper = [] {
+  const char* path = std::getenv("TANDEM_TEST_OPEN_AND_CLOSE");
+  if (path == nullptr) return false;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) _exit(2);
+  if (sqlite3_exec(db, "SELECT count(*) FROM t", nullptr, nullptr, nullptr) != SQLITE_OK) _exit(3);
+  sqlite3_close(db);
+  _exit(0);
+}();
 
 std::unique_ptr<Database> OpenOrDie(const std::string& path) {
   auto db = Database::Open({.path = path});
@@ -69,6 +84,39 @@ TEST(DatabaseTest, CreatesTheDatabaseAndItsWalAndShmOwnerOnlyWhateverTheUmask) {
     }
   }
   ::umask(old);
+}
+
+// Opening another connection to a database this process holds must not drop the
+// first connection's locks: closing any descriptor of the file releases every
+// POSIX lock of the process on it. A process whose shared lock is gone looks
+// absent to the others: the last of them to close takes the file exclusively,
+// checkpoints and deletes the WAL under the running process (seen as two
+// tandemd on one database losing sight of each other's writes).
+TEST(DatabaseTest, OpeningAnotherConnectionKeepsTheLocksOfTheFirst) {
+  TempDir dir;
+  std::string path = dir.File("locked.db");
+  auto first = OpenOrDie(path);
+  ASSERT_TRUE(first->Execute("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t(x); "
+                             "INSERT INTO t VALUES (1); SELECT count(*) FROM t")
+                  .ok());
+  auto second = OpenOrDie(path);  // the same file, the same process
+  ASSERT_TRUE(std::filesystem::exists(path + "-wal"));
+  // Another process (this binary started afresh: a forked child would share
+  // SQLite's in-process lock table) opens and closes the database; it must see
+  // that this process still has it open, and leave the WAL alone.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::setenv("TANDEM_TEST_OPEN_AND_CLOSE", path.c_str(), 1);
+    ::execl("/proc/self/exe", "store_database_test", static_cast<char*>(nullptr));
+    _exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(std::filesystem::exists(path + "-wal"))
+      << "another process took the database for unused and removed its WAL";
 }
 
 TEST(DatabaseTest, BindsAndReadsEveryType) {
