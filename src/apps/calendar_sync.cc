@@ -146,6 +146,11 @@ Result<store::SyncPair> CalendarSync::AddPairNow(const sync::NewSyncPair& reques
                                                  bool run_at_once) {
   if (stopping_) return Status::Unavailable("the server is shutting down");
   sync::NewSyncPair pair = requested;
+  if (auto user = o_.store->GetUser(pair.user_id); !user.ok()) {
+    if (user.status().Is(Code::kNotFound))
+      return Status::InvalidArgument("user_id: no such user " + pair.user_id);
+    return user.status();
+  }
   if (pair.provider == "caldav") {
     // Accept a server, principal or home URL too: discovery finds the calendar,
     // and checks the credentials before anything is stored.
@@ -157,8 +162,7 @@ Result<store::SyncPair> CalendarSync::AddPairNow(const sync::NewSyncPair& reques
     auto found = providers::caldav::Discover(client, pair.calendar);
     if (!found.ok()) {
       // Refused by the address policy: said as it is (nothing of the server's).
-      if (found.status().Is(Code::kPermissionDenied) &&
-          found.status().message().find("calendar_addresses") != std::string::npos) {
+      if (http::IsAddressRefusal(found.status())) {
         return Status::PermissionDenied("calendar: " + found.status().message());
       }
       // The calendar server refused the login: the calendar's credentials, not

@@ -58,6 +58,14 @@ std::string_view AddressClassName(AddressClass c) {
   return "unspecified";
 }
 
+namespace {
+constexpr std::string_view kRefusalSetting = "[sync] calendar_addresses";
+}  // namespace
+
+bool IsAddressRefusal(const Status& s) {
+  return s.Is(Code::kPermissionDenied) && s.message().find(kRefusalSetting) != std::string::npos;
+}
+
 Status AddressPolicy::Check(std::string_view ip) const {
   if (allow_all) return Status::Ok();
   AddressClass c = ClassifyAddress(ip);
@@ -66,8 +74,8 @@ Status AddressPolicy::Check(std::string_view ip) const {
   if (ok) return Status::Ok();
   return Status::PermissionDenied(fmt::format(
       "calendars at {} addresses are not allowed on this server ({} is {}; allowed: {}); an admin "
-      "can allow them with [sync] calendar_addresses",
-      AddressClassName(c), ip, AddressClassName(c), Describe()));
+      "can allow them with {}",
+      AddressClassName(c), ip, AddressClassName(c), Describe(), kRefusalSetting));
 }
 
 std::string AddressPolicy::Describe() const {

@@ -38,6 +38,10 @@ struct AddressPolicy {
   std::string Describe() const;  // "public, private"
 };
 
+// Whether `s` is a refusal of AddressPolicy::Check (also after WithContext), as
+// opposed to a server's own 403.
+bool IsAddressRefusal(const Status& s);
+
 // Parses a list of class names ("public", "private", "loopback", "link-local",
 // or "all"); InvalidArgument naming an unknown one.
 Result<AddressPolicy> ParseAddressPolicy(const std::vector<std::string>& names);

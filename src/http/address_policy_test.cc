@@ -40,7 +40,10 @@ TEST(AddressPolicyTest, DefaultRefusesLoopbackLinkLocalAndMetadata) {
     Status s = p.Check(ip);
     EXPECT_EQ(s.code(), Code::kPermissionDenied) << ip;
     EXPECT_NE(s.message().find("calendar_addresses"), std::string::npos) << s.message();
+    EXPECT_TRUE(IsAddressRefusal(s.WithContext("PROPFIND http://x/"))) << ip;
   }
+  // A calendar server's own 403 is not the policy's refusal.
+  EXPECT_FALSE(IsAddressRefusal(Status::PermissionDenied("PROPFIND http://x/: HTTP 403")));
   auto parsed = ParseAddressPolicy({"public", "loopback"});
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(parsed->Check("127.0.0.1").ok());

@@ -14,8 +14,8 @@ export HOME="$WORK/home"; mkdir -p "$HOME"
 start_radicale "$PEERS" "$DAV_PORT"
 # Both nodes run the demo user's pair with a calendar on this machine (loopback).
 printf '[sync]\ncalendar_addresses = ["public", "private", "loopback"]\n' > "$WORK/node.toml"
-start_node() {  # NAME PORT [flags]
-  "$TANDEMD" --config "$WORK/node.toml" --data-dir "$WORK/data" --listen "127.0.0.1:$2" "${@:3}" >"$WORK/node-$1.log" 2>&1 &
+start_node() {  # NAME PORT [flags]   (NODE_CONFIG: another config file)
+  "$TANDEMD" --config "${NODE_CONFIG:-$WORK/node.toml}" --data-dir "$WORK/data" --listen "127.0.0.1:$2" "${@:3}" >"$WORK/node-$1.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/healthz" >/dev/null && return 0; sleep 0.1; done
   fail "node $1 did not start"
@@ -24,10 +24,39 @@ start_node a "$PA" --demo
 printf 'demo\n' > "$WORK/pw"; printf 'secret\n' > "$WORK/calpw"
 cli() { local node=$1; shift; XDG_CONFIG_HOME="$WORK/cfg-$node" "$TANDEM" "$@"; }
 cli a login --server "http://127.0.0.1:$PA" --user demo --password-file "$WORK/pw" >/dev/null
+# A wrong calendar password is the calendar's refusal (exit 1, naming the
+# password), not the user's Tandem session ending (exit 3); nothing is stored.
+printf 'wrong\n' > "$WORK/badpw"
+set +e
+out=$(cli a sync pair add --caldav "http://127.0.0.1:$DAV_PORT/alice/crm/" --user alice \
+  --password-file "$WORK/badpw" 2>&1); rc=$?
+set -e
+[ "$rc" = 1 ] || fail "wrong calendar password: exit $rc, expected 1 ($out)"
+grep -q "refused the login; check the calendar user name and password" <<<"$out" \
+  || fail "wrong calendar password not named: $out"
+cli a whoami >/dev/null || fail "a wrong calendar password ended the Tandem session"
 cli a sync pair add --caldav "http://127.0.0.1:$DAV_PORT/alice/crm/" --user alice \
   --password-file "$WORK/calpw" >/dev/null || fail "pair add failed"
 PAIR=$(cli a sync pair list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 start_node b "$PB"
+
+# A node with the default address policy (public and private only): a user's
+# calendar on this machine is refused before any request reaches it (403,
+# exit 3), naming the setting; no pair is stored.
+: > "$WORK/default.toml"
+PC=$(free_port)
+NODE_CONFIG="$WORK/default.toml" start_node c "$PC"
+NODE_C=${PIDS[-1]}
+cli c login --server "http://127.0.0.1:$PC" --user demo --password-file "$WORK/pw" >/dev/null
+set +e
+out=$(cli c sync pair add --caldav "http://127.0.0.1:$DAV_PORT/alice/other/" --user alice \
+  --password-file "$WORK/calpw" 2>&1); rc=$?
+set -e
+[ "$rc" = 3 ] || fail "loopback calendar under the default policy: exit $rc, expected 3 ($out)"
+grep -q "calendar_addresses" <<<"$out" || fail "the refusal does not name the setting: $out"
+n=$(cli c sync pair list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+[ "$n" = 1 ] || fail "$n pairs after a refused pairing, expected 1"
+kill "$NODE_C"; wait "$NODE_C" 2>/dev/null || true
 cli b login --server "http://127.0.0.1:$PB" --user demo --password-file "$WORK/pw" >/dev/null
 
 for round in $(seq 1 6); do

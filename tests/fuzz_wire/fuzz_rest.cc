@@ -6,6 +6,8 @@
 // Input layout: byte 0 picks the route, byte 1 the caller; the rest is the body.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -109,6 +111,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string& token = world->tokens[data[1] % world->tokens.size()];
   std::string body(reinterpret_cast<const char*>(data + 2), size - 2);
   auto answer = world->Send(method, path, token, std::move(body));
+  // TANDEM_FUZZ_TRACE=1: each request's answer, to see what a seed reaches.
+  static const bool trace = std::getenv("TANDEM_FUZZ_TRACE") != nullptr;
+  if (trace) std::fprintf(stderr, "%s %s -> %d %s\n", method.c_str(), path.c_str(), answer.status,
+                          answer.body.substr(0, 120).c_str());
   if (answer.status >= 500) __builtin_trap();
   return 0;
 }

@@ -3,7 +3,7 @@
 # in the fuzz build folder and runs each for a bounded time from its seeds and
 # its saved regression inputs.
 #   tests/fuzz_wire/run.sh [seconds per target]      (default 30)
-#   tests/fuzz_wire/run.sh --regressions              (only replay regressions/: the CI gate)
+#   tests/fuzz_wire/run.sh --regressions              (only replay seeds/ and regressions/: the CI gate)
 # Exit status: non-zero when a target found a crash (artifacts in the build
 # folder's fuzz_wire/<target>/artifacts/).
 set -euo pipefail
@@ -20,10 +20,11 @@ declare -A binary=([rest]="$build/tests/fuzz_wire/fuzz_rest"
                    [multistatus]="$build/src/dav/fuzz_dav_multistatus")
 status=0
 for name in rest replica multistatus; do
-  regressions=("$here/regressions/$name"/*)
   if [ "${1:-}" = "--regressions" ]; then
-    [ -e "${regressions[0]}" ] || continue
-    "${binary[$name]}" "${regressions[@]}" || status=1
+    # The seeds (valid requests and answers) and every input that once failed.
+    inputs=()
+    for f in "$here/seeds/$name"/* "$here/regressions/$name"/*; do [ -f "$f" ] && inputs+=("$f"); done
+    "${binary[$name]}" "${inputs[@]}" || status=1
     continue
   fi
   work="$build/fuzz_wire/$name"
