@@ -6,6 +6,7 @@
 
 #include "api/errors.h"
 #include "api/mutations.h"
+#include "api/policy.h"
 #include "api/record_checks.h"
 #include "ical/ical.h"
 #include "model/data_groups.h"
@@ -79,7 +80,7 @@ struct Entity<model::Activity> {
 
 template <typename T>
 bool MayAccess(const Caller& c, const T& record) {
-  return store::MayAccess(c.viewer, record.meta, Entity<T>::IsPrivate(record));
+  return policy::CanRead(c.viewer, record);
 }
 
 Status NotFoundStatus(std::string_view what, std::string_view id) {
@@ -207,6 +208,11 @@ struct RestApi::Impl {
     return WithETag(JsonResponse(status, model::ToJson(record)), record.meta.version);
   }
 
+  // The policy's "does this owner exist" question, answered by the store.
+  auto UserExists() {
+    return [this](const std::string& id) { return store.GetUser(id).ok(); };
+  }
+
   template <typename T>
   Result<T> GetVisible(const Caller& c, std::string_view id) {
     auto rec = Entity<T>::Get(store, id);
@@ -241,14 +247,8 @@ struct RestApi::Impl {
     if (!merged.ok()) return ErrorResponse(merged);
     if (Status checked = CheckRecord(rec); !checked.ok()) return ErrorResponse(checked);
     if (rec.meta.owner_id.empty()) rec.meta.owner_id = c.user.id;
-    if (rec.meta.owner_id != c.user.id && !c.viewer.admin) {
-      return ErrorResponse(
-          Status::PermissionDenied("owner_id: only admins create records for other users"));
-    }
-    if (rec.meta.owner_id != c.user.id) {
-      auto owner = store.GetUser(rec.meta.owner_id);
-      if (!owner.ok()) return ErrorResponse(Status::InvalidArgument("owner_id: no such user"));
-    }
+    if (Status allowed = policy::CanCreate(c.viewer, rec, UserExists()); !allowed.ok())
+      return ErrorResponse(allowed);
     auto created = store.Create(std::move(rec));
     if (!created.ok()) return ErrorResponse(created.status());
     LogWrite(Entity<T>::kSingular, created->meta.id, "created", c, created->meta.version);
@@ -281,19 +281,9 @@ struct RestApi::Impl {
       Status merged = model::MergeJson(*body, &rec);
       if (!merged.ok()) return ErrorResponse(merged);
       if (Status checked = CheckRecord(rec); !checked.ok()) return ErrorResponse(checked);
-      if (rec.meta.owner_id != current->meta.owner_id && !c.viewer.admin &&
-          rec.meta.owner_id != c.user.id) {
-        return ErrorResponse(
-            Status::PermissionDenied("owner_id: only admins give records to other users"));
-      }
-      if (rec.meta.owner_id != current->meta.owner_id) {
-        auto owner = store.GetUser(rec.meta.owner_id);
-        if (!owner.ok()) return ErrorResponse(Status::InvalidArgument("owner_id: no such user"));
-      }
-      // A private activity must stay visible to the one who writes it.
-      if (!MayAccess(c, rec) && !c.viewer.admin) {
-        return ErrorResponse(Status::PermissionDenied("the change would hide the record from you"));
-      }
+      if (Status allowed = policy::CanWrite(c.viewer, *current, rec, UserExists());
+          !allowed.ok())
+        return ErrorResponse(allowed);
       auto updated = store.Update(std::move(rec), current->meta.version);
       if (updated.ok()) {
         LogWrite(Entity<T>::kSingular, id, "updated", c, updated->meta.version);
@@ -403,10 +393,7 @@ struct RestApi::Impl {
     return WithETag(JsonResponse(status, model::ToJson(u)), u.version);
   }
 
-  Status RequireAdmin(const Caller& c) {
-    if (!c.viewer.admin) return Status::PermissionDenied("only admins manage users");
-    return Status::Ok();
-  }
+  Status RequireAdmin(const Caller& c) { return policy::CanManageUsers(c.viewer); }
 
   ServerResponse CreateUser(const ServerRequest& r, const Caller& c) {
     if (Status s = RequireAdmin(c); !s.ok()) return ErrorResponse(s);
@@ -430,9 +417,7 @@ struct RestApi::Impl {
 
   ServerResponse ReadUser(const ServerRequest& r, const Caller& c) {
     const std::string& id = r.PathParam("id");
-    if (id != c.user.id) {
-      if (Status s = RequireAdmin(c); !s.ok()) return ErrorResponse(s);
-    }
+    if (Status s = policy::CanReadUser(c.viewer, id); !s.ok()) return ErrorResponse(s);
     auto u = store.GetUser(id);
     if (!u.ok()) return ErrorResponse(u.status());
     return UserResponse(200, *u);
@@ -441,9 +426,8 @@ struct RestApi::Impl {
   // Admins change any user; a user changes their own display_name, email and
   // password, nothing else.
   ServerResponse UpdateUser(const ServerRequest& r, const Caller& c) {
-    if (r.PathParam("id") != c.user.id) {
-      if (Status s = RequireAdmin(c); !s.ok()) return ErrorResponse(s);
-    }
+    if (Status s = policy::CanReadUser(c.viewer, r.PathParam("id")); !s.ok())
+      return ErrorResponse(s);
     auto if_match = IfMatch(r);
     if (!if_match.ok()) return ErrorResponse(if_match.status());
     auto body = ParseBody(r);
@@ -460,10 +444,7 @@ struct RestApi::Impl {
     model::User u = *current;
     if (Status s = model::MergeJson(*body, &u); !s.ok()) return ErrorResponse(s);
     if (Status s = CheckRecord(&u); !s.ok()) return ErrorResponse(s);
-    if (!c.viewer.admin &&
-        (u.role != current->role || u.disabled != current->disabled || u.login != current->login)) {
-      return ErrorResponse(Status::PermissionDenied("only admins change login, role or disabled"));
-    }
+    if (Status s = policy::CanChangeUser(c.viewer, *current, u); !s.ok()) return ErrorResponse(s);
     if (auto pw = body->find("password"); pw != body->end()) {
       if (!pw->is_string() || pw->get<std::string>().empty()) {
         return ErrorResponse(Status::InvalidArgument("password: must be a non-empty string"));
@@ -644,6 +625,10 @@ ServerResponse RestApi::Impl::Changes(const ServerRequest& r, const Caller& c) {
   auto limit = ParseLimit(r, 1000, 10000);
   if (!limit.ok()) return ErrorResponse(limit.status());
   store::ChangeFilter filter;
+  // Only records the caller may have seen at some time (policy::CanSeeInFeed):
+  // one they can no longer read comes as a "remove", one never visible to them
+  // not at all.
+  filter.viewer = c.viewer;
   if (auto entity = r.Query("entity"); entity && !entity->empty()) {
     auto type = model::ParseEntityName(*entity);
     if (!type.ok() || *type == model::EntityType::kUser) {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/errors.h"
+#include "api/policy.h"
 #include "api/record_checks.h"
 #include "model/json.h"
 #include "store/sqlite/sqlite_store.h"
@@ -42,9 +43,10 @@ Result<model::Opportunity> Fetch(store::Store& s, std::string_view id, model::Op
 Result<model::Activity> Fetch(store::Store& s, std::string_view id, model::Activity*) {
   return s.GetActivity(id);
 }
-template <typename T>
-bool IsPrivate(const T&) { return false; }
-bool IsPrivate(const model::Activity& a) { return a.is_private; }
+// The policy's "does this owner exist" question, answered by the store.
+auto UserExists(store::Store& s) {
+  return [&s](const std::string& id) { return s.GetUser(id).ok(); };
+}
 
 struct Incoming {
   std::string id;
@@ -99,15 +101,13 @@ json ApplyTyped(store::Store& store, const store::Viewer& viewer, const Incoming
     if (Status s = CheckRecord(r); !s.ok()) return Failure(m, s);
     r.meta.id = m.record_id;
     if (r.meta.owner_id.empty()) r.meta.owner_id = viewer.user_id;
-    if (r.meta.owner_id != viewer.user_id && !viewer.admin) {
-      return Failure(m, Status::PermissionDenied("owner_id: may not create records of another user"));
-    }
+    if (Status s = policy::CanCreate(viewer, r, UserExists(store)); !s.ok()) return Failure(m, s);
     auto created = store.Create(std::move(r));
     if (created.ok()) return Applied(m, model::ToJson(*created));
     if (created.status().Is(Code::kAlreadyExists)) {
       // A replay whose first attempt wrote the record but not the log row.
       auto existing = Fetch(store, m.record_id, tag);
-      if (existing.ok() && store::MayAccess(viewer, existing->meta, IsPrivate(*existing))) {
+      if (existing.ok() && policy::CanRead(viewer, *existing)) {
         return Applied(m, model::ToJson(*existing));
       }
     }
@@ -121,7 +121,7 @@ json ApplyTyped(store::Store& store, const store::Viewer& viewer, const Incoming
     if (m.base_version) return Conflicted(m, nullptr);
     return Failure(m, current.status());
   }
-  if (!store::MayAccess(viewer, current->meta, IsPrivate(*current))) {
+  if (!policy::CanRead(viewer, *current)) {
     return Failure(m, Status::NotFound(fmt::format("{} {} does not exist",
                                                    model::EntityName(m.entity), m.record_id)));
   }
@@ -143,10 +143,8 @@ json ApplyTyped(store::Store& store, const store::Viewer& viewer, const Incoming
   T next = *current;
   if (Status s = model::MergeJson(m.fields, &next); !s.ok()) return Failure(m, s);
   if (Status s = CheckRecord(next); !s.ok()) return Failure(m, s);
-  if (next.meta.owner_id != current->meta.owner_id && !viewer.admin &&
-      next.meta.owner_id != viewer.user_id) {
-    return Failure(m, Status::PermissionDenied("owner_id: may not give records to another user"));
-  }
+  if (Status s = policy::CanWrite(viewer, *current, next, UserExists(store)); !s.ok())
+    return Failure(m, s);
   if (m.base_version && *m.base_version != current->meta.version) {
     // A replay whose first attempt wrote the record but not the log row: the
     // fields are already in place.

@@ -117,6 +117,58 @@ TEST_F(MutationsTest, RecordsOfOthersAreInvisible) {
   EXPECT_EQ(store_->GetContact(id)->first_name, "secret");
 }
 
+TEST_F(MutationsTest, AnAdminCreatesOnlyForAUserWhoExists) {
+  model::User bob;
+  bob.login = "bob";
+  bob.password_hash = "x";
+  auto made = store_->CreateUser(bob);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const store::Viewer admin{.user_id = "root", .admin = true};
+  json r = Apply({M("m1", "create", "c-1", {{"first_name", "Ghost"}, {"owner_id", "nobody"}}),
+                  M("m2", "create", "c-2", {{"first_name", "Bob's"}, {"owner_id", made->id}})},
+                 admin);
+  EXPECT_EQ(r[0]["outcome"], "rejected");
+  EXPECT_EQ(r[0]["error"], "InvalidArgument");
+  EXPECT_NE(r[0]["message"].get<std::string>().find("owner_id"), std::string::npos) << r[0];
+  EXPECT_FALSE(store_->GetContact("c-1").ok());
+  EXPECT_EQ(r[1]["outcome"], "applied");
+  EXPECT_EQ(store_->GetContact("c-2")->meta.owner_id, made->id);
+  // Giving a record to a user who does not exist is refused the same way.
+  json g = Apply({M("m3", "update", "c-2", {{"owner_id", "nobody"}})}, admin);
+  EXPECT_EQ(g[0]["outcome"], "rejected");
+  EXPECT_EQ(g[0]["error"], "InvalidArgument");
+  EXPECT_EQ(store_->GetContact("c-2")->meta.owner_id, made->id);
+}
+
+TEST_F(MutationsTest, AnEditMayNotHideTheRecordFromItsWriter) {
+  // bob's shared appointment: alice may edit it, but not make it private or
+  // unshared (it would vanish from her view; only its owner may do that).
+  model::Activity a;
+  a.meta.owner_id = "bob";
+  a.meta.shared = true;
+  a.subject = "Demo at Acme";
+  a.start = FromUnixSeconds(1'790'000'000);
+  a.end = a.start + std::chrono::hours(1);
+  std::string id = store_->Create(a)->meta.id;
+  json r = Apply({M("m1", "update", id, {{"private", true}}, nullptr, "activities"),
+                  M("m2", "update", id, {{"shared", false}}, nullptr, "activities"),
+                  M("m3", "update", id, {{"subject", "Demo at Acme (room 2)"}}, nullptr,
+                    "activities")});
+  EXPECT_EQ(r[0]["outcome"], "rejected");
+  EXPECT_EQ(r[0]["error"], "PermissionDenied");
+  EXPECT_EQ(r[1]["outcome"], "rejected");
+  EXPECT_EQ(r[1]["error"], "PermissionDenied");
+  EXPECT_EQ(r[2]["outcome"], "applied");
+  auto now = store_->GetActivity(id);
+  EXPECT_FALSE(now->is_private);
+  EXPECT_TRUE(now->meta.shared);
+  EXPECT_EQ(now->subject, "Demo at Acme (room 2)");
+  // Its owner may.
+  json own = Apply({M("m4", "update", id, {{"private", true}}, nullptr, "activities")},
+                   {.user_id = "bob"});
+  EXPECT_EQ(own[0]["outcome"], "applied");
+}
+
 TEST_F(MutationsTest, UpdateWithFieldsAlreadyInPlaceIsAppliedNotAConflict) {
   // The first attempt wrote the record but the log row was lost (a crash).
   Apply({M("m1", "create", "c-1", {{"first_name", "Ada"}})});

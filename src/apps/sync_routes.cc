@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "api/errors.h"
+#include "api/policy.h"
 #include "ical/ical.h"
 
 namespace tandem::apps {
@@ -197,7 +198,7 @@ class SyncRoutes {
   // The pair, when the caller may use it; NotFound otherwise (no existence leak).
   Result<store::SyncPair> OwnPair(const api::Caller& c, const std::string& id) {
     auto p = sync_->service().GetPair(id);
-    if (!p.ok() || (p->user_id != c.user.id && !c.viewer.admin))
+    if (!p.ok() || !api::policy::CanUsePair(c.viewer, p->user_id))
       return Status::NotFound("no sync pair " + id);
     return p;
   }
@@ -210,7 +211,7 @@ class SyncRoutes {
   }
 
   ServerResponse ListPairs(const api::Caller& c, const ServerRequest& r) {
-    bool all = c.viewer.admin && QueryTrue(r, "all");
+    bool all = api::policy::CanSeeAllPairs(c.viewer) && QueryTrue(r, "all");
     auto pairs = sync_->service().ListPairs(all ? "" : c.user.id);
     if (!pairs.ok()) return api::ErrorResponse(pairs.status());
     auto timers = sync_->runner().Status();
@@ -235,12 +236,9 @@ class SyncRoutes {
          user = text("user"), password = text("password");
     for (const auto* f : {&user_id, &provider, &calendar, &user, &password})
       if (!f->ok()) return respond(api::ErrorResponse(f->status()));
-    if (!user_id->empty() && *user_id != c.user.id) {
-      if (!c.viewer.admin)
-        return respond(api::ErrorResponse(
-            Status::PermissionDenied("user_id: only admins add pairs for other users")));
-      pair.user_id = *user_id;
-    }
+    if (!user_id->empty()) pair.user_id = *user_id;
+    if (Status s = api::policy::CanCreatePair(c.viewer, pair.user_id, false, *provider); !s.ok())
+      return respond(api::ErrorResponse(s));
     pair.provider = *provider;
     pair.calendar = *calendar;
     if (pair.provider != "caldav" && pair.provider != "vdir")
@@ -248,9 +246,11 @@ class SyncRoutes {
     if (pair.calendar.empty())
       return respond(api::ErrorResponse(
           Status::InvalidArgument("calendar: the calendar URL or folder is required")));
-    if (pair.provider == "vdir" && !c.viewer.admin)
-      return respond(api::ErrorResponse(Status::PermissionDenied(
-          "provider: a folder on the server (vdir) can only be paired by an admin")));
+    // A vdir pair reads and writes a folder of the server's own file system.
+    if (Status s = api::policy::CanCreatePair(c.viewer, pair.user_id, pair.provider == "vdir",
+                                              "a folder on the server (vdir)");
+        !s.ok())
+      return respond(api::ErrorResponse(s));
     if (!user->empty() || !password->empty()) {
       auto sealed = sync_->Seal({*user, *password});
       if (!sealed.ok()) return respond(api::ErrorResponse(sealed.status()));

@@ -2,10 +2,9 @@
 
 namespace tandem::store {
 
-bool MayAccess(const Viewer& v, const model::RecordMeta& meta, bool is_private_activity) {
-  if (!v.user_id.empty() && meta.owner_id == v.user_id) return true;
-  if (is_private_activity) return false;  // not even for admins
-  return meta.shared || v.admin;
+Audience AudienceOf(const model::RecordMeta& meta, bool is_private_activity) {
+  if (is_private_activity) return Audience::kOwner;
+  return meta.shared ? Audience::kEveryone : Audience::kOwnerAndAdmins;
 }
 
 }  // namespace tandem::store

@@ -34,10 +34,13 @@ struct Viewer {
   bool admin = false;
 };
 
-// Read rule (also used by the API for single records): owner -> yes; a private
-// activity of someone else -> no (not even for admins); shared -> yes; admin -> yes.
-// Write rule: the same.
-bool MayAccess(const Viewer& v, const model::RecordMeta& meta, bool is_private_activity);
+// Who a record is addressed to, from its own fields: its owner alone (a private
+// activity, whatever `shared` says), its owner and the admins (not shared), or
+// everyone (shared). Who may do what with it is decided by one policy,
+// api/policy.h; the store's list and change-feed SQL mirror that policy and are
+// property-tested against it (src/api/policy_test.cc).
+enum class Audience : int { kOwner = 0, kOwnerAndAdmins = 1, kEveryone = 2 };
+Audience AudienceOf(const model::RecordMeta& meta, bool is_private_activity);
 
 struct ListOptions {
   int limit = 100;                       // 1..1000
@@ -69,6 +72,9 @@ struct Change {
   std::string owner_id;
   Instant at{};
   std::string origin;  // RecordMeta::origin of the write ("" for a user's)
+  // The widest audience the record has had in any of its versions (a record
+  // once shared stays "seen by everyone" in the log after it turned private).
+  Audience widest_audience = Audience::kEveryone;
 };
 
 struct ChangeFilter {
@@ -77,6 +83,10 @@ struct ChangeFilter {
   // another arrives here as a kDelete (owner_id = this owner): it left the
   // reader's data (C4). Feeds without an owner filter never show those.
   std::optional<std::string> owner_id;
+  // Only changes of records this viewer may ever have seen: records they own or
+  // owned, or whose widest audience included them (api::policy::CanSeeInFeed).
+  // A record never visible to the viewer never appears, not even as a delete.
+  std::optional<Viewer> viewer;
 };
 
 struct ChangeBatch {

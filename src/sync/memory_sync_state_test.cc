@@ -1,7 +1,7 @@
 // The SyncStateStore contract on the in-memory implementation.
 #include "sync/memory_sync_state.h"
 
-#include "sync/sync_state_contract.h"
+#include "store/sync_state_contract.h"
 
 namespace tandem::sync::contract {
 namespace {

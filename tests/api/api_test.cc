@@ -487,16 +487,42 @@ TEST_F(ApiTest, AuthorizationMatrix) {
       Call("PATCH", "/api/v1/contacts/" + shared_contact, alice_, R"({"notes":"met"})").status,
       200);
 
-  // The change feed shows them to Alice only as content-free removals.
+  // A record never visible to Alice never appears in her feed, not even as a
+  // removal; one she saw and may no longer read comes as a content-free removal.
+  std::string was_shared =
+      CreateId("accounts", bob_, Json{{"name", "Shown, then hidden"}, {"shared", true}});
+  std::string gone_unseen =
+      CreateId("accounts", bob_, Json{{"name", "Never shown"}, {"shared", false}});
   std::string cursor;
+  auto before = PullFeed(alice_, &cursor);
+  EXPECT_FALSE(before.count(private_activity));
+  EXPECT_FALSE(before.count(unshared_account));
+  ASSERT_TRUE(before.count(was_shared));
+  EXPECT_EQ(before[was_shared]["op"], "upsert");
+  EXPECT_EQ(Call("PATCH", "/api/v1/accounts/" + was_shared, bob_, R"({"shared":false})").status,
+            200);
+  EXPECT_EQ(Call("PATCH", "/api/v1/activities/" + private_activity, bob_, R"({"notes":"x"})").status,
+            200);
+  EXPECT_EQ(Call("DELETE", "/api/v1/accounts/" + gone_unseen, bob_).status, 204);
   auto feed = PullFeed(alice_, &cursor);
-  ASSERT_TRUE(feed.count(private_activity));
-  EXPECT_EQ(feed[private_activity]["op"], "remove");
-  EXPECT_FALSE(feed[private_activity].contains("record"));
-  EXPECT_EQ(feed[unshared_account]["op"], "remove");
-  EXPECT_FALSE(feed[unshared_account].contains("record"));
-  EXPECT_EQ(feed[shared_contact]["op"], "upsert");
-  EXPECT_EQ(feed[shared_contact]["record"]["notes"], "met");
+  EXPECT_FALSE(feed.count(private_activity));
+  EXPECT_FALSE(feed.count(unshared_account));
+  EXPECT_FALSE(feed.count(gone_unseen));
+  ASSERT_TRUE(feed.count(was_shared));
+  EXPECT_EQ(feed[was_shared]["op"], "remove");
+  EXPECT_FALSE(feed[was_shared].contains("record"));
+  std::string fresh;
+  auto full = PullFeed(alice_, &fresh);
+  EXPECT_EQ(full[shared_contact]["op"], "upsert");
+  EXPECT_EQ(full[shared_contact]["record"]["notes"], "met");
+  EXPECT_FALSE(full.count(private_activity));
+  // An admin's feed holds unshared records, never another user's private activity.
+  std::string admin_cursor;
+  auto admin_feed = PullFeed(admin_, &admin_cursor);
+  EXPECT_EQ(admin_feed[was_shared]["op"], "upsert");
+  EXPECT_EQ(admin_feed[unshared_account]["op"], "upsert");
+  EXPECT_EQ(admin_feed[gone_unseen]["op"], "delete");
+  EXPECT_FALSE(admin_feed.count(private_activity));
   // Bob sees his own.
   std::string bob_cursor;
   auto bob_feed = PullFeed(bob_, &bob_cursor);

@@ -22,19 +22,34 @@ Status RemoveRow(Database& db, model::EntityType entity, std::string_view id,
 }
 
 Status AppendRow(Database& db, model::EntityType entity, std::string_view id, std::string_view op,
-                 std::string_view owner_id, bool departure, Instant at, std::string_view origin) {
+                 std::string_view owner_id, bool departure, Audience audience, Instant at,
+                 std::string_view origin) {
   TANDEM_ASSIGN_OR_RETURN(
       Statement stmt,
-      db.PrepareCached("INSERT INTO changes(entity, id, op, owner_id, departure, at, origin) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+      db.PrepareCached(
+          "INSERT INTO changes(entity, id, op, owner_id, departure, audience, at, origin) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   stmt.BindText(1, model::EntityName(entity))
       .BindText(2, id)
       .BindText(3, op)
       .BindText(4, owner_id)
       .BindBool(5, departure)
-      .BindInt64(6, ToUnixMicros(at))
-      .BindText(7, origin);
+      .BindInt64(6, static_cast<int64_t>(audience))
+      .BindInt64(7, ToUnixMicros(at))
+      .BindText(8, origin);
   return stmt.Run().WithContext("append to change log");
+}
+
+// The widest audience any logged version of (entity, id) had; kOwner when none.
+Result<Audience> WidestLogged(Database& db, model::EntityType entity, std::string_view id) {
+  TANDEM_ASSIGN_OR_RETURN(
+      Statement stmt,
+      db.PrepareCached("SELECT max(audience) FROM changes WHERE entity = ?1 AND id = ?2"));
+  stmt.BindText(1, model::EntityName(entity)).BindText(2, id);
+  TANDEM_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.IsNull(0)) return Audience::kOwner;
+  int64_t v = stmt.Int64(0);
+  return static_cast<Audience>(std::clamp<int64_t>(v, 0, 2));
 }
 
 Result<int64_t> ReadMetaInt(Database& db, std::string_view key) {
@@ -50,22 +65,25 @@ Result<int64_t> ReadMetaInt(Database& db, std::string_view key) {
 
 Status LogUpsert(Database& db, model::EntityType entity, std::string_view id,
                  std::string_view owner_id, std::optional<std::string_view> previous_owner_id,
-                 Instant at, std::string_view origin) {
+                 Audience audience, Instant at, std::string_view origin) {
+  TANDEM_ASSIGN_OR_RETURN(Audience logged, WidestLogged(db, entity, id));
+  Audience widest = std::max(logged, audience);
   if (previous_owner_id && *previous_owner_id != owner_id) {
     TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, *previous_owner_id));
-    TANDEM_RETURN_IF_ERROR(
-        AppendRow(db, entity, id, kOpDelete, *previous_owner_id, /*departure=*/true, at, origin));
+    TANDEM_RETURN_IF_ERROR(AppendRow(db, entity, id, kOpDelete, *previous_owner_id,
+                                     /*departure=*/true, widest, at, origin));
   }
   TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, owner_id));
-  return AppendRow(db, entity, id, kOpUpsert, owner_id, /*departure=*/false, at, origin);
+  return AppendRow(db, entity, id, kOpUpsert, owner_id, /*departure=*/false, widest, at, origin);
 }
 
 Status LogDelete(Database& db, model::EntityType entity, std::string_view id,
                  std::string_view owner_id, Instant at, std::string_view origin) {
   // Departure rows of earlier owners stay: they still tell those owners' readers
   // to drop the record.
+  TANDEM_ASSIGN_OR_RETURN(Audience widest, WidestLogged(db, entity, id));
   TANDEM_RETURN_IF_ERROR(RemoveRow(db, entity, id, owner_id));
-  return AppendRow(db, entity, id, kOpDelete, owner_id, /*departure=*/false, at, origin);
+  return AppendRow(db, entity, id, kOpDelete, owner_id, /*departure=*/false, widest, at, origin);
 }
 
 Result<int64_t> ReadLatestSeq(Database& db) {
@@ -95,30 +113,31 @@ Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
 
   // Four fixed shapes, one per filter combination, so each has its index.
   // Departure tombstones are only for readers that filter by owner.
-  std::string_view sql;
+  std::string sql = "SELECT seq, entity, id, op, owner_id, at, origin, audience FROM changes ";
   if (filter.entity && filter.owner_id) {
-    sql =
-        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
-        "WHERE owner_id = ?5 AND entity = ?4 AND seq > ?1 AND seq <= ?2 "
-        "ORDER BY seq LIMIT ?3";
+    sql += "WHERE owner_id = ?5 AND entity = ?4 AND seq > ?1 AND seq <= ?2";
   } else if (filter.owner_id) {
-    sql =
-        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
-        "WHERE owner_id = ?5 AND seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3";
+    sql += "WHERE owner_id = ?5 AND seq > ?1 AND seq <= ?2";
   } else if (filter.entity) {
-    sql =
-        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
-        "WHERE entity = ?4 AND seq > ?1 AND seq <= ?2 AND departure = 0 "
-        "ORDER BY seq LIMIT ?3";
+    sql += "WHERE entity = ?4 AND seq > ?1 AND seq <= ?2 AND departure = 0";
   } else {
-    sql =
-        "SELECT seq, entity, id, op, owner_id, at, origin FROM changes "
-        "WHERE seq > ?1 AND seq <= ?2 AND departure = 0 ORDER BY seq LIMIT ?3";
+    sql += "WHERE seq > ?1 AND seq <= ?2 AND departure = 0";
   }
+  if (filter.viewer) {
+    // api::policy::CanSeeInFeed in SQL: the viewer owns the row, its widest
+    // audience included them, or they owned the record before (their departure
+    // row; the unique (entity, id, owner_id) index answers).
+    sql +=
+        " AND (owner_id = ?6 OR audience = 2 OR (?7 = 1 AND audience = 1) OR EXISTS "
+        "(SELECT 1 FROM changes AS former WHERE former.entity = changes.entity AND "
+        "former.id = changes.id AND former.owner_id = ?6))";
+  }
+  sql += " ORDER BY seq LIMIT ?3";
   TANDEM_ASSIGN_OR_RETURN(Statement stmt, db.PrepareCached(sql));
   stmt.BindInt64(1, after_seq).BindInt64(2, latest).BindInt64(3, int64_t{limit} + 1);
   if (filter.entity) stmt.BindText(4, model::EntityName(*filter.entity));
   if (filter.owner_id) stmt.BindText(5, *filter.owner_id);
+  if (filter.viewer) stmt.BindText(6, filter.viewer->user_id).BindBool(7, filter.viewer->admin);
 
   ChangeBatch batch;
   batch.changes.reserve(std::min(limit, 1024));
@@ -139,6 +158,7 @@ Result<ChangeBatch> ReadChanges(Database& db, int64_t after_seq, int limit,
     change.owner_id = stmt.Text(4);
     change.at = FromUnixMicros(stmt.Int64(5));
     change.origin = stmt.Text(6);
+    change.widest_audience = static_cast<Audience>(std::clamp<int64_t>(stmt.Int64(7), 0, 2));
     batch.changes.push_back(std::move(change));
   }
   // Without a cut the reader has seen everything up to `latest`, matching or not.

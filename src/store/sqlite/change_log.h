@@ -12,11 +12,13 @@
 
 namespace tandem::store::sqlite {
 
-// After a create or update of (entity, id), now owned by `owner_id`. When the
-// record moved from `previous_owner_id`, that owner gets a departure tombstone.
+// After a create or update of (entity, id), now owned by `owner_id` and
+// addressed to `audience`. When the record moved from `previous_owner_id`, that
+// owner gets a departure tombstone. The rows keep the widest audience the record
+// has had (Change::widest_audience).
 Status LogUpsert(Database& db, model::EntityType entity, std::string_view id,
                  std::string_view owner_id, std::optional<std::string_view> previous_owner_id,
-                 Instant at, std::string_view origin = {});
+                 Audience audience, Instant at, std::string_view origin = {});
 
 // After a delete of (entity, id) owned by `owner_id`: its row becomes a tombstone.
 Status LogDelete(Database& db, model::EntityType entity, std::string_view id,

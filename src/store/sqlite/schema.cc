@@ -159,6 +159,14 @@ constexpr std::string_view kV4ChangeOrigin = R"sql(
 ALTER TABLE changes ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 )sql";
 
+// The widest audience each record has had (store::Audience: 0 its owner, 1 the
+// owner and admins, 2 everyone), kept in its change rows so that a feed shows a
+// reader only records they may have seen. Rows logged before this version may
+// have been seen by anyone: 2, so such a reader still gets their removal.
+constexpr std::string_view kV5ChangeAudience = R"sql(
+ALTER TABLE changes ADD COLUMN audience INTEGER NOT NULL DEFAULT 2;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
@@ -167,6 +175,7 @@ const std::vector<Migration>& CrmMigrations() {
       {2, "index of each owner's recurring activities", kV2OwnerRecurringIndex},
       {3, "activity cancellation, sequence and series end; user time zone", kV3SeriesAndStatus},
       {4, "the origin of each change (a user or a sync run)", kV4ChangeOrigin},
+      {5, "the widest audience of each record in its change rows", kV5ChangeAudience},
   };
   return kMigrations;
 }

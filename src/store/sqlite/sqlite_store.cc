@@ -138,6 +138,12 @@ Status CheckExpectedVersion(model::EntityType entity, std::string_view id, int64
   return Status::Ok();
 }
 
+template <typename T>
+Audience AudienceOfRecord(const T& r) {
+  if constexpr (std::is_same_v<T, model::Activity>) return AudienceOf(r.meta, r.is_private);
+  return AudienceOf(r.meta, false);
+}
+
 }  // namespace
 
 SqliteStore::SqliteStore(const SqliteOptions& options, std::unique_ptr<DatabasePool> pool)
@@ -415,8 +421,8 @@ Status SqliteStore::InsertRecord(Database& db, const T& r) {
   }
   TANDEM_RETURN_IF_ERROR(status);
   TANDEM_RETURN_IF_ERROR(AfterWrite(db, r));
-  return LogUpsert(db, Row::kEntity, r.meta.id, r.meta.owner_id, std::nullopt, r.meta.modified,
-                   r.meta.origin);
+  return LogUpsert(db, Row::kEntity, r.meta.id, r.meta.owner_id, std::nullopt, AudienceOfRecord(r),
+                   r.meta.modified, r.meta.origin);
 }
 
 template <typename T>
@@ -540,8 +546,8 @@ Status SqliteStore::UpdateIn(Database& db, T* rec, std::optional<int64_t> expect
   TANDEM_RETURN_IF_ERROR(update.Run());
   TANDEM_RETURN_IF_ERROR(AfterWrite(*w, r));
   TANDEM_RETURN_IF_ERROR(LogUpsert(*w, Row::kEntity, r.meta.id, r.meta.owner_id,
-                                   std::string_view(previous_owner), r.meta.modified,
-                                   r.meta.origin));
+                                   std::string_view(previous_owner), AudienceOfRecord(r),
+                                   r.meta.modified, r.meta.origin));
   return Status::Ok();
 }
 

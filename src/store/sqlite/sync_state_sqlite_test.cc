@@ -1,4 +1,4 @@
-// The SyncStateStore contract (src/sync/sync_state_contract.h) on SQLite, plus
+// The SyncStateStore contract (src/store/sync_state_contract.h) on SQLite, plus
 // the SQLite-specific checks: the tables live beside the CRM's, migrations are
 // idempotent, the state survives reopening the file.
 #include "store/sqlite/sync_state_sqlite.h"
@@ -10,7 +10,7 @@
 
 #include "core/random.h"
 #include "store/sqlite/sqlite_store.h"
-#include "sync/sync_state_contract.h"
+#include "store/sync_state_contract.h"
 
 namespace tandem::store::sqlite {
 namespace {
