@@ -57,7 +57,9 @@ Status MergeOptions(const Json& j, store::PairOptions* o) {
   TANDEM_RETURN_IF_ERROR(enum_field("reminders", &store::ParseReminderHandling, &o->reminders));
   TANDEM_RETURN_IF_ERROR(enum_field("multi_day", &store::ParseMultiDayHandling, &o->multi_day));
   TANDEM_RETURN_IF_ERROR(enum_field("conflict", &store::ParseConflictPolicy, &o->conflict));
-  return sync::ValidatePairOptions(*o);
+  if (Status s = sync::ValidatePairOptions(*o); !s.ok())
+    return Status::InvalidArgument("options." + s.message());
+  return Status::Ok();
 }
 
 Json ScheduleJson(const scheduler::PairTimer* t) {
@@ -103,6 +105,7 @@ Json ReportJson(const sync::RunReport& r) {
               {"crm_changes", r.crm_changes},
               {"external_changes", r.external_changes},
               {"applied", r.applied},
+              {"planned", r.planned},
               {"deferred", r.deferred},
               {"errors", errors},
               {"warnings", r.warnings},

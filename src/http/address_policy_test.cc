@@ -86,5 +86,36 @@ TEST(AddressPolicyTest, TheClientRefusesAConnectionAndARedirectToARefusedAddress
   EXPECT_EQ(target.request_count(), 0);
 }
 
+TEST(AddressPolicyTest, AnOpenAndAClosedPortAreRefusedAlike) {
+  // Refused before a socket is opened: nothing tells a listening port from a
+  // closed one (no port scan through a calendar URL).
+  ScriptedServer open([](const RecordedRequest&) { return ScriptedReply{.body = "hello"}; });
+  uint16_t closed = 0;
+  {
+    ScriptedServer gone([](const RecordedRequest&) { return ScriptedReply{}; });
+    closed = gone.port();
+  }
+  AddressPolicy policy;  // loopback refused
+  ClientOptions options;
+  options.retry.max_attempts = 3;
+  options.check_address = [policy](std::string_view ip) { return policy.Check(ip); };
+  Client client(options);
+  auto to_open = client.Send({.url = open.Url("/")});
+  auto to_closed = client.Send({.url = "http://127.0.0.1:" + std::to_string(closed) + "/"});
+  ASSERT_FALSE(to_open.ok());
+  ASSERT_FALSE(to_closed.ok());
+  EXPECT_EQ(to_open.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(to_closed.status().code(), Code::kPermissionDenied) << to_closed.status().ToString();
+  auto shape = [](std::string m, uint16_t port) {
+    auto at = m.find(std::to_string(port));
+    if (at != std::string::npos) m.replace(at, std::to_string(port).size(), "PORT");
+    return m;
+  };
+  EXPECT_EQ(shape(to_open.status().message(), open.port()),
+            shape(to_closed.status().message(), closed));
+  EXPECT_EQ(open.request_count(), 0);
+  EXPECT_EQ(client.stats().retries, 0);
+}
+
 }  // namespace
 }  // namespace tandem::http

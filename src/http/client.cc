@@ -1,6 +1,9 @@
 #include "http/client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -168,13 +171,28 @@ struct Client::Impl {
   const std::function<Status(std::string_view)>* check_address = nullptr;
   Status refused;  // set by the address check of the last attempt
 
-  static int CheckConnection(void* data, char* primary_ip, char* /*local_ip*/,
-                             int /*primary_port*/, int /*local_port*/) {
+  // Before curl opens a socket to `addr`: a refused address is never connected
+  // to, so an open port and a closed one answer alike (no port scan through the
+  // sync).
+  // Every connection is opened here (redirect hops, other addresses of a host);
+  // a reused one was checked when it was opened.
+  static curl_socket_t OpenSocket(void* data, curlsocktype /*purpose*/,
+                                  struct curl_sockaddr* addr) {
     auto* impl = static_cast<Impl*>(data);
-    Status s = (*impl->check_address)(primary_ip != nullptr ? primary_ip : "");
-    if (s.ok()) return CURL_PREREQFUNC_OK;
-    impl->refused = std::move(s);
-    return CURL_PREREQFUNC_ABORT;
+    char ip[INET6_ADDRSTRLEN] = {};
+    if (addr->family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr->addr);
+      inet_ntop(AF_INET, &in->sin_addr, ip, sizeof ip);
+    } else if (addr->family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr->addr);
+      inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
+    }
+    Status s = (*impl->check_address)(ip);
+    if (!s.ok()) {
+      impl->refused = std::move(s);
+      return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
   }
 };
 
@@ -226,8 +244,8 @@ Result<Response> Client::SendOnce(const Request& request, bool with_credentials)
   impl_->refused = Status::Ok();
   if (options_.check_address) {
     impl_->check_address = &options_.check_address;
-    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, &Impl::CheckConnection);
-    curl_easy_setopt(easy, CURLOPT_PREREQDATA, impl_.get());
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &Impl::OpenSocket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, impl_.get());
   }
 
   const Auth& auth = options_.auth;
@@ -284,7 +302,7 @@ Result<Response> Client::SendOnce(const Request& request, bool with_credentials)
   if (code == CURLE_WRITE_ERROR && request.body_sink) {
     return Status::Internal("response body rejected by its consumer (" + request.url + ")");
   }
-  if (code == CURLE_ABORTED_BY_CALLBACK && !impl_->refused.ok()) {
+  if (!impl_->refused.ok() && code != CURLE_OK) {
     return impl_->refused.WithContext(request.method + " " + WithoutCredentials(request.url));
   }
   if (code != CURLE_OK) {
@@ -323,7 +341,7 @@ Result<Response> Client::SendWithRetries(const Request& request, bool with_crede
     const bool last = attempt >= std::max(1, policy.max_attempts);
     std::optional<Duration> wait;
     if (!result.ok()) {
-      if (last) return result;
+      if (last || !impl_->refused.ok()) return result;  // a refused address stays refused
       CURLcode code = impl_->last_code;
       if (!Retryable(code) || !(idempotent || NeverSent(code))) return result;
       wait = backoff;

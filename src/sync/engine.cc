@@ -145,7 +145,9 @@ class Run {
     // A first sync of a large calendar plans one action per event: the report
     // lists the first ones and counts the rest.
     static constexpr size_t kPlanLines = 1000;
-    report_.plan = plan.ToString(kPlanLines);
+    const std::map<std::string, std::string> titles = DeletionTitles(plan, kPlanLines);
+    report_.plan = plan.ToString(kPlanLines, &titles);
+    report_.planned = plan.WriteCounts();
     for (auto& w : plan.warnings) report_.warnings.push_back(w);
     if (plan.refusal) {
       report_.refusal = plan.refusal;
@@ -193,6 +195,39 @@ class Run {
 
  private:
   CalendarSide& SideOf(Side s) { return s == Side::kCrm ? crm_ : ext_; }
+
+  // The titles of the items the plan deletes or trashes without having read them
+  // this run (deleted on the other side, nothing new on this one), so the plan
+  // names the appointments a user is about to lose. The CRM's are read always
+  // (local); the calendar's only in a dry run, which a user reads. Best effort.
+  std::map<std::string, std::string> DeletionTitles(const Plan& plan, size_t max_actions) {
+    std::map<std::string, std::string> out;
+    std::map<std::string, std::string> uid_of[2];  // by side: href -> uid
+    for (size_t i = 0; i < plan.actions.size() && i < max_actions; ++i) {
+      const Action& a = plan.actions[i];
+      if (a.kind != ActionKind::kTrash && a.kind != ActionKind::kDelete) continue;
+      if ((a.crm && !a.crm->title.empty()) || (a.external && !a.external->title.empty())) continue;
+      if (!a.base) continue;
+      if (a.target == Side::kCrm && !a.base->crm_id.empty()) {
+        uid_of[0][a.base->crm_id] = a.uid;
+      } else if (a.target == Side::kExternal && options_.dry_run &&
+                 !a.base->external_href.empty()) {
+        uid_of[1][a.base->external_href] = a.uid;
+      }
+    }
+    for (int side = 0; side < 2; ++side) {
+      if (uid_of[side].empty()) continue;
+      std::vector<std::string> hrefs;
+      for (const auto& [href, uid] : uid_of[side]) hrefs.push_back(href);
+      auto items = SideOf(side == 0 ? Side::kCrm : Side::kExternal).GetMany(hrefs);
+      if (!items.ok()) continue;
+      for (const Item& item : *items) {
+        auto it = uid_of[side].find(item.href);
+        if (it != uid_of[side].end()) out[it->second] = d_.codec->Name(item.ical).summary;
+      }
+    }
+    return out;
+  }
 
   // Actions that write only the CRM database (the CRM store and the sync state
   // share it): a creation imported into the CRM, its status row and log entry.
@@ -731,7 +766,7 @@ class Run {
 std::string RunReport::Summary() const {
   if (refusal) return "refused: " + *refusal;
   std::string out;
-  for (const auto& [action, n] : applied) {
+  for (const auto& [action, n] : dry_run ? planned : applied) {
     if (!out.empty()) out += ", ";
     out += fmt::format("{} {}", n, action);
   }

@@ -57,12 +57,13 @@ struct RunReport {
   int crm_changes = 0;                 // items seen changed or deleted on each side
   int external_changes = 0;
   std::map<std::string, int> applied;  // action name -> count applied
+  std::map<std::string, int> planned;  // action name -> count planned (a dry run's answer)
   int deferred = 0;                    // re-planned on the next run (precondition failed, ...)
   std::vector<ItemError> errors;
   std::vector<std::string> warnings;
   std::string plan;  // the plan, one line per action
   // "3 create, 1 update; 1 failed" (one line); "calendar unreachable: ..." first
-  // when the run stopped early.
+  // when the run stopped early; "dry run: 1 trash" for what a dry run would do.
   std::string Summary() const;
 };
 

@@ -494,20 +494,41 @@ int Plan::deletions() const {
   }));
 }
 
-std::string Plan::ToString(size_t max_actions) const {
+static bool Writes(ActionKind kind) {
+  return kind != ActionKind::kRecord && kind != ActionKind::kUntrack && kind != ActionKind::kSkip;
+}
+
+std::map<std::string, int> Plan::WriteCounts() const {
+  std::map<std::string, int> out;
+  for (const Action& a : actions)
+    if (Writes(a.kind)) ++out[std::string(ActionKindName(a.kind))];
+  return out;
+}
+
+std::string Plan::ToString(size_t max_actions,
+                           const std::map<std::string, std::string>* titles) const {
   std::string out;
   if (refusal) out += "REFUSED: " + *refusal + "\n";
   std::map<std::string_view, size_t> rest;
   for (size_t i = 0; i < actions.size(); ++i) {
     const Action& a = actions[i];
-    const bool writes = a.kind != ActionKind::kRecord && a.kind != ActionKind::kUntrack &&
-                        a.kind != ActionKind::kSkip;
+    const bool writes = Writes(a.kind);
     if (i >= max_actions) {
       ++rest[ActionKindName(a.kind)];
       continue;
     }
+    // The title the user knows the event by, when this run saw it.
+    const std::string* title = &a.uid;
+    if (a.crm && !a.crm->title.empty()) {
+      title = &a.crm->title;
+    } else if (a.external && !a.external->title.empty()) {
+      title = &a.external->title;
+    } else if (titles) {
+      auto it = titles->find(a.uid);
+      if (it != titles->end() && !it->second.empty()) title = &it->second;
+    }
     out += fmt::format("{:<8} {:<9} {}  ({})\n", ActionKindName(a.kind),
-                       writes ? SideName(a.target) : "-", a.uid, a.reason);
+                       writes ? SideName(a.target) : "-", *title, a.reason);
   }
   if (!rest.empty()) {
     std::string counts;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -142,9 +143,13 @@ struct Plan {
   std::optional<std::string> refusal;
   std::vector<std::string> warnings;  // per-item oddities (duplicate UIDs, ...)
   int deletions() const;
+  // How many actions of each kind write to a side ("create" -> 3, ...).
+  std::map<std::string, int> WriteCounts() const;
   // One line per action, for dry runs and the run report; past `max_actions`
   // lines, one line counting the rest by kind.
-  std::string ToString(size_t max_actions = SIZE_MAX) const;
+  // `titles` (by UID) names items this run did not read (a deletion's target).
+  std::string ToString(size_t max_actions = SIZE_MAX,
+                       const std::map<std::string, std::string>* titles = nullptr) const;
 };
 
 // S4: the window around `now` the options describe, [now - back, now + ahead).

@@ -192,7 +192,44 @@ Result<std::optional<VdirCalendar::Listing>> VdirCalendar::LoadListing(int64_t g
     if (tab == std::string::npos) continue;
     out.emplace(line.substr(0, tab), line.substr(tab + 1));
   }
+  // Files this side created after the listing was taken (NoteCreated) count as
+  // known with an unknown ETag: still there, they are reported changed (as any
+  // own write is, like a CalDAV server's sync report); gone, they are reported
+  // deleted (a file Tandem created that the user deleted before the next run).
+  std::ifstream journal(fs::path(o_.state_dir) / fmt::format("listing-{}.created", generation));
+  while (std::getline(journal, line)) {
+    if (!line.empty()) out.emplace(line, std::string());
+  }
   return std::optional<Listing>(std::move(out));
+}
+
+int64_t VdirCalendar::LatestGeneration() const {
+  int64_t latest = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(o_.state_dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (!name.starts_with("listing-") || name.ends_with(".partial") || name.ends_with(".created"))
+      continue;
+    int64_t g = 0;
+    std::string_view digits = std::string_view(name).substr(8);
+    auto [p, err] = std::from_chars(digits.data(), digits.data() + digits.size(), g);
+    if (err == std::errc() && p == digits.data() + digits.size()) latest = std::max(latest, g);
+  }
+  return latest;
+}
+
+void VdirCalendar::NoteCreated(const std::string& name) {
+  if (journal_generation_ == 0) journal_generation_ = LatestGeneration();
+  if (journal_generation_ == 0) return;  // no listing yet: the first one lists everything
+  if (name.find('\n') != std::string::npos) return;
+  const std::string line = name + '\n';
+  const std::string path =
+      (fs::path(o_.state_dir) / fmt::format("listing-{}.created", journal_generation_)).string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return;  // without the note only a create-then-delete goes unseen
+  ssize_t n = ::write(fd, line.data(), line.size());
+  (void)n;
+  ::close(fd);
 }
 
 Result<ChangeSet> VdirCalendar::ChangesSince(const std::string& cursor, const sync::TimeRange&) {
@@ -206,18 +243,7 @@ Result<ChangeSet> VdirCalendar::ChangesSince(const std::string& cursor, const sy
     }
   }
   // Next generation: above every one kept (a repeated cursor never reuses a number).
-  int64_t next = generation + 1;
-  std::error_code ec;
-  for (const fs::directory_entry& e : fs::directory_iterator(o_.state_dir, ec)) {
-    std::string name = e.path().filename().string();
-    int64_t g = 0;
-    if (name.starts_with("listing-") && !name.ends_with(".partial")) {
-      std::string_view digits = std::string_view(name).substr(8);
-      if (std::from_chars(digits.data(), digits.data() + digits.size(), g).ec == std::errc()) {
-        next = std::max(next, g + 1);
-      }
-    }
-  }
+  const int64_t next = std::max(generation, LatestGeneration()) + 1;
   ChangeSet out;
   out.complete = !before.has_value();
   for (const auto& [name, etag] : now) {
@@ -235,6 +261,7 @@ Result<ChangeSet> VdirCalendar::ChangesSince(const std::string& cursor, const sy
     }
   }
   TANDEM_RETURN_IF_ERROR(SaveListing(next, now));
+  journal_generation_ = next;
   out.next_cursor = std::to_string(next);
   return out;
 }
@@ -270,6 +297,7 @@ Result<ItemRef> VdirCalendar::Create(const std::string& uid, const std::string& 
   }
   ::unlink(temp.c_str());
   TANDEM_ASSIGN_OR_RETURN(std::string etag, StatEtag(final_path));
+  NoteCreated(name);
   return ItemRef{name, etag};
 }
 

@@ -8,7 +8,9 @@
 //   cursor  a generation number; the listing (file name -> ETag) of each
 //           generation is kept in `state_dir` (default: <folder>/.tandem), so a
 //           run reads only the files whose ETag changed. An unknown cursor yields
-//           a complete listing.
+//           a complete listing. Files this side creates after a listing are
+//           noted beside it (listing-<n>.created), so a file Tandem created and
+//           the user deleted before the next run is reported deleted.
 //   writes  to a temporary file in the same folder, then link(2) (create: fails
 //           if the name exists) or rename(2) (update): readers never see half a file.
 //
@@ -57,11 +59,18 @@ class VdirCalendar final : public sync::CalendarSide {
   Result<std::string> Read(const std::string& href);
   Status WriteTemp(const std::string& temp, const std::string& content);
   Status SaveListing(int64_t generation, const Listing& listing);
+  // The listing of `generation`, with the files this side created since.
   Result<std::optional<Listing>> LoadListing(int64_t generation);
+  int64_t LatestGeneration() const;  // 0 when none is kept
+  // Notes a file this side created against the latest listing
+  // (listing-<generation>.created, one name per line), so that the next
+  // ChangesSince reports it deleted when it is gone by then.
+  void NoteCreated(const std::string& name);
   std::string PathOf(const std::string& href) const;
 
   VdirOptions o_;
   int64_t temp_counter_ = 0;
+  int64_t journal_generation_ = 0;  // the listing this instance's writes are noted against
 };
 
 }  // namespace tandem::providers::vdir

@@ -27,6 +27,7 @@ class VdirTest : public testing::Test {
     std::ofstream(dir_ / name) << text;
   }
   fs::path dir_;
+  std::string cursor_;
 };
 
 TEST_F(VdirTest, CreateListsAndReportsOnlyChangesAfterwards) {
@@ -69,6 +70,34 @@ TEST_F(VdirTest, CreateListsAndReportsOnlyChangesAfterwards) {
   auto unknown = cal.ChangesSince("999", {});
   ASSERT_TRUE(unknown.ok());
   EXPECT_TRUE(unknown->complete);
+}
+
+TEST_F(VdirTest, AFileCreatedAfterTheListingAndDeletedBeforeTheNextIsReportedDeleted) {
+  // A sync run lists (empty), then writes out the CRM's events; the user deletes
+  // one before the next run. That run must say so, or the CRM keeps an event the
+  // calendar no longer has, for good.
+  {
+    VdirCalendar run1({.path = dir_.string()});
+    auto listing = run1.ChangesSince("", {});
+    ASSERT_TRUE(listing.ok());
+    ASSERT_TRUE(run1.Create("a", Ics("a", "A")).ok());
+    ASSERT_TRUE(run1.Create("b", Ics("b", "B")).ok());
+    cursor_ = listing->next_cursor;
+  }
+  fs::remove(dir_ / "a.ics");
+  VdirCalendar run2({.path = dir_.string()});  // a new run, a new instance
+  auto delta = run2.ChangesSince(cursor_, {});
+  ASSERT_TRUE(delta.ok()) << delta.status().ToString();
+  EXPECT_FALSE(delta->complete);
+  ASSERT_EQ(delta->deleted.size(), 1u);
+  EXPECT_EQ(delta->deleted[0], "a.ics");
+  ASSERT_EQ(delta->changed.size(), 1u);  // its own write, as a CalDAV sync report gives it
+  EXPECT_EQ(delta->changed[0].href, "b.ics");
+  // The next run is quiet: the note belonged to the listing before.
+  auto quiet = run2.ChangesSince(delta->next_cursor, {});
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet->changed.empty());
+  EXPECT_TRUE(quiet->deleted.empty());
 }
 
 TEST_F(VdirTest, UpdateAndDeleteCheckTheEtag) {
