@@ -447,6 +447,15 @@ TEST_F(SyncRoutesTest, RunsTrashAndRestoreThroughTheRoutes) {
   for (const auto& e : log.body["items"])
     logged = logged || (e["title"] == gone_subject && !e["before"].get<std::string>().empty());
   EXPECT_TRUE(logged) << log.body.dump();
+  // The initialization's creations name the file each went to.
+  Answer first = Call("GET", base + "/log?limit=100", alice_);
+  int creations = 0;
+  for (const auto& e : first.body["items"]) {
+    if (e["action"] != "create") continue;
+    ++creations;
+    EXPECT_TRUE(e["external_href"].get<std::string>().ends_with(".ics")) << e.dump();
+  }
+  EXPECT_EQ(creations, 4);
   Answer runs = Call("GET", base + "/runs?limit=5", alice_);
   EXPECT_GE(runs.body["items"].size(), 2u);  // the initialization and this run
 

@@ -468,8 +468,9 @@ class Run {
     if (!logged.ok()) report_.warnings.push_back("sync log: " + logged.ToString());
   }
 
+  // `written_href`: where a creation went on its target (unknown to the action).
   Status Log(const Action& a, std::string action, std::string before, std::string after,
-             std::string error = "") {
+             std::string error = "", const std::string& written_href = "") {
     store::SyncLogEntry e;
     e.run_id = report_.run_id;
     e.pair_id = pair_.id;
@@ -481,6 +482,7 @@ class Run {
     e.uid = a.uid;
     e.crm_id = CrmHref(a);
     e.external_href = ExtHref(a);
+    if (!written_href.empty()) (a.target == Side::kCrm ? e.crm_id : e.external_href) = written_href;
     e.before = std::move(before);
     e.after = std::move(after);
     e.reason = a.reason;
@@ -612,7 +614,7 @@ class Run {
     const Observation& ext = a.target == Side::kCrm ? src : found;
     TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
     TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
-    TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", found.ical));
+    TANDEM_RETURN_IF_ERROR(Log(a, "pair", "", found.ical, "", existing.href));
     ++report_.applied["heal"];
     return true;
   }
@@ -645,7 +647,7 @@ class Run {
     const Observation& ext = a.target == Side::kCrm ? src : after;
     TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
     TANDEM_RETURN_IF_ERROR(d_.state->DeleteIntent(pair_.id, a.uid));
-    TANDEM_RETURN_IF_ERROR(Log(a, "create", "", after.ical));
+    TANDEM_RETURN_IF_ERROR(Log(a, "create", "", after.ical, "", ref->href));
     Count(a);
     return Status::Ok();
   }
