@@ -7,16 +7,31 @@
 // that crash at a chosen executor step (before or after a request reached the
 // side, or before a state write) followed by a normal sync, and syncs during
 // which the user edits an item the engine is about to update or delete (its
-// precondition fails; with "later wins" the user's newer edit must survive). After every sync:
+// precondition fails; with "later wins" the user's newer edit must survive), a
+// calendar emptied by hand, the external calendar replaced by a new one at the
+// same address (same identity, every sync token void), and the calendar server
+// going away in the middle of a run. After every sync:
 //   - both calendars hold exactly what the model says (so both sides agree,
 //     nothing is duplicated and no edit is lost),
 //   - every conflict loser of the model is in the sync log,
 //   - every activity the model trashed is in the trash with its content,
 //   - the engine never wrote or deleted an item outside the window or filtered as
 //     private,
-//   - the sync converged (a further run has nothing to do).
+//   - the sync converged (a further run has nothing to do),
+//   - the mass-deletion guard stopped exactly the runs that would trash or
+//     delete most of the paired items (none silently), a stopped run wrote
+//     nothing, and a replaced calendar was never synced as deletions,
+//   - a run meeting an outage stopped after a few unanswered requests,
+//   - the pair's status rows are the model's tracked events.
 //
-// Cases: 3000 by default; TANDEM_SYNC_RC_CASES=N for a longer run.
+// Run twice: with the line codec between two in-memory calendars, and with the
+// real iCalendar codec and the CRM side over an in-memory SQLite store (the
+// external calendar stays in memory: it is where outages and replacements are
+// staged).
+//
+// Cases: 3000 and 300 by default; TANDEM_SYNC_RC_CASES=N and
+// TANDEM_SYNC_RC_ICAL_CASES=N for longer runs (CI runs 10,000 of each).
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
@@ -31,6 +46,10 @@
 
 #include "core/clock.h"
 #include "sync/engine.h"
+#include "ical/ical.h"
+#include "store/sqlite/sqlite_store.h"
+#include "sync/crm_side.h"
+#include "sync/ical_codec.h"
 #include "sync/line_codec.h"
 #include "sync/memory_calendar.h"
 #include "sync/memory_sync_state.h"
@@ -116,8 +135,15 @@ void Resolve(Model& m, const std::string& uid, ModelEvent& ev, Writes* w) {
   }
 }
 
+// What one model sync deletes: activities trashed, external events deleted.
+struct Deletions {
+  int trash = 0;
+  int deletes = 0;
+};
+
 // One complete sync, rule by rule (docs/SYNC.md), written independently of the planner.
-void ModelSync(Model& m, Writes* w = nullptr) {
+Deletions ModelSync(Model& m, Writes* w = nullptr) {
+  Deletions d;
   for (auto& [uid, ev] : m.events) {
     auto& c = ev.crm;
     auto& e = ev.ext;
@@ -155,6 +181,7 @@ void ModelSync(Model& m, Writes* w = nullptr) {
       } else {
         e.reset();
         ev.tracked = false;
+        ++d.deletes;
         if (w) w->push_back({Side::kExternal, uid});
       }
       continue;
@@ -167,6 +194,7 @@ void ModelSync(Model& m, Writes* w = nullptr) {
         m.trash.push_back({uid, *c, false});
         c.reset();
         ev.tracked = false;
+        ++d.trash;
         if (w) w->push_back({Side::kCrm, uid});
       }
       continue;
@@ -182,11 +210,62 @@ void ModelSync(Model& m, Writes* w = nullptr) {
     }
     Track(ev);
   }
+  return d;
+}
+
+// The mass-deletion guard's relative rule (docs/SYNC.md): a run that would
+// trash, or delete, at least 3 of the paired items and more than half of them
+// stops and asks. `paired` is the pair's status row count before the run.
+bool GuardMustStop(const Deletions& d, int64_t paired) {
+  auto most = [paired](int n) { return n >= 3 && 2 * int64_t{n} > paired; };
+  return most(d.trash) || most(d.deletes);
+}
+
+// An initialization (S13) after the external calendar was replaced by one whose
+// events share no UID and no title with the CRM's: every CRM event inside the
+// window goes out, every new external one inside the window comes in, nothing
+// is trashed.
+void ModelInit(Model& m) {
+  for (auto& [uid, ev] : m.events) {
+    ev.crm_touched = ev.ext_touched = false;
+    ev.tracked = false;
+    if (ev.crm && ev.ext) continue;  // not generated: the new calendar's UIDs are new
+    if (ev.crm && !Filtered(m, *ev.crm)) {
+      ev.ext = ev.crm;
+      Track(ev);
+    } else if (ev.ext && !Filtered(m, *ev.ext)) {
+      ev.crm = ev.ext;
+      Track(ev);
+    }
+  }
 }
 
 // ------------------------------------------------------- the system under test
 
+// The codec under test: the line codec (fast, exact) or the real iCalendar
+// codec with the real CRM side over SQLite (what tandemd runs).
+bool g_ical = false;
+
+std::string IcalTime(Instant t) {
+  return fmt::format("{:%Y%m%dT%H%M%SZ}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
+}
+
+// A modification time: the model's counter, as microseconds (line codec) or as
+// whole seconds (iCalendar's LAST-MODIFIED has no finer grain).
+Instant ModTime(int64_t mod) {
+  return g_ical ? kNow + std::chrono::seconds(mod) : FromUnixMicros(mod);
+}
+
 std::string Text(const std::string& uid, const Content& c) {
+  if (g_ical) {
+    const Instant start = kNow + std::chrono::hours(24 * c.day);
+    return fmt::format(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tandem tests//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:{}\r\nDTSTAMP:{}\r\nLAST-MODIFIED:{}\r\nDTSTART:{}\r\nDTEND:{}\r\n"
+        "SUMMARY:{}\r\n{}END:VEVENT\r\nEND:VCALENDAR\r\n",
+        uid, IcalTime(ModTime(c.mod)), IcalTime(ModTime(c.mod)), IcalTime(start),
+        IcalTime(start + std::chrono::hours(1)), c.title, c.priv ? "CLASS:PRIVATE\r\n" : "");
+  }
   LineEvent e;
   e.uid = uid;
   e.title = c.title;
@@ -197,13 +276,232 @@ std::string Text(const std::string& uid, const Content& c) {
   return WriteLineEvent(e);
 }
 
+// The model's view of an item's text (its modification time left out).
+Result<Content> Decode(std::string_view text) {
+  if (g_ical) {
+    TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(text, ical::MapOptions{}));
+    return Content{ev.activity.subject,
+                   static_cast<int>((ToUnixSeconds(ev.activity.start) - ToUnixSeconds(kNow)) / 86400),
+                   ev.activity.is_private, 0};
+  }
+  TANDEM_ASSIGN_OR_RETURN(LineEvent ev, ParseLineEvent(text));
+  return Content{ev.title, static_cast<int>((ev.start - ToUnixSeconds(kNow)) / 86400),
+                 ev.is_private, 0};
+}
+
+std::string UidOf(std::string_view text) {
+  if (g_ical) {
+    auto ev = ical::ParseEvent(text, ical::MapOptions{});
+    return ev.ok() ? ev->uid : "";
+  }
+  auto ev = ParseLineEvent(text);
+  return ev.ok() ? ev->uid : "";
+}
+
+using Stored = MemoryCalendar::Stored;
+using FaultHook = MemoryCalendar::FaultHook;
+using Phase = MemoryCalendar::Phase;
+
+// What the test does to a calendar beside the engine: the user's own edits,
+// looking at what it holds, and the fault hook around the engine's writes.
+class TestSide {
+ public:
+  virtual ~TestSide() = default;
+  virtual CalendarSide& side() = 0;  // what the engine is given
+  virtual std::string UserPut(const std::string& uid, const std::string& text) = 0;
+  virtual Status UserEdit(const std::string& href, const std::string& text) = 0;
+  virtual Status UserDelete(const std::string& href) = 0;
+  // What SyncService::RestoreTrash does: the trashed item created again.
+  virtual void Restore(const std::string& uid, const std::string& text) = 0;
+  virtual std::map<std::string, Stored> Snapshot() = 0;
+  virtual std::optional<Stored> Get(const std::string& href) = 0;
+  virtual int64_t mutation_count() const = 0;
+  virtual void SetFaultHook(FaultHook hook) = 0;
+  Result<std::optional<Item>> FindByUid(const std::string& uid) { return side().FindByUid(uid); }
+};
+
+class MemoryTestSide final : public TestSide {
+ public:
+  MemoryTestSide(std::string identity, std::string prefix)
+      : cal_(std::move(identity), std::move(prefix)) {}
+  CalendarSide& side() override { return cal_; }
+  std::string UserPut(const std::string& uid, const std::string& text) override {
+    return cal_.UserPut(uid, text);
+  }
+  Status UserEdit(const std::string& href, const std::string& text) override {
+    return cal_.UserEdit(href, text);
+  }
+  Status UserDelete(const std::string& href) override { return cal_.UserDelete(href); }
+  void Restore(const std::string& uid, const std::string& text) override { cal_.UserPut(uid, text); }
+  std::map<std::string, Stored> Snapshot() override { return cal_.Snapshot(); }
+  std::optional<Stored> Get(const std::string& href) override {
+    auto snap = cal_.Snapshot();
+    auto it = snap.find(href);
+    if (it == snap.end()) return std::nullopt;
+    return it->second;
+  }
+  int64_t mutation_count() const override { return cal_.mutation_count(); }
+  void SetFaultHook(FaultHook hook) override { cal_.SetFaultHook(std::move(hook)); }
+  // The external server's own events.
+  void UserReplace(const std::vector<std::pair<std::string, std::string>>& items) {
+    cal_.UserReplace(items);
+  }
+  void SetUnavailable(bool gone) { cal_.SetUnavailable(gone); }
+  int64_t refused_calls() const { return cal_.refused_calls(); }
+
+ private:
+  MemoryCalendar cal_;
+};
+
+// The engine's writes to a side, with the fault hook around each (as
+// MemoryCalendar has it built in).
+class HookedSide final : public CalendarSide {
+ public:
+  explicit HookedSide(CalendarSide& inner) : inner_(inner) {}
+  void SetFaultHook(FaultHook hook) { hook_ = std::move(hook); }
+  int64_t mutation_count() const { return mutations_; }
+  Result<std::string> Identity() override { return inner_.Identity(); }
+  Result<ChangeSet> ChangesSince(const std::string& cursor, const TimeRange& window) override {
+    return inner_.ChangesSince(cursor, window);
+  }
+  Result<ChangeSet> StreamChangesSince(const std::string& cursor, const TimeRange& window,
+                                       const ItemSink& sink) override {
+    return inner_.StreamChangesSince(cursor, window, sink);
+  }
+  Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override {
+    return inner_.GetMany(hrefs);
+  }
+  Result<ItemRef> Create(const std::string& uid, const std::string& ical) override {
+    Fire("create", Phase::kBefore, uid);
+    auto r = inner_.Create(uid, ical);
+    if (!r.ok()) return r;
+    ++mutations_;
+    Fire("create", Phase::kAfter, uid);
+    return r;
+  }
+  Result<ItemRef> Update(const std::string& href, const std::string& etag,
+                         const std::string& ical) override {
+    Fire("update", Phase::kBefore, href);
+    auto r = inner_.Update(href, etag, ical);
+    if (!r.ok()) return r;
+    ++mutations_;
+    Fire("update", Phase::kAfter, href);
+    return r;
+  }
+  Status Delete(const std::string& href, const std::string& etag) override {
+    Fire("delete", Phase::kBefore, href);
+    Status st = inner_.Delete(href, etag);
+    if (!st.ok()) return st;
+    ++mutations_;
+    Fire("delete", Phase::kAfter, href);
+    return st;
+  }
+  Result<std::optional<Item>> FindByUid(const std::string& uid) override {
+    return inner_.FindByUid(uid);
+  }
+
+ private:
+  void Fire(std::string_view op, Phase p, const std::string& key) {
+    if (hook_) hook_(op, p, key);
+  }
+  CalendarSide& inner_;
+  FaultHook hook_;
+  int64_t mutations_ = 0;
+};
+
+// The CRM as tandemd has it: activities in SQLite, read and written by the
+// engine through CrmSide; the user's edits go to the store as the REST API's do.
+class CrmTestSide final : public TestSide {
+ public:
+  CrmTestSide(store::SyncStateStore& state, const std::string& pair_id) : state_(state) {
+    auto s = store::sqlite::SqliteStore::Open(
+        {.path = ":memory:", .clock = &clock_, .ids = &ids_, .series_end = &ical::SeriesEnd});
+    if (!s.ok()) throw std::runtime_error(s.status().ToString());
+    store_ = std::move(*s);
+    engine_side_ = std::make_unique<CrmSide>(CrmSideOptions{.store = store_.get(),
+                                                            .state = &state_,
+                                                            .ids = &ids_,
+                                                            .user_id = "user-1",
+                                                            .pair_id = pair_id,
+                                                            .origin = "sync:" + pair_id});
+    hooked_ = std::make_unique<HookedSide>(*engine_side_);
+  }
+  CalendarSide& side() override { return *hooked_; }
+  std::string UserPut(const std::string& uid, const std::string& text) override {
+    auto ev = ical::ParseEvent(text, ical::MapOptions{});
+    RC_ASSERT(ev.ok());
+    model::Activity a = ev->activity;
+    a.meta.id = uid;  // an activity made in the CRM: its id is its UID
+    a.meta.owner_id = "user-1";
+    a.meta.origin.clear();
+    WriteAt(ev->last_modified);
+    auto made = store_->Create(a);
+    RC_ASSERT(made.ok());
+    return made->meta.id;
+  }
+  Status UserEdit(const std::string& href, const std::string& text) override {
+    auto ev = ical::ParseEvent(text, ical::MapOptions{});
+    RC_ASSERT(ev.ok());
+    TANDEM_ASSIGN_OR_RETURN(model::Activity a, store_->GetActivity(href));
+    a.subject = ev->activity.subject;
+    a.start = ev->activity.start;
+    a.end = ev->activity.end;
+    a.is_private = ev->activity.is_private;
+    a.meta.origin.clear();
+    WriteAt(ev->last_modified);
+    return store_->Update(a, std::nullopt).status();
+  }
+  Status UserDelete(const std::string& href) override {
+    return store_->Delete(model::EntityType::kActivity, href, std::nullopt);
+  }
+  void Restore(const std::string& uid, const std::string& text) override {
+    CrmSide plain(CrmSideOptions{
+        .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "user-1"});
+    RC_ASSERT(plain.Create(uid, text).ok());
+  }
+  std::map<std::string, Stored> Snapshot() override {
+    CrmSide plain(CrmSideOptions{
+        .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "user-1"});
+    auto all = plain.ChangesSince("", TimeRange{});
+    RC_ASSERT(all.ok());
+    std::map<std::string, Stored> out;
+    for (auto& item : all->changed) out[item.href] = Stored{UidOf(item.ical), item.etag, item.ical};
+    return out;
+  }
+  std::optional<Stored> Get(const std::string& href) override {
+    auto items = engine_side_->GetMany({href});
+    if (!items.ok() || items->empty()) return std::nullopt;
+    return Stored{UidOf(items->front().ical), items->front().etag, items->front().ical};
+  }
+  int64_t mutation_count() const override { return hooked_->mutation_count(); }
+  void SetFaultHook(FaultHook hook) override { hooked_->SetFaultHook(std::move(hook)); }
+
+ private:
+  // A user's write at the modification time the model gave it. The store has a
+  // clock of its own: the engine's stays at kNow, where the model puts the
+  // window's edges (the store's clock never goes back).
+  void WriteAt(const std::optional<Instant>& t) {
+    if (t && *t > clock_.Now()) clock_.Set(*t);
+  }
+  FakeClock clock_{kNow};
+  store::SyncStateStore& state_;
+  SeededRandom random_{11};
+  IdGenerator ids_{clock_, random_};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<CrmSide> engine_side_;
+  std::unique_ptr<HookedSide> hooked_;
+};
+
 struct Sut {
   FakeClock clock{kNow};
   MemorySyncStateStore state{clock};
-  MemoryCalendar crm{"crm", "act-"};
-  MemoryCalendar ext{"calendar-1", "ev-"};
-  LineCodec codec;
-  SyncEngine engine{EngineDeps{&state, &codec, &clock}};
+  std::unique_ptr<TestSide> crm_owned;
+  MemoryTestSide ext{"calendar-1", "ev-"};
+  LineCodec line_codec;
+  IcalCodec ical_codec;
+  SyncEngine engine{EngineDeps{&state, g_ical ? static_cast<const EventCodec*>(&ical_codec)
+                                              : static_cast<const EventCodec*>(&line_codec),
+                               &clock}};
   std::string pair_id;
   bool skip_private = false;
   std::string violation;  // set by the guards below
@@ -222,6 +520,13 @@ struct Sut {
   int crash_at = 0;
   bool crash_after_request = false;
 
+  // The external server going away at its `gone_at`-th write of a run (0 = never).
+  int gone_at = 0;
+  int ext_writes = 0;
+  int outages = 0;
+  int replacements = 0;
+  int guard_stops = 0;
+
   explicit Sut(const Model& m) : skip_private(m.skip_private) {
     store::SyncPair p;
     p.user_id = "user-1";
@@ -230,30 +535,38 @@ struct Sut {
     p.options.conflict = m.policy;
     p.options.deletion_limit = 1000;
     pair_id = state.CreatePair(p)->id;
-    auto guard = [this](MemoryCalendar& side) {
+    if (g_ical) {
+      crm_owned = std::make_unique<CrmTestSide>(state, pair_id);
+    } else {
+      crm_owned = std::make_unique<MemoryTestSide>("crm", "act-");
+    }
+    TestSide& crm = *crm_owned;
+    auto guard = [this](TestSide& side) {
       return
           [this, &side](std::string_view op, MemoryCalendar::Phase phase, const std::string& key) {
             if (phase == MemoryCalendar::Phase::kBefore && op != "create") {
-              auto snap = side.Snapshot();
-              auto it = snap.find(key);
-              if (it != snap.end()) {
-                auto ev = ParseLineEvent(it->second.ical);
-                const int day = static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400);
-                if (!InWindow(day) || (skip_private && ev->is_private)) {
+              if (auto stored = side.Get(key)) {
+                auto ev = Decode(stored->ical);
+                RC_ASSERT(ev.ok());
+                if (!InWindow(ev->day) || (skip_private && ev->priv)) {
                   violation = fmt::format("engine {} touched filtered item {}", op, key);
                 }
               }
             }
-            const Side this_side = &side == &crm ? Side::kCrm : Side::kExternal;
+            const Side this_side = &side == crm_owned.get() ? Side::kCrm : Side::kExternal;
             if (phase == MemoryCalendar::Phase::kBefore && op != "create" && !concurrent_fired &&
                 concurrent_side == this_side) {
-              auto snap = side.Snapshot();
-              auto it = snap.find(key);
-              if (it != snap.end() && it->second.uid == concurrent_uid) {
+              auto stored = side.Get(key);
+              if (stored && stored->uid == concurrent_uid) {
                 concurrent_fired = true;
                 ++concurrent_edits;
                 RC_ASSERT(side.UserEdit(key, concurrent_text).ok());
               }
+            }
+            if (this_side == Side::kExternal && phase == MemoryCalendar::Phase::kBefore &&
+                gone_at > 0 && ++ext_writes == gone_at) {
+              ext.SetUnavailable(true);  // this write and every call after it fail
+              ++outages;
             }
             Step(phase == MemoryCalendar::Phase::kAfter);
           };
@@ -273,10 +586,14 @@ struct Sut {
     }
   }
 
-  std::optional<std::string> HrefOf(MemoryCalendar& side, const std::string& uid) {
+  std::optional<std::string> HrefOf(TestSide& side, const std::string& uid) {
     auto found = side.FindByUid(uid);
     if (!found.ok() || !*found) return std::nullopt;
     return (*found)->href;
+  }
+  TestSide& crm() { return *crm_owned; }
+  Result<RunReport> Run(const RunOptions& options) {
+    return engine.Run(pair_id, crm_owned->side(), ext.side(), options);
   }
 };
 
@@ -312,7 +629,7 @@ struct UserCreate : Cmd {
     (side == Side::kCrm ? ev.crm_touched : ev.ext_touched) = true;
   }
   void run(const Model&, Sut& s) const override {
-    (side == Side::kCrm ? s.crm : s.ext).UserPut(uid, Text(uid, content));
+    (side == Side::kCrm ? s.crm() : static_cast<TestSide&>(s.ext)).UserPut(uid, Text(uid, content));
   }
   void show(std::ostream& os) const override {
     os << "UserCreate(" << SideName(side) << ", " << uid << ", " << content.Key() << ")";
@@ -349,7 +666,7 @@ struct UserEdit : Cmd {
     (side == Side::kCrm ? ev.crm_touched : ev.ext_touched) = true;
   }
   void run(const Model&, Sut& s) const override {
-    MemoryCalendar& cal = side == Side::kCrm ? s.crm : s.ext;
+    TestSide& cal = side == Side::kCrm ? s.crm() : static_cast<TestSide&>(s.ext);
     auto href = s.HrefOf(cal, uid);
     RC_ASSERT(href.has_value());
     RC_ASSERT(cal.UserEdit(*href, Text(uid, content)).ok());
@@ -378,7 +695,7 @@ struct UserDelete : Cmd {
     (side == Side::kCrm ? ev.crm_touched : ev.ext_touched) = true;
   }
   void run(const Model&, Sut& s) const override {
-    MemoryCalendar& cal = side == Side::kCrm ? s.crm : s.ext;
+    TestSide& cal = side == Side::kCrm ? s.crm() : static_cast<TestSide&>(s.ext);
     auto href = s.HrefOf(cal, uid);
     RC_ASSERT(href.has_value());
     RC_ASSERT(cal.UserDelete(*href).ok());
@@ -426,7 +743,7 @@ struct RestoreTrash : Cmd {
       if (t.uid == uid && newest == nullptr) newest = &t;
     }
     RC_ASSERT(newest != nullptr);
-    s.crm.UserPut(uid, newest->ical);  // what SyncService::RestoreTrash does via the CRM side
+    s.crm().Restore(uid, newest->ical);
     for (const auto& t : *entries) {
       if (t.uid == uid) RC_ASSERT(s.state.MarkRestored(t.id, s.clock.Now()).ok());
     }
@@ -437,7 +754,7 @@ struct RestoreTrash : Cmd {
 // Runs the engine until a run has nothing left to do; asserts convergence.
 void SyncUntilQuiet(Sut& s) {
   for (int i = 0; i < 6; ++i) {
-    auto report = s.engine.Run(s.pair_id, s.crm, s.ext, RunOptions{});
+    auto report = s.Run(RunOptions{});
     RC_ASSERT(report.ok());
     if (report->refusal) {
       // The mass-deletion guard stops only runs that would delete most of the pair
@@ -446,7 +763,7 @@ void SyncUntilQuiet(Sut& s) {
       RC_ASSERT(report->applied.empty());
       RC_ASSERT(report->refusal->find("refusing") != std::string::npos ||
                 report->refusal->find("nothing was changed") != std::string::npos);
-      report = s.engine.Run(s.pair_id, s.crm, s.ext, RunOptions{.force = true});
+      report = s.Run(RunOptions{.force = true});
       RC_ASSERT(report.ok());
       RC_ASSERT(!report->refusal);
     }
@@ -458,10 +775,28 @@ void SyncUntilQuiet(Sut& s) {
   RC_FAIL("sync did not converge within 6 runs");
 }
 
+int64_t Tracked(const Model& m) {
+  int64_t n = 0;
+  for (const auto& [uid, ev] : m.events) n += ev.tracked ? 1 : 0;
+  return n;
+}
+
 void CheckAgainstModel(const Model& m, Sut& s) {
   RC_ASSERT(s.violation.empty());
-  for (MemoryCalendar* cal : {&s.crm, &s.ext}) {
-    const bool is_crm = cal == &s.crm;
+  // The pair's status rows are the model's tracked events (the guard weighs
+  // deletions against them).
+  auto paired = s.state.CountStatus(s.pair_id);
+  RC_ASSERT(paired.ok());
+  if (*paired != Tracked(m)) {
+    std::string rows, tracked;
+    if (auto all = s.state.ListStatus(s.pair_id); all.ok())
+      for (const auto& r : *all) rows += r.uid + " ";
+    for (const auto& [uid, ev] : m.events)
+      if (ev.tracked) tracked += uid + " ";
+    RC_FAIL(fmt::format("status rows {}(model tracks {})", rows, tracked));
+  }
+  for (TestSide* cal : {&s.crm(), static_cast<TestSide*>(&s.ext)}) {
+    const bool is_crm = cal == &s.crm();
     std::map<std::string, int> per_uid;
     for (const auto& [href, item] : cal->Snapshot()) {
       ++per_uid[item.uid];
@@ -472,10 +807,9 @@ void CheckAgainstModel(const Model& m, Sut& s) {
         RC_FAIL(fmt::format("{} holds {} which the model says is absent",
                             is_crm ? "CRM" : "external", item.uid));
       }
-      auto ev = ParseLineEvent(item.ical);
-      RC_ASSERT(ev.ok());
-      Content got{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
-                  ev->is_private, ev->modified_us};
+      auto decoded = Decode(item.ical);
+      RC_ASSERT(decoded.ok());
+      const Content& got = *decoded;
       if (got.Key() != want->Key()) {
         RC_FAIL(fmt::format("{} {}: has {}, model wants {}", is_crm ? "CRM" : "external", item.uid,
                             got.Key(), want->Key()));
@@ -495,11 +829,8 @@ void CheckAgainstModel(const Model& m, Sut& s) {
     bool found = false;
     for (const auto& e : *log) {
       if (e.uid != uid || e.action != "conflict-loser") continue;
-      auto ev = ParseLineEvent(e.before);
-      if (!ev.ok()) continue;
-      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
-                ev->is_private, 0};
-      found = found || c.Key() == key;
+      auto c = Decode(e.before);
+      found = found || (c.ok() && c->Key() == key);
     }
     if (!found) RC_FAIL(fmt::format("conflict loser {} of {} is not in the sync log", key, uid));
   }
@@ -508,25 +839,179 @@ void CheckAgainstModel(const Model& m, Sut& s) {
   for (const auto& t : m.trash) {
     bool found = false;
     for (const auto& e : *trash) {
-      auto ev = ParseLineEvent(e.ical);
-      if (e.uid != t.uid || !ev.ok()) continue;
-      Content c{ev->title, static_cast<int>((ev->start - ToUnixSeconds(kNow)) / 86400),
-                ev->is_private, 0};
-      found = found || c.Key() == t.content.Key();
+      auto c = Decode(e.ical);
+      if (e.uid != t.uid || !c.ok()) continue;
+      found = found || c->Key() == t.content.Key();
     }
     if (!found) RC_FAIL(fmt::format("trashed {} is not in the trash", t.uid));
+  }
+}
+
+// The first run of a sync: the guard stops it exactly when the model's sync
+// would trash, or delete, most of the paired items; a stopped run writes nothing.
+void FirstRunGuarded(const Deletions& d, Sut& s) {
+  auto paired = s.state.CountStatus(s.pair_id);
+  RC_ASSERT(paired.ok());
+  const int64_t crm_writes = s.crm().mutation_count(), ext_writes = s.ext.mutation_count();
+  auto report = s.Run(RunOptions{});
+  RC_ASSERT(report.ok());
+  if (GuardMustStop(d, *paired)) {
+    if (!report->refusal)
+      RC_FAIL(fmt::format("a silent mass deletion: {} trashed and {} deleted of {} paired items",
+                          d.trash, d.deletes, *paired));
+    RC_ASSERT(s.crm().mutation_count() == crm_writes);
+    RC_ASSERT(s.ext.mutation_count() == ext_writes);
+    ++s.guard_stops;
+  } else if (report->refusal) {
+    RC_FAIL(fmt::format("stopped a run of {} trashed and {} deleted of {} paired items: {}",
+                        d.trash, d.deletes, *paired, *report->refusal));
   }
 }
 
 struct Sync : Cmd {
   void apply(Model& m) const override { ModelSync(m); }
   void run(const Model& m, Sut& s) const override {
+    Model next = m;
+    FirstRunGuarded(ModelSync(next), s);
+    SyncUntilQuiet(s);  // a stopped run is confirmed with --force, as the user would
+    CheckAgainstModel(next, s);
+  }
+  void show(std::ostream& os) const override { os << "Sync"; }
+};
+
+// The user empties one calendar (every event deleted by hand, or a wrong
+// account's empty calendar): the next run must stop before trashing or deleting
+// the paired items, and go on only when confirmed.
+struct EmptySide : Cmd {
+  Side side;
+  explicit EmptySide(const Model& m) : side(*rc::gen::element(Side::kCrm, Side::kExternal)) {
+    RC_PRE(!PresentOn(m, side).empty());
+  }
+  void apply(Model& m) const override {
+    for (auto& [uid, ev] : m.events) {
+      auto& c = side == Side::kCrm ? ev.crm : ev.ext;
+      if (!c) continue;
+      c.reset();
+      (side == Side::kCrm ? ev.crm_touched : ev.ext_touched) = true;
+    }
+  }
+  void run(const Model&, Sut& s) const override {
+    TestSide& cal = side == Side::kCrm ? s.crm() : static_cast<TestSide&>(s.ext);
+    for (const auto& [href, item] : cal.Snapshot()) RC_ASSERT(cal.UserDelete(href).ok());
+  }
+  void show(std::ostream& os) const override { os << "EmptySide(" << SideName(side) << ")"; }
+};
+
+// The external calendar deleted and created anew at the same address (a server
+// that keeps no identity marker: same identity), holding 0-3 new events whose
+// UIDs and titles the CRM does not know. With 3 or more paired items (or none
+// listed at all) the run must stop, trashing nothing: the user re-initializes,
+// which sends the CRM's events to the new calendar and takes its events in.
+// With fewer paired items it is an ordinary run (their absence reads as
+// deletions below the guard's threshold).
+struct ReplaceCalendar : Cmd {
+  std::vector<std::pair<std::string, Content>> fresh;
+  explicit ReplaceCalendar(const Model& m) {
+    const int n = *rc::gen::inRange(0, 4);
+    for (int i = 0; i < n; ++i) {
+      Content c = GenContent(m);
+      // A title of its own: the initialization (S13) pairs same-title, same-time
+      // events, which this model leaves out.
+      const std::string uid = fmt::format("uid-{}", m.next_uid + i);
+      c.title = *rc::gen::elementOf(std::vector<std::string>{"Offsite", "Kickoff"}) + " " + uid;
+      fresh.emplace_back(uid, c);
+    }
+  }
+  void checkPreconditions(const Model& m) const override {
+    for (const auto& [uid, c] : fresh) RC_PRE(!m.events.contains(uid));
+  }
+  static bool Stops(const Model& m, size_t listed) {
+    const int64_t paired = Tracked(m);
+    return (listed == 0 && paired > 0) || (listed > 0 && paired >= 3);
+  }
+  void apply(Model& m) const override {
+    const bool stops = Stops(m, fresh.size());
+    m.next_uid += static_cast<int>(fresh.size());
+    for (auto& [uid, ev] : m.events) {
+      if (!ev.ext) continue;
+      ev.ext.reset();
+      if (ev.tracked) ev.ext_touched = true;  // a paired item missing from a full listing
+    }
+    for (const auto& [uid, c] : fresh) {
+      m.clock = std::max(m.clock, c.mod);
+      m.events[uid].ext = c;
+      m.events[uid].ext_touched = true;
+    }
+    if (stops) {
+      ModelInit(m);
+    } else {
+      ModelSync(m);
+    }
+  }
+  void run(const Model& m, Sut& s) const override {
+    std::vector<std::pair<std::string, std::string>> items;
+    for (const auto& [uid, c] : fresh) items.emplace_back(uid, Text(uid, c));
+    s.ext.UserReplace(items);
+    ++s.replacements;
+    const int64_t crm_writes = s.crm().mutation_count();
+    auto trash_before = s.state.ListTrash("user-1", true);
+    RC_ASSERT(trash_before.ok());
+    auto report = s.Run(RunOptions{});
+    RC_ASSERT(report.ok());
+    if (Stops(m, fresh.size())) {
+      if (!report->refusal)
+        RC_FAIL(fmt::format("a replaced calendar was synced as deletions: {}", report->Summary()));
+      RC_ASSERT(s.crm().mutation_count() == crm_writes);
+      auto trash_after = s.state.ListTrash("user-1", true);
+      RC_ASSERT(trash_after.ok() && trash_after->size() == trash_before->size());
+      // The message names the command that helps.
+      RC_ASSERT(report->refusal->find("tandem sync pair init") != std::string::npos);
+      auto init = s.Run(RunOptions{.initialize = true});
+      RC_ASSERT(init.ok());
+      RC_ASSERT(!init->refusal);
+    } else if (report->refusal) {
+      RC_FAIL("stopped an ordinary run after a replacement: " + *report->refusal);
+    }
     SyncUntilQuiet(s);
     Model next = m;
     apply(next);
     CheckAgainstModel(next, s);
   }
-  void show(std::ostream& os) const override { os << "Sync"; }
+  void show(std::ostream& os) const override {
+    os << "ReplaceCalendar(";
+    for (const auto& [uid, c] : fresh) os << uid << " " << c.Key() << "; ";
+    os << ")";
+  }
+};
+
+// The calendar server goes away at the run's n-th write to it and stays away
+// for the rest of the run: the run stops after a few unanswered requests (not
+// one per pending item), keeps what it did, and the next runs, with the server
+// back, finish the work.
+struct OutageSync : Cmd {
+  int gone_at;
+  OutageSync() : gone_at(*rc::gen::inRange(1, 8)) {}
+  void apply(Model& m) const override { ModelSync(m); }
+  void run(const Model& m, Sut& s) const override {
+    s.gone_at = gone_at;
+    s.ext_writes = 0;
+    const int64_t refused_before = s.ext.refused_calls();
+    auto report = s.Run(RunOptions{});
+    s.gone_at = 0;
+    s.ext.SetUnavailable(false);
+    // A run that met the outage says so, or ended with the server's error; it
+    // never went on asking a server that does not answer.
+    RC_ASSERT(report.ok() || report.status().Is(Code::kUnavailable));
+    RC_ASSERT(s.ext.refused_calls() - refused_before <= 5);
+    if (report.ok() && s.ext.refused_calls() > refused_before) {
+      RC_ASSERT(report->unreachable.has_value() || !report->errors.empty());
+    }
+    SyncUntilQuiet(s);
+    Model next = m;
+    apply(next);
+    CheckAgainstModel(next, s);
+  }
+  void show(std::ostream& os) const override { os << "OutageSync(write " << gone_at << ")"; }
 };
 
 struct CrashingSync : Cmd {
@@ -539,7 +1024,7 @@ struct CrashingSync : Cmd {
     s.crash_at = crash_at;
     s.crash_after_request = after_request;
     try {
-      auto report = s.engine.Run(s.pair_id, s.crm, s.ext, RunOptions{});
+      auto report = s.Run(RunOptions{});
       RC_ASSERT(report.ok());
     } catch (const InjectedCrash&) {
       // the process "died" here; the next run must heal whatever was half done
@@ -606,14 +1091,15 @@ struct ConcurrentEditSync : Cmd {
   }
 };
 
-int CasesFromEnv(int fallback) {
-  const char* v = std::getenv("TANDEM_SYNC_RC_CASES");
+int CasesFromEnv(const char* name, int fallback) {
+  const char* v = std::getenv(name);
   return v != nullptr ? std::max(1, std::atoi(v)) : fallback;
 }
 
-TEST(SyncStateMachine, BothSidesAgreeAfterRandomEditsSyncsAndCrashes) {
+void RunStateMachine(bool ical, int cases) {
+  g_ical = ical;
   rc::detail::TestParams params = rc::detail::configuration().testParams;
-  params.maxSuccess = CasesFromEnv(3000);
+  params.maxSuccess = cases;
   params.maxSize = 60;
   rc::detail::TestMetadata metadata{"SyncStateMachine", "random edits, syncs and crashes"};
   auto result = rc::detail::checkTestable(
@@ -625,29 +1111,44 @@ TEST(SyncStateMachine, BothSidesAgreeAfterRandomEditsSyncsAndCrashes) {
                               store::ConflictPolicy::kExternalWins);
         Sut sut(m);
         // Initialize the (empty) pair first: records the calendar identity.
-        auto init = sut.engine.Run(sut.pair_id, sut.crm, sut.ext, RunOptions{.initialize = true});
+        auto init = sut.Run(RunOptions{.initialize = true});
         RC_ASSERT(init.ok());
         const auto commands = *rc::state::gen::commands(
             m,
             rc::state::gen::execOneOfWithArgs<
-                UserCreate, UserCreate, UserEdit, UserEdit, UserEdit, UserDelete, RestoreTrash,
-                Sync, Sync, CrashingSync, CrashingSync, ConcurrentEditSync, ConcurrentEditSync>());
+                UserCreate, UserCreate, UserCreate, UserEdit, UserEdit, UserEdit, UserDelete,
+                RestoreTrash, Sync, Sync, CrashingSync, CrashingSync, ConcurrentEditSync,
+                ConcurrentEditSync, EmptySide, ReplaceCalendar, OutageSync>());
         rc::state::runAll(commands, m, sut);
         // A final sync from whatever state the sequence ended in.
         Model last = m;
         rc::state::applyAll(commands, last);
         Sync().run(last, sut);
         RC_CLASSIFY(sut.crashes > 0, "a crash was injected");
+        RC_CLASSIFY(sut.outages > 0, "the server went away mid-run");
+        RC_CLASSIFY(sut.replacements > 0, "the calendar was replaced");
+        RC_CLASSIFY(sut.guard_stops > 0, "the guard stopped a mass deletion");
         RC_CLASSIFY(sut.concurrent_edits > 0, "a concurrent edit met a precondition");
         RC_CLASSIFY(!last.losers.empty(), "a conflict was resolved");
         RC_CLASSIFY(!last.trash.empty(), "an activity went to the trash");
         RC_CLASSIFY(commands.size() >= 20, ">= 20 commands");
       },
       metadata, params);
+  g_ical = false;
   std::ostringstream out;
   rc::detail::printResultMessage(result, out);
   if (!result.is<rc::detail::SuccessResult>()) FAIL() << out.str();
   std::cout << out.str() << "\n";
+}
+
+// The line codec between two in-memory calendars: fast, so many cases.
+TEST(SyncStateMachine, BothSidesAgreeAfterRandomEditsSyncsAndCrashes) {
+  RunStateMachine(false, CasesFromEnv("TANDEM_SYNC_RC_CASES", 3000));
+}
+
+// What tandemd runs: the iCalendar codec, and the CRM side over SQLite.
+TEST(SyncStateMachine, TheSameWithTheIcalendarCodecAndTheCrmSide) {
+  RunStateMachine(true, CasesFromEnv("TANDEM_SYNC_RC_ICAL_CASES", 300));
 }
 
 }  // namespace

@@ -56,6 +56,35 @@ Status MemoryCalendar::UserDelete(const std::string& href) {
   return Status::Ok();
 }
 
+void MemoryCalendar::UserReplace(const std::vector<std::pair<std::string, std::string>>& items) {
+  Lock l(mu_);
+  items_.clear();
+  last_change_.clear();
+  log_.clear();
+  oldest_cursor_ = ++seq_;
+  for (const auto& [uid, ical] : items) {
+    std::string href = fmt::format("{}{}", href_prefix_, next_id_);
+    items_[href] = Stored{uid, NextEtag(), ical};
+    Touch(href);
+  }
+}
+
+void MemoryCalendar::SetUnavailable(bool gone) {
+  Lock l(mu_);
+  gone_ = gone;
+}
+
+int64_t MemoryCalendar::refused_calls() const {
+  Lock l(mu_);
+  return refused_calls_;
+}
+
+Status MemoryCalendar::Gone() {
+  if (!gone_) return Status::Ok();
+  ++refused_calls_;
+  return Status::Unavailable("Couldn't connect to server (connection refused)");
+}
+
 std::map<std::string, MemoryCalendar::Stored> MemoryCalendar::Snapshot() const {
   Lock l(mu_);
   return items_;
@@ -68,11 +97,13 @@ int64_t MemoryCalendar::mutation_count() const {
 
 Result<std::string> MemoryCalendar::Identity() {
   Lock l(mu_);
+  TANDEM_RETURN_IF_ERROR(Gone());
   return identity_;
 }
 
 Result<ChangeSet> MemoryCalendar::ChangesSince(const std::string& cursor, const TimeRange&) {
   Lock l(mu_);
+  TANDEM_RETURN_IF_ERROR(Gone());
   ChangeSet out;
   out.next_cursor = std::to_string(seq_);
   if (cursor.empty()) {
@@ -82,7 +113,8 @@ Result<ChangeSet> MemoryCalendar::ChangesSince(const std::string& cursor, const 
   }
   int64_t after = 0;
   auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), after);
-  if (ec != std::errc() || after > seq_) return Status::ResyncRequired("unknown cursor " + cursor);
+  if (ec != std::errc() || after > seq_ || after < oldest_cursor_)
+    return Status::ResyncRequired("unknown cursor " + cursor);
   for (auto it = log_.upper_bound(after); it != log_.end(); ++it) {
     auto item = items_.find(it->second);
     if (item == items_.end()) {
@@ -96,6 +128,7 @@ Result<ChangeSet> MemoryCalendar::ChangesSince(const std::string& cursor, const 
 
 Result<std::vector<Item>> MemoryCalendar::GetMany(const std::vector<std::string>& hrefs) {
   Lock l(mu_);
+  TANDEM_RETURN_IF_ERROR(Gone());
   std::vector<Item> out;
   for (const std::string& h : hrefs) {
     auto it = items_.find(h);
@@ -109,6 +142,7 @@ Result<ItemRef> MemoryCalendar::Create(const std::string& uid, const std::string
   ItemRef ref;
   {
     Lock l(mu_);
+    TANDEM_RETURN_IF_ERROR(Gone());
     for (auto& [href, s] : items_) {
       if (s.uid == uid)
         return Status::AlreadyExists(fmt::format("an item with UID {} exists: {}", uid, href));
@@ -129,6 +163,7 @@ Result<ItemRef> MemoryCalendar::Update(const std::string& href, const std::strin
   ItemRef ref;
   {
     Lock l(mu_);
+    TANDEM_RETURN_IF_ERROR(Gone());
     auto it = items_.find(href);
     if (it == items_.end()) return Status::NotFound(href);
     if (!etag.empty() && it->second.etag != etag) {
@@ -149,6 +184,7 @@ Status MemoryCalendar::Delete(const std::string& href, const std::string& etag) 
   Fire("delete", Phase::kBefore, href);
   {
     Lock l(mu_);
+    TANDEM_RETURN_IF_ERROR(Gone());
     auto it = items_.find(href);
     if (it == items_.end()) return Status::Ok();
     if (!etag.empty() && it->second.etag != etag) {
@@ -165,6 +201,7 @@ Status MemoryCalendar::Delete(const std::string& href, const std::string& etag) 
 
 Result<std::optional<Item>> MemoryCalendar::FindByUid(const std::string& uid) {
   Lock l(mu_);
+  TANDEM_RETURN_IF_ERROR(Gone());
   for (auto& [href, s] : items_) {
     if (s.uid == uid) return std::optional<Item>(Item{href, s.etag, s.ical});
   }

@@ -15,6 +15,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sync/calendar_side.h"
 
@@ -37,6 +39,15 @@ class MemoryCalendar final : public CalendarSide {
   // NotFound for an unknown href.
   Status UserEdit(const std::string& href, const std::string& ical);
   Status UserDelete(const std::string& href);
+  // The calendar deleted and created anew at the same address with these items
+  // (uid, ical): the identity stays (a server that keeps no marker), every
+  // earlier cursor becomes unknown (ResyncRequired), as a server's sync token.
+  void UserReplace(const std::vector<std::pair<std::string, std::string>>& items);
+
+  // The server gone (true) or back: every call of the engine fails with
+  // Unavailable meanwhile; `refused_calls` counts them.
+  void SetUnavailable(bool gone);
+  int64_t refused_calls() const;
 
   struct Stored {
     std::string uid;
@@ -58,6 +69,7 @@ class MemoryCalendar final : public CalendarSide {
 
  private:
   void Touch(const std::string& href);  // REQUIRES: mu_ held
+  Status Gone();                        // Unavailable while the server is gone; REQUIRES: mu_ held
   std::string NextEtag();               // REQUIRES: mu_ held
   void Fire(std::string_view op, Phase p, const std::string& key) {
     if (hook_) hook_(op, p, key);
@@ -73,6 +85,9 @@ class MemoryCalendar final : public CalendarSide {
   int64_t seq_ = 0;
   int64_t next_id_ = 1;
   int64_t mutations_ = 0;
+  int64_t oldest_cursor_ = 0;  // cursors before this are unknown (UserReplace)
+  bool gone_ = false;
+  int64_t refused_calls_ = 0;
 };
 
 }  // namespace tandem::sync
