@@ -58,14 +58,23 @@ Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag,
   std::string_view v = etag;
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   const size_t dot = v.find('.');
-  if (dot == std::string_view::npos) return model::ParseIfMatch(etag);  // a plain version
+  if (dot == std::string_view::npos) {  // a plain version
+    auto plain = model::ParseIfMatch(etag);
+    if (!plain.ok()) {
+      return Status::PreconditionFailed(fmt::format("activity {}: {} is not its ETag (now {})",
+                                                    current.meta.id, etag, ItemETag(current)));
+    }
+    return plain;
+  }
   int64_t version = 0, created = 0;
   std::string_view vs = v.substr(0, dot), cs = v.substr(dot + 1);
   auto [p1, e1] = std::from_chars(vs.data(), vs.data() + vs.size(), version);
   auto [p2, e2] = std::from_chars(cs.data(), cs.data() + cs.size(), created);
   if (e1 != std::errc() || p1 != vs.data() + vs.size() || e2 != std::errc() ||
       p2 != cs.data() + cs.size()) {
-    return Status::InvalidArgument("not an ETag of a CRM item: " + etag);
+    // Not one this side gave out: it cannot name the current version.
+    return Status::PreconditionFailed(fmt::format("activity {}: {} is not its ETag (now {})",
+                                                  current.meta.id, etag, ItemETag(current)));
   }
   if (created != ToUnixMicros(current.meta.created)) {
     return Status::PreconditionFailed(fmt::format(
@@ -112,6 +121,15 @@ Result<ChangeSet> CrmSide::StreamChangesSince(const std::string& cursor, const T
   auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), seq);
   if (ec != std::errc() || p != cursor.data() + cursor.size()) {
     return Status::ResyncRequired("CRM cursor is not a change-feed position: " + cursor);
+  }
+  // A position past the feed's end is another database's (this one restored
+  // from a backup, or replaced): listing from it would miss every change until
+  // the feed caught up.
+  TANDEM_ASSIGN_OR_RETURN(int64_t latest, o_.store->LatestSeq());
+  if (seq > latest) {
+    return Status::ResyncRequired(fmt::format(
+        "CRM cursor {} is past the change feed's end ({}): the database was restored or replaced",
+        seq, latest));
   }
   store::ChangeFilter filter{model::EntityType::kActivity, o_.user_id};
   std::vector<std::string> upserts;

@@ -220,7 +220,8 @@ TEST_F(CrmSideTest, AnIdCreatedAgainGetsAnotherETagAndOldETagsAreRefused) {
   EXPECT_TRUE(side.Delete(first.meta.id, old_etag).Is(Code::kPreconditionFailed));
   // A plain version (a status row written before ETags carried the creation time).
   EXPECT_TRUE(side.Update(first.meta.id, model::ETagOf(1), ics).ok());
-  EXPECT_TRUE(side.Update(first.meta.id, "\"x.y\"", ics).status().Is(Code::kInvalidArgument));
+  // Anything else cannot name the current version: someone else's, refused.
+  EXPECT_TRUE(side.Update(first.meta.id, "\"x.y\"", ics).status().Is(Code::kPreconditionFailed));
 }
 
 // Serving a pair, an incremental listing leaves out activities at the version the

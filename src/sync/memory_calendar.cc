@@ -36,6 +36,7 @@ std::string MemoryCalendar::UserPut(const std::string& uid, const std::string& i
   std::string href = fmt::format("{}{}", href_prefix_, next_id_);
   items_[href] = Stored{uid, NextEtag(), ical};
   Touch(href);
+  created_at_[href] = seq_;
   return href;
 }
 
@@ -61,12 +62,18 @@ void MemoryCalendar::UserReplace(const std::vector<std::pair<std::string, std::s
   items_.clear();
   last_change_.clear();
   log_.clear();
+  created_at_.clear();
   oldest_cursor_ = ++seq_;
   for (const auto& [uid, ical] : items) {
     std::string href = fmt::format("{}{}", href_prefix_, next_id_);
     items_[href] = Stored{uid, NextEtag(), ical};
     Touch(href);
   }
+}
+
+void MemoryCalendar::SetOmitsCreatedThenDeleted(bool omits) {
+  Lock l(mu_);
+  omits_created_then_deleted_ = omits;
 }
 
 void MemoryCalendar::SetUnavailable(bool gone) {
@@ -118,6 +125,9 @@ Result<ChangeSet> MemoryCalendar::ChangesSince(const std::string& cursor, const 
   for (auto it = log_.upper_bound(after); it != log_.end(); ++it) {
     auto item = items_.find(it->second);
     if (item == items_.end()) {
+      auto born = created_at_.find(it->second);
+      if (omits_created_then_deleted_ && born != created_at_.end() && born->second > after)
+        continue;
       out.deleted.push_back(it->second);
     } else {
       out.changed.push_back(Item{item->first, item->second.etag, item->second.ical});
@@ -151,6 +161,7 @@ Result<ItemRef> MemoryCalendar::Create(const std::string& uid, const std::string
     ref.etag = NextEtag();
     items_[ref.href] = Stored{uid, ref.etag, ical};
     Touch(ref.href);
+    created_at_[ref.href] = seq_;
     ++mutations_;
   }
   Fire("create", Phase::kAfter, uid);

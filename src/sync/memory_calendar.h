@@ -44,6 +44,10 @@ class MemoryCalendar final : public CalendarSide {
   // earlier cursor becomes unknown (ResyncRequired), as a server's sync token.
   void UserReplace(const std::vector<std::pair<std::string, std::string>>& items);
 
+  // A server that leaves out of an incremental listing an item created after
+  // the cursor and deleted since (RFC 6578 allows it; Xandikos does).
+  void SetOmitsCreatedThenDeleted(bool omits);
+
   // The server gone (true) or back: every call of the engine fails with
   // Unavailable meanwhile; `refused_calls` counts them.
   void SetUnavailable(bool gone);
@@ -87,6 +91,8 @@ class MemoryCalendar final : public CalendarSide {
   int64_t mutations_ = 0;
   int64_t oldest_cursor_ = 0;  // cursors before this are unknown (UserReplace)
   bool gone_ = false;
+  bool omits_created_then_deleted_ = false;
+  std::map<std::string, int64_t> created_at_;  // href -> seq of its creation
   int64_t refused_calls_ = 0;
 };
 

@@ -303,6 +303,33 @@ TEST_F(SyncServiceTest, CrmDeletionDeletesExternally) {
   EXPECT_TRUE(external_.Snapshot().empty());
 }
 
+TEST_F(SyncServiceTest, AnEventDeletedRightAfterItWasWrittenOutIsHeardOnEveryServer) {
+  // A server that leaves a created-then-deleted item out of its next sync report
+  // (RFC 6578 allows it; Xandikos does): the run after the one that wrote the
+  // event out still learns that the user deleted it.
+  external_.SetOmitsCreatedThenDeleted(true);
+  CrmActivity("Standing call", "2026-12-03T09:00:00Z", "2026-12-03T09:30:00Z");
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  model::Activity fresh = CrmActivity("Demo at Acme", "2026-12-05T09:00:00Z", "2026-12-05T10:00:00Z");
+  RunReport out = Run();
+  EXPECT_EQ(out.applied["create"], 1) << out.plan;
+  std::string href;
+  for (const auto& [h, item] : external_.Snapshot())
+    if (item.ical.find("Demo at Acme") != std::string::npos) href = h;
+  ASSERT_FALSE(href.empty());
+  ASSERT_TRUE(external_.UserDelete(href).ok());
+  RunReport r = Run();
+  EXPECT_EQ(r.applied["trash"], 1) << r.plan;
+  EXPECT_FALSE(crm_->GetActivity(fresh.meta.id).ok());
+  auto trash = state_->ListTrash("user-1", false);
+  ASSERT_TRUE(trash.ok());
+  ASSERT_EQ(trash->size(), 1u);
+  EXPECT_EQ((*trash)[0].subject, "Demo at Acme");
+  // Nothing is left to confirm: the next run is quiet and reads nothing by href.
+  RunReport quiet = Run();
+  EXPECT_TRUE(quiet.applied.empty()) << quiet.plan;
+}
+
 TEST_F(SyncServiceTest, IdentityChangeStopsWithHowToReinitialize) {
   CrmActivity("Call", "2026-12-05T09:00:00Z", "2026-12-05T09:30:00Z");
   auto not_yet = service_->RunNow(pair_id_);
