@@ -203,7 +203,7 @@ Status Round(const RoundArgs& a) {
       u.email = u.login + "@localhost";
       TANDEM_ASSIGN_OR_RETURN(u, crm->CreateUser(u));
       TANDEM_ASSIGN_OR_RETURN(std::string sealed,
-                              cs->Seal({.user = u.login, .password = fmt::format("p{}", i)}));
+                              cs->Seal({{"user", u.login}, {"password", fmt::format("p{}", i)}}));
       sync::NewSyncPair np;
       np.user_id = u.id;
       np.provider = "caldav";

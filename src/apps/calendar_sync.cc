@@ -1,5 +1,6 @@
 #include "apps/calendar_sync.h"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -11,9 +12,8 @@
 #include <set>
 
 #include "http/client.h"
-#include "providers/caldav/caldav_calendar.h"
-#include "providers/caldav/discovery.h"
-#include "providers/vdir/vdir_calendar.h"
+#include "providers/caldav/provider.h"
+#include "providers/vdir/provider.h"
 #include "store/sqlite/sync_state_sqlite.h"
 
 namespace tandem::apps {
@@ -26,16 +26,15 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
   std::unique_ptr<CalendarSync> cs(new CalendarSync(o));
   TANDEM_ASSIGN_OR_RETURN(cs->state_, store::sqlite::OpenSqliteSyncState(
                                           {.pool = &o.store->pool(), .clock = o.clock, .ids = o.ids}));
-  cs->providers_.Register("vdir", [](const store::SyncPair& pair)
-                                      -> Result<std::unique_ptr<sync::CalendarSide>> {
-    providers::vdir::VdirOptions vo;
-    vo.path = pair.calendar;
-    return std::unique_ptr<sync::CalendarSide>(new providers::vdir::VdirCalendar(vo));
-  });
+  // The calendar kinds this server offers: one registration each.
+  cs->catalog_.Add(providers::caldav::MakeProvider());
+  cs->catalog_.Add(providers::vdir::MakeProvider());
   CalendarSync* self = cs.get();
-  cs->providers_.Register("caldav", [self](const store::SyncPair& pair) {
-    return self->OpenCalDav(pair);
-  });
+  for (const sync::Provider* p : cs->catalog_.All()) {
+    cs->providers_.Register(std::string(p->name()), [self](const store::SyncPair& pair) {
+      return self->OpenPair(pair);
+    });
+  }
   cs->service_ = std::make_unique<sync::SyncService>(sync::SyncServiceOptions{
       .store = o.store, .state = cs->state_.get(), .providers = &cs->providers_,
       .clock = o.clock, .ids = o.ids, .default_zone = o.default_zone});
@@ -92,18 +91,27 @@ void CalendarSync::Stop() {
   if (runner_) runner_->Stop();
 }
 
-Result<std::string> CalendarSync::Seal(const CalendarCredentials& c) const {
-  return o_.vault->Seal(json{{"user", c.user}, {"password", c.password}}.dump());
+Result<std::string> CalendarSync::Seal(const sync::Credential& c) const {
+  json j = json::object();
+  for (const auto& [k, v] : c) j[k] = v;
+  return o_.vault->Seal(j.dump());
 }
 
-Result<http::Auth> CalendarSync::AuthOf(const std::string& credential_ref) const {
-  if (credential_ref.empty()) return http::Auth{};
+Result<sync::Credential> CalendarSync::CredentialOf(const std::string& credential_ref) const {
+  if (credential_ref.empty()) return sync::Credential{};
   TANDEM_ASSIGN_OR_RETURN(std::string plain, o_.vault->Unseal(credential_ref));
   json j = json::parse(plain, nullptr, false);
-  if (!j.is_object() || !j.contains("user") || !j.contains("password") ||
-      !j["user"].is_string() || !j["password"].is_string())
-    return Status::Corruption("stored calendar credentials are damaged");
-  return http::Auth::Basic(j["user"].get<std::string>(), j["password"].get<std::string>());
+  if (!j.is_object()) return Status::Corruption("stored calendar credentials are damaged");
+  sync::Credential out;
+  for (const auto& [k, v] : j.items()) {
+    if (!v.is_string()) return Status::Corruption("stored calendar credentials are damaged");
+    out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+sync::ProviderContext CalendarSync::ContextFor(const std::string& user_id) const {
+  return sync::ProviderContext{.check_address = AddressCheckFor(user_id), .ca_file = o_.ca_file};
 }
 
 std::function<Status(std::string_view)> CalendarSync::AddressCheckFor(
@@ -114,17 +122,49 @@ std::function<Status(std::string_view)> CalendarSync::AddressCheckFor(
   return [policy](std::string_view ip) { return policy.Check(ip); };
 }
 
-Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenCalDav(
+Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenPair(
     const store::SyncPair& pair) const {
-  providers::caldav::CalDavCalendarOptions co;
-  co.calendar_url = pair.calendar;
-  co.http.ca_file = o_.ca_file;
-  co.http.check_address = AddressCheckFor(pair.user_id);
-  auto auth = AuthOf(pair.credential_ref);
-  if (!auth.ok()) return auth.status().WithContext("sync pair " + pair.id);
-  co.http.auth = *auth;
-  TANDEM_ASSIGN_OR_RETURN(auto cal, providers::caldav::CalDavCalendar::Open(std::move(co)));
-  return std::unique_ptr<sync::CalendarSide>(std::move(cal));
+  sync::Provider* provider = catalog_.Find(pair.provider);
+  if (provider == nullptr)
+    return Status::InvalidArgument(fmt::format("sync pair {}: unknown provider {} (this server has {})",
+                                               pair.id, pair.provider, catalog_.Names()));
+  auto credential = CredentialOf(pair.credential_ref);
+  if (!credential.ok()) return credential.status().WithContext("sync pair " + pair.id);
+  return provider->Open(pair.calendar, *credential, ContextFor(pair.user_id));
+}
+
+// The calendar server's refusals said where the user looks: the address policy
+// as it is (nothing of the server's), a refused login as the calendar's
+// credentials (a 401 here would read as "log in to Tandem again").
+Status CalendarSync::DiscoveryError(const Status& s, const std::string& location) {
+  if (http::IsAddressRefusal(s)) return Status::PermissionDenied("calendar: " + s.message());
+  if (s.Is(Code::kUnauthenticated) || s.Is(Code::kPermissionDenied)) {
+    return Status::InvalidArgument("password: the calendar server at " + location +
+                                   " refused the login; check the calendar user name and password");
+  }
+  if (s.Is(Code::kNotFound) || s.Is(Code::kInvalidArgument)) return s;
+  return s.WithContext("cannot reach the calendar " + location);
+}
+
+Result<std::vector<sync::CalendarChoice>> CalendarSync::DiscoverNow(
+    const std::string& provider_name, const std::string& location,
+    const sync::Credential& credential, const std::string& user_id) {
+  sync::Provider* provider = catalog_.Find(provider_name);
+  if (provider == nullptr)
+    return Status::InvalidArgument("provider: must be one of " + catalog_.Names());
+  auto found = provider->Discover(location, credential, ContextFor(user_id));
+  if (!found.ok()) return DiscoveryError(found.status(), location);
+  return found;
+}
+
+void CalendarSync::Discover(const std::string& provider, const std::string& location,
+                            const sync::Credential& credential, const std::string& user_id,
+                            DiscoverDone done) {
+  boost::asio::post(background_, [this, provider, location, credential, user_id,
+                                  done = std::move(done)] {
+    if (stopping_) return done(Status::Unavailable("the server is shutting down"));
+    done(DiscoverNow(provider, location, credential, user_id));
+  });
 }
 
 void CalendarSync::AddPair(const sync::NewSyncPair& requested, bool initialize_now,
@@ -151,41 +191,24 @@ Result<store::SyncPair> CalendarSync::AddPairNow(const sync::NewSyncPair& reques
       return Status::InvalidArgument("user_id: no such user " + pair.user_id);
     return user.status();
   }
-  if (pair.provider == "caldav") {
-    // Accept a server, principal or home URL too: discovery finds the calendar,
-    // and checks the credentials before anything is stored.
-    http::ClientOptions ho;
-    ho.ca_file = o_.ca_file;
-    ho.check_address = AddressCheckFor(pair.user_id);
-    TANDEM_ASSIGN_OR_RETURN(ho.auth, AuthOf(pair.credential_ref));
-    http::Client client(std::move(ho));
-    auto found = providers::caldav::Discover(client, pair.calendar);
-    if (!found.ok()) {
-      // Refused by the address policy: said as it is (nothing of the server's).
-      if (http::IsAddressRefusal(found.status())) {
-        return Status::PermissionDenied("calendar: " + found.status().message());
-      }
-      // The calendar server refused the login: the calendar's credentials, not
-      // the caller's Tandem session (a 401 here would read as "log in again").
-      if (found.status().Is(Code::kUnauthenticated) || found.status().Is(Code::kPermissionDenied)) {
-        return Status::InvalidArgument(
-            "password: the calendar server at " + pair.calendar +
-            " refused the login; check the calendar user name and password");
-      }
-      return found.status().WithContext("cannot reach the calendar " + pair.calendar);
+  // Discovery checks the credentials before anything is stored, and turns a
+  // server, principal or home URL into the calendar (the one it names, else the
+  // first with events).
+  TANDEM_ASSIGN_OR_RETURN(sync::Credential credential, CredentialOf(pair.credential_ref));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<sync::CalendarChoice> found,
+                          DiscoverNow(pair.provider, pair.calendar, credential, pair.user_id));
+  const sync::CalendarChoice* chosen = nullptr;
+  for (const auto& c : found) {
+    if (c.has_events) {
+      chosen = &c;
+      break;
     }
-    const providers::caldav::CalendarInfo* chosen = nullptr;
-    for (const auto& c : found->calendars) {
-      if (!c.SupportsComponent("VEVENT")) continue;
-      if (c.url == pair.calendar || c.url == pair.calendar + "/") { chosen = &c; break; }
-      if (!chosen) chosen = &c;
-    }
-    if (!chosen) return Status::NotFound("no calendar with events found at " + pair.calendar);
-    if (found->calendars.size() > 1 && chosen->url != pair.calendar)
-      spdlog::info("sync pair: {} has {} calendars; using {} ({})", pair.calendar,
-                   found->calendars.size(), chosen->url, chosen->display_name);
-    pair.calendar = chosen->url;
   }
+  if (!chosen) return Status::NotFound("calendar: no calendar with events found at " + pair.calendar);
+  if (found.size() > 1 && chosen->location != pair.calendar)
+    spdlog::info("sync pair: {} has {} calendars; using {} ({})", pair.calendar, found.size(),
+                 chosen->location, chosen->display_name);
+  pair.calendar = chosen->location;
   TANDEM_ASSIGN_OR_RETURN(auto added, service_->AddPair(pair));
   {
     std::lock_guard lock(known_mu_);

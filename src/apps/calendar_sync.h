@@ -1,5 +1,5 @@
 // CalendarSync: the running calendar synchronization of tandemd. Wires the sync
-// engine (SyncService) to its providers (vdir folders, CalDAV servers), seals the
+// engine (SyncService) to the providers of its catalog (sync/provider.h), seals the
 // external credentials (S16), and drives the runs in the background (S6, S7, S15):
 // a SyncRunner over a SyncSchedule, a cross-process lease per pair, and a watcher
 // of the CRM change feed that requests a debounced push when a user's activities
@@ -27,6 +27,7 @@
 #include "scheduler/sync_runner.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/sync_state.h"
+#include "sync/provider.h"
 #include "sync/sync_service.h"
 
 namespace tandem::apps {
@@ -56,12 +57,6 @@ struct CalendarSyncOptions {
   Duration pair_refresh = std::chrono::seconds(5);
 };
 
-// What a caller gives to reach an external calendar; sealed before it is stored.
-struct CalendarCredentials {
-  std::string user;
-  std::string password;
-};
-
 class CalendarSync {
  public:
   static Result<std::unique_ptr<CalendarSync>> Start(const CalendarSyncOptions& options);
@@ -71,8 +66,18 @@ class CalendarSync {
   sync::SyncService& service() { return *service_; }
   scheduler::SyncRunner& runner() { return *runner_; }
 
-  // The sealed form kept in SyncPair::credential_ref.
-  Result<std::string> Seal(const CalendarCredentials& credentials) const;
+  // The calendar kinds this server offers (sync/provider.h).
+  const sync::ProviderCatalog& catalog() const { return catalog_; }
+
+  // The sealed form kept in SyncPair::credential_ref (whatever the kind).
+  Result<std::string> Seal(const sync::Credential& credential) const;
+
+  // S8: the calendars at `location` a user may pair with, found (and the
+  // credentials checked) on a background thread; `done` gets them there.
+  using DiscoverDone = std::function<void(Result<std::vector<sync::CalendarChoice>>)>;
+  void Discover(const std::string& provider, const std::string& location,
+                const sync::Credential& credential, const std::string& user_id,
+                DiscoverDone done);
 
   // Adds a pair and schedules it (its first run initializes it, S13). Discovery
   // and the check of the credentials run on a background thread; `done` gets the
@@ -110,10 +115,16 @@ class CalendarSync {
   explicit CalendarSync(const CalendarSyncOptions& options) : o_(options) {}
   // The address policy of `user_id`'s calendars (admins: any address).
   std::function<Status(std::string_view)> AddressCheckFor(const std::string& user_id) const;
-  Result<std::unique_ptr<sync::CalendarSide>> OpenCalDav(const store::SyncPair& pair) const;
-  // The HTTP auth sealed in a pair's credential_ref (none when empty); Corruption
-  // when the sealed text does not hold {"user", "password"}.
-  Result<http::Auth> AuthOf(const std::string& credential_ref) const;
+  sync::ProviderContext ContextFor(const std::string& user_id) const;
+  Result<std::unique_ptr<sync::CalendarSide>> OpenPair(const store::SyncPair& pair) const;
+  // The credential sealed in a pair's credential_ref (none when empty); Corruption
+  // when the sealed text is not an object of strings.
+  Result<sync::Credential> CredentialOf(const std::string& credential_ref) const;
+  static Status DiscoveryError(const Status& s, const std::string& location);
+  Result<std::vector<sync::CalendarChoice>> DiscoverNow(const std::string& provider,
+                                                        const std::string& location,
+                                                        const sync::Credential& credential,
+                                                        const std::string& user_id);
   Result<store::SyncPair> AddPairNow(const sync::NewSyncPair& pair, bool run_at_once);
   void WatchFeed();
   void RenewLeases();
@@ -124,7 +135,8 @@ class CalendarSync {
 
   CalendarSyncOptions o_;
   std::unique_ptr<store::SyncStateStore> state_;
-  sync::ProviderRegistry providers_;
+  sync::ProviderCatalog catalog_;
+  sync::ProviderRegistry providers_;  // opens pairs for the service, through catalog_
   std::unique_ptr<sync::SyncService> service_;
   std::unique_ptr<store::sqlite::Database> lease_db_;
   std::mutex lease_mu_;

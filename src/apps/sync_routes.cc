@@ -244,18 +244,21 @@ class SyncRoutes {
       return respond(api::ErrorResponse(s));
     pair.provider = *provider;
     pair.calendar = *calendar;
-    if (pair.provider != "caldav" && pair.provider != "vdir")
-      return respond(api::ErrorResponse(Status::InvalidArgument("provider: must be caldav or vdir")));
+    const sync::Provider* kind = sync_->catalog().Find(pair.provider);
+    if (kind == nullptr)
+      return respond(api::ErrorResponse(
+          Status::InvalidArgument("provider: must be one of " + sync_->catalog().Names())));
     if (pair.calendar.empty())
       return respond(api::ErrorResponse(
           Status::InvalidArgument("calendar: the calendar URL or folder is required")));
-    // A vdir pair reads and writes a folder of the server's own file system.
-    if (Status s = api::policy::CanCreatePair(c.viewer, pair.user_id, pair.provider == "vdir",
-                                              "a folder on the server (vdir)");
+    // A provider that reaches the server's own resources (a vdir folder): admins only.
+    if (Status s = api::policy::CanCreatePair(c.viewer, pair.user_id, kind->admin_only(),
+                                              fmt::format("{} ({})", kind->description(),
+                                                          kind->name()));
         !s.ok())
       return respond(api::ErrorResponse(s));
     if (!user->empty() || !password->empty()) {
-      auto sealed = sync_->Seal({*user, *password});
+      auto sealed = sync_->Seal({{"user", *user}, {"password", *password}});
       if (!sealed.ok()) return respond(api::ErrorResponse(sealed.status()));
       pair.credential_ref = *sealed;
     }
@@ -280,6 +283,59 @@ class SyncRoutes {
       }
       respond(api::JsonResponse(201, body).SetHeader("Location", "/api/v1/sync/pairs/" + added->id));
     });
+  }
+
+  ServerResponse Providers(const api::Caller&, const ServerRequest&) {
+    Json items = Json::array();
+    for (const sync::Provider* p : sync_->catalog().All()) {
+      items.push_back({{"name", std::string(p->name())},
+                       {"description", std::string(p->description())},
+                       {"credentials", std::string(sync::CredentialKindName(p->credential_kind()))},
+                       {"admin_only", p->admin_only()}});
+    }
+    return api::JsonResponse(200, Json{{"items", items}});
+  }
+
+  // S8: the calendars a user may pair with at a location, for a chooser.
+  void Discover(const api::Caller& c, const ServerRequest& r, http::Responder respond) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return respond(api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object")));
+    std::map<std::string, std::string> f;
+    for (const char* name : {"provider", "calendar", "user", "password", "user_id"}) {
+      if (!j.contains(name) || j[name].is_null()) continue;
+      if (!j[name].is_string())
+        return respond(api::ErrorResponse(
+            Status::InvalidArgument(fmt::format("{}: must be a string", name))));
+      f[name] = j[name].get<std::string>();
+    }
+    const std::string user_id = f["user_id"].empty() ? c.user.id : f["user_id"];
+    if (Status s = api::policy::CanCreatePair(c.viewer, user_id, false, f["provider"]); !s.ok())
+      return respond(api::ErrorResponse(s));
+    const sync::Provider* kind = sync_->catalog().Find(f["provider"]);
+    if (kind == nullptr)
+      return respond(api::ErrorResponse(
+          Status::InvalidArgument("provider: must be one of " + sync_->catalog().Names())));
+    if (Status s = api::policy::CanCreatePair(c.viewer, user_id, kind->admin_only(),
+                                              std::string(kind->name()));
+        !s.ok())
+      return respond(api::ErrorResponse(s));
+    if (f["calendar"].empty())
+      return respond(api::ErrorResponse(
+          Status::InvalidArgument("calendar: the server, account or calendar URL is required")));
+    sync::Credential credential;
+    if (!f["user"].empty() || !f["password"].empty())
+      credential = {{"user", f["user"]}, {"password", f["password"]}};
+    sync_->Discover(f["provider"], f["calendar"], credential, user_id,
+                    [respond](Result<std::vector<sync::CalendarChoice>> found) {
+                      if (!found.ok()) return respond(api::ErrorResponse(found.status()));
+                      Json items = Json::array();
+                      for (const auto& ch : *found)
+                        items.push_back({{"calendar", ch.location},
+                                         {"display_name", ch.display_name},
+                                         {"has_events", ch.has_events}});
+                      respond(api::JsonResponse(200, Json{{"items", items}}));
+                    });
   }
 
   ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {
@@ -418,6 +474,12 @@ void RegisterSyncRoutes(http::Router* router, api::Authenticator* auth, Calendar
                       routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
                                                       http::Responder respond) {
                         routes->AddPair(c, r, std::move(respond));
+                      }));
+  router->Add("GET", "/api/v1/sync/providers", bind(&SyncRoutes::Providers));
+  router->AddDeferred("POST", "/api/v1/sync/discover",
+                      routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
+                                                      http::Responder respond) {
+                        routes->Discover(c, r, std::move(respond));
                       }));
   router->Add("GET", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::GetPair));
   router->Add("PATCH", "/api/v1/sync/pairs/{id}", bind(&SyncRoutes::PatchPair));

@@ -1,5 +1,7 @@
 // REST routes of the calendar sync (issue: sync engine item 7; S11, S12, S15):
 //
+//   GET    /api/v1/sync/providers              the calendar kinds this server offers
+//   POST   /api/v1/sync/discover               {provider, calendar, user, password}: calendars to choose
 //   GET    /api/v1/sync/pairs                  the caller's pairs (admins: ?all=true)
 //   POST   /api/v1/sync/pairs                  add {provider, calendar, user, password, options}
 //   GET    /api/v1/sync/pairs/{id}             one pair with its schedule state

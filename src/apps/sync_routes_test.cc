@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -487,6 +488,45 @@ TEST_F(SyncRoutesTest, RunsTrashAndRestoreThroughTheRoutes) {
   ASSERT_EQ(forced.status, 200) << forced.body.dump();
   EXPECT_TRUE(forced.body["refusal"].is_null()) << forced.body.dump();
   EXPECT_EQ(Call("GET", "/api/v1/trash", alice_).body["items"].size(), 4u);
+}
+
+TEST_F(SyncRoutesTest, TheCatalogSaysWhichCalendarKindsThereAreAndFindsCalendars) {
+  Answer kinds = Call("GET", "/api/v1/sync/providers", alice_);
+  ASSERT_EQ(kinds.status, 200);
+  std::map<std::string, Json> by_name;
+  for (const auto& p : kinds.body["items"]) by_name[p["name"].get<std::string>()] = p;
+  ASSERT_TRUE(by_name.contains("caldav") && by_name.contains("vdir")) << kinds.body.dump();
+  EXPECT_EQ(by_name["caldav"]["credentials"], "password");
+  EXPECT_FALSE(by_name["caldav"]["admin_only"].get<bool>());
+  EXPECT_TRUE(by_name["vdir"]["admin_only"].get<bool>());
+
+  const fs::path folder = dir_ / "team";
+  fs::create_directories(folder);
+  auto discover = [&](const std::string& token, const Json& body) {
+    return Call("POST", "/api/v1/sync/discover", token, body.dump());
+  };
+  Answer found = discover(admin_, {{"provider", "vdir"}, {"calendar", folder.string()}});
+  ASSERT_EQ(found.status, 200) << found.body.dump();
+  ASSERT_EQ(found.body["items"].size(), 1u);
+  EXPECT_EQ(found.body["items"][0]["calendar"], folder.string());
+  EXPECT_EQ(found.body["items"][0]["display_name"], "team");
+  Answer missing = discover(admin_, {{"provider", "vdir"}, {"calendar", (dir_ / "nope").string()}});
+  EXPECT_EQ(missing.status, 404) << missing.body.dump();
+  EXPECT_NE(missing.Message().find("calendar"), std::string::npos);
+  // The same rules as adding a pair.
+  EXPECT_EQ(discover(alice_, {{"provider", "vdir"}, {"calendar", folder.string()}}).status, 403);
+  EXPECT_EQ(discover(alice_, {{"provider", "caldav"}, {"calendar", "http://127.0.0.1:9/"}}).status,
+            403);
+  Answer kind = discover(alice_, {{"provider", "exchange"}, {"calendar", "x"}});
+  EXPECT_EQ(kind.status, 400);
+  EXPECT_NE(kind.Message().find("caldav, vdir"), std::string::npos) << kind.Message();
+  EXPECT_EQ(discover(alice_, {{"provider", 5}}).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/sync/discover", "", "{}").status, 401);
+  // A vdir pair for a folder that is not there is refused before it is stored.
+  Answer bad = Call("POST", "/api/v1/sync/pairs", admin_,
+                    Json{{"provider", "vdir"}, {"calendar", (dir_ / "nope").string()}}.dump());
+  EXPECT_EQ(bad.status, 404) << bad.body.dump();
+  EXPECT_EQ(PairCount(), 0);
 }
 
 TEST_F(SyncRoutesTest, CalendarSyncRefusesWhatItCannotDo) {

@@ -43,8 +43,20 @@ printf 'demo\n' > "$WORK/pw"; printf 'secret\n' > "$WORK/calpw"
 crm_before=$("$TANDEM" activities list --owner me --all --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 [ "$crm_before" -gt 0 ] || fail "the demo user has no activities"
 
+step "the kinds of calendar on offer, and the calendars at the server (to choose one)"
+"$TANDEM" sync providers > "$WORK/providers.out" || fail "sync providers failed"
+grep -q '^caldav ' "$WORK/providers.out" || { cat "$WORK/providers.out"; fail "caldav is not offered"; }
+grep -q '^vdir .*admins only' "$WORK/providers.out" || { cat "$WORK/providers.out"; fail "vdir is not said admin-only"; }
+"$TANDEM" sync calendars --provider caldav --calendar "http://127.0.0.1:$DAV_PORT/" --user alice \
+  --password-file "$WORK/calpw" > "$WORK/calendars.out" || { cat "$WORK/calendars.out"; fail "sync calendars failed"; }
+grep -q "/alice/" "$WORK/calendars.out" || { cat "$WORK/calendars.out"; fail "the calendar was not listed"; }
+printf 'wrong\n' > "$WORK/badpw"
+if "$TANDEM" sync calendars --caldav "http://127.0.0.1:$DAV_PORT/" --user alice --password-file "$WORK/badpw" \
+  > "$WORK/badcal.out" 2>&1; then fail "a wrong calendar password listed calendars"; fi
+grep -qi "password" "$WORK/badcal.out" || { cat "$WORK/badcal.out"; fail "the refusal does not name the password"; }
+
 step "pair the CRM calendar with the Radicale calendar (initialization)"
-"$TANDEM" sync pair add --caldav "http://127.0.0.1:$DAV_PORT/" --user alice --password-file "$WORK/calpw" \
+"$TANDEM" sync pair add --provider caldav --calendar "http://127.0.0.1:$DAV_PORT/" --user alice --password-file "$WORK/calpw" \
   > "$WORK/add.out" || { cat "$WORK/add.out"; fail "sync pair add failed"; }
 cat "$WORK/add.out"
 PAIR=$("$TANDEM" sync pair list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')

@@ -1,4 +1,5 @@
-// tandem sync pair add|list|remove|init, tandem sync now|log|status (calendar sync).
+// tandem sync pair add|list|remove|init, tandem sync providers|calendars|now|log|status
+// (calendar sync).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -13,7 +14,9 @@ namespace tandem::cli {
 namespace {
 
 struct AddArgs {
-  std::string caldav, vdir, user, password_file;
+  std::string provider, calendar;  // any provider of the server's catalog
+  std::string caldav, vdir;        // shorthands: --provider caldav|vdir --calendar X
+  std::string user, password_file;
   int window_back = -1, window_ahead = -1, deletion_limit = -1;
   bool skip_private = false, no_init = false;
   std::string conflict, reminders, multi_day;
@@ -73,21 +76,35 @@ Status ReportStatus(const Json& r) {
   return Status::Ok();
 }
 
+// The provider and calendar an add or a listing names: --provider P --calendar
+// X, or a shorthand (--caldav URL, --vdir DIR).
+Result<std::pair<std::string, std::string>> Target(CommandContext& ctx, const AddArgs& a) {
+  const int given = !a.provider.empty() + !a.caldav.empty() + !a.vdir.empty();
+  if (given != 1)
+    return ctx.Usage("give one of --provider NAME --calendar LOCATION, --caldav URL or --vdir DIR"
+                     " (tandem sync providers lists the kinds this server offers)");
+  if (!a.provider.empty()) {
+    if (a.calendar.empty()) return ctx.Usage("--provider needs --calendar LOCATION");
+    return std::pair{a.provider, a.calendar};
+  }
+  return !a.caldav.empty() ? std::pair{std::string("caldav"), a.caldav}
+                           : std::pair{std::string("vdir"), a.vdir};
+}
+
+// The calendar password, from --password-file, a no-echo prompt or stdin.
+Result<std::string> CalendarPassword(CommandContext& ctx, const AddArgs& a) {
+  if (!a.password_file.empty()) return ReadSecretFile(a.password_file);
+  if (ctx.runtime().stdin_is_tty && ctx.runtime().prompt_secret)
+    return ctx.runtime().prompt_secret(fmt::format("Calendar password for {}: ", a.user));
+  return ReadSecretLine(*ctx.runtime().in);
+}
+
 Status AddPair(CommandContext& ctx, const AddArgs& a) {
-  if (a.caldav.empty() == a.vdir.empty()) return ctx.Usage("give exactly one of --caldav URL or --vdir DIR");
-  Json body{{"provider", a.caldav.empty() ? "vdir" : "caldav"},
-            {"calendar", a.caldav.empty() ? a.vdir : a.caldav}};
-  if (!a.caldav.empty() && !a.user.empty()) {
+  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
+  Json body{{"provider", target.first}, {"calendar", target.second}};
+  if (!a.user.empty()) {
     body["user"] = a.user;
-    std::string password;
-    if (!a.password_file.empty()) {
-      TANDEM_ASSIGN_OR_RETURN(password, ReadSecretFile(a.password_file));
-    } else if (ctx.runtime().stdin_is_tty && ctx.runtime().prompt_secret) {
-      TANDEM_ASSIGN_OR_RETURN(password, ctx.runtime().prompt_secret(
-                                            fmt::format("Calendar password for {}: ", a.user)));
-    } else {
-      TANDEM_ASSIGN_OR_RETURN(password, ReadSecretLine(*ctx.runtime().in));
-    }
+    TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
     body["password"] = password;
   }
   Json options = Json::object();
@@ -117,6 +134,49 @@ Status AddPair(CommandContext& ctx, const AddArgs& a) {
                                " (retry with: tandem sync pair init " + Text(pair, "id") + ")");
   if (!ctx.json) PrintReport(ctx, report);
   return ReportStatus(report);
+}
+
+Status ListProviders(CommandContext& ctx) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/providers"));
+  if (ctx.json) {
+    ctx.PrintJson(page);
+    return Status::Ok();
+  }
+  for (const auto& p : page.value("items", Json::array())) {
+    ctx.out() << fmt::format("{:<8} {}{} (credentials: {})\n", Text(p, "name"),
+                             Text(p, "description"),
+                             p.value("admin_only", false) ? ", admins only" : "",
+                             Text(p, "credentials"));
+  }
+  return Status::Ok();
+}
+
+// S8: the calendars at a location, to choose the one to pair with.
+Status ListCalendars(CommandContext& ctx, const AddArgs& a) {
+  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
+  Json body{{"provider", target.first}, {"calendar", target.second}};
+  if (!a.user.empty()) {
+    body["user"] = a.user;
+    TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
+    body["password"] = password;
+  }
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("POST", "/api/v1/sync/discover", &body));
+  if (ctx.json) {
+    ctx.PrintJson(page);
+    return Status::Ok();
+  }
+  const Json items = page.value("items", Json::array());
+  if (items.empty()) ctx.out() << "No calendars found at " << target.second << "\n";
+  for (const auto& c : items) {
+    ctx.out() << fmt::format("{}  {}{}\n", Text(c, "calendar"), Text(c, "display_name"),
+                             c.value("has_events", true) ? "" : " (no events: tasks only)");
+  }
+  if (!items.empty())
+    ctx.out() << fmt::format("Pair with one: tandem sync pair add --provider {} --calendar URL{}\n",
+                             target.first, a.user.empty() ? "" : " --user " + a.user);
+  return Status::Ok();
 }
 
 Status ListPairs(CommandContext& ctx) {
@@ -247,12 +307,18 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
   pair->require_subcommand(1);
 
   auto add = std::make_shared<AddArgs>();
-  CLI::App* add_cmd = pair->add_subcommand("add", "Pair your CRM calendar with a CalDAV calendar and initialize");
-  add_cmd->add_option("--caldav", add->caldav, "CalDAV server, principal or calendar URL");
-  add_cmd->add_option("--vdir", add->vdir, "A folder of .ics files on the server (admin only)");
-  add_cmd->add_option("--user", add->user, "Login at the calendar server");
-  add_cmd->add_option("--password-file", add->password_file,
-                      "Read the calendar password from this file (else prompt or stdin; never an argument)");
+  CLI::App* add_cmd = pair->add_subcommand("add", "Pair your CRM calendar with an external calendar and initialize");
+  auto target_options = [](CLI::App* cmd, AddArgs& args) {
+    cmd->add_option("--provider", args.provider,
+                    "Kind of calendar (tandem sync providers lists them: caldav, vdir, ...)");
+    cmd->add_option("--calendar", args.calendar, "Where it is: a server, account or calendar URL, a folder");
+    cmd->add_option("--caldav", args.caldav, "Shorthand: --provider caldav --calendar URL");
+    cmd->add_option("--vdir", args.vdir, "Shorthand: --provider vdir --calendar DIR (admin only)");
+    cmd->add_option("--user", args.user, "Login at the calendar server");
+    cmd->add_option("--password-file", args.password_file,
+                    "Read the calendar password from this file (else prompt or stdin; never an argument)");
+  };
+  target_options(add_cmd, *add);
   add_cmd->add_option("--window-back", add->window_back, "Days back to sync (default 92)");
   add_cmd->add_option("--window-ahead", add->window_ahead, "Days ahead to sync (default 366)");
   add_cmd->add_flag("--skip-private", add->skip_private, "Do not sync private events either way");
@@ -266,6 +332,15 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
                       "Stop a run that would delete more than this many events (default 100)");
   add_cmd->add_flag("--no-init", add->no_init, "Only add; initialize at the first run");
   add_cmd->callback([&ctx, add] { ctx.Run([&ctx, add] { return AddPair(ctx, *add); }); });
+
+  sync->add_subcommand("providers", "The kinds of calendar this server can pair with")
+      ->callback([&ctx] { ctx.Run([&ctx] { return ListProviders(ctx); }); });
+  auto calendars = std::make_shared<AddArgs>();
+  CLI::App* calendars_cmd =
+      sync->add_subcommand("calendars", "List the calendars at a server or account, to choose one");
+  target_options(calendars_cmd, *calendars);
+  calendars_cmd->callback(
+      [&ctx, calendars] { ctx.Run([&ctx, calendars] { return ListCalendars(ctx, *calendars); }); });
 
   pair->add_subcommand("list", "List your sync pairs")->callback([&ctx] {
     ctx.Run([&ctx] { return ListPairs(ctx); });
