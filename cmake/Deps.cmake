@@ -4,6 +4,7 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(Boost 1.74 REQUIRED)                 # Boost::headers (Beast, Asio)
 find_package(CURL REQUIRED)                       # CURL::libcurl
+find_package(OpenSSL REQUIRED)                    # OpenSSL::Crypto (RS256 for OAuth service accounts)
 find_package(LibXml2 REQUIRED)                    # LibXml2::LibXml2
 find_package(SQLite3 REQUIRED)                    # SQLite::SQLite3
 find_package(fmt REQUIRED)                        # fmt::fmt

@@ -8,6 +8,7 @@ BUILD_PKGS=(
   libasan8 libubsan1 libtsan2  # g++'s sanitizer runtimes (CI: ASan/UBSan and TSan steps)
   libboost-dev            # Boost.Beast / Asio (header-only)
   libcurl4-openssl-dev    # HTTP client
+  libssl-dev              # OpenSSL: RS256 signatures (OAuth service accounts)
   libxml2-dev             # WebDAV XML
   libical-dev             # iCalendar
   libicu-dev              # Windows zone names -> IANA (CLDR windowsZones via ICU)
