@@ -1,5 +1,7 @@
 #include "sync/engine.h"
 
+#include "model/entities.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -400,9 +402,26 @@ class Run {
     // (the title; the title key outside an initialization, S13).
     std::string().swap(obs->title);
     if (!options_.initialize) std::string().swap(obs->title_key);
+    KeepParsed(side, *obs);
     if (out.changed.size() >= kKeepInMemory) TANDEM_RETURN_IF_ERROR(spill_.Put(&*obs));
     out.changed.push_back(std::move(*obs));
     return Status::Ok();
+  }
+
+  // The codec's mapping is kept for what a run may import into the CRM (a new
+  // external item within the window), up to kKeepParsedBytes in all; the rest
+  // is read again by the CRM side when it is created.
+  void KeepParsed(Side side, Observation& o) {
+    if (o.parsed == nullptr) return;
+    if (side != Side::kExternal || !o.in_window || parsed_bytes_ >= kKeepParsedBytes) {
+      o.parsed.reset();
+      return;
+    }
+    const model::Activity& a = *o.parsed;
+    parsed_bytes_ += sizeof(model::Activity) + a.subject.capacity() + a.location.capacity() +
+                     a.description.capacity() + a.time_zone.capacity() + a.rrule.capacity() +
+                     a.ical_extra.capacity() +
+                     (a.exdates.capacity() + a.rdates.capacity()) * sizeof(Instant);
   }
 
   // The text of an observation, from memory or from the spill file.
@@ -540,7 +559,10 @@ class Run {
     return o;
   }
 
-  Result<std::string> PrepareFor(const Action& a, Side target, const std::string* current) {
+  // `unchanged`, when given, is told whether the text to write is the source's
+  // own, byte for byte.
+  Result<std::string> PrepareFor(const Action& a, Side target, const std::string* current,
+                                 bool* unchanged = nullptr) {
     const Observation& src = *a.source();
     PrepareOptions p;
     p.target = target;
@@ -554,7 +576,9 @@ class Run {
       p.uid = a.crm ? a.crm->uid : a.uid;
     }
     TANDEM_ASSIGN_OR_RETURN(std::string text, IcalOf(src));
-    return d_.codec->Prepare(text, p);
+    TANDEM_ASSIGN_OR_RETURN(std::string prepared, d_.codec->Prepare(text, p));
+    if (unchanged != nullptr) *unchanged = prepared == text;
+    return prepared;
   }
 
   Status Apply(const Action& a) {
@@ -622,7 +646,8 @@ class Run {
   Status ApplyCreate(const Action& a) {
     const Observation& src = *a.source();
     CalendarSide& target = SideOf(a.target);
-    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr));
+    bool unchanged = false;
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr, &unchanged));
     TANDEM_ASSIGN_OR_RETURN(std::optional<store::CreationIntent> intent,
                             d_.state->GetIntent(pair_.id, a.uid));
     if (intent) {
@@ -636,7 +661,11 @@ class Run {
                                                   .target = std::string(SideName(a.target)),
                                                   .source_href = src.href,
                                                   .at = d_.clock->Now()}));
-    Result<ItemRef> ref = target.Create(a.uid, ical);
+    // The digest's mapping describes the source text: it stands for what is
+    // written only when that text goes out unchanged.
+    Result<ItemRef> ref = unchanged && src.parsed != nullptr
+                              ? target.CreateMapped(a.uid, ical, *src.parsed, src.content_hash)
+                              : target.Create(a.uid, ical);
     if (!ref.ok() && ref.status().Is(Code::kAlreadyExists)) {
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
       if (existing) return PairWithExisting(a, *existing, ical).status();
@@ -758,6 +787,9 @@ class Run {
   // The texts of unreadable items (report_.errors "read" entries, in order),
   // for the sync log; each cut at kKeepUnreadable bytes.
   static constexpr size_t kKeepUnreadable = 64 * 1024;
+  // The digest's mappings kept for the CRM side's creations (KeepParsed).
+  static constexpr size_t kKeepParsedBytes = 24 << 20;
+  size_t parsed_bytes_ = 0;
   std::vector<std::string> unreadable_texts_;
   bool unreachable_ = false;
   SpillFile spill_;
