@@ -1,6 +1,7 @@
 #include "sync/engine.h"
 
 #include "model/entities.h"
+#include "sync/digest_pool.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -324,27 +325,40 @@ class Run {
   Result<ChangeSet> FetchSide(Side side, const std::string& cursor, SideChanges& out) {
     CalendarSide& calendar = SideOf(side);
     std::unordered_map<std::string, size_t> at;  // href -> index in out.changed
-    auto sink = [&](Item&& item) -> Status {
+    // Each digest is taken in the order the items came, whichever thread made it.
+    auto take = [&](Item&& item, Result<Observation>&& digest) -> Status {
       auto seen = at.find(item.href);
       if (seen != at.end()) {
         // Handed again (a transfer restarted by a retry): the later copy wins.
         SideChanges again;
-        TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), again));
+        TANDEM_RETURN_IF_ERROR(TakeDigest(side, std::move(item), std::move(digest), again));
         if (!again.changed.empty()) out.changed[seen->second] = std::move(again.changed.front());
         return Status::Ok();
       }
       std::string href = item.href;
       size_t before = out.changed.size();
-      TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), out));
+      TANDEM_RETURN_IF_ERROR(TakeDigest(side, std::move(item), std::move(digest), out));
       if (out.changed.size() > before) at.emplace(std::move(href), before);
       return Status::Ok();
     };
-    Result<ChangeSet> r = calendar.StreamChangesSince(cursor, window_, sink);
+    // The items are digested on d_.digest_workers threads while the listing
+    // goes on (the CalDAV side hands them over from inside the transfer).
+    auto list = [&](const std::string& from) -> Result<ChangeSet> {
+      DigestPool pool(*d_.codec, window_, d_.digest_workers, kDigestInFlight, take);
+      Result<ChangeSet> r = calendar.StreamChangesSince(
+          from, window_, [&](Item&& item) { return pool.Add(std::move(item)); });
+      // Whatever was handed over is taken, as when each was digested at once.
+      Status finished = pool.Finish();
+      if (!r.ok()) return r;
+      TANDEM_RETURN_IF_ERROR(finished);
+      return r;
+    };
+    Result<ChangeSet> r = list(cursor);
     if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
       out.changed.clear();
       out.unreadable.clear();
       at.clear();
-      r = calendar.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
+      r = list("");  // the cursor expired: list everything
     }
     return r;
   }
@@ -375,8 +389,13 @@ class Run {
 
   // Digests one item into `out`; an unreadable item is reported (C8), not fatal.
   Status DigestInto(Side side, Item&& item, SideChanges& out) {
-    static constexpr size_t kKeepInMemory = 1000;
     Result<Observation> obs = d_.codec->Digest(item, window_);
+    return TakeDigest(side, std::move(item), std::move(obs), out);
+  }
+
+  // The digest of one item into `out` (DigestInto's second half).
+  Status TakeDigest(Side side, Item&& item, Result<Observation>&& obs, SideChanges& out) {
+    static constexpr size_t kKeepInMemory = 1000;
     if (!obs.ok()) {
       // C8: named as well as it can be, logged, kept pending (read again next
       // run until it is fixed or deleted) and never taken for deleted.
@@ -788,6 +807,8 @@ class Run {
   // for the sync log; each cut at kKeepUnreadable bytes.
   static constexpr size_t kKeepUnreadable = 64 * 1024;
   // The digest's mappings kept for the CRM side's creations (KeepParsed).
+  // Items of a listing waiting for their digest or their turn (DigestPool).
+  static constexpr size_t kDigestInFlight = 64;
   static constexpr size_t kKeepParsedBytes = 24 << 20;
   size_t parsed_bytes_ = 0;
   std::vector<std::string> unreadable_texts_;
