@@ -18,6 +18,10 @@
 #include "core/status.h"
 #include "core/time.h"
 
+namespace tandem::model {
+struct Activity;
+}  // namespace tandem::model
+
 namespace tandem::sync {
 
 struct TimeRange {
@@ -88,6 +92,16 @@ class CalendarSide {
   // Creates a new item that carries `uid`. AlreadyExists when the side already holds
   // an item with that UID (the engine then pairs with it instead).
   virtual Result<ItemRef> Create(const std::string& uid, const std::string& ical) = 0;
+
+  // Create, for a text the engine's codec has already read: `activity` is what
+  // the default mapping (ical::MapOptions{}) gives for `ical`, `content_hash`
+  // its ical::ContentHash. A side that maps items itself (the CRM) may take them
+  // instead of reading the text again; the default ignores them.
+  virtual Result<ItemRef> CreateMapped(const std::string& uid, const std::string& ical,
+                                       const model::Activity& /*activity*/,
+                                       const std::string& /*content_hash*/) {
+    return Create(uid, ical);
+  }
 
   // Replaces an item if its ETag is still `etag` (empty etag = unconditional).
   virtual Result<ItemRef> Update(const std::string& href, const std::string& etag,

@@ -64,6 +64,11 @@ class CalendarSideProxy final : public CalendarSide {
   Result<ItemRef> Create(const std::string& uid, const std::string& ical) override {
     return inner_.Create(uid, ical);
   }
+  Result<ItemRef> CreateMapped(const std::string& uid, const std::string& ical,
+                               const model::Activity& activity,
+                               const std::string& content_hash) override {
+    return inner_.CreateMapped(uid, ical, activity, content_hash);
+  }
   Result<ItemRef> Update(const std::string& href, const std::string& etag,
                          const std::string& ical) override {
     return inner_.Update(href, etag, ical);

@@ -31,11 +31,13 @@ std::string CrmSide::StoredHash(const model::Activity& a) const {
   // default mapping; the round trip keeps the content hash (gated over the
   // iCalendar corpus, tests/ical_corpus), so the hash of the stored activity is
   // the digest's. A pair mapping differently (multi-day rule) is read back.
-  const ical::MapOptions defaults;
-  if (o_.map.multi_day != defaults.multi_day || o_.map.default_zone != defaults.default_zone) {
-    return "";
-  }
+  if (!MapsWithDefaults()) return "";
   return ical::ContentHash(a);
+}
+
+bool CrmSide::MapsWithDefaults() const {
+  const ical::MapOptions defaults;
+  return o_.map.multi_day == defaults.multi_day && o_.map.default_zone == defaults.default_zone;
 }
 
 Result<std::optional<model::Activity>> CrmSide::Owned(const std::string& id) {
@@ -191,6 +193,12 @@ Result<std::vector<Item>> CrmSide::GetMany(const std::vector<std::string>& hrefs
 }
 
 Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical) {
+  return CreateMapped(uid, ical, model::Activity(), "");
+}
+
+Result<ItemRef> CrmSide::CreateMapped(const std::string& uid, const std::string& ical,
+                                      const model::Activity& activity,
+                                      const std::string& content_hash) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped,
                           o_.state->CrmIdForUid(o_.user_id, uid));
   const std::string candidate = mapped.value_or(uid);
@@ -198,8 +206,18 @@ Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical)
   if (existing) {
     return Status::AlreadyExists(fmt::format("activity {} already carries UID {}", candidate, uid));
   }
+  // The digest's mapping is this side's own when both map with the defaults
+  // (ParseEvent is a function of the text and the options); the store changes
+  // no modeled field, so the hash of the stored activity is the digest's.
+  if (!content_hash.empty() && MapsWithDefaults()) {
+    return CreateActivity(uid, activity, content_hash);
+  }
   TANDEM_ASSIGN_OR_RETURN(ical::Event e, ical::ParseEvent(ical, o_.map));
-  model::Activity a = std::move(e.activity);
+  return CreateActivity(uid, std::move(e.activity), "");
+}
+
+Result<ItemRef> CrmSide::CreateActivity(const std::string& uid, model::Activity a,
+                                        const std::string& hash) {
   // A mapped id whose activity is gone (deleted, trashed) is not reused: the
   // store keeps its tombstone.
   a.meta.id = o_.ids->NewId();
@@ -208,7 +226,7 @@ Result<ItemRef> CrmSide::Create(const std::string& uid, const std::string& ical)
   a.meta.origin = o_.origin;
   TANDEM_RETURN_IF_ERROR(o_.state->PutCrmUid(o_.user_id, uid, a.meta.id));
   TANDEM_ASSIGN_OR_RETURN(model::Activity created, o_.store->Create(std::move(a)));
-  return ItemRef{created.meta.id, ItemETag(created), StoredHash(created)};
+  return ItemRef{created.meta.id, ItemETag(created), hash.empty() ? StoredHash(created) : hash};
 }
 
 Result<ItemRef> CrmSide::Update(const std::string& href, const std::string& etag,

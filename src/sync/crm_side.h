@@ -58,6 +58,11 @@ class CrmSide final : public CalendarSide {
                                        const ItemSink& sink) override;
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& hrefs) override;
   Result<ItemRef> Create(const std::string& uid, const std::string& ical) override;
+  // Takes the digest's activity and hash when this side maps with the default
+  // options (the digest's); else reads `ical` as Create does.
+  Result<ItemRef> CreateMapped(const std::string& uid, const std::string& ical,
+                               const model::Activity& activity,
+                               const std::string& content_hash) override;
   Result<ItemRef> Update(const std::string& href, const std::string& etag,
                          const std::string& ical) override;
   Status Delete(const std::string& href, const std::string& etag) override;
@@ -79,6 +84,11 @@ class CrmSide final : public CalendarSide {
                                                   const model::Activity& current);
   // The digest's content hash of a stored activity, "" when it must be read back.
   std::string StoredHash(const model::Activity& a) const;
+  bool MapsWithDefaults() const;
+  // Create's work once the text is mapped: `hash` is the activity's content
+  // hash when known ("": computed as StoredHash does).
+  Result<ItemRef> CreateActivity(const std::string& uid, model::Activity a,
+                                 const std::string& hash);
 
   CrmSideOptions o_;
 };

@@ -162,6 +162,107 @@ TEST_F(CrmSideTest, WriteReturnsTheHashTheListingWillDigest) {
   EXPECT_TRUE(ref->content_hash.empty());
 }
 
+// The engine hands the digest's activity over for a creation (CreateMapped): the
+// stored activity and the reported hash must be those of the text path.
+TEST_F(CrmSideTest, CreateFromTheDigestsActivityStoresWhatTheTextGives) {
+  const std::string head = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//T//EN\r\n";
+  const std::string tail = "END:VCALENDAR\r\n";
+  const std::vector<std::string> events = {
+      head +
+          "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\nBEGIN:STANDARD\r\n"
+          "DTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\n"
+          "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n"
+          "DTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n"
+          "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n"
+          "BEGIN:VEVENT\r\nUID:s-1\r\nDTSTAMP:20261101T000000Z\r\nSEQUENCE:3\r\n"
+          "DTSTART;TZID=W. Europe Standard Time:20261202T090000\r\n"
+          "DTEND;TZID=W. Europe Standard Time:20261202T100000\r\n"
+          "RRULE:FREQ=WEEKLY;COUNT=10\r\nEXDATE;TZID=W. Europe Standard Time:20261209T090000\r\n"
+          "RDATE:20261231T120000Z\r\nSUMMARY:Jour fixe\r\nATTENDEE;CN=Ana:mailto:ana@example.com\r\n"
+          "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nDESCRIPTION:x\r\nEND:VALARM\r\n"
+          "END:VEVENT\r\n"
+          "BEGIN:VEVENT\r\nUID:s-1\r\nRECURRENCE-ID;TZID=W. Europe Standard Time:20261216T090000\r\n"
+          "DTSTART;TZID=W. Europe Standard Time:20261216T140000\r\n"
+          "DTEND;TZID=W. Europe Standard Time:20261216T150000\r\nSUMMARY:Jour fixe (moved)\r\n"
+          "END:VEVENT\r\n"
+          "BEGIN:VEVENT\r\nUID:s-1\r\nRECURRENCE-ID;RANGE=THISANDFUTURE;"
+          "TZID=W. Europe Standard Time:20261223T090000\r\n"
+          "DTSTART;TZID=W. Europe Standard Time:20261223T110000\r\n"
+          "DTEND;TZID=W. Europe Standard Time:20261223T120000\r\nEND:VEVENT\r\n" + tail,
+      head +
+          "BEGIN:VEVENT\r\nUID:d-1\r\nDTSTART;VALUE=DATE:20261224\r\n"
+          "DTEND;VALUE=DATE:20261227\r\nSUMMARY:Away\r\nCLASS:PRIVATE\r\nSTATUS:CANCELLED\r\n"
+          "TRANSP:TRANSPARENT\r\nX-CUSTOM;P=1:kept\r\nEND:VEVENT\r\n" + tail,
+      head +
+          "BEGIN:VEVENT\r\nUID:f-1\r\nDTSTART:20261203T080000\r\nDURATION:PT45M\r\n"
+          "LAST-MODIFIED:20261120T101010Z\r\nCREATED:20261001T000000Z\r\n"
+          "SUMMARY:Call\\, then notes\r\nLOCATION:Room 4\\; east\r\nDESCRIPTION:" +
+          std::string(120, 'x') + "\r\n x\r\nEND:VEVENT\r\n" + tail,
+  };
+  auto modeled = [](model::Activity a) {
+    a.meta = model::RecordMeta();
+    return a;
+  };
+  auto same = [&](const model::Activity& x, const model::Activity& y) {
+    model::Activity a = modeled(x), b = modeled(y);
+    EXPECT_EQ(a.subject, b.subject);
+    EXPECT_EQ(a.location, b.location);
+    EXPECT_EQ(a.description, b.description);
+    EXPECT_EQ(a.start, b.start);
+    EXPECT_EQ(a.end, b.end);
+    EXPECT_EQ(a.all_day, b.all_day);
+    EXPECT_EQ(a.time_zone, b.time_zone);
+    EXPECT_EQ(a.show_as, b.show_as);
+    EXPECT_EQ(a.is_private, b.is_private);
+    EXPECT_EQ(a.reminder_minutes, b.reminder_minutes);
+    EXPECT_EQ(a.kind, b.kind);
+    EXPECT_EQ(a.regarding_type, b.regarding_type);
+    EXPECT_EQ(a.rrule, b.rrule);
+    EXPECT_EQ(a.exdates, b.exdates);
+    EXPECT_EQ(a.rdates, b.rdates);
+    EXPECT_EQ(a.cancelled, b.cancelled);
+    EXPECT_EQ(a.sequence, b.sequence);
+    EXPECT_EQ(a.ical_extra, b.ical_extra);
+    EXPECT_EQ(x.meta.owner_id, y.meta.owner_id);
+    EXPECT_EQ(x.meta.shared, y.meta.shared);
+  };
+  CrmSide side = Side();
+  IcalCodec codec;
+  for (const std::string& ics : events) {
+    const std::string uid = ics.substr(ics.find("UID:") + 4, 3);
+    auto text = side.Create(uid, ics);
+    ASSERT_TRUE(text.ok()) << text.status().ToString();
+    auto o = codec.Digest(Item{"/x.ics", "\"1\"", ics}, {});
+    ASSERT_TRUE(o.ok() && o->parsed != nullptr);
+    auto handed = side.CreateMapped("h" + uid, ics, *o->parsed, o->content_hash);
+    ASSERT_TRUE(handed.ok()) << handed.status().ToString();
+    EXPECT_EQ(handed->content_hash, text->content_hash) << ics;
+    auto a = store_->GetActivity(text->href);
+    auto b = store_->GetActivity(handed->href);
+    ASSERT_TRUE(a.ok() && b.ok());
+    same(*a, *b);
+    EXPECT_EQ(ical::ContentHash(*b), handed->content_hash);
+    // The same UID again is refused on either path.
+    EXPECT_TRUE(side.CreateMapped("h" + uid, ics, *o->parsed, o->content_hash)
+                    .status()
+                    .Is(Code::kAlreadyExists));
+    EXPECT_EQ(*state_.CrmIdForUid("alice", "h" + uid), handed->href);
+  }
+
+  // A side mapping with other options reads the text itself.
+  CrmSide multi_day = Side(ical::MapOptions{.multi_day = ical::MultiDayRule::kStartWithEndInTitle});
+  auto o = codec.Digest(Item{"/d.ics", "\"1\"", events[1]}, {});
+  ASSERT_TRUE(o.ok());
+  model::Activity wrong = *o->parsed;
+  wrong.subject = "not from the text";
+  auto ref = multi_day.CreateMapped("m-1", events[1], wrong, o->content_hash);
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  EXPECT_TRUE(ref->content_hash.empty());
+  auto stored = store_->GetActivity(ref->href);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->subject.find("Away"), 0u) << stored->subject;
+}
+
 TEST_F(CrmSideTest, StreamsChangesAPageAtATimeAndReportsWhatWentMeanwhile) {
   CrmSide side(CrmSideOptions{
       .store = store_.get(), .state = &state_, .ids = &ids_, .user_id = "alice", .page_size = 2});

@@ -1,5 +1,8 @@
 #include "sync/engine.h"
 
+#include "model/entities.h"
+#include "sync/digest_pool.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -328,27 +331,40 @@ class Run {
   Result<ChangeSet> FetchSide(Side side, const std::string& cursor, SideChanges& out) {
     CalendarSide& calendar = SideOf(side);
     std::unordered_map<std::string, size_t> at;  // href -> index in out.changed
-    auto sink = [&](Item&& item) -> Status {
+    // Each digest is taken in the order the items came, whichever thread made it.
+    auto take = [&](Item&& item, Result<Observation>&& digest) -> Status {
       auto seen = at.find(item.href);
       if (seen != at.end()) {
         // Handed again (a transfer restarted by a retry): the later copy wins.
         SideChanges again;
-        TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), again));
+        TANDEM_RETURN_IF_ERROR(TakeDigest(side, std::move(item), std::move(digest), again));
         if (!again.changed.empty()) out.changed[seen->second] = std::move(again.changed.front());
         return Status::Ok();
       }
       std::string href = item.href;
       size_t before = out.changed.size();
-      TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(item), out));
+      TANDEM_RETURN_IF_ERROR(TakeDigest(side, std::move(item), std::move(digest), out));
       if (out.changed.size() > before) at.emplace(std::move(href), before);
       return Status::Ok();
     };
-    Result<ChangeSet> r = calendar.StreamChangesSince(cursor, window_, sink);
+    // The items are digested on d_.digest_workers threads while the listing
+    // goes on (the CalDAV side hands them over from inside the transfer).
+    auto list = [&](const std::string& from) -> Result<ChangeSet> {
+      DigestPool pool(*d_.codec, window_, d_.digest_workers, kDigestInFlight, take);
+      Result<ChangeSet> r = calendar.StreamChangesSince(
+          from, window_, [&](Item&& item) { return pool.Add(std::move(item)); });
+      // Whatever was handed over is taken, as when each was digested at once.
+      Status finished = pool.Finish();
+      if (!r.ok()) return r;
+      TANDEM_RETURN_IF_ERROR(finished);
+      return r;
+    };
+    Result<ChangeSet> r = list(cursor);
     if (!r.ok() && r.status().Is(Code::kResyncRequired) && !cursor.empty()) {
       out.changed.clear();
       out.unreadable.clear();
       at.clear();
-      r = calendar.StreamChangesSince("", window_, sink);  // the cursor expired: list everything
+      r = list("");  // the cursor expired: list everything
     }
     return r;
   }
@@ -379,8 +395,13 @@ class Run {
 
   // Digests one item into `out`; an unreadable item is reported (C8), not fatal.
   Status DigestInto(Side side, Item&& item, SideChanges& out) {
-    static constexpr size_t kKeepInMemory = 1000;
     Result<Observation> obs = d_.codec->Digest(item, window_);
+    return TakeDigest(side, std::move(item), std::move(obs), out);
+  }
+
+  // The digest of one item into `out` (DigestInto's second half).
+  Status TakeDigest(Side side, Item&& item, Result<Observation>&& obs, SideChanges& out) {
+    static constexpr size_t kKeepInMemory = 1000;
     if (!obs.ok()) {
       // C8: named as well as it can be, logged, kept pending (read again next
       // run until it is fixed or deleted) and never taken for deleted.
@@ -406,9 +427,26 @@ class Run {
     // (the title; the title key outside an initialization, S13).
     std::string().swap(obs->title);
     if (!options_.initialize) std::string().swap(obs->title_key);
+    KeepParsed(side, *obs);
     if (out.changed.size() >= kKeepInMemory) TANDEM_RETURN_IF_ERROR(spill_.Put(&*obs));
     out.changed.push_back(std::move(*obs));
     return Status::Ok();
+  }
+
+  // The codec's mapping is kept for what a run may import into the CRM (a new
+  // external item within the window), up to kKeepParsedBytes in all; the rest
+  // is read again by the CRM side when it is created.
+  void KeepParsed(Side side, Observation& o) {
+    if (o.parsed == nullptr) return;
+    if (side != Side::kExternal || !o.in_window || parsed_bytes_ >= kKeepParsedBytes) {
+      o.parsed.reset();
+      return;
+    }
+    const model::Activity& a = *o.parsed;
+    parsed_bytes_ += sizeof(model::Activity) + a.subject.capacity() + a.location.capacity() +
+                     a.description.capacity() + a.time_zone.capacity() + a.rrule.capacity() +
+                     a.ical_extra.capacity() +
+                     (a.exdates.capacity() + a.rdates.capacity()) * sizeof(Instant);
   }
 
   // The text of an observation, from memory or from the spill file.
@@ -546,7 +584,10 @@ class Run {
     return o;
   }
 
-  Result<std::string> PrepareFor(const Action& a, Side target, const std::string* current) {
+  // `unchanged`, when given, is told whether the text to write is the source's
+  // own, byte for byte.
+  Result<std::string> PrepareFor(const Action& a, Side target, const std::string* current,
+                                 bool* unchanged = nullptr) {
     const Observation& src = *a.source();
     PrepareOptions p;
     p.target = target;
@@ -560,7 +601,9 @@ class Run {
       p.uid = a.crm ? a.crm->uid : a.uid;
     }
     TANDEM_ASSIGN_OR_RETURN(std::string text, IcalOf(src));
-    return d_.codec->Prepare(text, p);
+    TANDEM_ASSIGN_OR_RETURN(std::string prepared, d_.codec->Prepare(text, p));
+    if (unchanged != nullptr) *unchanged = prepared == text;
+    return prepared;
   }
 
   Status Apply(const Action& a) {
@@ -628,7 +671,8 @@ class Run {
   Status ApplyCreate(const Action& a) {
     const Observation& src = *a.source();
     CalendarSide& target = SideOf(a.target);
-    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr));
+    bool unchanged = false;
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr, &unchanged));
     TANDEM_ASSIGN_OR_RETURN(std::optional<store::CreationIntent> intent,
                             d_.state->GetIntent(pair_.id, a.uid));
     if (intent) {
@@ -642,7 +686,11 @@ class Run {
                                                   .target = std::string(SideName(a.target)),
                                                   .source_href = src.href,
                                                   .at = d_.clock->Now()}));
-    Result<ItemRef> ref = target.Create(a.uid, ical);
+    // The digest's mapping describes the source text: it stands for what is
+    // written only when that text goes out unchanged.
+    Result<ItemRef> ref = unchanged && src.parsed != nullptr
+                              ? target.CreateMapped(a.uid, ical, *src.parsed, src.content_hash)
+                              : target.Create(a.uid, ical);
     if (!ref.ok() && ref.status().Is(Code::kAlreadyExists)) {
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
       if (existing) return PairWithExisting(a, *existing, ical).status();
@@ -772,6 +820,11 @@ class Run {
   // The texts of unreadable items (report_.errors "read" entries, in order),
   // for the sync log; each cut at kKeepUnreadable bytes.
   static constexpr size_t kKeepUnreadable = 64 * 1024;
+  // The digest's mappings kept for the CRM side's creations (KeepParsed).
+  // Items of a listing waiting for their digest or their turn (DigestPool).
+  static constexpr size_t kDigestInFlight = 64;
+  static constexpr size_t kKeepParsedBytes = 24 << 20;
+  size_t parsed_bytes_ = 0;
   std::vector<std::string> unreadable_texts_;
   bool unreachable_ = false;
   SpillFile spill_;

@@ -71,6 +71,9 @@ struct EngineDeps {
   store::SyncStateStore* state = nullptr;  // REQUIRED
   const EventCodec* codec = nullptr;       // REQUIRED
   const Clock* clock = nullptr;            // REQUIRED
+  // Threads digesting a listing's items while they arrive (0: each on the
+  // thread that lists; the plan is the same either way).
+  int digest_workers = 2;
 };
 
 class SyncEngine {

@@ -382,6 +382,16 @@ class HookedSide final : public CalendarSide {
     Fire("create", Phase::kAfter, uid);
     return r;
   }
+  Result<ItemRef> CreateMapped(const std::string& uid, const std::string& ical,
+                               const model::Activity& activity,
+                               const std::string& content_hash) override {
+    Fire("create", Phase::kBefore, uid);
+    auto r = inner_.CreateMapped(uid, ical, activity, content_hash);
+    if (!r.ok()) return r;
+    ++mutations_;
+    Fire("create", Phase::kAfter, uid);
+    return r;
+  }
   Result<ItemRef> Update(const std::string& href, const std::string& etag,
                          const std::string& ical) override {
     Fire("update", Phase::kBefore, href);

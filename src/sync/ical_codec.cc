@@ -20,6 +20,7 @@ Result<Observation> IcalCodec::Digest(const Item& item, const TimeRange& window)
   o.end = e.activity.end;
   o.title_key = NormalizeTitle(e.activity.subject);
   o.ical = item.ical;
+  o.parsed = std::make_shared<const model::Activity>(std::move(e.activity));
   return o;
 }
 

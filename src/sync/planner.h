@@ -79,6 +79,10 @@ struct Observation {
   Instant end{};
   std::string title_key;
   std::string ical;  // the item itself, carried to the executor; empty when spilled
+  // The codec's mapping of `ical` with the default options (IcalCodec), kept
+  // for an item the engine may create in the CRM, so the CRM side does not read
+  // the text again (CalendarSide::CreateMapped); null when not kept.
+  std::shared_ptr<const model::Activity> parsed;
   // Items of a large listing wait in the run's spill file instead of memory (the
   // engine reads them back when it writes them): offset and size there; -1 = not.
   int64_t spill_offset = -1;
