@@ -1,0 +1,415 @@
+#include "providers/google/google_calendar.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "ical/ical.h"
+
+namespace tandem::providers::google {
+namespace {
+
+using nlohmann::json;
+
+std::string Percent(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+std::string Text(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// RFC 5545 3.3.11 TEXT escaping.
+std::string Escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case ';': out += "\\;"; break;
+      case ',': out += "\\,"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string UtcBasic(Instant t) {
+  return fmt::format("{:%Y%m%dT%H%M%SZ}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
+}
+std::string DateBasic(Instant t) {
+  return fmt::format("{:%Y%m%d}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
+}
+std::string DateIso(Instant t) {
+  return fmt::format("{:%Y-%m-%d}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
+}
+
+// A start or end: {"date": "2026-12-01"} or {"dateTime": RFC 3339, "timeZone": ...}.
+Result<std::string> TimeLine(const char* name, const json& t, bool* all_day) {
+  if (!t.is_object()) return Status::InvalidArgument(fmt::format("event {}: missing", name));
+  if (t.contains("date") && t["date"].is_string()) {
+    std::string d = t["date"].get<std::string>();
+    d.erase(std::remove(d.begin(), d.end(), '-'), d.end());
+    if (d.size() != 8) return Status::InvalidArgument(fmt::format("event {}.date: not a date", name));
+    *all_day = true;
+    return fmt::format("{};VALUE=DATE:{}\r\n", name, d);
+  }
+  TANDEM_ASSIGN_OR_RETURN(Instant at, ParseRfc3339(Text(t, "dateTime")));
+  *all_day = false;
+  return fmt::format("{}:{}\r\n", name, UtcBasic(at));
+}
+
+Status ApiError(int status, const std::string& body, std::string_view what) {
+  std::string message, reason;
+  json j = json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    message = Text(j["error"], "message");
+    if (j["error"].contains("errors") && j["error"]["errors"].is_array() &&
+        !j["error"]["errors"].empty() && j["error"]["errors"][0].is_object())
+      reason = Text(j["error"]["errors"][0], "reason");
+  }
+  const std::string said =
+      fmt::format("Google Calendar answered {} to {}{}{}", status, what,
+                  message.empty() ? "" : ": " + message, reason.empty() ? "" : " (" + reason + ")");
+  switch (status) {
+    case 400: return Status::InvalidArgument(said);
+    case 401: return Status::Unauthenticated(said);
+    case 403: return reason.find("ateLimit") != std::string::npos ? Status::ResourceExhausted(said)
+                                                                  : Status::PermissionDenied(said);
+    case 404: return Status::NotFound(said);
+    case 409: return Status::AlreadyExists(said);
+    case 410: return Status::ResyncRequired(said);
+    case 412: return Status::PreconditionFailed(said);
+    case 429: return Status::ResourceExhausted(said);
+    default: return status >= 500 ? Status::Unavailable(said) : Status::Internal(said);
+  }
+}
+
+bool RateLimited(int status, const std::string& body) {
+  if (status == 429) return true;
+  if (status != 403) return false;
+  return body.find("rateLimitExceeded") != std::string::npos ||
+         body.find("userRateLimitExceeded") != std::string::npos;
+}
+
+}  // namespace
+
+Result<std::string> EventToIcal(const std::string& event_json) {
+  json e = json::parse(event_json, nullptr, false);
+  if (!e.is_object()) return Status::Corruption("Google event: not a JSON object");
+  const std::string uid = Text(e, "iCalUID").empty() ? Text(e, "id") : Text(e, "iCalUID");
+  if (uid.empty()) return Status::Corruption("Google event: no id");
+  json priv = e.contains("extendedProperties") && e["extendedProperties"].is_object() &&
+                      e["extendedProperties"].contains("private") &&
+                      e["extendedProperties"]["private"].is_object()
+                  ? e["extendedProperties"]["private"]
+                  : json::object();
+  std::string v = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tandem//Google Calendar//EN\r\n"
+                  "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
+  bool all_day = false, end_all_day = false;
+  TANDEM_ASSIGN_OR_RETURN(std::string start, TimeLine("DTSTART", e.value("start", json()), &all_day));
+  v += start;
+  if (e.contains("end")) {
+    TANDEM_ASSIGN_OR_RETURN(std::string end, TimeLine("DTEND", e["end"], &end_all_day));
+    v += end;
+  }
+  if (!Text(e, "summary").empty()) v += "SUMMARY:" + Escape(Text(e, "summary")) + "\r\n";
+  if (!Text(e, "location").empty()) v += "LOCATION:" + Escape(Text(e, "location")) + "\r\n";
+  if (!Text(e, "description").empty()) v += "DESCRIPTION:" + Escape(Text(e, "description")) + "\r\n";
+  if (e.contains("recurrence") && e["recurrence"].is_array())
+    for (const auto& line : e["recurrence"])
+      if (line.is_string()) v += line.get<std::string>() + "\r\n";
+  v += Text(e, "transparency") == "transparent" ? "TRANSP:TRANSPARENT\r\n" : "TRANSP:OPAQUE\r\n";
+  if (!Text(priv, "tandemShowAs").empty()) {
+    static const std::map<std::string, std::string> kBusy = {
+        {"tentative", "TENTATIVE"}, {"out-of-office", "OOF"}, {"working-elsewhere", "WORKINGELSEWHERE"}};
+    auto it = kBusy.find(Text(priv, "tandemShowAs"));
+    if (it != kBusy.end()) v += "X-MICROSOFT-CDO-BUSYSTATUS:" + it->second + "\r\n";
+  }
+  const std::string visibility = Text(e, "visibility");
+  if (visibility == "private") v += "CLASS:PRIVATE\r\n";
+  if (visibility == "confidential") v += "CLASS:CONFIDENTIAL\r\n";
+  if (Text(priv, "tandemCancelled") == "true") v += "STATUS:CANCELLED\r\n";
+  else if (Text(e, "status") == "tentative") v += "STATUS:TENTATIVE\r\n";
+  if (e.contains("sequence") && e["sequence"].is_number_integer())
+    v += fmt::format("SEQUENCE:{}\r\n", e["sequence"].get<int64_t>());
+  if (auto c = ParseRfc3339(Text(e, "created")); c.ok()) v += "CREATED:" + UtcBasic(*c) + "\r\n";
+  if (auto u = ParseRfc3339(Text(e, "updated")); u.ok()) {
+    v += "LAST-MODIFIED:" + UtcBasic(*u) + "\r\nDTSTAMP:" + UtcBasic(*u) + "\r\n";
+  }
+  if (!Text(priv, "tandemCrmId").empty()) v += "X-TANDEM-CRM-ID:" + Text(priv, "tandemCrmId") + "\r\n";
+  if (e.contains("reminders") && e["reminders"].is_object() &&
+      e["reminders"].contains("overrides") && e["reminders"]["overrides"].is_array()) {
+    for (const auto& r : e["reminders"]["overrides"]) {
+      if (!r.is_object() || !r.contains("minutes") || !r["minutes"].is_number_integer()) continue;
+      if (Text(r, "method") != "popup" && !Text(r, "method").empty()) continue;
+      v += fmt::format("BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT{}M\r\n"
+                       "END:VALARM\r\n",
+                       r["minutes"].get<int64_t>());
+      break;  // the CRM keeps one reminder
+    }
+  }
+  v += "END:VEVENT\r\nEND:VCALENDAR\r\n";
+  // Read back through the iCalendar layer and written again in the event's own
+  // zone, so that local times, DST and recurrence read as on Google.
+  TANDEM_ASSIGN_OR_RETURN(ical::Event parsed, ical::ParseEvent(v, ical::MapOptions{}));
+  const std::string zone = Text(e.value("start", json::object()), "timeZone");
+  if (!all_day && !zone.empty()) {
+    if (auto z = ical::ResolveZoneName(zone); z.ok()) parsed.activity.time_zone = *z;
+  }
+  return ical::WriteEvent(parsed.activity,
+                          ical::WriteOptions{.uid = parsed.uid,
+                                             .crm_id = parsed.crm_id,
+                                             .sequence = parsed.sequence,
+                                             .dtstamp = parsed.last_modified.value_or(Instant{}),
+                                             .created = parsed.created,
+                                             .last_modified = parsed.last_modified});
+}
+
+Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid) {
+  TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(ical, ical::MapOptions{}));
+  const model::Activity& a = ev.activity;
+  json e = json::object();
+  e["iCalUID"] = uid;
+  e["summary"] = a.subject;
+  e["location"] = a.location;
+  e["description"] = a.description;
+  const std::string zone = a.time_zone.empty() ? "UTC" : a.time_zone;
+  if (a.all_day) {
+    e["start"] = {{"date", DateIso(a.start)}};
+    e["end"] = {{"date", DateIso(std::max(a.end, a.start + std::chrono::days(1)))}};
+  } else {
+    e["start"] = {{"dateTime", FormatRfc3339(a.start)}, {"timeZone", zone}};
+    e["end"] = {{"dateTime", FormatRfc3339(std::max(a.end, a.start))}, {"timeZone", zone}};
+  }
+  json recurrence = json::array();
+  if (!a.rrule.empty()) recurrence.push_back("RRULE:" + a.rrule);
+  auto dates = [&](const char* name, const std::vector<Instant>& list) {
+    if (list.empty()) return;
+    std::string line = a.all_day ? std::string(name) + ";VALUE=DATE:" : std::string(name) + ":";
+    for (size_t i = 0; i < list.size(); ++i)
+      line += (i ? "," : "") + (a.all_day ? DateBasic(list[i]) : UtcBasic(list[i]));
+    recurrence.push_back(line);
+  };
+  dates("EXDATE", a.exdates);
+  dates("RDATE", a.rdates);
+  if (!recurrence.empty()) e["recurrence"] = recurrence;
+  e["transparency"] = a.show_as == model::ShowAs::kFree ? "transparent" : "opaque";
+  e["visibility"] = a.is_private ? "private" : "default";
+  json priv = json::object();
+  if (!ev.crm_id.empty()) priv["tandemCrmId"] = ev.crm_id;
+  switch (a.show_as) {
+    case model::ShowAs::kTentative: priv["tandemShowAs"] = "tentative"; break;
+    case model::ShowAs::kOutOfOffice: priv["tandemShowAs"] = "out-of-office"; break;
+    case model::ShowAs::kWorkingElsewhere: priv["tandemShowAs"] = "working-elsewhere"; break;
+    default: break;
+  }
+  // Google has no "cancelled but shown": its "cancelled" means deleted.
+  if (a.cancelled) priv["tandemCancelled"] = "true";
+  e["extendedProperties"] = {{"private", priv}};
+  json overrides = json::array();
+  if (a.reminder_minutes) overrides.push_back({{"method", "popup"}, {"minutes", *a.reminder_minutes}});
+  e["reminders"] = {{"useDefault", false}, {"overrides", overrides}};
+  return e.dump();
+}
+
+GoogleCalendar::GoogleCalendar(GoogleCalendarOptions options) : o_(std::move(options)) {
+  http_ = std::make_unique<http::Client>(o_.http);
+}
+GoogleCalendar::~GoogleCalendar() = default;
+
+std::string GoogleCalendar::EventsPath() const {
+  return "/calendars/" + Percent(o_.calendar_id) + "/events";
+}
+
+Result<GoogleCalendar::Answer> GoogleCalendar::Call(const std::string& method,
+                                                    const std::string& path_and_query,
+                                                    const std::string& body,
+                                                    const std::string& if_match) {
+  if (!o_.access_token) return Status::InvalidArgument("Google Calendar: no access token source");
+  bool refreshed = false;
+  Duration backoff = std::chrono::seconds(1);
+  for (int attempt = 1;; ++attempt) {
+    TANDEM_ASSIGN_OR_RETURN(std::string token, o_.access_token());
+    http::Request req;
+    req.method = method;
+    req.url = o_.api_base + path_and_query;
+    req.headers.Set("Authorization", "Bearer " + token);
+    req.headers.Set("Accept", "application/json");
+    if (!body.empty()) {
+      req.headers.Set("Content-Type", "application/json; charset=utf-8");
+      req.body = body;
+    }
+    if (!if_match.empty()) req.headers.Set("If-Match", if_match);
+    ++requests_;
+    TANDEM_ASSIGN_OR_RETURN(http::Response r, http_->Send(req));
+    if (r.status == 401 && !refreshed) {
+      // An expired or revoked access token: refreshed once, then it is the grant.
+      if (o_.token_rejected) o_.token_rejected(token);
+      refreshed = true;
+      continue;
+    }
+    if (RateLimited(r.status, r.body) && attempt < o_.rate_limit_attempts) {
+      Duration wait = backoff;
+      if (auto after = r.headers.Get("Retry-After")) {
+        const long long seconds = std::atoll(after->c_str());
+        if (seconds > 0) wait = std::max<Duration>(wait, std::chrono::seconds(std::min(seconds, 120LL)));
+      }
+      const double jitter =
+          o_.random ? static_cast<double>(o_.random->Uniform(1000)) / 1000.0 : 0.5;
+      wait += std::chrono::duration_cast<Duration>(backoff * jitter);
+      if (o_.http.sleeper) {
+        o_.http.sleeper->SleepFor(wait);
+      } else {
+        std::this_thread::sleep_for(wait);
+      }
+      backoff *= 2;
+      continue;
+    }
+    return Answer{r.status, std::move(r.body)};
+  }
+}
+
+Result<std::string> GoogleCalendar::Identity() {
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", "/calendars/" + Percent(o_.calendar_id)));
+  if (a.status != 200) return ApiError(a.status, a.body, "the calendar");
+  json j = json::parse(a.body, nullptr, false);
+  const std::string id = j.is_object() ? Text(j, "id") : "";
+  if (id.empty()) return Status::Corruption("Google Calendar: the calendar has no id");
+  return "google:" + id;
+}
+
+Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
+                                                     const sync::TimeRange&) {
+  sync::ChangeSet out;
+  std::string base = EventsPath() + fmt::format("?maxResults={}", std::clamp(o_.page_size, 1, 2500));
+  if (cursor.empty()) {
+    out.complete = true;
+    base += "&singleEvents=false&showDeleted=false";
+  } else if (cursor.starts_with("sync:")) {
+    // With syncToken Google refuses timeMin/timeMax, q, orderBy, iCalUID and the
+    // extended-property filters; deleted events always come back (cancelled).
+    base += "&syncToken=" + Percent(cursor.substr(5));
+  } else {
+    return Status::ResyncRequired("Google Calendar: not a sync cursor: " + cursor);
+  }
+  int exceptions = 0;
+  std::string page_token;
+  for (;;) {
+    TANDEM_ASSIGN_OR_RETURN(
+        Answer a, Call("GET", base + (page_token.empty() ? "" : "&pageToken=" + Percent(page_token))));
+    if (a.status == 410) {
+      return Status::ResyncRequired(
+          "Google Calendar: the sync token expired (410); listing everything again");
+    }
+    if (a.status != 200) return ApiError(a.status, a.body, "the event listing");
+    json j = json::parse(a.body, nullptr, false);
+    if (!j.is_object()) return Status::Corruption("Google Calendar: the listing is not JSON");
+    for (const auto& e : j.value("items", json::array())) {
+      if (!e.is_object()) continue;
+      const std::string id = Text(e, "id");
+      if (id.empty()) continue;
+      if (!Text(e, "recurringEventId").empty()) {
+        ++exceptions;  // an instance of a series: not yet synced on its own
+        continue;
+      }
+      if (Text(e, "status") == "cancelled") {
+        if (!out.complete) out.deleted.push_back(id);
+        continue;
+      }
+      auto ical = EventToIcal(e.dump());
+      if (!ical.ok()) {
+        out.warnings.push_back(fmt::format("event {} (\"{}\") cannot be read: {}", id,
+                                           Text(e, "summary"), ical.status().message()));
+        continue;
+      }
+      out.changed.push_back(sync::Item{id, Text(e, "etag"), std::move(*ical)});
+    }
+    page_token = Text(j, "nextPageToken");
+    if (page_token.empty()) {
+      out.next_cursor = "sync:" + Text(j, "nextSyncToken");
+      if (Text(j, "nextSyncToken").empty())
+        return Status::Corruption("Google Calendar: the last page has no nextSyncToken");
+      break;
+    }
+  }
+  if (exceptions > 0)
+    out.warnings.push_back(fmt::format(
+        "{} changed instance(s) of recurring events were left out (not synced yet)", exceptions));
+  return out;
+}
+
+Result<std::vector<sync::Item>> GoogleCalendar::GetMany(const std::vector<std::string>& hrefs) {
+  std::vector<sync::Item> out;
+  for (const std::string& id : hrefs) {
+    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + Percent(id)));
+    if (a.status == 404 || a.status == 410) continue;
+    if (a.status != 200) return ApiError(a.status, a.body, "an event");
+    json e = json::parse(a.body, nullptr, false);
+    if (!e.is_object() || Text(e, "status") == "cancelled") continue;
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(a.body));
+    out.push_back(sync::Item{id, Text(e, "etag"), std::move(ical)});
+  }
+  return out;
+}
+
+Result<sync::ItemRef> GoogleCalendar::Create(const std::string& uid, const std::string& ical) {
+  TANDEM_ASSIGN_OR_RETURN(std::string body, IcalToEvent(ical, uid));
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("POST", EventsPath(), body));
+  if (a.status == 409)
+    return Status::AlreadyExists("Google Calendar: an event with UID " + uid + " exists");
+  if (a.status != 200 && a.status != 201) return ApiError(a.status, a.body, "a new event");
+  json e = json::parse(a.body, nullptr, false);
+  if (!e.is_object() || Text(e, "id").empty())
+    return Status::Corruption("Google Calendar: the new event has no id");
+  return sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+}
+
+Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std::string& etag,
+                                             const std::string& ical) {
+  TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(ical, ical::MapOptions{}));
+  TANDEM_ASSIGN_OR_RETURN(std::string body, IcalToEvent(ical, ev.uid));
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("PUT", EventsPath() + "/" + Percent(href), body, etag));
+  if (a.status == 404 || a.status == 410)
+    return Status::NotFound("Google Calendar: event " + href + " is gone");
+  if (a.status != 200) return ApiError(a.status, a.body, "an event update");
+  json e = json::parse(a.body, nullptr, false);
+  return sync::ItemRef{href, e.is_object() ? Text(e, "etag") : ""};
+}
+
+Status GoogleCalendar::Delete(const std::string& href, const std::string& etag) {
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("DELETE", EventsPath() + "/" + Percent(href), "", etag));
+  if (a.status == 200 || a.status == 204 || a.status == 404 || a.status == 410) return Status::Ok();
+  return ApiError(a.status, a.body, "an event deletion");
+}
+
+Result<std::optional<sync::Item>> GoogleCalendar::FindByUid(const std::string& uid) {
+  TANDEM_ASSIGN_OR_RETURN(
+      Answer a, Call("GET", EventsPath() + "?showDeleted=false&iCalUID=" + Percent(uid)));
+  if (a.status != 200) return ApiError(a.status, a.body, "a search by UID");
+  json j = json::parse(a.body, nullptr, false);
+  if (!j.is_object()) return Status::Corruption("Google Calendar: the search is not JSON");
+  for (const auto& e : j.value("items", json::array())) {
+    if (!e.is_object() || !Text(e, "recurringEventId").empty() || Text(e, "status") == "cancelled")
+      continue;
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(e.dump()));
+    return std::optional<sync::Item>(sync::Item{Text(e, "id"), Text(e, "etag"), std::move(ical)});
+  }
+  return std::optional<sync::Item>();
+}
+
+}  // namespace tandem::providers::google

@@ -1,0 +1,92 @@
+// GoogleCalendar: one Google calendar as a CalendarSide, over the Calendar API v3
+// (events.list/get/insert/update/delete).
+//
+//   href    the event id
+//   ETag    the event's etag (If-Match on update and delete: 412 = changed)
+//   cursor  "sync:" + the nextSyncToken of the last listing page; "" = a full
+//           listing (maxResults 2500 per page). An incremental listing sends the
+//           syncToken and none of the parameters Google refuses with it; deleted
+//           events come back with status "cancelled" = deleted; 410 (the token
+//           expired) = ResyncRequired, and the engine lists everything again,
+//           re-pairing by UID (iCalUID), never duplicating.
+//   items   the event as a VCALENDAR (UID = iCalUID, X-TANDEM-CRM-ID from
+//           extendedProperties.private.tandemCrmId): summary, location,
+//           description, start/end (date = all day; dateTime + timeZone),
+//           recurrence lines, transparency (free/busy; tentative and out of office
+//           kept in extendedProperties.private.tandemShowAs), visibility
+//           private/confidential (S9), a popup reminder override, status,
+//           created/updated/sequence.
+//   identity "google:" + the calendar's own id (a re-created secondary calendar
+//           has a new id).
+// Not yet: the exceptions of a recurring series (events with recurringEventId)
+// are left out of listings (warned), and writes of overridden instances are not
+// sent; batch requests for a first push.
+//
+// Authentication: a bearer token from `access_token` for every request; a 401
+// tells `token_rejected` and the request is sent once more with a fresh token.
+// Rate limits (403 rateLimitExceeded / userRateLimitExceeded, 429) back off with
+// jitter, honouring Retry-After.
+//
+// Thread safety: one instance per run; not for concurrent use.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "http/client.h"
+#include "sync/calendar_side.h"
+
+namespace tandem::providers::google {
+
+struct GoogleCalendarOptions {
+  std::string api_base = "https://www.googleapis.com/calendar/v3";
+  std::string calendar_id = "primary";
+  http::ClientOptions http;  // TLS, address policy, timeouts (auth: below)
+  std::function<Result<std::string>()> access_token;                    // REQUIRED
+  std::function<void(const std::string& rejected)> token_rejected;     // after a 401
+  int page_size = 2500;  // events.list maxResults (Google's maximum)
+  int rate_limit_attempts = 5;
+  Random* random = nullptr;  // jitter; null: a fixed fraction
+};
+
+class GoogleCalendar final : public sync::CalendarSide {
+ public:
+  explicit GoogleCalendar(GoogleCalendarOptions options);
+  ~GoogleCalendar() override;
+
+  Result<std::string> Identity() override;
+  Result<sync::ChangeSet> ChangesSince(const std::string& cursor,
+                                       const sync::TimeRange& window) override;
+  Result<std::vector<sync::Item>> GetMany(const std::vector<std::string>& hrefs) override;
+  Result<sync::ItemRef> Create(const std::string& uid, const std::string& ical) override;
+  Result<sync::ItemRef> Update(const std::string& href, const std::string& etag,
+                               const std::string& ical) override;
+  Status Delete(const std::string& href, const std::string& etag) override;
+  Result<std::optional<sync::Item>> FindByUid(const std::string& uid) override;
+
+  // Requests sent (list pages, gets, writes), for the benchmarks.
+  int64_t requests() const { return requests_; }
+
+ private:
+  struct Answer {
+    int status = 0;
+    std::string body;
+  };
+  Result<Answer> Call(const std::string& method, const std::string& path_and_query,
+                      const std::string& body = "", const std::string& if_match = "");
+  std::string EventsPath() const;
+
+  GoogleCalendarOptions o_;
+  std::unique_ptr<http::Client> http_;
+  int64_t requests_ = 0;
+};
+
+// The mapping, exposed for tests: an Events resource (JSON text) as one
+// VCALENDAR, and a VCALENDAR as the JSON body of an insert or update.
+Result<std::string> EventToIcal(const std::string& event_json);
+Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid);
+
+}  // namespace tandem::providers::google
