@@ -12,6 +12,7 @@
 #include <set>
 
 #include "http/client.h"
+#include "oauth/oauth.h"
 #include "providers/caldav/provider.h"
 #include "providers/vdir/provider.h"
 #include "store/sqlite/sync_state_sqlite.h"
@@ -29,6 +30,7 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
   // The calendar kinds this server offers: one registration each.
   cs->catalog_.Add(providers::caldav::MakeProvider());
   cs->catalog_.Add(providers::vdir::MakeProvider());
+  cs->catalog_.Add(providers::google::MakeProvider(o.google));
   CalendarSync* self = cs.get();
   for (const sync::Provider* p : cs->catalog_.All()) {
     cs->providers_.Register(std::string(p->name()), [self](const store::SyncPair& pair) {
@@ -114,6 +116,87 @@ sync::ProviderContext CalendarSync::ContextFor(const std::string& user_id) const
   return sync::ProviderContext{.check_address = AddressCheckFor(user_id), .ca_file = o_.ca_file};
 }
 
+Result<CalendarSync::AuthorizationStart> CalendarSync::StartAuthorization(
+    const std::string& provider_name, const std::string& user_id, const std::string& redirect_uri) {
+  sync::Provider* provider = catalog_.Find(provider_name);
+  if (provider == nullptr)
+    return Status::InvalidArgument("provider: must be one of " + catalog_.Names());
+  if (provider->credential_kind() != sync::CredentialKind::kOAuth)
+    return Status::InvalidArgument("provider: " + provider_name + " takes a password, not an authorization");
+  // The browser comes back to the user's own machine, never elsewhere.
+  if (!redirect_uri.starts_with("http://127.0.0.1:") && !redirect_uri.starts_with("http://[::1]:") &&
+      !redirect_uri.starts_with("http://localhost:"))
+    return Status::InvalidArgument("redirect_uri: must be a loopback address (http://127.0.0.1:PORT/...)");
+  const std::string verifier = oauth::MakeCodeVerifier(*o_.random);
+  const std::string state = oauth::MakeState(*o_.random);
+  TANDEM_ASSIGN_OR_RETURN(std::string url, provider->AuthorizationUrl(
+                                               redirect_uri, state, oauth::CodeChallengeS256(verifier)));
+  std::lock_guard lock(auth_mu_);
+  const Instant now = o_.clock->Now();
+  std::erase_if(pending_auth_, [now](const auto& kv) { return kv.second.expires <= now; });
+  pending_auth_[state] = PendingAuthorization{user_id, provider_name, verifier, redirect_uri,
+                                              now + std::chrono::minutes(10)};
+  return AuthorizationStart{url, state};
+}
+
+void CalendarSync::FinishAuthorization(const std::string& state, const std::string& code,
+                                       const std::string& user_id, AuthorizedDone done) {
+  PendingAuthorization pending;
+  {
+    std::lock_guard lock(auth_mu_);
+    auto it = pending_auth_.find(state);
+    if (it == pending_auth_.end() || it->second.user_id != user_id ||
+        it->second.expires <= o_.clock->Now()) {
+      return done(Status::NotFound(
+          "state: no authorization of yours is waiting under it (it takes 10 minutes at most); start again"));
+    }
+    pending = it->second;
+    pending_auth_.erase(it);
+  }
+  boost::asio::post(background_, [this, pending, code, user_id, done = std::move(done)] {
+    sync::Provider* provider = catalog_.Find(pending.provider);
+    auto credential = provider->FinishAuthorization(code, pending.redirect_uri, pending.verifier,
+                                                    ContextFor(user_id));
+    if (!credential.ok()) return done(credential.status());
+    auto sealed = Seal(*credential);
+    if (!sealed.ok()) return done(sealed.status());
+    const std::string handle = o_.random->Hex(16);
+    {
+      std::lock_guard lock(auth_mu_);
+      const Instant now = o_.clock->Now();
+      std::erase_if(authorized_, [now](const auto& kv) { return kv.second.expires <= now; });
+      authorized_[handle] =
+          Authorized{user_id, pending.provider, *sealed, now + std::chrono::minutes(10)};
+    }
+    spdlog::info("calendar authorization for {} granted to user {}", pending.provider, user_id);
+    done(handle);
+  });
+}
+
+Result<sync::Credential> CalendarSync::PeekAuthorized(const std::string& handle,
+                                                      const std::string& user_id,
+                                                      const std::string& provider) {
+  std::string sealed;
+  {
+    std::lock_guard lock(auth_mu_);
+    auto it = authorized_.find(handle);
+    if (it == authorized_.end() || it->second.user_id != user_id ||
+        it->second.provider != provider || it->second.expires <= o_.clock->Now())
+      return Status::NotFound("authorization: unknown or expired; authorize again");
+    sealed = it->second.sealed;
+  }
+  return CredentialOf(sealed);
+}
+
+Result<sync::Credential> CalendarSync::TakeAuthorized(const std::string& handle,
+                                                      const std::string& user_id,
+                                                      const std::string& provider) {
+  TANDEM_ASSIGN_OR_RETURN(sync::Credential c, PeekAuthorized(handle, user_id, provider));
+  std::lock_guard lock(auth_mu_);
+  authorized_.erase(handle);
+  return c;
+}
+
 std::function<Status(std::string_view)> CalendarSync::AddressCheckFor(
     const std::string& user_id) const {
   auto user = o_.store->GetUser(user_id);
@@ -130,7 +213,16 @@ Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenPair(
                                                pair.id, pair.provider, catalog_.Names()));
   auto credential = CredentialOf(pair.credential_ref);
   if (!credential.ok()) return credential.status().WithContext("sync pair " + pair.id);
-  return provider->Open(pair.calendar, *credential, ContextFor(pair.user_id));
+  sync::ProviderContext context = ContextFor(pair.user_id);
+  const std::string pair_id = pair.id;
+  context.save_credential = [this, pair_id](const sync::Credential& renewed) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(std::string sealed, Seal(renewed));
+    TANDEM_ASSIGN_OR_RETURN(store::SyncPair current, state_->GetPair(pair_id));
+    current.credential_ref = sealed;
+    spdlog::info("sync pair {}: stored its renewed calendar authorization", pair_id);
+    return state_->UpdatePair(current);
+  };
+  return provider->Open(pair.calendar, *credential, context);
 }
 
 // The calendar server's refusals said where the user looks: the address policy

@@ -23,6 +23,7 @@
 #include "core/ids.h"
 #include "http/address_policy.h"
 #include "http/client.h"
+#include "providers/google/provider.h"
 #include "scheduler/pair_lease.h"
 #include "scheduler/sync_runner.h"
 #include "store/sqlite/sqlite_store.h"
@@ -55,6 +56,8 @@ struct CalendarSyncOptions {
   // How often the pairs are re-read from the database, so pairs added or removed
   // through another tandemd on the same database are scheduled here too.
   Duration pair_refresh = std::chrono::seconds(5);
+  // The Google provider's OAuth client and endpoints ([google] in the config).
+  providers::google::GoogleProviderOptions google;
 };
 
 class CalendarSync {
@@ -75,6 +78,28 @@ class CalendarSync {
   // S8: the calendars at `location` a user may pair with, found (and the
   // credentials checked) on a background thread; `done` gets them there.
   using DiscoverDone = std::function<void(Result<std::vector<sync::CalendarChoice>>)>;
+
+  // OAuth providers: the page to open (authorization code + PKCE; the verifier
+  // stays here, bound to the user, for 10 minutes), then the code the browser
+  // brought back to `redirect_uri` (a loopback address on the user's machine)
+  // exchanged on a background thread for a credential, kept sealed-in-memory
+  // under a handle for 10 minutes, which a pair (or a discovery) names.
+  struct AuthorizationStart {
+    std::string url;
+    std::string state;
+  };
+  Result<AuthorizationStart> StartAuthorization(const std::string& provider,
+                                                const std::string& user_id,
+                                                const std::string& redirect_uri);
+  using AuthorizedDone = std::function<void(Result<std::string> handle)>;
+  void FinishAuthorization(const std::string& state, const std::string& code,
+                           const std::string& user_id, AuthorizedDone done);
+  // The credential of a handle (NotFound: unknown, expired, another user's, or
+  // another provider's); Take forgets it.
+  Result<sync::Credential> PeekAuthorized(const std::string& handle, const std::string& user_id,
+                                          const std::string& provider);
+  Result<sync::Credential> TakeAuthorized(const std::string& handle, const std::string& user_id,
+                                          const std::string& provider);
   void Discover(const std::string& provider, const std::string& location,
                 const sync::Credential& credential, const std::string& user_id,
                 DiscoverDone done);
@@ -149,6 +174,18 @@ class CalendarSync {
   std::mutex flags_mu_;
   std::set<std::string> force_next_, init_next_;                  // guarded by flags_mu_
   std::map<std::string, Result<sync::RunReport>> last_reports_;  // guarded by flags_mu_
+
+  struct PendingAuthorization {
+    std::string user_id, provider, verifier, redirect_uri;
+    Instant expires{};
+  };
+  struct Authorized {
+    std::string user_id, provider, sealed;
+    Instant expires{};
+  };
+  std::mutex auth_mu_;
+  std::map<std::string, PendingAuthorization> pending_auth_;  // by state; guarded by auth_mu_
+  std::map<std::string, Authorized> authorized_;              // by handle; guarded by auth_mu_
 
   std::mutex sessions_mu_;
   std::map<std::string, Instant> session_expiry_;  // user -> latest known expiry

@@ -44,6 +44,14 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       ReadKey(s, "node_name", &config->sync_node_name);
       ReadKey(s, "lease_seconds", &config->sync_lease_seconds);
     }
+    if (root.contains("google")) {
+      const auto& g = toml::find(root, "google");
+      ReadKey(g, "client_id", &config->google_client_id);
+      ReadKey(g, "client_secret", &config->google_client_secret);
+      ReadKey(g, "auth_url", &config->google_auth_url);
+      ReadKey(g, "token_url", &config->google_token_url);
+      ReadKey(g, "api_base", &config->google_api_base);
+    }
     if (root.contains("admin")) {
       const auto& admin = toml::find(root, "admin");
       ReadKey(admin, "login", &config->admin_login);

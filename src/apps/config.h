@@ -40,12 +40,20 @@ struct DaemonConfig {
   // leases (a restarted tandemd takes its pairs back at once).
   std::string sync_node_name;
   int sync_lease_seconds = 60;            // [sync] lease_seconds: a run's lease, renewed while it lasts
+  // [google]: the Google Calendar provider's OAuth client (a "desktop app" client
+  // of the Google Cloud console) and, for tests, its endpoints.
+  std::string google_client_id;                                                   // [google] client_id
+  std::string google_client_secret;                                               // [google] client_secret
+  std::string google_auth_url = "https://accounts.google.com/o/oauth2/v2/auth";   // [google] auth_url
+  std::string google_token_url = "https://oauth2.googleapis.com/token";           // [google] token_url
+  std::string google_api_base = "https://www.googleapis.com/calendar/v3";         // [google] api_base
 };
 
 // Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
 // log_level, threads, demo, time_zone, [auth] session_hours, [feed] tombstone_days, [admin]
 // login / password, [http] body_limit_bytes, [sync] server_job / interval_minutes /
-// workers / ca_file / secret_key_file / node_name / lease_seconds. InvalidArgument naming the key (or
+// workers / ca_file / secret_key_file / node_name / lease_seconds, [google] client_id /
+// client_secret / auth_url / token_url / api_base. InvalidArgument naming the key (or
 // the parse error with its line) when the file is unreadable or wrong.
 Status LoadConfigFile(const std::string& path, DaemonConfig* config);
 

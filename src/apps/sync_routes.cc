@@ -236,8 +236,8 @@ class SyncRoutes {
     sync::NewSyncPair pair;
     pair.user_id = c.user.id;
     auto user_id = text("user_id"), provider = text("provider"), calendar = text("calendar"),
-         user = text("user"), password = text("password");
-    for (const auto* f : {&user_id, &provider, &calendar, &user, &password})
+         user = text("user"), password = text("password"), authorization = text("authorization");
+    for (const auto* f : {&user_id, &provider, &calendar, &user, &password, &authorization})
       if (!f->ok()) return respond(api::ErrorResponse(f->status()));
     if (!user_id->empty()) pair.user_id = *user_id;
     if (Status s = api::policy::CanCreatePair(c.viewer, pair.user_id, false, *provider); !s.ok())
@@ -248,6 +248,8 @@ class SyncRoutes {
     if (kind == nullptr)
       return respond(api::ErrorResponse(
           Status::InvalidArgument("provider: must be one of " + sync_->catalog().Names())));
+    if (pair.calendar.empty() && kind->credential_kind() == sync::CredentialKind::kOAuth)
+      pair.calendar = "primary";  // the account's own calendar
     if (pair.calendar.empty())
       return respond(api::ErrorResponse(
           Status::InvalidArgument("calendar: the calendar URL or folder is required")));
@@ -257,7 +259,16 @@ class SyncRoutes {
                                                           kind->name()));
         !s.ok())
       return respond(api::ErrorResponse(s));
-    if (!user->empty() || !password->empty()) {
+    if (kind->credential_kind() == sync::CredentialKind::kOAuth) {
+      if (authorization->empty())
+        return respond(api::ErrorResponse(Status::InvalidArgument(
+            "authorization: " + pair.provider + " needs an authorization (POST /api/v1/sync/oauth/start)")));
+      auto credential = sync_->TakeAuthorized(*authorization, pair.user_id, pair.provider);
+      if (!credential.ok()) return respond(api::ErrorResponse(credential.status()));
+      auto sealed = sync_->Seal(*credential);
+      if (!sealed.ok()) return respond(api::ErrorResponse(sealed.status()));
+      pair.credential_ref = *sealed;
+    } else if (!user->empty() || !password->empty()) {
       auto sealed = sync_->Seal({{"user", *user}, {"password", *password}});
       if (!sealed.ok()) return respond(api::ErrorResponse(sealed.status()));
       pair.credential_ref = *sealed;
@@ -302,7 +313,7 @@ class SyncRoutes {
     if (j.is_discarded() || !j.is_object())
       return respond(api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object")));
     std::map<std::string, std::string> f;
-    for (const char* name : {"provider", "calendar", "user", "password", "user_id"}) {
+    for (const char* name : {"provider", "calendar", "user", "password", "user_id", "authorization"}) {
       if (!j.contains(name) || j[name].is_null()) continue;
       if (!j[name].is_string())
         return respond(api::ErrorResponse(
@@ -320,12 +331,17 @@ class SyncRoutes {
                                               std::string(kind->name()));
         !s.ok())
       return respond(api::ErrorResponse(s));
-    if (f["calendar"].empty())
+    sync::Credential credential;
+    if (kind->credential_kind() == sync::CredentialKind::kOAuth) {
+      auto authorized = sync_->PeekAuthorized(f["authorization"], user_id, f["provider"]);
+      if (!authorized.ok()) return respond(api::ErrorResponse(authorized.status()));
+      credential = *authorized;
+    } else if (f["calendar"].empty()) {
       return respond(api::ErrorResponse(
           Status::InvalidArgument("calendar: the server, account or calendar URL is required")));
-    sync::Credential credential;
-    if (!f["user"].empty() || !f["password"].empty())
+    } else if (!f["user"].empty() || !f["password"].empty()) {
       credential = {{"user", f["user"]}, {"password", f["password"]}};
+    }
     sync_->Discover(f["provider"], f["calendar"], credential, user_id,
                     [respond](Result<std::vector<sync::CalendarChoice>> found) {
                       if (!found.ok()) return respond(api::ErrorResponse(found.status()));
@@ -336,6 +352,36 @@ class SyncRoutes {
                                          {"has_events", ch.has_events}});
                       respond(api::JsonResponse(200, Json{{"items", items}}));
                     });
+  }
+
+  // OAuth providers: the page to open, for a redirect to the caller's machine.
+  ServerResponse OAuthStart(const api::Caller& c, const ServerRequest& r) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
+    for (const char* name : {"provider", "redirect_uri"})
+      if (!j.contains(name) || !j[name].is_string())
+        return api::ErrorResponse(Status::InvalidArgument(fmt::format("{}: must be a string", name)));
+    auto started = sync_->StartAuthorization(j["provider"].get<std::string>(), c.user.id,
+                                             j["redirect_uri"].get<std::string>());
+    if (!started.ok()) return api::ErrorResponse(started.status());
+    return api::JsonResponse(200, Json{{"authorization_url", started->url}, {"state", started->state}});
+  }
+
+  // The code the browser brought back: a handle to the credential, for a pair.
+  void OAuthFinish(const api::Caller& c, const ServerRequest& r, http::Responder respond) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return respond(api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object")));
+    for (const char* name : {"state", "code"})
+      if (!j.contains(name) || !j[name].is_string())
+        return respond(api::ErrorResponse(
+            Status::InvalidArgument(fmt::format("{}: must be a string", name))));
+    sync_->FinishAuthorization(j["state"].get<std::string>(), j["code"].get<std::string>(),
+                               c.user.id, [respond](Result<std::string> handle) {
+                                 if (!handle.ok()) return respond(api::ErrorResponse(handle.status()));
+                                 respond(api::JsonResponse(200, Json{{"authorization", *handle}}));
+                               });
   }
 
   ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {
@@ -476,6 +522,12 @@ void RegisterSyncRoutes(http::Router* router, api::Authenticator* auth, Calendar
                         routes->AddPair(c, r, std::move(respond));
                       }));
   router->Add("GET", "/api/v1/sync/providers", bind(&SyncRoutes::Providers));
+  router->Add("POST", "/api/v1/sync/oauth/start", bind(&SyncRoutes::OAuthStart));
+  router->AddDeferred("POST", "/api/v1/sync/oauth/finish",
+                      routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
+                                                      http::Responder respond) {
+                        routes->OAuthFinish(c, r, std::move(respond));
+                      }));
   router->AddDeferred("POST", "/api/v1/sync/discover",
                       routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
                                                       http::Responder respond) {

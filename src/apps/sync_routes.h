@@ -1,7 +1,9 @@
 // REST routes of the calendar sync (issue: sync engine item 7; S11, S12, S15):
 //
 //   GET    /api/v1/sync/providers              the calendar kinds this server offers
-//   POST   /api/v1/sync/discover               {provider, calendar, user, password}: calendars to choose
+//   POST   /api/v1/sync/discover               {provider, calendar, user, password | authorization}: calendars to choose
+//   POST   /api/v1/sync/oauth/start            {provider, redirect_uri}: {authorization_url, state}
+//   POST   /api/v1/sync/oauth/finish           {state, code}: {authorization} (a handle for 10 minutes)
 //   GET    /api/v1/sync/pairs                  the caller's pairs (admins: ?all=true)
 //   POST   /api/v1/sync/pairs                  add {provider, calendar, user, password, options}
 //   GET    /api/v1/sync/pairs/{id}             one pair with its schedule state

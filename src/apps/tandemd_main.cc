@@ -193,6 +193,10 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
                  policy->Describe());
   }
   sync_options.default_zone = *zone;
+  sync_options.google.client = {config.google_client_id, config.google_client_secret};
+  sync_options.google.endpoints.authorization = config.google_auth_url;
+  sync_options.google.endpoints.token = config.google_token_url;
+  sync_options.google.api_base = config.google_api_base;
   sync_options.node_name = config.sync_node_name;
   sync_options.lease_ttl = std::chrono::seconds(config.sync_lease_seconds);
   sync_options.schedule.server_job = config.sync_server_job;

@@ -54,6 +54,9 @@ struct ProviderContext {
   // connection, redirects included, must pass it.
   std::function<Status(std::string_view ip)> check_address;
   std::string ca_file;  // extra CA bundle (a private CA), may be empty
+  // Stores a credential the provider renewed (a rotated refresh token), sealed
+  // as the pair's; null where there is no pair yet (discovery).
+  std::function<Status(const Credential&)> save_credential;
 };
 
 // A calendar the user may pair with.
@@ -82,6 +85,21 @@ class Provider {
   virtual Result<std::unique_ptr<CalendarSide>> Open(const std::string& location,
                                                      const Credential& credential,
                                                      const ProviderContext& context) = 0;
+
+  // kOAuth only: the page the user opens to let Tandem in (authorization code
+  // with PKCE, redirected to `redirect_uri` on the user's machine), and the
+  // credential its code gives.
+  virtual Result<std::string> AuthorizationUrl(const std::string& /*redirect_uri*/,
+                                               const std::string& /*state*/,
+                                               const std::string& /*code_challenge*/) {
+    return Status::InvalidArgument(std::string(name()) + " takes no authorization");
+  }
+  virtual Result<Credential> FinishAuthorization(const std::string& /*code*/,
+                                                 const std::string& /*redirect_uri*/,
+                                                 const std::string& /*code_verifier*/,
+                                                 const ProviderContext& /*context*/) {
+    return Status::InvalidArgument(std::string(name()) + " takes no authorization");
+  }
 };
 
 // The providers a process knows, by name. Filled before it is shared.

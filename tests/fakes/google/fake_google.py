@@ -575,16 +575,21 @@ class Recurrence:
     def _gen(self, rule):
         start_day = self.start_local if self.all_day else self.start_local.date()
         t = None if self.all_day else self.start_local.time()
-        emitted = 0
+        start_key = self.key_of_local(self.start_local)
+        emitted, first = 0, True
         for day in _rule_days(rule, start_day):
             local = day if self.all_day else dt.datetime.combine(day, t)
             key = self.key_of_local(local)
             if not self._until_ok(rule, local, key):
                 return
-            yield key
-            emitted += 1
+            if first:
+                first = False
+                if key != start_key:
+                    emitted = 1      # DTSTART always counts as the first one
             if rule.count is not None and emitted >= rule.count:
                 return
+            yield key
+            emitted += 1
 
     def expand(self, before=None, cap=MAX_INSTANCES):
         """Sorted instance keys; `before` is an exclusive upper bound."""
@@ -722,6 +727,7 @@ class Calendar:
         self.owner = owner
         self.events = {}
         self.order = []          # event ids, append-only (stable paging)
+        self.ical = {}           # iCalUID -> id of the single/master event
         self.max_seq = 0         # last change to any of its events
         self.epoch = 0           # bumped to invalidate sync tokens
         self.updated_ts = time.time()
@@ -745,7 +751,7 @@ class State:
         self.clients = {DEFAULT_CLIENT_ID: {
             "client_id": DEFAULT_CLIENT_ID,
             "client_secret": DEFAULT_CLIENT_SECRET,
-            "require_pkce": self.opts.require_pkce}}
+            "require_pkce": "S256" if self.opts.require_pkce else False}}
         self.codes = {}
         self.access_tokens = {}
         self.refresh_tokens = {}
@@ -884,6 +890,8 @@ class State:
             for ev in cal.events.values():
                 if ev.kind == "exception":
                     attach_exception_key(cal, ev)
+                else:
+                    cal.ical[ev.res["iCalUID"]] = ev.id
 
     def save(self, path):
         with self.lock:
@@ -1639,6 +1647,8 @@ class Api:
         cal.events[ev.id] = ev
         if ev.kind == "exception":
             attach_exception_key(cal, ev)
+        else:
+            cal.ical[ev.res["iCalUID"]] = ev.id
         cal.max_seq = seq
         cal.updated_ts = ts
         return ev
@@ -1669,6 +1679,11 @@ class Api:
             raise bad_request("Invalid iCalUID value.")
         if ical is None:
             ical = eid + "@google.com"
+        if ical in cal.ical:
+            # iCalUIDs are unique per calendar (the instances of a series
+            # share their master's); deleted events keep theirs.
+            raise ApiError(409, "duplicate",
+                           "The requested identifier already exists.")
         now_ts = self.S.next_ts()
         res = self.store_body(cal, body, None, ctx, eid, ical, now_ts,
                               body.get("sequence") or 0, now_ts)
@@ -2374,6 +2389,7 @@ REASONS = {200: "OK", 204: "No Content", 302: "Found", 304: "Not Modified",
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -2783,6 +2799,7 @@ class Control:
             cal.order.append(eid)
             ev.order = len(cal.order) - 1
             cal.events[eid] = ev
+            cal.ical[res["iCalUID"]] = eid
             cal.max_seq = seq
             cal.updated_ts = ts
             ids.append(eid)
@@ -2846,8 +2863,8 @@ class Control:
         cid = body["client_id"]
         self.S.clients[cid] = {
             "client_id": cid, "client_secret": body.get("client_secret", ""),
-            "require_pkce": body.get("require_pkce",
-                                     self.S.opts.require_pkce),
+            "require_pkce": body.get("require_pkce", "S256"
+                                     if self.S.opts.require_pkce else False),
             "public": bool(body.get("public", False))}
         if body.get("redirect_uris"):
             self.S.clients[cid]["redirect_uris"] = list(body["redirect_uris"])
@@ -2923,8 +2940,8 @@ def main(argv=None):
                          "guide: 1000)")
     ap.add_argument("--no-require-pkce", dest="require_pkce",
                     action="store_false",
-                    help="accept authorization requests without PKCE (Google "
-                         "only recommends PKCE)")
+                    help="accept authorization requests without PKCE, or with "
+                         "the plain method (Google only recommends S256)")
     opts = ap.parse_args(argv)
     opts.service_accounts = []
     for i, path in enumerate(opts.service_account_public_key):
