@@ -216,13 +216,18 @@ Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenPair(
   sync::ProviderContext context = ContextFor(pair.user_id);
   const std::string pair_id = pair.id;
   context.save_credential = [this, pair_id](const sync::Credential& renewed) -> Status {
-    TANDEM_ASSIGN_OR_RETURN(std::string sealed, Seal(renewed));
-    TANDEM_ASSIGN_OR_RETURN(store::SyncPair current, state_->GetPair(pair_id));
-    current.credential_ref = sealed;
-    spdlog::info("sync pair {}: stored its renewed calendar authorization", pair_id);
-    return state_->UpdatePair(current);
+    spdlog::info("sync pair {}: storing its renewed calendar authorization", pair_id);
+    return SetCredential(pair_id, renewed);
   };
   return provider->Open(pair.calendar, *credential, context);
+}
+
+Status CalendarSync::SetCredential(const std::string& pair_id,
+                                   const sync::Credential& credential) const {
+  TANDEM_ASSIGN_OR_RETURN(std::string sealed, Seal(credential));
+  TANDEM_ASSIGN_OR_RETURN(store::SyncPair current, state_->GetPair(pair_id));
+  current.credential_ref = sealed;
+  return state_->UpdatePair(current);
 }
 
 // The calendar server's refusals said where the user looks: the address policy
@@ -365,7 +370,8 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
     force = force_next_.erase(pair_id) > 0;
     init = init_next_.erase(pair_id) > 0 || init;
   }
-  auto report = init ? service_->Init(pair_id) : service_->RunNow(pair_id, false, force);
+  auto report = CalendarRefusal(pair_id, init ? service_->Init(pair_id)
+                                               : service_->RunNow(pair_id, false, force));
   {
     std::lock_guard lock(flags_mu_);
     last_reports_.insert_or_assign(pair_id, report);
@@ -380,6 +386,24 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
           (init ? "initialized: " : "") + report->Summary()};
 }
 
+// A calendar that refuses the pair's credentials is not the caller's Tandem
+// session failing (a 401 to the CLI would read as "log in again"): said as the
+// pair's, with what mends it.
+Result<sync::RunReport> CalendarSync::CalendarRefusal(const std::string& pair_id,
+                                                      Result<sync::RunReport> report) {
+  if (report.ok() || !report.status().Is(Code::kUnauthenticated)) return report;
+  if (oauth::NeedsReauthorization(report.status())) {
+    // As a refused calendar password is (exit 1, not the CLI's "log in again").
+    return Status::InvalidArgument(fmt::format(
+        "authorization: sync pair {} needs re-authorization, nothing was changed ({}). Run "
+        "`tandem sync pair reauth {}`",
+        pair_id, report.status().message().substr(report.status().message().find(':') + 2), pair_id));
+  }
+  return Status::InvalidArgument(fmt::format(
+      "password: sync pair {}: the calendar refused its credentials, nothing was changed ({})",
+      pair_id, report.status().message()));
+}
+
 void CalendarSync::RunNow(const std::string& pair_id, const RunRequest& r, RunDone done) {
   auto pair = state_->GetPair(pair_id);
   if (!pair.ok()) return done(pair.status());
@@ -388,7 +412,8 @@ void CalendarSync::RunNow(const std::string& pair_id, const RunRequest& r, RunDo
     // calendar, so it runs on a background thread.
     bool init = r.initialize || pair->identity.empty();
     boost::asio::post(background_, [this, pair_id, init, force = r.force, done = std::move(done)] {
-      done(init ? service_->Init(pair_id, true) : service_->RunNow(pair_id, true, force));
+      done(CalendarRefusal(pair_id, init ? service_->Init(pair_id, true)
+                                         : service_->RunNow(pair_id, true, force)));
     });
     return;
   }

@@ -100,6 +100,8 @@ class CalendarSync {
                                           const std::string& provider);
   Result<sync::Credential> TakeAuthorized(const std::string& handle, const std::string& user_id,
                                           const std::string& provider);
+  // Replaces a pair's credential (sealed).
+  Status SetCredential(const std::string& pair_id, const sync::Credential& credential) const;
   void Discover(const std::string& provider, const std::string& location,
                 const sync::Credential& credential, const std::string& user_id,
                 DiscoverDone done);
@@ -146,6 +148,8 @@ class CalendarSync {
   // when the sealed text is not an object of strings.
   Result<sync::Credential> CredentialOf(const std::string& credential_ref) const;
   static Status DiscoveryError(const Status& s, const std::string& location);
+  static Result<sync::RunReport> CalendarRefusal(const std::string& pair_id,
+                                                 Result<sync::RunReport> report);
   Result<std::vector<sync::CalendarChoice>> DiscoverNow(const std::string& provider,
                                                         const std::string& location,
                                                         const sync::Credential& credential,

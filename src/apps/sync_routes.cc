@@ -401,6 +401,16 @@ class SyncRoutes {
     if (j.contains("options")) {
       if (Status s = MergeOptions(j["options"], &options); !s.ok()) return api::ErrorResponse(s);
     }
+    if (j.contains("authorization")) {
+      // Authorized again (tandem sync pair reauth): the new credential replaces the old.
+      if (!j["authorization"].is_string())
+        return api::ErrorResponse(Status::InvalidArgument("authorization: must be a string"));
+      auto credential =
+          sync_->TakeAuthorized(j["authorization"].get<std::string>(), p->user_id, p->provider);
+      if (!credential.ok()) return api::ErrorResponse(credential.status());
+      if (Status s = sync_->SetCredential(p->id, *credential); !s.ok()) return api::ErrorResponse(s);
+      spdlog::info("sync pair {} authorized again by {}", p->id, c.user.login);
+    }
     if (Status s = sync_->service().UpdateOptions(p->id, options); !s.ok())
       return api::ErrorResponse(s);
     return GetPair(c, r);

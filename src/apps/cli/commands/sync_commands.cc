@@ -9,6 +9,7 @@
 #include "apps/cli/api_client.h"
 #include "apps/cli/context.h"
 #include "apps/cli/secret_input.h"
+#include "oauth/loopback.h"
 
 namespace tandem::cli {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 struct AddArgs {
   std::string provider, calendar;  // any provider of the server's catalog
   std::string caldav, vdir;        // shorthands: --provider caldav|vdir --calendar X
+  bool google = false;             // shorthand: --provider google (an OAuth authorization)
   std::string user, password_file;
   int window_back = -1, window_ahead = -1, deletion_limit = -1;
   bool skip_private = false, no_init = false;
@@ -79,14 +81,12 @@ Status ReportStatus(const Json& r) {
 // The provider and calendar an add or a listing names: --provider P --calendar
 // X, or a shorthand (--caldav URL, --vdir DIR).
 Result<std::pair<std::string, std::string>> Target(CommandContext& ctx, const AddArgs& a) {
-  const int given = !a.provider.empty() + !a.caldav.empty() + !a.vdir.empty();
+  const int given = !a.provider.empty() + !a.caldav.empty() + !a.vdir.empty() + a.google;
   if (given != 1)
-    return ctx.Usage("give one of --provider NAME --calendar LOCATION, --caldav URL or --vdir DIR"
-                     " (tandem sync providers lists the kinds this server offers)");
-  if (!a.provider.empty()) {
-    if (a.calendar.empty()) return ctx.Usage("--provider needs --calendar LOCATION");
-    return std::pair{a.provider, a.calendar};
-  }
+    return ctx.Usage("give one of --provider NAME --calendar LOCATION, --caldav URL, --vdir DIR or"
+                     " --google (tandem sync providers lists the kinds this server offers)");
+  if (a.google) return std::pair{std::string("google"), a.calendar};
+  if (!a.provider.empty()) return std::pair{a.provider, a.calendar};
   return !a.caldav.empty() ? std::pair{std::string("caldav"), a.caldav}
                            : std::pair{std::string("vdir"), a.vdir};
 }
@@ -99,9 +99,61 @@ Result<std::string> CalendarPassword(CommandContext& ctx, const AddArgs& a) {
   return ReadSecretLine(*ctx.runtime().in);
 }
 
+// The credential kind of a provider, as the server's catalog says.
+Result<std::string> CredentialKind(ApiClient& api, const std::string& provider) {
+  TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/providers"));
+  for (const auto& p : page.value("items", Json::array()))
+    if (Text(p, "name") == provider) return Text(p, "credentials");
+  return Status::InvalidArgument("provider: this server has no " + provider +
+                                 " (tandem sync providers lists what it has)");
+}
+
+// An OAuth authorization as a user gives it: the page to open in a browser,
+// whose answer comes back to this machine (127.0.0.1), exchanged by the server;
+// returns the handle a pair names.
+Result<std::string> Authorize(CommandContext& ctx, ApiClient& api, const std::string& provider) {
+  TANDEM_ASSIGN_OR_RETURN(auto receiver, oauth::LoopbackReceiver::Start());
+  Json start{{"provider", provider}, {"redirect_uri", receiver->redirect_uri()}};
+  TANDEM_ASSIGN_OR_RETURN(Json started, api.Call("POST", "/api/v1/sync/oauth/start", &start));
+  std::ostream& say = ctx.json ? *ctx.runtime().err : ctx.out();
+  say << "Open this page in your browser to let Tandem reach your calendar:\n\n  "
+      << Text(started, "authorization_url") << "\n\nWaiting for the browser (up to 5 minutes)...\n";
+  say.flush();
+  TANDEM_ASSIGN_OR_RETURN(oauth::Redirect redirect, receiver->Wait(std::chrono::minutes(5)));
+  TANDEM_ASSIGN_OR_RETURN(std::string code, oauth::CodeFrom(redirect, Text(started, "state")));
+  Json finish{{"state", Text(started, "state")}, {"code", code}};
+  TANDEM_ASSIGN_OR_RETURN(Json done, api.Call("POST", "/api/v1/sync/oauth/finish", &finish));
+  say << "Authorized.\n";
+  return Text(done, "authorization");
+}
+
 Status AddPair(CommandContext& ctx, const AddArgs& a) {
   TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
   Json body{{"provider", target.first}, {"calendar", target.second}};
+  TANDEM_ASSIGN_OR_RETURN(ApiClient session, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(session, target.first));
+  if (kind == "oauth") {
+    TANDEM_ASSIGN_OR_RETURN(std::string handle, Authorize(ctx, session, target.first));
+    body["authorization"] = handle;
+    if (target.second.empty()) {
+      // The account's calendars; its own first.
+      Json ask{{"provider", target.first}, {"authorization", handle}};
+      TANDEM_ASSIGN_OR_RETURN(Json found, session.Call("POST", "/api/v1/sync/discover", &ask));
+      const Json items = found.value("items", Json::array());
+      if (items.empty()) return Status::NotFound("calendar: the account has no calendar Tandem may write to");
+      body["calendar"] = Text(items[0], "calendar");
+      if (!ctx.json) {
+        ctx.out() << fmt::format("Pairing with \"{}\" ({})", Text(items[0], "display_name"),
+                                 Text(items[0], "calendar"));
+        if (items.size() > 1)
+          ctx.out() << fmt::format("; {} other calendar(s): tandem sync pair add --{} --calendar ID",
+                                   items.size() - 1, target.first);
+        ctx.out() << "\n";
+      }
+    }
+  } else if (target.second.empty()) {
+    return ctx.Usage("--provider needs --calendar LOCATION");
+  }
   if (!a.user.empty()) {
     body["user"] = a.user;
     TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
@@ -156,6 +208,16 @@ Status ListProviders(CommandContext& ctx) {
 Status ListCalendars(CommandContext& ctx, const AddArgs& a) {
   TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
   Json body{{"provider", target.first}, {"calendar", target.second}};
+  {
+    TANDEM_ASSIGN_OR_RETURN(ApiClient session, ctx.SessionClient());
+    TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(session, target.first));
+    if (kind == "oauth") {
+      TANDEM_ASSIGN_OR_RETURN(std::string handle, Authorize(ctx, session, target.first));
+      body["authorization"] = handle;
+    } else if (target.second.empty()) {
+      return ctx.Usage("--provider needs --calendar LOCATION");
+    }
+  }
   if (!a.user.empty()) {
     body["user"] = a.user;
     TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
@@ -176,6 +238,26 @@ Status ListCalendars(CommandContext& ctx, const AddArgs& a) {
   if (!items.empty())
     ctx.out() << fmt::format("Pair with one: tandem sync pair add --provider {} --calendar URL{}\n",
                              target.first, a.user.empty() ? "" : " --user " + a.user);
+  return Status::Ok();
+}
+
+// A pair whose authorization was refused (revoked, expired): authorize again.
+Status Reauthorize(CommandContext& ctx, const PairArgs& a) {
+  TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  TANDEM_ASSIGN_OR_RETURN(Json pair, api.Call("GET", "/api/v1/sync/pairs/" + a.id));
+  TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(api, Text(pair, "provider")));
+  if (kind != "oauth")
+    return Status::InvalidArgument("pair " + a.id + " (" + Text(pair, "provider") +
+                                   ") takes a password, not an authorization");
+  TANDEM_ASSIGN_OR_RETURN(std::string handle, Authorize(ctx, api, Text(pair, "provider")));
+  Json body{{"authorization", handle}};
+  TANDEM_ASSIGN_OR_RETURN(Json updated, api.Call("PATCH", "/api/v1/sync/pairs/" + a.id, &body));
+  if (ctx.json) {
+    ctx.PrintJson(updated);
+  } else {
+    ctx.out() << "Sync pair " << a.id << " is authorized again; it runs at its next turn "
+              << "(or now: tandem sync now " << a.id << ")\n";
+  }
   return Status::Ok();
 }
 
@@ -292,6 +374,8 @@ Status ShowStatus(CommandContext& ctx) {
     if (s.value("failing", false))
       ctx.out() << fmt::format("  FAILING after {} attempts; retried slowly\n", s.value("consecutive_failures", 0));
     if (!Text(s, "last_error").empty()) ctx.out() << "  last error: " << Text(s, "last_error") << "\n";
+    if (Text(s, "last_error").find("needs re-authorization") != std::string::npos)
+      ctx.out() << "  NEEDS RE-AUTHORIZATION: tandem sync pair reauth " << Text(p, "id") << "\n";
     for (const auto& e : p.value("item_errors", Json::array()))
       ctx.out() << "  item error: " << ItemErrorLine(e) << "\n";
   }
@@ -314,6 +398,8 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
     cmd->add_option("--calendar", args.calendar, "Where it is: a server, account or calendar URL, a folder");
     cmd->add_option("--caldav", args.caldav, "Shorthand: --provider caldav --calendar URL");
     cmd->add_option("--vdir", args.vdir, "Shorthand: --provider vdir --calendar DIR (admin only)");
+    cmd->add_flag("--google", args.google,
+                  "Shorthand: --provider google (opens Google's consent page; --calendar ID picks one)");
     cmd->add_option("--user", args.user, "Login at the calendar server");
     cmd->add_option("--password-file", args.password_file,
                     "Read the calendar password from this file (else prompt or stdin; never an argument)");
@@ -350,6 +436,12 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
   CLI::App* remove_cmd = pair->add_subcommand("remove", "Forget a sync pair (deletes no event)");
   remove_cmd->add_option("id", remove->id, "Pair id")->required();
   remove_cmd->callback([&ctx, remove] { ctx.Run([&ctx, remove] { return RemovePair(ctx, *remove); }); });
+
+  auto reauth = std::make_shared<PairArgs>();
+  CLI::App* reauth_cmd = pair->add_subcommand(
+      "reauth", "Authorize a pair again (its calendar's authorization was revoked or expired)");
+  reauth_cmd->add_option("id", reauth->id, "Pair id")->required();
+  reauth_cmd->callback([&ctx, reauth] { ctx.Run([&ctx, reauth] { return Reauthorize(ctx, *reauth); }); });
 
   auto init = std::make_shared<PairArgs>();
   CLI::App* init_cmd = pair->add_subcommand(
