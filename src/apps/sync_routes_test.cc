@@ -499,6 +499,32 @@ TEST_F(SyncRoutesTest, TheCatalogSaysWhichCalendarKindsThereAreAndFindsCalendars
   EXPECT_EQ(by_name["caldav"]["credentials"], "password");
   EXPECT_FALSE(by_name["caldav"]["admin_only"].get<bool>());
   EXPECT_TRUE(by_name["vdir"]["admin_only"].get<bool>());
+  ASSERT_TRUE(by_name.contains("google"));
+  EXPECT_EQ(by_name["google"]["credentials"], "oauth");
+  // An OAuth provider that is not set up says so; a redirect must come back to
+  // the user's own machine.
+  Answer unset = Call("POST", "/api/v1/sync/oauth/start", alice_,
+                      Json{{"provider", "google"}, {"redirect_uri", "http://127.0.0.1:9/callback"}}.dump());
+  EXPECT_EQ(unset.status, 400) << unset.body.dump();
+  EXPECT_NE(unset.Message().find("client_id"), std::string::npos) << unset.Message();
+  Answer away = Call("POST", "/api/v1/sync/oauth/start", alice_,
+                     Json{{"provider", "google"}, {"redirect_uri", "https://evil.example/cb"}}.dump());
+  EXPECT_EQ(away.status, 400);
+  EXPECT_NE(away.Message().find("redirect_uri"), std::string::npos) << away.Message();
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/start", alice_,
+                 Json{{"provider", "caldav"}, {"redirect_uri", "http://127.0.0.1:9/"}}.dump())
+                .status,
+            400);
+  Answer stale = Call("POST", "/api/v1/sync/oauth/finish", alice_,
+                      Json{{"state", "nope"}, {"code", "x"}}.dump());
+  EXPECT_EQ(stale.status, 404) << stale.body.dump();
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/finish", alice_, Json{{"state", 5}}.dump()).status, 400);
+  Answer no_auth = Call("POST", "/api/v1/sync/pairs", alice_, Json{{"provider", "google"}}.dump());
+  EXPECT_EQ(no_auth.status, 400);
+  EXPECT_NE(no_auth.Message().find("authorization"), std::string::npos) << no_auth.Message();
+  Answer forged = Call("POST", "/api/v1/sync/pairs", alice_,
+                       Json{{"provider", "google"}, {"authorization", "0123456789abcdef"}}.dump());
+  EXPECT_EQ(forged.status, 404) << forged.body.dump();
 
   const fs::path folder = dir_ / "team";
   fs::create_directories(folder);
@@ -519,7 +545,7 @@ TEST_F(SyncRoutesTest, TheCatalogSaysWhichCalendarKindsThereAreAndFindsCalendars
             403);
   Answer kind = discover(alice_, {{"provider", "exchange"}, {"calendar", "x"}});
   EXPECT_EQ(kind.status, 400);
-  EXPECT_NE(kind.Message().find("caldav, vdir"), std::string::npos) << kind.Message();
+  EXPECT_NE(kind.Message().find("caldav, google, vdir"), std::string::npos) << kind.Message();
   EXPECT_EQ(discover(alice_, {{"provider", 5}}).status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/sync/discover", "", "{}").status, 401);
   // A vdir pair for a folder that is not there is refused before it is stored.
