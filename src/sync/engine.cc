@@ -424,8 +424,9 @@ class Run {
     obs->etag = std::move(item.etag);
     obs->ical = std::move(item.ical);
     // Held until planned and applied: what only a digest's reader needs goes now
-    // (the title; the title key outside an initialization, S13).
-    std::string().swap(obs->title);
+    // (the title, past the items the plan's report names; the title key outside
+    // an initialization, S13).
+    if (out.changed.size() >= kKeepInMemory) std::string().swap(obs->title);
     if (!options_.initialize) std::string().swap(obs->title_key);
     KeepParsed(side, *obs);
     if (out.changed.size() >= kKeepInMemory) TANDEM_RETURN_IF_ERROR(spill_.Put(&*obs));
