@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "ical/ical.h"
 #include "providers/google/google_calendar.h"
 #include "sync/calendar_side_contract.h"
 #include "tests/google/fake_google_process.h"
@@ -130,6 +131,60 @@ TEST(GoogleCalendarTest, RateLimitsBackOffHonouringRetryAfter) {
   EXPECT_EQ(copies, 1);
 }
 
+TEST(GoogleCalendarTest, AWeeklySeriesWithAMovedAndACancelledInstanceIsOneItem) {
+  FakeGoogle fake;
+  ASSERT_TRUE(fake.running());
+  const std::string user = fake.Token();
+  // The user makes a weekly meeting in Google Calendar, moves one and cancels one.
+  json series = fake.Call("POST", "/calendar/v3/calendars/primary/events",
+                          {{"summary", "Weekly sales call"},
+                           {"start", {{"dateTime", "2027-01-04T09:00:00Z"}, {"timeZone", "Europe/Berlin"}}},
+                           {"end", {{"dateTime", "2027-01-04T09:30:00Z"}, {"timeZone", "Europe/Berlin"}}},
+                           {"recurrence", {"RRULE:FREQ=WEEKLY;COUNT=6"}}},
+                          user);
+  ASSERT_TRUE(series.is_object() && series.contains("id")) << series.dump();
+  const std::string id = series["id"];
+  json inst = fake.Call("GET", "/calendar/v3/calendars/primary/events/" + id + "/instances", nullptr, user);
+  ASSERT_GE(inst.value("items", json::array()).size(), 6u) << inst.dump();
+  const std::string second = inst["items"][1]["id"], fourth = inst["items"][3]["id"];
+  int status = 0;
+  fake.Call("PATCH", "/calendar/v3/calendars/primary/events/" + second,
+            {{"start", {{"dateTime", "2027-01-11T14:00:00Z"}}}, {"end", {{"dateTime", "2027-01-11T14:30:00Z"}}},
+             {"summary", "Weekly sales call (afternoon)"}},
+            user, &status);
+  ASSERT_EQ(status, 200);
+  fake.Call("DELETE", "/calendar/v3/calendars/primary/events/" + fourth, nullptr, user, &status);
+  ASSERT_EQ(status, 204);
+
+  std::string token = fake.Token();
+  auto cal = Open(fake, &token);
+  auto all = cal->ChangesSince("", {});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->changed.size(), 1u);  // one series, not its instances
+  auto ev = ical::ParseEvent(all->changed[0].ical, ical::MapOptions{});
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  EXPECT_EQ(ev->activity.rrule, "FREQ=WEEKLY;COUNT=6");
+  EXPECT_EQ(ev->activity.time_zone, "Europe/Berlin");
+  ASSERT_EQ(ev->activity.exdates.size(), 1u);
+  EXPECT_EQ(ev->activity.exdates[0], ParseRfc3339("2027-01-25T09:00:00Z").value());
+  auto occ = ical::Expand(ev->activity, ParseRfc3339("2027-01-01T00:00:00Z").value(),
+                          ParseRfc3339("2027-03-01T00:00:00Z").value(), 100);
+  ASSERT_TRUE(occ.ok()) << occ.status().ToString();
+  ASSERT_EQ(occ->size(), 5u);  // six, one cancelled
+  EXPECT_EQ((*occ)[1].start, ParseRfc3339("2027-01-11T14:00:00Z").value());  // the moved one
+
+  // The user renames the last instance: the next listing brings the series whole.
+  fake.Call("PATCH", "/calendar/v3/calendars/primary/events/" + std::string(inst["items"][5]["id"]),
+            {{"summary", "Last sales call"}}, user, &status);
+  ASSERT_EQ(status, 200);
+  auto delta = cal->ChangesSince(all->next_cursor, {});
+  ASSERT_TRUE(delta.ok()) << delta.status().ToString();
+  ASSERT_EQ(delta->changed.size(), 1u);
+  EXPECT_EQ(delta->changed[0].href, id);
+  EXPECT_NE(delta->changed[0].ical.find("Last sales call"), std::string::npos);
+  EXPECT_NE(delta->changed[0].ical.find("afternoon"), std::string::npos);  // earlier change kept
+}
+
 TEST(GoogleCalendarTest, TenThousandEventsAreListedInFourRequests) {
   FakeGoogle fake;
   ASSERT_TRUE(fake.running());
@@ -145,6 +200,19 @@ TEST(GoogleCalendarTest, TenThousandEventsAreListedInFourRequests) {
   ASSERT_TRUE(quiet.ok());
   EXPECT_TRUE(quiet->changed.empty());
   EXPECT_EQ(cal->requests(), 5);  // one incremental list request
+
+  // 100 events edited by the user: one more list request brings them all.
+  const std::string user = fake.Token();
+  for (int i = 0; i < 100; ++i) {
+    int status = 0;
+    fake.Call("PATCH", "/calendar/v3/calendars/primary/events/" + all->changed[i * 97].href,
+              {{"summary", "edited " + std::to_string(i)}}, user, &status);
+    ASSERT_EQ(status, 200);
+  }
+  auto edited = cal->ChangesSince(quiet->next_cursor, {});
+  ASSERT_TRUE(edited.ok()) << edited.status().ToString();
+  EXPECT_EQ(edited->changed.size(), 100u);
+  EXPECT_EQ(cal->requests(), 6);
 }
 
 }  // namespace

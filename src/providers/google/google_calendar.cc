@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -108,7 +109,49 @@ bool RateLimited(int status, const std::string& body) {
 
 }  // namespace
 
-Result<std::string> EventToIcal(const std::string& event_json) {
+namespace {
+
+// RECURRENCE-ID / EXDATE value of an instance's originalStartTime.
+Result<std::string> OriginalStart(const json& x, bool* date) {
+  const json o = x.value("originalStartTime", json::object());
+  if (o.contains("date") && o["date"].is_string()) {
+    std::string d = o["date"].get<std::string>();
+    d.erase(std::remove(d.begin(), d.end(), '-'), d.end());
+    *date = true;
+    return d;
+  }
+  TANDEM_ASSIGN_OR_RETURN(Instant at, ParseRfc3339(Text(o, "dateTime")));
+  *date = false;
+  return UtcBasic(at);
+}
+
+// One changed instance of a series as an overriding VEVENT.
+Result<std::string> OverrideBlock(const json& x, const std::string& uid) {
+  bool date = false, all_day = false;
+  TANDEM_ASSIGN_OR_RETURN(std::string rid, OriginalStart(x, &date));
+  std::string v = "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
+  v += date ? "RECURRENCE-ID;VALUE=DATE:" + rid + "\r\n" : "RECURRENCE-ID:" + rid + "\r\n";
+  TANDEM_ASSIGN_OR_RETURN(std::string start, TimeLine("DTSTART", x.value("start", json()), &all_day));
+  v += start;
+  if (x.contains("end")) {
+    TANDEM_ASSIGN_OR_RETURN(std::string end, TimeLine("DTEND", x["end"], &all_day));
+    v += end;
+  }
+  if (!Text(x, "summary").empty()) v += "SUMMARY:" + Escape(Text(x, "summary")) + "\r\n";
+  if (!Text(x, "location").empty()) v += "LOCATION:" + Escape(Text(x, "location")) + "\r\n";
+  if (!Text(x, "description").empty()) v += "DESCRIPTION:" + Escape(Text(x, "description")) + "\r\n";
+  if (auto u = ParseRfc3339(Text(x, "updated")); u.ok())
+    v += "LAST-MODIFIED:" + UtcBasic(*u) + "\r\nDTSTAMP:" + UtcBasic(*u) + "\r\n";
+  if (x.contains("sequence") && x["sequence"].is_number_integer())
+    v += fmt::format("SEQUENCE:{}\r\n", x["sequence"].get<int64_t>());
+  v += "END:VEVENT\r\n";
+  return v;
+}
+
+}  // namespace
+
+Result<std::string> EventToIcal(const std::string& event_json,
+                                const std::vector<std::string>& exceptions) {
   json e = json::parse(event_json, nullptr, false);
   if (!e.is_object()) return Status::Corruption("Google event: not a JSON object");
   const std::string uid = Text(e, "iCalUID").empty() ? Text(e, "id") : Text(e, "iCalUID");
@@ -133,6 +176,21 @@ Result<std::string> EventToIcal(const std::string& event_json) {
   if (e.contains("recurrence") && e["recurrence"].is_array())
     for (const auto& line : e["recurrence"])
       if (line.is_string()) v += line.get<std::string>() + "\r\n";
+  // The series' changed instances: a cancelled one is an EXDATE, a moved or
+  // edited one an overriding VEVENT (RECURRENCE-ID), after the master.
+  std::string overrides;
+  for (const std::string& text : exceptions) {
+    json x = json::parse(text, nullptr, false);
+    if (!x.is_object()) continue;
+    if (Text(x, "status") == "cancelled") {
+      bool date = false;
+      auto rid = OriginalStart(x, &date);
+      if (rid.ok()) v += (date ? "EXDATE;VALUE=DATE:" : "EXDATE:") + *rid + "\r\n";
+      continue;
+    }
+    auto block = OverrideBlock(x, uid);
+    if (block.ok()) overrides += *block;
+  }
   v += Text(e, "transparency") == "transparent" ? "TRANSP:TRANSPARENT\r\n" : "TRANSP:OPAQUE\r\n";
   if (!Text(priv, "tandemShowAs").empty()) {
     static const std::map<std::string, std::string> kBusy = {
@@ -163,7 +221,7 @@ Result<std::string> EventToIcal(const std::string& event_json) {
       break;  // the CRM keeps one reminder
     }
   }
-  v += "END:VEVENT\r\nEND:VCALENDAR\r\n";
+  v += "END:VEVENT\r\n" + overrides + "END:VCALENDAR\r\n";
   // Read back through the iCalendar layer and written again in the event's own
   // zone, so that local times, DST and recurrence read as on Google.
   TANDEM_ASSIGN_OR_RETURN(ical::Event parsed, ical::ParseEvent(v, ical::MapOptions{}));
@@ -307,7 +365,9 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
   } else {
     return Status::ResyncRequired("Google Calendar: not a sync cursor: " + cursor);
   }
-  int exceptions = 0;
+  std::map<std::string, std::vector<std::string>> instances;  // master id -> its changed instances
+  std::map<std::string, std::string> masters;                 // id -> the master's JSON
+  std::vector<std::string> order;                             // master ids as listed
   std::string page_token;
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(
@@ -324,20 +384,16 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
       const std::string id = Text(e, "id");
       if (id.empty()) continue;
       if (!Text(e, "recurringEventId").empty()) {
-        ++exceptions;  // an instance of a series: not yet synced on its own
+        // An instance of a series: it travels with its master.
+        instances[Text(e, "recurringEventId")].push_back(e.dump());
         continue;
       }
       if (Text(e, "status") == "cancelled") {
         if (!out.complete) out.deleted.push_back(id);
         continue;
       }
-      auto ical = EventToIcal(e.dump());
-      if (!ical.ok()) {
-        out.warnings.push_back(fmt::format("event {} (\"{}\") cannot be read: {}", id,
-                                           Text(e, "summary"), ical.status().message()));
-        continue;
-      }
-      out.changed.push_back(sync::Item{id, Text(e, "etag"), std::move(*ical)});
+      if (!masters.contains(id)) order.push_back(id);
+      masters[id] = e.dump();
     }
     page_token = Text(j, "nextPageToken");
     if (page_token.empty()) {
@@ -347,9 +403,75 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
       break;
     }
   }
-  if (exceptions > 0)
-    out.warnings.push_back(fmt::format(
-        "{} changed instance(s) of recurring events were left out (not synced yet)", exceptions));
+  // An incremental listing names only what changed: a series with a changed
+  // instance (or a changed series) is read whole, master and instances.
+  if (!out.complete) {
+    for (const auto& [master_id, list] : instances) {
+      if (!masters.contains(master_id)) order.push_back(master_id);
+      masters[master_id];  // read below
+    }
+  }
+  std::set<std::string> deleted(out.deleted.begin(), out.deleted.end());
+  for (const std::string& id : order) {
+    if (deleted.contains(id)) continue;
+    std::string master = masters[id];
+    std::vector<std::string> list = instances[id];
+    if (!out.complete) {
+      json m = master.empty() ? json() : json::parse(master, nullptr, false);
+      const bool series = master.empty() || (m.is_object() && m.contains("recurrence"));
+      if (series) {
+        auto whole = Series(id, m.is_object() ? Text(m, "iCalUID") : "");
+        if (!whole.ok()) return whole.status();
+        if (!whole->first.has_value()) continue;  // gone meanwhile
+        master = *whole->first;
+        list = std::move(whole->second);
+      }
+    }
+    json m = json::parse(master, nullptr, false);
+    auto ical = EventToIcal(master, list);
+    if (!ical.ok()) {
+      out.warnings.push_back(fmt::format("event {} (\"{}\") cannot be read: {}", id,
+                                         m.is_object() ? Text(m, "summary") : "",
+                                         ical.status().message()));
+      continue;
+    }
+    out.changed.push_back(sync::Item{id, m.is_object() ? Text(m, "etag") : "", std::move(*ical)});
+  }
+  return out;
+}
+
+Result<std::pair<std::optional<std::string>, std::vector<std::string>>> GoogleCalendar::Series(
+    const std::string& master_id, const std::string& uid) {
+  std::pair<std::optional<std::string>, std::vector<std::string>> out;
+  std::string ical_uid = uid;
+  if (ical_uid.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + Percent(master_id)));
+    if (a.status == 404 || a.status == 410) return out;
+    if (a.status != 200) return ApiError(a.status, a.body, "an event");
+    json m = json::parse(a.body, nullptr, false);
+    if (!m.is_object() || Text(m, "status") == "cancelled") return out;
+    ical_uid = Text(m, "iCalUID");
+  }
+  // The master and every instance Google keeps apart share the iCalUID.
+  std::string page;
+  for (int guard = 0; guard < 100; ++guard) {
+    TANDEM_ASSIGN_OR_RETURN(
+        Answer a, Call("GET", EventsPath() + "?showDeleted=true&maxResults=2500&iCalUID=" +
+                                  Percent(ical_uid) + (page.empty() ? "" : "&pageToken=" + Percent(page))));
+    if (a.status != 200) return ApiError(a.status, a.body, "a series");
+    json j = json::parse(a.body, nullptr, false);
+    if (!j.is_object()) return Status::Corruption("Google Calendar: the series is not JSON");
+    for (const auto& e : j.value("items", json::array())) {
+      if (!e.is_object()) continue;
+      if (Text(e, "id") == master_id) {
+        if (Text(e, "status") != "cancelled") out.first = e.dump();
+      } else if (Text(e, "recurringEventId") == master_id) {
+        out.second.push_back(e.dump());
+      }
+    }
+    page = Text(j, "nextPageToken");
+    if (page.empty()) break;
+  }
   return out;
 }
 
@@ -361,7 +483,12 @@ Result<std::vector<sync::Item>> GoogleCalendar::GetMany(const std::vector<std::s
     if (a.status != 200) return ApiError(a.status, a.body, "an event");
     json e = json::parse(a.body, nullptr, false);
     if (!e.is_object() || Text(e, "status") == "cancelled") continue;
-    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(a.body));
+    std::vector<std::string> list;
+    if (e.contains("recurrence")) {
+      TANDEM_ASSIGN_OR_RETURN(auto whole, Series(id, Text(e, "iCalUID")));
+      list = std::move(whole.second);
+    }
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(a.body, list));
     out.push_back(sync::Item{id, Text(e, "etag"), std::move(ical)});
   }
   return out;
@@ -406,7 +533,12 @@ Result<std::optional<sync::Item>> GoogleCalendar::FindByUid(const std::string& u
   for (const auto& e : j.value("items", json::array())) {
     if (!e.is_object() || !Text(e, "recurringEventId").empty() || Text(e, "status") == "cancelled")
       continue;
-    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(e.dump()));
+    std::vector<std::string> list;
+    if (e.contains("recurrence")) {
+      TANDEM_ASSIGN_OR_RETURN(auto whole, Series(Text(e, "id"), uid));
+      list = std::move(whole.second);
+    }
+    TANDEM_ASSIGN_OR_RETURN(std::string ical, EventToIcal(e.dump(), list));
     return std::optional<sync::Item>(sync::Item{Text(e, "id"), Text(e, "etag"), std::move(ical)});
   }
   return std::optional<sync::Item>();

@@ -18,9 +18,13 @@
 //           created/updated/sequence.
 //   identity "google:" + the calendar's own id (a re-created secondary calendar
 //           has a new id).
-// Not yet: the exceptions of a recurring series (events with recurringEventId)
-// are left out of listings (warned), and writes of overridden instances are not
-// sent; batch requests for a first push.
+//   series a recurring event is its master plus the instances Google keeps apart
+//           (recurringEventId, originalStartTime), read whole into one VCALENDAR:
+//           a cancelled instance is an EXDATE, a moved or edited one an
+//           overriding VEVENT with RECURRENCE-ID. An incremental listing that
+//           names a changed instance reads its series by iCalUID.
+// Not yet: instances changed on the CRM side are not written as instances (the
+// CRM edits series as a whole); batch requests for a first push.
 //
 // Authentication: a bearer token from `access_token` for every request; a 401
 // tells `token_rejected` and the request is sent once more with a fresh token.
@@ -78,6 +82,9 @@ class GoogleCalendar final : public sync::CalendarSide {
   Result<Answer> Call(const std::string& method, const std::string& path_and_query,
                       const std::string& body = "", const std::string& if_match = "");
   std::string EventsPath() const;
+  // A series read whole: the master (absent when gone) and its instances.
+  Result<std::pair<std::optional<std::string>, std::vector<std::string>>> Series(
+      const std::string& master_id, const std::string& uid);
 
   GoogleCalendarOptions o_;
   std::unique_ptr<http::Client> http_;
@@ -86,7 +93,10 @@ class GoogleCalendar final : public sync::CalendarSide {
 
 // The mapping, exposed for tests: an Events resource (JSON text) as one
 // VCALENDAR, and a VCALENDAR as the JSON body of an insert or update.
-Result<std::string> EventToIcal(const std::string& event_json);
+// `exceptions`: the series' instances Google keeps apart (recurringEventId):
+// cancelled ones become EXDATEs, changed ones overriding VEVENTs.
+Result<std::string> EventToIcal(const std::string& event_json,
+                                const std::vector<std::string>& exceptions = {});
 Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid);
 
 }  // namespace tandem::providers::google
