@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -101,6 +102,19 @@ class CalendarSide {
                                        const model::Activity& /*activity*/,
                                        const std::string& /*content_hash*/) {
     return Create(uid, ical);
+  }
+
+  // Several creations in one request where the side can (Google's batch
+  // endpoint): at most CreateBatchLimit() items, the answers in their order (each
+  // as Create's). A request that failed as a whole fails every item. The
+  // default creates one by one.
+  virtual size_t CreateBatchLimit() const { return 1; }
+  virtual std::vector<Result<ItemRef>> CreateBatch(
+      const std::vector<std::pair<std::string, std::string>>& uid_and_ical) {
+    std::vector<Result<ItemRef>> out;
+    out.reserve(uid_and_ical.size());
+    for (const auto& [uid, ical] : uid_and_ical) out.push_back(Create(uid, ical));
+    return out;
   }
 
   // Replaces an item if its ETag is still `etag` (empty etag = unconditional).

@@ -280,7 +280,9 @@ class Run {
     // pending for the next run (local-only actions still apply).
     static constexpr int kUnreachableAfter = 3;
     int unanswered = 0;
-    for (const Action& a : actions) {
+    const size_t create_batch = std::max<size_t>(1, ext_.CreateBatchLimit());
+    for (size_t i = 0; i < actions.size(); ++i) {
+      const Action& a = actions[i];
       const bool local = LocalOnly(a);
       if (!local) {
         TANDEM_RETURN_IF_ERROR(flush());
@@ -292,6 +294,15 @@ class Run {
       } else if (!batch && batches) {
         TANDEM_ASSIGN_OR_RETURN(batch, d_.state->BeginBatch());
         batches = batch != nullptr;
+      }
+      if (create_batch > 1 && ExternalCreate(a) && i + 1 < actions.size() &&
+          ExternalCreate(actions[i + 1])) {
+        std::vector<const Action*> group;
+        while (i < actions.size() && group.size() < create_batch && ExternalCreate(actions[i]))
+          group.push_back(&actions[i++]);
+        --i;
+        ApplyCreateBatch(group, &unanswered, kUnreachableAfter);
+        continue;
       }
       Status s = Apply(a);
       if (!s.ok()) Fail(a, s);
@@ -669,17 +680,28 @@ class Run {
     return true;
   }
 
-  Status ApplyCreate(const Action& a) {
+  struct PreparedCreate {
+    std::string ical;
+    bool unchanged = false;
+  };
+
+  // A creation up to its request: the text to write, the intent that makes it
+  // crash-safe written. nullopt when an earlier run's creation was found there
+  // and paired instead.
+  Result<std::optional<PreparedCreate>> PrepareCreate(const Action& a) {
     const Observation& src = *a.source();
     CalendarSide& target = SideOf(a.target);
-    bool unchanged = false;
-    TANDEM_ASSIGN_OR_RETURN(std::string ical, PrepareFor(a, a.target, nullptr, &unchanged));
+    PreparedCreate p;
+    TANDEM_ASSIGN_OR_RETURN(p.ical, PrepareFor(a, a.target, nullptr, &p.unchanged));
     TANDEM_ASSIGN_OR_RETURN(std::optional<store::CreationIntent> intent,
                             d_.state->GetIntent(pair_.id, a.uid));
     if (intent) {
       // A previous run meant to create this item; it may have reached the side.
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
-      if (existing) return PairWithExisting(a, *existing, ical).status();
+      if (existing) {
+        TANDEM_RETURN_IF_ERROR(PairWithExisting(a, *existing, p.ical).status());
+        return std::optional<PreparedCreate>();
+      }
     }
     TANDEM_RETURN_IF_ERROR(
         d_.state->PutIntent(store::CreationIntent{.pair_id = pair_.id,
@@ -687,17 +709,19 @@ class Run {
                                                   .target = std::string(SideName(a.target)),
                                                   .source_href = src.href,
                                                   .at = d_.clock->Now()}));
-    // The digest's mapping describes the source text: it stands for what is
-    // written only when that text goes out unchanged.
-    Result<ItemRef> ref = unchanged && src.parsed != nullptr
-                              ? target.CreateMapped(a.uid, ical, *src.parsed, src.content_hash)
-                              : target.Create(a.uid, ical);
+    return std::optional<PreparedCreate>(std::move(p));
+  }
+
+  // A creation after its request answered `ref`.
+  Status FinishCreate(const Action& a, const PreparedCreate& p, Result<ItemRef> ref) {
+    const Observation& src = *a.source();
+    CalendarSide& target = SideOf(a.target);
     if (!ref.ok() && ref.status().Is(Code::kAlreadyExists)) {
       TANDEM_ASSIGN_OR_RETURN(std::optional<Item> existing, target.FindByUid(a.uid));
-      if (existing) return PairWithExisting(a, *existing, ical).status();
+      if (existing) return PairWithExisting(a, *existing, p.ical).status();
     }
     if (!ref.ok()) return ref.status();
-    TANDEM_ASSIGN_OR_RETURN(Observation after, ReadBack(a.target, *ref, ical));
+    TANDEM_ASSIGN_OR_RETURN(Observation after, ReadBack(a.target, *ref, p.ical));
     const Observation& crm = a.target == Side::kCrm ? after : src;
     const Observation& ext = a.target == Side::kCrm ? src : after;
     TANDEM_RETURN_IF_ERROR(PutRow(a.uid, crm, ext));
@@ -713,6 +737,59 @@ class Run {
     }
     Count(a);
     return Status::Ok();
+  }
+
+  Status ApplyCreate(const Action& a) {
+    const Observation& src = *a.source();
+    CalendarSide& target = SideOf(a.target);
+    TANDEM_ASSIGN_OR_RETURN(std::optional<PreparedCreate> p, PrepareCreate(a));
+    if (!p) return Status::Ok();
+    // The digest's mapping describes the source text: it stands for what is
+    // written only when that text goes out unchanged.
+    Result<ItemRef> ref = p->unchanged && src.parsed != nullptr
+                              ? target.CreateMapped(a.uid, p->ical, *src.parsed, src.content_hash)
+                              : target.Create(a.uid, p->ical);
+    return FinishCreate(a, *p, std::move(ref));
+  }
+
+  // Consecutive creations on the external calendar, sent in batches where it
+  // takes them (a first push of 10,000 events in 200 requests, not 10,000). The
+  // intents of a batch are written before its request leaves.
+  static bool ExternalCreate(const Action& a) {
+    return a.kind == ActionKind::kCreate && a.target == Side::kExternal;
+  }
+  void ApplyCreateBatch(const std::vector<const Action*>& group, int* unanswered,
+                        int unreachable_after) {
+    std::vector<std::pair<const Action*, PreparedCreate>> ready;
+    for (const Action* a : group) {
+      auto p = PrepareCreate(*a);
+      if (!p.ok()) {
+        Fail(*a, p.status());
+        continue;
+      }
+      if (*p) ready.emplace_back(a, std::move(**p));
+    }
+    if (ready.empty()) return;
+    std::vector<std::pair<std::string, std::string>> items;
+    items.reserve(ready.size());
+    for (const auto& [a, p] : ready) items.emplace_back(a->uid, p.ical);
+    std::vector<Result<ItemRef>> refs = ext_.CreateBatch(items);
+    for (size_t k = 0; k < ready.size(); ++k) {
+      Result<ItemRef> ref = k < refs.size() ? std::move(refs[k])
+                                            : Result<ItemRef>(Status::Internal("no answer in the batch"));
+      const Action& a = *ready[k].first;
+      if (report_.unreachable) {
+        // The intent stays: the next run finds the item if it was created.
+        Defer(a, "not confirmed: the calendar was unreachable");
+        ++report_.left;
+        continue;
+      }
+      Status s = FinishCreate(a, ready[k].second, std::move(ref));
+      if (!s.ok()) Fail(a, s);
+      const bool unanswered_now = s.Is(Code::kUnavailable) || s.Is(Code::kDeadlineExceeded);
+      *unanswered = unanswered_now ? *unanswered + 1 : 0;
+      if (*unanswered >= unreachable_after) report_.unreachable = s.ToString();
+    }
   }
 
   Status ApplyUpdate(const Action& a) {

@@ -350,6 +350,7 @@ class MemoryTestSide final : public TestSide {
   }
   void SetUnavailable(bool gone) { cal_.SetUnavailable(gone); }
   void SetOmitsCreatedThenDeleted(bool omits) { cal_.SetOmitsCreatedThenDeleted(omits); }
+  void SetCreateBatchLimit(size_t n) { cal_.SetCreateBatchLimit(n); }
   int64_t refused_calls() const { return cal_.refused_calls(); }
 
  private:
@@ -1157,6 +1158,8 @@ void RunStateMachine(bool ical, int cases) {
         // Half the servers leave a created-then-deleted item out of their next
         // sync report (RFC 6578 allows it; Xandikos does).
         sut.ext.SetOmitsCreatedThenDeleted(*rc::gen::arbitrary<bool>());
+        // Some take creations in batches (Google's batch endpoint).
+        sut.ext.SetCreateBatchLimit(*rc::gen::element<size_t>(1, 1, 3));
         // Initialize the (empty) pair first: records the calendar identity.
         auto init = sut.Run(RunOptions{.initialize = true});
         RC_ASSERT(init.ok());

@@ -47,6 +47,9 @@ class MemoryCalendar final : public CalendarSide {
   // A server that leaves out of an incremental listing an item created after
   // the cursor and deleted since (RFC 6578 allows it; Xandikos does).
   void SetOmitsCreatedThenDeleted(bool omits);
+  // Takes creations in batches of up to `n` (as Google's batch endpoint).
+  void SetCreateBatchLimit(size_t n) { batch_limit_ = n; }
+  size_t CreateBatchLimit() const override { return batch_limit_; }
 
   // The server gone (true) or back: every call of the engine fails with
   // Unavailable meanwhile; `refused_calls` counts them.
@@ -92,6 +95,7 @@ class MemoryCalendar final : public CalendarSide {
   int64_t oldest_cursor_ = 0;  // cursors before this are unknown (UserReplace)
   bool gone_ = false;
   bool omits_created_then_deleted_ = false;
+  size_t batch_limit_ = 1;
   std::map<std::string, int64_t> created_at_;  // href -> seq of its creation
   int64_t refused_calls_ = 0;
 };

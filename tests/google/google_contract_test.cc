@@ -10,6 +10,10 @@
 #include "ical/ical.h"
 #include "providers/google/google_calendar.h"
 #include "sync/calendar_side_contract.h"
+#include "sync/engine.h"
+#include "sync/ical_codec.h"
+#include "sync/memory_calendar.h"
+#include "sync/memory_sync_state.h"
 #include "tests/google/fake_google_process.h"
 
 namespace tandem::providers::google {
@@ -183,6 +187,51 @@ TEST(GoogleCalendarTest, AWeeklySeriesWithAMovedAndACancelledInstanceIsOneItem) 
   EXPECT_EQ(delta->changed[0].href, id);
   EXPECT_NE(delta->changed[0].ical.find("Last sales call"), std::string::npos);
   EXPECT_NE(delta->changed[0].ical.find("afternoon"), std::string::npos);  // earlier change kept
+}
+
+TEST(GoogleCalendarTest, AFirstPushGoesOutInBatchesOfFifty) {
+  // The engine's initialization of a CRM calendar of 1,000 appointments against
+  // an empty Google calendar: ceil(1000 / 50) = 20 batch requests, no single insert.
+  FakeGoogle fake;
+  ASSERT_TRUE(fake.running());
+  std::string token = fake.Token();
+  auto google = Open(fake, &token);
+  FakeClock clock(ParseRfc3339("2027-01-01T00:00:00Z").value());
+  sync::MemoryCalendar crm("crm", "act-");
+  for (int i = 0; i < 1000; ++i) {
+    const std::string uid = "push-" + std::to_string(i) + "@example.test";
+    crm.UserPut(uid, sync::ContractEvent(uid, "Call " + std::to_string(i)));
+  }
+  sync::MemorySyncStateStore state(clock);
+  sync::IcalCodec codec;
+  sync::SyncEngine engine(sync::EngineDeps{&state, &codec, &clock});
+  store::SyncPair p;
+  p.user_id = "u";
+  p.provider = "google";
+  p.options.deletion_limit = 100000;
+  const std::string pair = state.CreatePair(p)->id;
+  fake.Call("POST", "/_fake/clear_requests", json::object());
+  auto report = engine.Run(pair, crm, *google, sync::RunOptions{.initialize = true});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->applied["create"], 1000) << report->Summary();
+  EXPECT_TRUE(report->errors.empty()) << report->Summary();
+  int batches = 0, inserts = 0;
+  for (const auto& r : fake.Call("GET", "/_fake/requests")) {
+    if (r.value("batch", false)) continue;
+    if (r.value("path", "") == "/batch/calendar/v3") ++batches;
+    if (r.value("method", "") == "POST" && r.value("path", "").ends_with("/events")) ++inserts;
+  }
+  EXPECT_EQ(batches, 20);
+  EXPECT_EQ(inserts, 0);
+  auto listed = google->ChangesSince("", {});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->changed.size(), 1000u);
+  // A UID the calendar holds already: that item alone is refused as existing.
+  auto again = google->CreateBatch({{"push-1@example.test", sync::ContractEvent("push-1@example.test", "x")},
+                                    {"fresh@example.test", sync::ContractEvent("fresh@example.test", "y")}});
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].status().code(), Code::kAlreadyExists) << again[0].status().ToString();
+  EXPECT_TRUE(again[1].ok()) << again[1].status().ToString();
 }
 
 TEST(GoogleCalendarTest, TenThousandEventsAreListedInFourRequests) {

@@ -298,6 +298,15 @@ Result<GoogleCalendar::Answer> GoogleCalendar::Call(const std::string& method,
                                                     const std::string& path_and_query,
                                                     const std::string& body,
                                                     const std::string& if_match) {
+  return CallUrl(method, o_.api_base + path_and_query, body, if_match,
+                 "application/json; charset=utf-8");
+}
+
+Result<GoogleCalendar::Answer> GoogleCalendar::CallUrl(const std::string& method,
+                                                       const std::string& url,
+                                                       const std::string& body,
+                                                       const std::string& if_match,
+                                                       const std::string& content_type) {
   if (!o_.access_token) return Status::InvalidArgument("Google Calendar: no access token source");
   bool refreshed = false;
   Duration backoff = std::chrono::seconds(1);
@@ -305,11 +314,11 @@ Result<GoogleCalendar::Answer> GoogleCalendar::Call(const std::string& method,
     TANDEM_ASSIGN_OR_RETURN(std::string token, o_.access_token());
     http::Request req;
     req.method = method;
-    req.url = o_.api_base + path_and_query;
+    req.url = url;
     req.headers.Set("Authorization", "Bearer " + token);
     req.headers.Set("Accept", "application/json");
     if (!body.empty()) {
-      req.headers.Set("Content-Type", "application/json; charset=utf-8");
+      req.headers.Set("Content-Type", content_type);
       req.body = body;
     }
     if (!if_match.empty()) req.headers.Set("If-Match", if_match);
@@ -338,7 +347,7 @@ Result<GoogleCalendar::Answer> GoogleCalendar::Call(const std::string& method,
       backoff *= 2;
       continue;
     }
-    return Answer{r.status, std::move(r.body)};
+    return Answer{r.status, std::move(r.body), std::move(r.headers)};
   }
 }
 
@@ -504,6 +513,116 @@ Result<sync::ItemRef> GoogleCalendar::Create(const std::string& uid, const std::
   if (!e.is_object() || Text(e, "id").empty())
     return Status::Corruption("Google Calendar: the new event has no id");
   return sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+}
+
+namespace {
+
+// "https://host:port/calendar/v3" -> ("https://host:port", "/calendar/v3").
+std::pair<std::string, std::string> SplitOrigin(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t path = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (path == std::string::npos) return {url, ""};
+  return {url.substr(0, path), url.substr(path)};
+}
+
+struct PartAnswer {
+  int status = 0;
+  std::string body;
+};
+
+// A multipart/mixed batch answer: each part's embedded HTTP answer, by the
+// number in its Content-ID ("response-item7").
+std::map<int, PartAnswer> ParseBatch(const std::string& body, const std::string& content_type) {
+  std::map<int, PartAnswer> out;
+  const size_t b = content_type.find("boundary=");
+  if (b == std::string::npos) return out;
+  std::string boundary = content_type.substr(b + 9);
+  if (auto semi = boundary.find(';'); semi != std::string::npos) boundary.resize(semi);
+  if (boundary.size() >= 2 && boundary.front() == '"') boundary = boundary.substr(1, boundary.size() - 2);
+  const std::string marker = "--" + boundary;
+  size_t at = body.find(marker);
+  while (at != std::string::npos) {
+    size_t start = at + marker.size();
+    if (body.compare(start, 2, "--") == 0) break;
+    size_t next = body.find(marker, start);
+    std::string part = body.substr(start, next == std::string::npos ? std::string::npos : next - start);
+    at = next;
+    // Part headers, a blank line, then the embedded answer.
+    size_t split = part.find("\r\n\r\n");
+    if (split == std::string::npos) continue;
+    std::string headers = part.substr(0, split), inner = part.substr(split + 4);
+    int index = -1;
+    size_t cid = headers.find("response-item");
+    if (cid != std::string::npos) index = std::atoi(headers.c_str() + cid + 13);
+    if (index < 0 || !inner.starts_with("HTTP/")) continue;
+    PartAnswer a;
+    a.status = std::atoi(inner.c_str() + inner.find(' ') + 1);
+    size_t body_at = inner.find("\r\n\r\n");
+    if (body_at != std::string::npos) {
+      a.body = inner.substr(body_at + 4);
+      while (!a.body.empty() && (a.body.back() == '\n' || a.body.back() == '\r')) a.body.pop_back();
+    }
+    out[index] = std::move(a);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Result<sync::ItemRef>> GoogleCalendar::CreateBatch(
+    const std::vector<std::pair<std::string, std::string>>& items) {
+  std::vector<Result<sync::ItemRef>> out(items.size(), Status::Internal("not sent"));
+  auto [origin, api_path] = SplitOrigin(o_.api_base);
+  const std::string boundary = "tandem_batch_boundary";
+  std::string body;
+  std::vector<bool> sent(items.size(), false);
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto event = IcalToEvent(items[i].second, items[i].first);
+    if (!event.ok()) {
+      out[i] = event.status();
+      continue;
+    }
+    sent[i] = true;
+    body += fmt::format(
+        "--{}\r\nContent-Type: application/http\r\nContent-ID: <item{}>\r\n\r\nPOST {}{} "
+        "HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n\r\n{}\r\n",
+        boundary, i, api_path, EventsPath(), *event);
+  }
+  body += "--" + boundary + "--\r\n";
+  auto answer = CallUrl("POST", origin + "/batch" + api_path, body, "",
+                        "multipart/mixed; boundary=" + boundary);
+  if (!answer.ok() || answer->status != 200) {
+    Status s = answer.ok() ? ApiError(answer->status, answer->body, "a batch of new events")
+                           : answer.status();
+    for (size_t i = 0; i < items.size(); ++i)
+      if (sent[i]) out[i] = s;
+    return out;
+  }
+  std::map<int, PartAnswer> parts =
+      ParseBatch(answer->body, answer->headers.Get("Content-Type").value_or(""));
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!sent[i]) continue;
+    auto it = parts.find(static_cast<int>(i));
+    if (it == parts.end()) {
+      out[i] = Status::Unavailable("Google Calendar: the batch answer has no part for item " +
+                                   std::to_string(i));
+      continue;
+    }
+    const PartAnswer& a = it->second;
+    if (a.status == 409) {
+      out[i] = Status::AlreadyExists("Google Calendar: an event with UID " + items[i].first + " exists");
+    } else if (a.status != 200 && a.status != 201) {
+      out[i] = ApiError(a.status, a.body, "a new event (in a batch)");
+    } else {
+      json e = json::parse(a.body, nullptr, false);
+      if (!e.is_object() || Text(e, "id").empty()) {
+        out[i] = Status::Corruption("Google Calendar: a batch part holds no event");
+      } else {
+        out[i] = sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+      }
+    }
+  }
+  return out;
 }
 
 Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std::string& etag,
