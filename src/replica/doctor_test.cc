@@ -71,7 +71,8 @@ TEST_F(DoctorTest, ReportsAndFixesADataFolderOthersCanRead) {
   fs::permissions(dir / "replica.db", static_cast<fs::perms>(0644), fs::perm_options::replace);
   DoctorOptions o = Options();
   o.data_dir = dir.string();
-  const DoctorCheck* wide = Find(RunDoctor(o), "file_modes");
+  auto wide_checks = RunDoctor(o);  // held: Find points into it
+  const DoctorCheck* wide = Find(wide_checks, "file_modes");
   ASSERT_NE(wide, nullptr);
   EXPECT_FALSE(wide->ok);
   EXPECT_TRUE(wide->fixable);
