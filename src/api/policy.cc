@@ -4,9 +4,11 @@
 
 namespace tandem::api::policy {
 
-bool CanRead(const Viewer& v, const model::RecordMeta& meta, bool is_private_activity) {
-  if (!v.user_id.empty() && meta.owner_id == v.user_id) return true;
-  switch (store::AudienceOf(meta, is_private_activity)) {
+namespace {
+
+// Whether `audience` includes a viewer who does not own the record.
+bool Includes(store::Audience audience, const Viewer& v) {
+  switch (audience) {
     case store::Audience::kEveryone:
       return true;
     case store::Audience::kOwnerAndAdmins:
@@ -17,18 +19,17 @@ bool CanRead(const Viewer& v, const model::RecordMeta& meta, bool is_private_act
   return false;
 }
 
+}  // namespace
+
+bool CanRead(const Viewer& v, const model::RecordMeta& meta, bool is_private_activity) {
+  if (!v.user_id.empty() && meta.owner_id == v.user_id) return true;
+  return Includes(store::AudienceOf(meta, is_private_activity), v);
+}
+
 bool CanSeeInFeed(const Viewer& v, std::string_view owner_id, store::Audience widest_audience,
                   bool owned_before) {
   if (!v.user_id.empty() && (owner_id == v.user_id || owned_before)) return true;
-  switch (widest_audience) {
-    case store::Audience::kEveryone:
-      return true;
-    case store::Audience::kOwnerAndAdmins:
-      return v.admin;
-    case store::Audience::kOwner:
-      return false;
-  }
-  return false;
+  return Includes(widest_audience, v);
 }
 
 Status CanManageUsers(const Viewer& v) {

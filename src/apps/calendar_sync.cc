@@ -225,9 +225,7 @@ Result<std::unique_ptr<sync::CalendarSide>> CalendarSync::OpenPair(
 Status CalendarSync::SetCredential(const std::string& pair_id,
                                    const sync::Credential& credential) const {
   TANDEM_ASSIGN_OR_RETURN(std::string sealed, Seal(credential));
-  TANDEM_ASSIGN_OR_RETURN(store::SyncPair current, state_->GetPair(pair_id));
-  current.credential_ref = sealed;
-  return state_->UpdatePair(current);
+  return state_->SetCredential(pair_id, sealed);
 }
 
 // The calendar server's refusals said where the user looks: the address policy
@@ -386,6 +384,12 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
           (init ? "initialized: " : "") + report->Summary()};
 }
 
+namespace {
+std::string_view WithoutPrefix(std::string_view s, std::string_view prefix) {
+  return s.starts_with(prefix) ? s.substr(prefix.size()) : s;
+}
+}  // namespace
+
 // A calendar that refuses the pair's credentials is not the caller's Tandem
 // session failing (a 401 to the CLI would read as "log in again"): said as the
 // pair's, with what mends it.
@@ -397,7 +401,7 @@ Result<sync::RunReport> CalendarSync::CalendarRefusal(const std::string& pair_id
     return Status::InvalidArgument(fmt::format(
         "authorization: sync pair {} needs re-authorization, nothing was changed ({}). Run "
         "`tandem sync pair reauth {}`",
-        pair_id, report.status().message().substr(report.status().message().find(':') + 2), pair_id));
+        pair_id, WithoutPrefix(report.status().message(), "needs re-authorization: "), pair_id));
   }
   return Status::InvalidArgument(fmt::format(
       "password: sync pair {}: the calendar refused its credentials, nothing was changed ({})",

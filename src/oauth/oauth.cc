@@ -29,23 +29,6 @@ std::string Base64Url(std::string_view bytes) {
   return out;
 }
 
-bool Unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-std::string Percent(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (Unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
 // The token endpoint's error answer (RFC 6749 5.2) as a Status.
 Status TokenError(const http::Response& r, std::string_view what) {
   json j = json::parse(r.body, nullptr, false);
@@ -112,11 +95,24 @@ void AddClient(std::vector<std::pair<std::string, std::string>>& fields, const C
 
 }  // namespace
 
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
   std::string out;
   for (const auto& [k, v] : fields) {
     if (!out.empty()) out += '&';
-    out += Percent(k) + "=" + Percent(v);
+    out += PercentEncode(k) + "=" + PercentEncode(v);
   }
   return out;
 }

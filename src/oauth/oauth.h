@@ -126,6 +126,8 @@ Result<Tokens> ServiceAccountToken(http::Client& http, const ServiceAccount& acc
 
 // application/x-www-form-urlencoded (also for query strings).
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
+// One value percent-encoded: everything but RFC 3986's unreserved characters.
+std::string PercentEncode(std::string_view s);
 
 // A valid access token whenever asked: refreshed when it expires within the
 // margin, or after the API answered 401 (Invalidate). Refreshed tokens go to

@@ -25,26 +25,13 @@ using nlohmann::json;
 
 // application/x-www-form-urlencoded, as a token endpoint reads it.
 std::map<std::string, std::string> FormDecode(std::string_view body) {
-  auto decode = [](std::string_view in) {
-    std::string out;
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] == '+') {
-        out += ' ';
-      } else if (in[i] == '%' && i + 2 < in.size()) {
-        out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        out += in[i];
-      }
-    }
-    return out;
-  };
   std::map<std::string, std::string> out;
   while (!body.empty()) {
     auto amp = body.find('&');
     std::string_view kv = body.substr(0, amp);
     auto eq = kv.find('=');
-    out[decode(kv.substr(0, eq))] = eq == std::string_view::npos ? "" : decode(kv.substr(eq + 1));
+    out[http::PercentDecode(kv.substr(0, eq), true)] =
+        eq == std::string_view::npos ? "" : http::PercentDecode(kv.substr(eq + 1), true);
     if (amp == std::string_view::npos) break;
     body = body.substr(amp + 1);
   }

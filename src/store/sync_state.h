@@ -202,8 +202,12 @@ class SyncStateStore {
   virtual Result<SyncPair> CreatePair(SyncPair pair) = 0;
   virtual Result<SyncPair> GetPair(std::string_view id) = 0;
   virtual Result<std::vector<SyncPair>> ListPairs(std::string_view user_id) = 0;  // "" = all users
-  // Replaces the stored pair (options, identity, cursors, times). NotFound if unknown.
+  // Replaces the stored pair (options, identity, cursors, times), not its
+  // credential: a run's copy of the pair, written back at its end, must not undo
+  // a credential renewed meanwhile (a rotated refresh token). NotFound if unknown.
   virtual Status UpdatePair(const SyncPair& pair) = 0;
+  // Replaces the pair's credential_ref alone. NotFound if unknown.
+  virtual Status SetCredential(std::string_view pair_id, std::string_view credential_ref) = 0;
   // Removes the pair and all its status rows, intents, pending items and log.
   // Trash entries stay (they hold the user's data).
   virtual Status DeletePair(std::string_view id) = 0;

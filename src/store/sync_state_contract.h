@@ -66,6 +66,20 @@ TEST_P(SyncStateContract, PairRoundTripsWithOptionsAndCursors) {
   EXPECT_TRUE(state_->UpdatePair(missing).Is(Code::kNotFound));
 }
 
+TEST_P(SyncStateContract, ARunsCopyOfThePairNeverUndoesARenewedCredential) {
+  store::SyncPair p = NewPair();
+  ASSERT_TRUE(state_->SetCredential(p.id, "sealed-1").ok());
+  store::SyncPair run_copy = *state_->GetPair(p.id);  // what a run holds
+  ASSERT_TRUE(state_->SetCredential(p.id, "sealed-2").ok());  // renewed during the run
+  run_copy.crm_cursor = "9";
+  ASSERT_TRUE(state_->UpdatePair(run_copy).ok());  // the run's end
+  auto got = state_->GetPair(p.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->credential_ref, "sealed-2");
+  EXPECT_EQ(got->crm_cursor, "9");
+  EXPECT_TRUE(state_->SetCredential("nope", "x").Is(Code::kNotFound));
+}
+
 TEST_P(SyncStateContract, StatusIsFoundByUidCrmIdAndHref) {
   store::SyncPair p = NewPair();
   ASSERT_TRUE(state_->PutStatus(Row(p.id, "a")).ok());

@@ -41,7 +41,20 @@ Status MemorySyncStateStore::UpdatePair(const store::SyncPair& pair) {
   auto it = pairs_.find(pair.id);
   if (it == pairs_.end())
     return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
+  const std::string credential = it->second.credential_ref;  // SetCredential's alone
   it->second = pair;
+  it->second.credential_ref = credential;
+  return Status::Ok();
+}
+
+Status MemorySyncStateStore::SetCredential(std::string_view pair_id,
+                                           std::string_view credential_ref) {
+  Hook("set credential");
+  Lock l(mu_);
+  auto it = pairs_.find(std::string(pair_id));
+  if (it == pairs_.end())
+    return Status::NotFound(fmt::format("sync pair {} does not exist", pair_id));
+  it->second.credential_ref = std::string(credential_ref);
   return Status::Ok();
 }
 

@@ -30,6 +30,7 @@ class MemorySyncStateStore final : public store::SyncStateStore {
   Result<store::SyncPair> GetPair(std::string_view id) override;
   Result<std::vector<store::SyncPair>> ListPairs(std::string_view user_id) override;
   Status UpdatePair(const store::SyncPair& pair) override;
+  Status SetCredential(std::string_view pair_id, std::string_view credential_ref) override;
   Status DeletePair(std::string_view id) override;
 
   Result<std::optional<store::ItemStatus>> StatusByUid(std::string_view pair_id,

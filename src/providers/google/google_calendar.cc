@@ -10,23 +10,12 @@
 #include <thread>
 
 #include "ical/ical.h"
+#include "oauth/oauth.h"
 
 namespace tandem::providers::google {
 namespace {
 
 using nlohmann::json;
-
-std::string Percent(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
 
 std::string Text(const json& j, const char* key) {
   auto it = j.find(key);
@@ -291,7 +280,7 @@ GoogleCalendar::GoogleCalendar(GoogleCalendarOptions options) : o_(std::move(opt
 GoogleCalendar::~GoogleCalendar() = default;
 
 std::string GoogleCalendar::EventsPath() const {
-  return "/calendars/" + Percent(o_.calendar_id) + "/events";
+  return "/calendars/" + oauth::PercentEncode(o_.calendar_id) + "/events";
 }
 
 Result<GoogleCalendar::Answer> GoogleCalendar::Call(const std::string& method,
@@ -352,7 +341,7 @@ Result<GoogleCalendar::Answer> GoogleCalendar::CallUrl(const std::string& method
 }
 
 Result<std::string> GoogleCalendar::Identity() {
-  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", "/calendars/" + Percent(o_.calendar_id)));
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", "/calendars/" + oauth::PercentEncode(o_.calendar_id)));
   if (a.status != 200) return ApiError(a.status, a.body, "the calendar");
   json j = json::parse(a.body, nullptr, false);
   const std::string id = j.is_object() ? Text(j, "id") : "";
@@ -370,7 +359,7 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
   } else if (cursor.starts_with("sync:")) {
     // With syncToken Google refuses timeMin/timeMax, q, orderBy, iCalUID and the
     // extended-property filters; deleted events always come back (cancelled).
-    base += "&syncToken=" + Percent(cursor.substr(5));
+    base += "&syncToken=" + oauth::PercentEncode(cursor.substr(5));
   } else {
     return Status::ResyncRequired("Google Calendar: not a sync cursor: " + cursor);
   }
@@ -380,7 +369,7 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
   std::string page_token;
   for (;;) {
     TANDEM_ASSIGN_OR_RETURN(
-        Answer a, Call("GET", base + (page_token.empty() ? "" : "&pageToken=" + Percent(page_token))));
+        Answer a, Call("GET", base + (page_token.empty() ? "" : "&pageToken=" + oauth::PercentEncode(page_token))));
     if (a.status == 410) {
       return Status::ResyncRequired(
           "Google Calendar: the sync token expired (410); listing everything again");
@@ -454,7 +443,7 @@ Result<std::pair<std::optional<std::string>, std::vector<std::string>>> GoogleCa
   std::pair<std::optional<std::string>, std::vector<std::string>> out;
   std::string ical_uid = uid;
   if (ical_uid.empty()) {
-    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + Percent(master_id)));
+    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + oauth::PercentEncode(master_id)));
     if (a.status == 404 || a.status == 410) return out;
     if (a.status != 200) return ApiError(a.status, a.body, "an event");
     json m = json::parse(a.body, nullptr, false);
@@ -466,7 +455,7 @@ Result<std::pair<std::optional<std::string>, std::vector<std::string>>> GoogleCa
   for (int guard = 0; guard < 100; ++guard) {
     TANDEM_ASSIGN_OR_RETURN(
         Answer a, Call("GET", EventsPath() + "?showDeleted=true&maxResults=2500&iCalUID=" +
-                                  Percent(ical_uid) + (page.empty() ? "" : "&pageToken=" + Percent(page))));
+                                  oauth::PercentEncode(ical_uid) + (page.empty() ? "" : "&pageToken=" + oauth::PercentEncode(page))));
     if (a.status != 200) return ApiError(a.status, a.body, "a series");
     json j = json::parse(a.body, nullptr, false);
     if (!j.is_object()) return Status::Corruption("Google Calendar: the series is not JSON");
@@ -487,7 +476,7 @@ Result<std::pair<std::optional<std::string>, std::vector<std::string>>> GoogleCa
 Result<std::vector<sync::Item>> GoogleCalendar::GetMany(const std::vector<std::string>& hrefs) {
   std::vector<sync::Item> out;
   for (const std::string& id : hrefs) {
-    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + Percent(id)));
+    TANDEM_ASSIGN_OR_RETURN(Answer a, Call("GET", EventsPath() + "/" + oauth::PercentEncode(id)));
     if (a.status == 404 || a.status == 410) continue;
     if (a.status != 200) return ApiError(a.status, a.body, "an event");
     json e = json::parse(a.body, nullptr, false);
@@ -629,7 +618,7 @@ Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std:
                                              const std::string& ical) {
   TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(ical, ical::MapOptions{}));
   TANDEM_ASSIGN_OR_RETURN(std::string body, IcalToEvent(ical, ev.uid));
-  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("PUT", EventsPath() + "/" + Percent(href), body, etag));
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("PUT", EventsPath() + "/" + oauth::PercentEncode(href), body, etag));
   if (a.status == 404 || a.status == 410)
     return Status::NotFound("Google Calendar: event " + href + " is gone");
   if (a.status != 200) return ApiError(a.status, a.body, "an event update");
@@ -638,14 +627,14 @@ Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std:
 }
 
 Status GoogleCalendar::Delete(const std::string& href, const std::string& etag) {
-  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("DELETE", EventsPath() + "/" + Percent(href), "", etag));
+  TANDEM_ASSIGN_OR_RETURN(Answer a, Call("DELETE", EventsPath() + "/" + oauth::PercentEncode(href), "", etag));
   if (a.status == 200 || a.status == 204 || a.status == 404 || a.status == 410) return Status::Ok();
   return ApiError(a.status, a.body, "an event deletion");
 }
 
 Result<std::optional<sync::Item>> GoogleCalendar::FindByUid(const std::string& uid) {
   TANDEM_ASSIGN_OR_RETURN(
-      Answer a, Call("GET", EventsPath() + "?showDeleted=false&iCalUID=" + Percent(uid)));
+      Answer a, Call("GET", EventsPath() + "?showDeleted=false&iCalUID=" + oauth::PercentEncode(uid)));
   if (a.status != 200) return ApiError(a.status, a.body, "a search by UID");
   json j = json::parse(a.body, nullptr, false);
   if (!j.is_object()) return Status::Corruption("Google Calendar: the search is not JSON");

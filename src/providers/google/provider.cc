@@ -76,7 +76,7 @@ class GoogleProvider final : public sync::Provider {
       TANDEM_ASSIGN_OR_RETURN(std::string token, source->AccessToken());
       http::Request req;
       req.url = o_.api_base + "/users/me/calendarList?maxResults=250" +
-                (page.empty() ? "" : "&pageToken=" + oauth::FormEncode({{"", page}}).substr(1));
+                (page.empty() ? "" : "&pageToken=" + oauth::PercentEncode(page));
       req.headers.Set("Authorization", "Bearer " + token);
       TANDEM_ASSIGN_OR_RETURN(http::Response r, http.Send(req));
       if (r.status == 401) return Status::Unauthenticated("Google refused the authorization");
@@ -132,10 +132,9 @@ class GoogleProvider final : public sync::Provider {
     const Clock* clock = &clock_;
     oauth::TokenSource::Persist save;
     if (persist && context.save_credential) {
-      const std::string first_refresh = TokensOf(credential).refresh_token;
-      save = [first_refresh, store = context.save_credential](const oauth::Tokens& fresh) {
-        // Google keeps the refresh token; one that rotates must not be lost.
-        if (fresh.refresh_token == first_refresh) return Status::Ok();
+      // Stored at once: the next run needs no refresh, a rotated refresh token
+      // is never lost (the run's own end leaves the credential alone).
+      save = [store = context.save_credential](const oauth::Tokens& fresh) {
         return store(CredentialOf(fresh));
       };
     }

@@ -263,14 +263,24 @@ class SqliteSyncState final : public SyncStateStore {
     TANDEM_ASSIGN_OR_RETURN(
         Statement s,
         w->PrepareCached(
-            "UPDATE sync_pairs SET user_id = ?2, provider = ?3, calendar = ?4, credential_ref = "
-            "?5, "
+            "UPDATE sync_pairs SET user_id = ?2, provider = ?3, calendar = ?4, "
             "options = ?6, identity = ?7, crm_cursor = ?8, external_cursor = ?9, created = ?10, "
             "initialized = ?11, last_run = ?12 WHERE id = ?1"));
     BindPair(s, pair);
     TANDEM_RETURN_IF_ERROR(s.Run());
     if (w->ChangedRows() == 0)
       return Status::NotFound(fmt::format("sync pair {} does not exist", pair.id));
+    return Status::Ok();
+  }
+
+  Status SetCredential(std::string_view pair_id, std::string_view credential_ref) override {
+    auto w = o_.pool->Write();
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, w->PrepareCached("UPDATE sync_pairs SET credential_ref = ?2 WHERE id = ?1"));
+    s.BindText(1, pair_id).BindText(2, credential_ref);
+    TANDEM_RETURN_IF_ERROR(s.Run());
+    if (w->ChangedRows() == 0)
+      return Status::NotFound(fmt::format("sync pair {} does not exist", pair_id));
     return Status::Ok();
   }
 

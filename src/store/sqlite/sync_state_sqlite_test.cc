@@ -35,6 +35,9 @@ class Holder final : public SyncStateStore {
   Result<SyncPair> GetPair(std::string_view id) override { return s_->GetPair(id); }
   Result<std::vector<SyncPair>> ListPairs(std::string_view u) override { return s_->ListPairs(u); }
   Status UpdatePair(const SyncPair& p) override { return s_->UpdatePair(p); }
+  Status SetCredential(std::string_view p, std::string_view c) override {
+    return s_->SetCredential(p, c);
+  }
   Status DeletePair(std::string_view id) override { return s_->DeletePair(id); }
   Result<std::optional<ItemStatus>> StatusByUid(std::string_view p, std::string_view u) override {
     return s_->StatusByUid(p, u);

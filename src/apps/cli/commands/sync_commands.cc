@@ -127,17 +127,38 @@ Result<std::string> Authorize(CommandContext& ctx, ApiClient& api, const std::st
   return Text(done, "authorization");
 }
 
-Status AddPair(CommandContext& ctx, const AddArgs& a) {
-  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
+// The body of an add or a listing: provider, calendar and the credential its
+// kind takes (an OAuth authorization through the browser, or a user and password).
+// Sets *oauth when it was an authorization.
+Result<Json> TargetBody(CommandContext& ctx, ApiClient& session, const AddArgs& a,
+                        const std::pair<std::string, std::string>& target, bool* oauth) {
   Json body{{"provider", target.first}, {"calendar", target.second}};
-  TANDEM_ASSIGN_OR_RETURN(ApiClient session, ctx.SessionClient());
   TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(session, target.first));
-  if (kind == "oauth") {
+  *oauth = kind == "oauth";
+  if (*oauth) {
     TANDEM_ASSIGN_OR_RETURN(std::string handle, Authorize(ctx, session, target.first));
     body["authorization"] = handle;
-    if (target.second.empty()) {
+  } else if (target.second.empty()) {
+    return ctx.Usage("--provider needs --calendar LOCATION");
+  }
+  if (!a.user.empty()) {
+    body["user"] = a.user;
+    TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
+    body["password"] = password;
+  }
+  return body;
+}
+
+Status AddPair(CommandContext& ctx, const AddArgs& a) {
+  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));  // usage first, then the session
+  TANDEM_ASSIGN_OR_RETURN(ApiClient session, ctx.SessionClient());
+  bool oauth = false;
+  TANDEM_ASSIGN_OR_RETURN(Json body, TargetBody(ctx, session, a, target, &oauth));
+  const std::string provider = Text(body, "provider");
+  if (oauth) {
+    if (Text(body, "calendar").empty()) {
       // The account's calendars; its own first.
-      Json ask{{"provider", target.first}, {"authorization", handle}};
+      Json ask{{"provider", provider}, {"authorization", body["authorization"]}};
       TANDEM_ASSIGN_OR_RETURN(Json found, session.Call("POST", "/api/v1/sync/discover", &ask));
       const Json items = found.value("items", Json::array());
       if (items.empty()) return Status::NotFound("calendar: the account has no calendar Tandem may write to");
@@ -147,17 +168,10 @@ Status AddPair(CommandContext& ctx, const AddArgs& a) {
                                  Text(items[0], "calendar"));
         if (items.size() > 1)
           ctx.out() << fmt::format("; {} other calendar(s): tandem sync pair add --{} --calendar ID",
-                                   items.size() - 1, target.first);
+                                   items.size() - 1, provider);
         ctx.out() << "\n";
       }
     }
-  } else if (target.second.empty()) {
-    return ctx.Usage("--provider needs --calendar LOCATION");
-  }
-  if (!a.user.empty()) {
-    body["user"] = a.user;
-    TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
-    body["password"] = password;
   }
   Json options = Json::object();
   if (a.window_back >= 0) options["window_days_back"] = a.window_back;
@@ -206,38 +220,25 @@ Status ListProviders(CommandContext& ctx) {
 
 // S8: the calendars at a location, to choose the one to pair with.
 Status ListCalendars(CommandContext& ctx, const AddArgs& a) {
-  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));
-  Json body{{"provider", target.first}, {"calendar", target.second}};
-  {
-    TANDEM_ASSIGN_OR_RETURN(ApiClient session, ctx.SessionClient());
-    TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(session, target.first));
-    if (kind == "oauth") {
-      TANDEM_ASSIGN_OR_RETURN(std::string handle, Authorize(ctx, session, target.first));
-      body["authorization"] = handle;
-    } else if (target.second.empty()) {
-      return ctx.Usage("--provider needs --calendar LOCATION");
-    }
-  }
-  if (!a.user.empty()) {
-    body["user"] = a.user;
-    TANDEM_ASSIGN_OR_RETURN(std::string password, CalendarPassword(ctx, a));
-    body["password"] = password;
-  }
+  TANDEM_ASSIGN_OR_RETURN(auto target, Target(ctx, a));  // usage first, then the session
   TANDEM_ASSIGN_OR_RETURN(ApiClient api, ctx.SessionClient());
+  bool oauth = false;
+  TANDEM_ASSIGN_OR_RETURN(Json body, TargetBody(ctx, api, a, target, &oauth));
+  const std::string provider = Text(body, "provider");
   TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("POST", "/api/v1/sync/discover", &body));
   if (ctx.json) {
     ctx.PrintJson(page);
     return Status::Ok();
   }
   const Json items = page.value("items", Json::array());
-  if (items.empty()) ctx.out() << "No calendars found at " << target.second << "\n";
+  if (items.empty()) ctx.out() << "No calendars found at " << Text(body, "calendar") << "\n";
   for (const auto& c : items) {
     ctx.out() << fmt::format("{}  {}{}\n", Text(c, "calendar"), Text(c, "display_name"),
                              c.value("has_events", true) ? "" : " (no events: tasks only)");
   }
   if (!items.empty())
     ctx.out() << fmt::format("Pair with one: tandem sync pair add --provider {} --calendar URL{}\n",
-                             target.first, a.user.empty() ? "" : " --user " + a.user);
+                             provider, a.user.empty() ? "" : " --user " + a.user);
   return Status::Ok();
 }
 
