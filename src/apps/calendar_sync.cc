@@ -31,6 +31,9 @@ Result<std::unique_ptr<CalendarSync>> CalendarSync::Start(const CalendarSyncOpti
   cs->catalog_.Add(providers::caldav::MakeProvider());
   cs->catalog_.Add(providers::vdir::MakeProvider());
   cs->catalog_.Add(providers::google::MakeProvider(o.google));
+  cs->catalog_.Add(providers::graph::MakeProvider(o.outlook));
+  if (o.outlook_app) cs->catalog_.Add(providers::graph::MakeAppProvider(*o.outlook_app));
+  if (o.google_workspace) cs->catalog_.Add(providers::google::MakeWorkspaceProvider(*o.google_workspace));
   CalendarSync* self = cs.get();
   for (const sync::Provider* p : cs->catalog_.All()) {
     cs->providers_.Register(std::string(p->name()), [self](const store::SyncPair& pair) {
@@ -170,6 +173,71 @@ void CalendarSync::FinishAuthorization(const std::string& state, const std::stri
     }
     spdlog::info("calendar authorization for {} granted to user {}", pending.provider, user_id);
     done(handle);
+  });
+}
+
+Result<CalendarSync::DeviceStart> CalendarSync::StartDeviceAuthorization(const std::string& provider_name,
+                                                                       const std::string& user_id) {
+  sync::Provider* provider = catalog_.Find(provider_name);
+  if (provider == nullptr)
+    return Status::InvalidArgument("provider: must be one of " + catalog_.Names());
+  if (!provider->uses_device_code())
+    return Status::InvalidArgument("provider: " + provider_name +
+                                   " takes no device code (POST /api/v1/sync/oauth/start)");
+  TANDEM_ASSIGN_OR_RETURN(sync::DeviceCode code, provider->StartDeviceAuthorization(ContextFor(user_id)));
+  // The device code is a bearer secret until approved: kept sealed.
+  TANDEM_ASSIGN_OR_RETURN(std::string sealed, Seal({{"device_code", code.device_code}}));
+  const std::string state = oauth::MakeState(*o_.random);
+  const Instant now = o_.clock->Now();
+  const Instant expires = code.expires > now ? code.expires : now + std::chrono::minutes(15);
+  {
+    std::lock_guard lock(auth_mu_);
+    std::erase_if(pending_device_, [now](const auto& kv) { return kv.second.expires <= now; });
+    pending_device_[state] = PendingDevice{user_id, provider_name, sealed, expires};
+  }
+  return DeviceStart{state,
+                     code.user_code,
+                     code.verification_uri,
+                     code.message,
+                     static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(code.interval).count()),
+                     static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(expires - now).count())};
+}
+
+void CalendarSync::PollDeviceAuthorization(const std::string& state, const std::string& user_id,
+                                           DevicePolled done) {
+  PendingDevice pending;
+  {
+    std::lock_guard lock(auth_mu_);
+    auto it = pending_device_.find(state);
+    if (it == pending_device_.end() || it->second.user_id != user_id ||
+        it->second.expires <= o_.clock->Now())
+      return done(Status::NotFound("state: no device sign-in of yours is waiting under it; start again"));
+    pending = it->second;
+  }
+  boost::asio::post(background_, [this, state, pending, user_id, done = std::move(done)] {
+    auto code = CredentialOf(pending.sealed_code);
+    if (!code.ok()) return done(code.status());
+    sync::Provider* provider = catalog_.Find(pending.provider);
+    bool slow_down = false;
+    auto credential = provider->PollDeviceAuthorization((*code)["device_code"], ContextFor(user_id), &slow_down);
+    if (!credential.ok()) {
+      std::lock_guard lock(auth_mu_);
+      pending_device_.erase(state);  // refused or expired: start again
+      return done(credential.status());
+    }
+    if (!credential->has_value()) return done(std::optional<std::string>());
+    auto sealed = Seal(**credential);
+    if (!sealed.ok()) return done(sealed.status());
+    const std::string handle = o_.random->Hex(16);
+    {
+      std::lock_guard lock(auth_mu_);
+      pending_device_.erase(state);
+      const Instant now = o_.clock->Now();
+      std::erase_if(authorized_, [now](const auto& kv) { return kv.second.expires <= now; });
+      authorized_[handle] = Authorized{user_id, pending.provider, *sealed, now + std::chrono::minutes(10)};
+    }
+    spdlog::info("calendar authorization for {} granted to user {} (device code)", pending.provider, user_id);
+    done(std::optional<std::string>(handle));
   });
 }
 

@@ -24,6 +24,7 @@
 #include "http/address_policy.h"
 #include "http/client.h"
 #include "providers/google/provider.h"
+#include "providers/graph/provider.h"
 #include "scheduler/pair_lease.h"
 #include "scheduler/sync_runner.h"
 #include "store/sqlite/sqlite_store.h"
@@ -58,6 +59,11 @@ struct CalendarSyncOptions {
   Duration pair_refresh = std::chrono::seconds(5);
   // The Google provider's OAuth client and endpoints ([google] in the config).
   providers::google::GoogleProviderOptions google;
+  // Set: the "google-workspace" provider ([google] service_account_key_file).
+  std::optional<providers::google::WorkspaceProviderOptions> google_workspace;
+  // The Outlook provider ([microsoft]); outlook-app when an application secret is set.
+  providers::graph::GraphProviderOptions outlook;
+  std::optional<providers::graph::GraphAppOptions> outlook_app;
 };
 
 class CalendarSync {
@@ -94,6 +100,18 @@ class CalendarSync {
   using AuthorizedDone = std::function<void(Result<std::string> handle)>;
   void FinishAuthorization(const std::string& state, const std::string& code,
                            const std::string& user_id, AuthorizedDone done);
+  // OAuth providers signed in with a device code (Microsoft): what to show the
+  // user, under a state bound to them for as long as the code lives; then polls
+  // (the caller keeps the service's interval): a handle like FinishAuthorization's
+  // once approved, nullopt while pending.
+  struct DeviceStart {
+    std::string state, user_code, verification_uri, message;
+    int interval_seconds = 5;
+    int expires_in_seconds = 900;
+  };
+  Result<DeviceStart> StartDeviceAuthorization(const std::string& provider, const std::string& user_id);
+  using DevicePolled = std::function<void(Result<std::optional<std::string>> handle)>;
+  void PollDeviceAuthorization(const std::string& state, const std::string& user_id, DevicePolled done);
   // The credential of a handle (NotFound: unknown, expired, another user's, or
   // another provider's); Take forgets it.
   Result<sync::Credential> PeekAuthorized(const std::string& handle, const std::string& user_id,
@@ -187,6 +205,11 @@ class CalendarSync {
     std::string user_id, provider, sealed;
     Instant expires{};
   };
+  struct PendingDevice {
+    std::string user_id, provider, sealed_code;
+    Instant expires{};
+  };
+  std::map<std::string, PendingDevice> pending_device_;  // by state; guarded by auth_mu_
   std::mutex auth_mu_;
   std::map<std::string, PendingAuthorization> pending_auth_;  // by state; guarded by auth_mu_
   std::map<std::string, Authorized> authorized_;              // by handle; guarded by auth_mu_

@@ -51,6 +51,17 @@ Status LoadConfigFile(const std::string& path, DaemonConfig* config) {
       ReadKey(g, "auth_url", &config->google_auth_url);
       ReadKey(g, "token_url", &config->google_token_url);
       ReadKey(g, "api_base", &config->google_api_base);
+      ReadKey(g, "service_account_key_file", &config->google_service_account_key_file);
+    }
+    if (root.contains("microsoft")) {
+      const auto& m = toml::find(root, "microsoft");
+      ReadKey(m, "client_id", &config->microsoft_client_id);
+      ReadKey(m, "tenant", &config->microsoft_tenant);
+      ReadKey(m, "login_base", &config->microsoft_login_base);
+      ReadKey(m, "api_base", &config->microsoft_api_base);
+      ReadKey(m, "app_client_id", &config->microsoft_app_client_id);
+      ReadKey(m, "app_secret_file", &config->microsoft_app_secret_file);
+      ReadKey(m, "app_tenant", &config->microsoft_app_tenant);
     }
     if (root.contains("admin")) {
       const auto& admin = toml::find(root, "admin");

@@ -47,13 +47,30 @@ struct DaemonConfig {
   std::string google_auth_url = "https://accounts.google.com/o/oauth2/v2/auth";   // [google] auth_url
   std::string google_token_url = "https://oauth2.googleapis.com/token";           // [google] token_url
   std::string google_api_base = "https://www.googleapis.com/calendar/v3";         // [google] api_base
+  // A Workspace service account's JSON key with domain-wide delegation: offers the
+  // "google-workspace" provider (admins pair any mailbox of the domain; the server
+  // job syncs it with nobody signed in). Empty: not offered.
+  std::string google_service_account_key_file;  // [google] service_account_key_file
+  // [microsoft]: the Outlook provider. client_id: a public client (device code
+  // sign-in) of an app registration; tenant: "common", "organizations" or the
+  // directory id. app_client_id / app_secret_file / app_tenant: application
+  // access (client credentials) for the server job ("outlook-app"); the secret
+  // is read from a file, never from the command line.
+  std::string microsoft_client_id;                                        // [microsoft] client_id
+  std::string microsoft_tenant = "common";                                // [microsoft] tenant
+  std::string microsoft_login_base = "https://login.microsoftonline.com";  // [microsoft] login_base
+  std::string microsoft_api_base = "https://graph.microsoft.com/v1.0";    // [microsoft] api_base
+  std::string microsoft_app_client_id;                                    // [microsoft] app_client_id
+  std::string microsoft_app_secret_file;                                  // [microsoft] app_secret_file
+  std::string microsoft_app_tenant;                                       // [microsoft] app_tenant
 };
 
 // Reads a TOML file onto `*config` (only the keys present). Keys: listen, data_dir,
 // log_level, threads, demo, time_zone, [auth] session_hours, [feed] tombstone_days, [admin]
 // login / password, [http] body_limit_bytes, [sync] server_job / interval_minutes /
 // workers / ca_file / secret_key_file / node_name / lease_seconds, [google] client_id /
-// client_secret / auth_url / token_url / api_base. InvalidArgument naming the key (or
+// client_secret / auth_url / token_url / api_base / service_account_key_file, [microsoft] client_id / tenant / login_base /
+// api_base / app_client_id / app_secret_file / app_tenant. InvalidArgument naming the key (or
 // the parse error with its line) when the file is unreadable or wrong.
 Status LoadConfigFile(const std::string& path, DaemonConfig* config);
 

@@ -302,7 +302,8 @@ class SyncRoutes {
       items.push_back({{"name", std::string(p->name())},
                        {"description", std::string(p->description())},
                        {"credentials", std::string(sync::CredentialKindName(p->credential_kind()))},
-                       {"admin_only", p->admin_only()}});
+                       {"admin_only", p->admin_only()},
+                       {"device_code", p->uses_device_code()}});
     }
     return api::JsonResponse(200, Json{{"items", items}});
   }
@@ -382,6 +383,38 @@ class SyncRoutes {
                                  if (!handle.ok()) return respond(api::ErrorResponse(handle.status()));
                                  respond(api::JsonResponse(200, Json{{"authorization", *handle}}));
                                });
+  }
+
+  // Device-code providers: the code to show the user, then polls until approved.
+  ServerResponse DeviceStart(const api::Caller& c, const ServerRequest& r) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object"));
+    if (!j.contains("provider") || !j["provider"].is_string())
+      return api::ErrorResponse(Status::InvalidArgument("provider: must be a string"));
+    auto started = sync_->StartDeviceAuthorization(j["provider"].get<std::string>(), c.user.id);
+    if (!started.ok()) return api::ErrorResponse(started.status());
+    return api::JsonResponse(200, Json{{"state", started->state},
+                                       {"user_code", started->user_code},
+                                       {"verification_uri", started->verification_uri},
+                                       {"message", started->message},
+                                       {"interval", started->interval_seconds},
+                                       {"expires_in", started->expires_in_seconds}});
+  }
+
+  void DevicePoll(const api::Caller& c, const ServerRequest& r, http::Responder respond) {
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return respond(api::ErrorResponse(Status::InvalidArgument("body: must be a JSON object")));
+    if (!j.contains("state") || !j["state"].is_string())
+      return respond(api::ErrorResponse(Status::InvalidArgument("state: must be a string")));
+    sync_->PollDeviceAuthorization(j["state"].get<std::string>(), c.user.id,
+                                   [respond](Result<std::optional<std::string>> handle) {
+                                     if (!handle.ok()) return respond(api::ErrorResponse(handle.status()));
+                                     if (!handle->has_value())
+                                       return respond(api::JsonResponse(202, Json{{"pending", true}}));
+                                     respond(api::JsonResponse(200, Json{{"authorization", **handle}}));
+                                   });
   }
 
   ServerResponse GetPair(const api::Caller& c, const ServerRequest& r) {
@@ -537,6 +570,12 @@ void RegisterSyncRoutes(http::Router* router, api::Authenticator* auth, Calendar
                       routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
                                                       http::Responder respond) {
                         routes->OAuthFinish(c, r, std::move(respond));
+                      }));
+  router->Add("POST", "/api/v1/sync/oauth/device", bind(&SyncRoutes::DeviceStart));
+  router->AddDeferred("POST", "/api/v1/sync/oauth/device/poll",
+                      routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,
+                                                      http::Responder respond) {
+                        routes->DevicePoll(c, r, std::move(respond));
                       }));
   router->AddDeferred("POST", "/api/v1/sync/discover",
                       routes->AuthedDeferred([routes](const api::Caller& c, const ServerRequest& r,

@@ -501,6 +501,20 @@ TEST_F(SyncRoutesTest, TheCatalogSaysWhichCalendarKindsThereAreAndFindsCalendars
   EXPECT_TRUE(by_name["vdir"]["admin_only"].get<bool>());
   ASSERT_TRUE(by_name.contains("google"));
   EXPECT_EQ(by_name["google"]["credentials"], "oauth");
+  ASSERT_TRUE(by_name.contains("outlook"));
+  EXPECT_EQ(by_name["outlook"]["credentials"], "oauth");
+  EXPECT_TRUE(by_name["outlook"]["device_code"].get<bool>());
+  EXPECT_FALSE(by_name["google"]["device_code"].get<bool>());
+  // Device-code sign-in: refused for a provider not set up, one that takes a
+  // browser redirect instead, and a state nobody started.
+  Answer device_unset = Call("POST", "/api/v1/sync/oauth/device", alice_, Json{{"provider", "outlook"}}.dump());
+  EXPECT_EQ(device_unset.status, 400) << device_unset.body.dump();
+  EXPECT_NE(device_unset.Message().find("client_id"), std::string::npos) << device_unset.Message();
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/device", alice_, Json{{"provider", "google"}}.dump()).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/device", alice_, "[]").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/device/poll", alice_, Json{{"state", "nope"}}.dump()).status, 404);
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/device/poll", alice_, Json{{"state", 1}}.dump()).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/sync/oauth/device/poll", "", Json{{"state", "x"}}.dump()).status, 401);
   // An OAuth provider that is not set up says so; a redirect must come back to
   // the user's own machine.
   Answer unset = Call("POST", "/api/v1/sync/oauth/start", alice_,
@@ -545,7 +559,7 @@ TEST_F(SyncRoutesTest, TheCatalogSaysWhichCalendarKindsThereAreAndFindsCalendars
             403);
   Answer kind = discover(alice_, {{"provider", "exchange"}, {"calendar", "x"}});
   EXPECT_EQ(kind.status, 400);
-  EXPECT_NE(kind.Message().find("caldav, google, vdir"), std::string::npos) << kind.Message();
+  EXPECT_NE(kind.Message().find("caldav, google, outlook, vdir"), std::string::npos) << kind.Message();
   EXPECT_EQ(discover(alice_, {{"provider", 5}}).status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/sync/discover", "", "{}").status, 401);
   // A vdir pair for a folder that is not there is refused before it is stored.

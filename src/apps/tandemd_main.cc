@@ -197,6 +197,47 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
   sync_options.google.endpoints.authorization = config.google_auth_url;
   sync_options.google.endpoints.token = config.google_token_url;
   sync_options.google.api_base = config.google_api_base;
+  if (!config.google_service_account_key_file.empty()) {
+    std::ifstream in(config.google_service_account_key_file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto account = in ? providers::google::ReadServiceAccountKey(text)
+                      : Result<oauth::ServiceAccount>(Status::NotFound("cannot be read"));
+    if (!account.ok()) {
+      // The message names the field, never the key's text.
+      spdlog::error("[google] service_account_key_file {}: {}", config.google_service_account_key_file,
+                    account.status().message());
+      return kExitUsage;
+    }
+    providers::google::WorkspaceProviderOptions w;
+    w.account = std::move(*account);
+    w.api_base = config.google_api_base;
+    spdlog::info("Google Workspace: mailboxes reachable through service account {}", w.account.client_email);
+    sync_options.google_workspace = std::move(w);
+  }
+  sync_options.outlook.client_id = config.microsoft_client_id;
+  sync_options.outlook.tenant = config.microsoft_tenant;
+  sync_options.outlook.login_base = config.microsoft_login_base;
+  sync_options.outlook.api_base = config.microsoft_api_base;
+  if (!config.microsoft_app_client_id.empty()) {
+    std::ifstream in(config.microsoft_app_secret_file);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' '))
+      secret.pop_back();
+    if (config.microsoft_app_secret_file.empty() || !in || secret.empty() ||
+        config.microsoft_app_tenant.empty()) {
+      spdlog::error("[microsoft] app_client_id needs app_tenant and app_secret_file (a readable file "
+                    "holding the application's secret)");
+      return kExitUsage;
+    }
+    providers::graph::GraphAppOptions app;
+    app.login_base = config.microsoft_login_base;
+    app.tenant = config.microsoft_app_tenant;
+    app.client = {config.microsoft_app_client_id, secret};
+    app.api_base = config.microsoft_api_base;
+    spdlog::info("Outlook: mailboxes of tenant {} reachable through application {}", app.tenant,
+                 app.client.id);
+    sync_options.outlook_app = std::move(app);
+  }
   sync_options.node_name = config.sync_node_name;
   sync_options.lease_ttl = std::chrono::seconds(config.sync_lease_seconds);
   sync_options.schedule.server_job = config.sync_server_job;

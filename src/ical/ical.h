@@ -122,6 +122,22 @@ struct OverrideTexts {
   std::string subject, location, description;
 };
 
+// Added: one RECURRENCE-ID override of a series, for a provider that writes a
+// series' changed occurrences one by one (Google, Microsoft Graph). Empty texts
+// mean "as the series".
+struct SeriesOverride {
+  Instant recurrence_id{};  // the start the rule gave
+  bool this_and_future = false;
+  bool cancelled = false;  // STATUS:CANCELLED: the occurrence is gone
+  Instant start{};
+  Instant end{};
+  OverrideTexts texts;
+};
+
+// Added: the overrides the activity keeps in ical_extra, by recurrence id.
+// InvalidArgument when ical_extra cannot be read.
+Result<std::vector<SeriesOverride>> Overrides(const model::Activity& activity);
+
 // Added: occurrences of the activity overlapping [from, to), in start order, at
 // most `max_count` of them. Applies RRULE, RDATE, EXDATE and the RECURRENCE-ID
 // overrides kept in ical_extra (RANGE=THISANDFUTURE shifts later instances;
@@ -173,6 +189,21 @@ Status CheckActivity(const model::Activity& activity);
 // vendor-prefixed IANA names ("/mozilla.org/20050126_1/Europe/Berlin") and Outlook
 // display names ("(UTC+01:00) Amsterdam, Berlin, ..."). NotFound when none fits.
 Result<std::string> ResolveZoneName(std::string_view tzid);
+
+// Added: the Windows name of an IANA zone ("Europe/Berlin" -> "W. Europe
+// Standard Time", ICU's CLDR windowsZones); NotFound when it has none.
+Result<std::string> WindowsZoneName(std::string_view iana_zone);
+
+// Added: wall-clock time in a zone, for providers whose APIs speak local time
+// (Microsoft Graph's dateTimeTimeZone, recurrence start and end dates).
+struct CivilTime {
+  int year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0;
+};
+// NotFound for a zone the system tzdata does not know (IANA names; "UTC").
+Result<CivilTime> ToCivil(Instant t, std::string_view iana_zone);
+// The instant a wall-clock time names in the zone (a time in a DST gap or
+// overlap as libical resolves it).
+Result<Instant> FromCivil(const CivilTime& c, std::string_view iana_zone);
 
 // Added: what names an item that cannot be read, for the user's error report
 // (C8): the first UID and SUMMARY lines, unfolded and unescaped, found by a

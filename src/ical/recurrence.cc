@@ -580,6 +580,17 @@ Result<std::vector<Occurrence>> ExpandWithLibicalOnly(const model::Activity& a, 
 }
 }  // namespace detail
 
+Result<std::vector<SeriesOverride>> Overrides(const model::Activity& a) {
+  TANDEM_ASSIGN_OR_RETURN(std::vector<detail::Override> list,
+                          detail::ReadOverrides(a.ical_extra, a.time_zone, a.end - a.start));
+  std::vector<SeriesOverride> out;
+  out.reserve(list.size());
+  for (const detail::Override& o : list)
+    out.push_back(SeriesOverride{o.recurrence_id, o.this_and_future, o.cancelled, o.start, o.end,
+                                 *o.texts});
+  return out;
+}
+
 std::optional<Instant> SeriesEnd(const model::Activity& a) {
   Result<Series> prepared = Series::Prepare(a);
   if (!prepared.ok()) return std::nullopt;  // unusable: callers take it as endless

@@ -195,6 +195,38 @@ TEST(ReadOverridesTest, FindsOverridesWhateverTheCaseAndSkipsTextWithout) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST(OverridesTest, ASeriesGivesItsMovedAndCancelledOccurrencesInOrder) {
+  const std::string ics =
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+      "BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20260301T000000Z\r\nDTSTART:20260302T090000Z\r\n"
+      "DTEND:20260302T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20260301T000000Z\r\nRECURRENCE-ID:20260316T090000Z\r\n"
+      "STATUS:CANCELLED\r\nDTSTART:20260316T090000Z\r\nEND:VEVENT\r\n"
+      "BEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20260301T000000Z\r\nRECURRENCE-ID:20260309T090000Z\r\n"
+      "DTSTART:20260309T140000Z\r\nDTEND:20260309T153000Z\r\nSUMMARY:Moved\r\n"
+      "LOCATION:Room 2\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  auto ev = ParseEvent(ics, MapOptions{});
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  auto list = Overrides(ev->activity);
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].recurrence_id, At("2026-03-09T09:00:00Z"));
+  EXPECT_FALSE((*list)[0].cancelled);
+  EXPECT_EQ((*list)[0].start, At("2026-03-09T14:00:00Z"));
+  EXPECT_EQ((*list)[0].end, At("2026-03-09T15:30:00Z"));
+  EXPECT_EQ((*list)[0].texts.subject, "Moved");
+  EXPECT_EQ((*list)[0].texts.location, "Room 2");
+  EXPECT_EQ((*list)[1].recurrence_id, At("2026-03-16T09:00:00Z"));
+  EXPECT_TRUE((*list)[1].cancelled);
+  // A single event has none.
+  model::Activity single;
+  single.start = At("2026-03-02T09:00:00Z");
+  single.end = single.start + hours(1);
+  auto none = Overrides(single);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST(ExpandTest, BadRuleIsAnError) {
   model::Activity a = Weekly();
   a.rrule = "FREQ=NEVER";

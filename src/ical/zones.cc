@@ -3,6 +3,8 @@
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 #include <string>
@@ -130,6 +132,47 @@ Result<std::string> ResolveZoneName(std::string_view tzid) {
   if (auto p = FromPrefixed(name)) return *p;
   if (auto d = FromDisplayName(name)) return *d;
   return Status::NotFound("time zone '" + name + "' is neither IANA nor a known Windows name");
+}
+
+Result<std::string> WindowsZoneName(std::string_view iana_zone) {
+  if (iana_zone.empty() || IsUtcName(iana_zone)) return std::string("UTC");
+  if (iana_zone.size() > 120) return Status::NotFound("time zone name too long");
+  UChar id[128];
+  int32_t id_len = 0;
+  UErrorCode status = U_ZERO_ERROR;
+  u_strFromUTF8(id, 128, &id_len, iana_zone.data(), static_cast<int32_t>(iana_zone.size()), &status);
+  if (U_FAILURE(status)) return Status::NotFound("time zone name is not UTF-8");
+  UChar win[128];
+  status = U_ZERO_ERROR;
+  int32_t win_len = ucal_getWindowsTimeZoneID(id, id_len, win, 128, &status);
+  if (U_FAILURE(status) || win_len <= 0 || win_len >= 128)
+    return Status::NotFound(fmt::format("time zone {} has no Windows name", iana_zone));
+  char out[512];
+  int32_t out_len = 0;
+  status = U_ZERO_ERROR;
+  u_strToUTF8(out, sizeof(out), &out_len, win, win_len, &status);
+  if (U_FAILURE(status)) return Status::NotFound("time zone name");
+  return std::string(out, static_cast<size_t>(out_len));
+}
+
+Result<CivilTime> ToCivil(Instant t, std::string_view iana_zone) {
+  icaltimezone* zone = detail::BuiltinZone(iana_zone);
+  if (zone == nullptr) return Status::NotFound(fmt::format("time zone {} is unknown", iana_zone));
+  icaltimetype l = detail::LocalTimeOf(t, zone, false);
+  return CivilTime{l.year, l.month, l.day, l.hour, l.minute, l.second};
+}
+
+Result<Instant> FromCivil(const CivilTime& c, std::string_view iana_zone) {
+  icaltimezone* zone = detail::BuiltinZone(iana_zone);
+  if (zone == nullptr) return Status::NotFound(fmt::format("time zone {} is unknown", iana_zone));
+  icaltimetype l = icaltime_null_time();
+  l.year = c.year;
+  l.month = c.month;
+  l.day = c.day;
+  l.hour = c.hour;
+  l.minute = c.minute;
+  l.second = c.second;
+  return detail::InstantOf(l, zone);
 }
 
 }  // namespace tandem::ical

@@ -32,6 +32,31 @@ TEST(ResolveZoneNameTest, KnownForms) {
   }
 }
 
+TEST(CivilTimeTest, WallClockInAZoneAcrossDaylightSaving) {
+  // 09:00 in Berlin is 08:00Z in winter and 07:00Z in summer.
+  auto winter = FromCivil({2027, 1, 4, 9, 0, 0}, "Europe/Berlin");
+  auto summer = FromCivil({2027, 7, 5, 9, 0, 0}, "Europe/Berlin");
+  ASSERT_TRUE(winter.ok() && summer.ok());
+  EXPECT_EQ(*winter, At("2027-01-04T08:00:00Z"));
+  EXPECT_EQ(*summer, At("2027-07-05T07:00:00Z"));
+  auto back = ToCivil(At("2027-07-05T07:00:00Z"), "Europe/Berlin");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->day, 5);
+  EXPECT_EQ(back->hour, 9);
+  // Late evening in Los Angeles is the next day in UTC.
+  auto la = ToCivil(At("2027-01-05T06:30:00Z"), "America/Los_Angeles");
+  ASSERT_TRUE(la.ok());
+  EXPECT_EQ(la->day, 4);
+  EXPECT_EQ(la->hour, 22);
+  EXPECT_EQ(la->minute, 30);
+  EXPECT_EQ(FromCivil({2027, 1, 1}, "UTC").value(), At("2027-01-01T00:00:00Z"));
+  EXPECT_EQ(WindowsZoneName("Europe/Berlin").value(), "W. Europe Standard Time");
+  EXPECT_EQ(WindowsZoneName("America/Los_Angeles").value(), "Pacific Standard Time");
+  EXPECT_EQ(WindowsZoneName("UTC").value(), "UTC");
+  EXPECT_FALSE(WindowsZoneName("Mars/Olympus").ok());
+  EXPECT_EQ(ToCivil(At("2027-01-01T00:00:00Z"), "Mars/Olympus").status().code(), Code::kNotFound);
+}
+
 TEST(ResolveZoneNameTest, UnknownIsNotFound) {
   for (const char* tzid : {"", "Mars/Olympus", "Custom Zone 7", "../../etc/passwd"}) {
     EXPECT_EQ(ResolveZoneName(tzid).status().code(), Code::kNotFound) << tzid;

@@ -117,6 +117,26 @@ std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& f
   return out;
 }
 
+std::map<std::string, std::string> TokensToMap(const Tokens& t) {
+  return {{"access_token", t.access_token},
+          {"refresh_token", t.refresh_token},
+          {"scope", t.scope},
+          {"expires_at", std::to_string(ToUnixSeconds(t.expires_at))}};
+}
+
+Tokens TokensFromMap(const std::map<std::string, std::string>& m) {
+  auto get = [&m](const char* k) {
+    auto it = m.find(k);
+    return it == m.end() ? std::string() : it->second;
+  };
+  Tokens t;
+  t.access_token = get("access_token");
+  t.refresh_token = get("refresh_token");
+  t.scope = get("scope");
+  t.expires_at = FromUnixSeconds(std::atoll(get("expires_at").c_str()));
+  return t;
+}
+
 std::string MakeCodeVerifier(Random& random) {
   std::string bytes(48, '\0');
   random.Fill(std::span<uint8_t>(reinterpret_cast<uint8_t*>(bytes.data()), bytes.size()));
@@ -227,6 +247,35 @@ Result<DeviceAuthorization> StartDeviceAuthorization(http::Client& http, const E
   return d;
 }
 
+Result<std::optional<Tokens>> PollDeviceOnce(http::Client& http, const Endpoints& endpoints,
+                                             const ClientId& client, std::string_view device_code,
+                                             const Clock& clock, bool* slow_down) {
+  if (slow_down) *slow_down = false;
+  std::vector<std::pair<std::string, std::string>> f = {
+      {"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
+      {"device_code", std::string(device_code)}};
+  AddClient(f, client);
+  TANDEM_ASSIGN_OR_RETURN(http::Response r, PostForm(http, endpoints.token, f));
+  if (r.status >= 200 && r.status <= 299) {
+    TANDEM_ASSIGN_OR_RETURN(Tokens t, ParseTokens(r, clock, "the device code"));
+    return std::optional<Tokens>(std::move(t));
+  }
+  json j = json::parse(r.body, nullptr, false);
+  const std::string error = j.is_object() && j.contains("error") && j["error"].is_string()
+                                ? j["error"].get<std::string>()
+                                : "";
+  if (error == "authorization_pending") return std::optional<Tokens>();
+  if (error == "slow_down") {
+    if (slow_down) *slow_down = true;
+    return std::optional<Tokens>();
+  }
+  if (error == "access_denied" || error == "authorization_declined")
+    return Status::PermissionDenied("the authorization was refused on the device page");
+  if (error == "expired_token" || error == "code_expired")
+    return Status::DeadlineExceeded("the device code expired before it was approved; start again");
+  return TokenError(r, "the device code");
+}
+
 Result<Tokens> PollDeviceAuthorization(http::Client& http, const Endpoints& endpoints,
                                        const ClientId& client, const DeviceAuthorization& device,
                                        const Clock& clock, http::Sleeper& sleeper) {
@@ -235,27 +284,24 @@ Result<Tokens> PollDeviceAuthorization(http::Client& http, const Endpoints& endp
     if (clock.Now() >= device.expires_at)
       return Status::DeadlineExceeded("the device code expired before it was approved; start again");
     sleeper.SleepFor(interval);
-    std::vector<std::pair<std::string, std::string>> f = {
-        {"grant_type", "urn:ietf:params:oauth:grant-type:device_code"},
-        {"device_code", device.device_code}};
-    AddClient(f, client);
-    TANDEM_ASSIGN_OR_RETURN(http::Response r, PostForm(http, endpoints.token, f));
-    if (r.status >= 200 && r.status <= 299) return ParseTokens(r, clock, "the device code");
-    json j = json::parse(r.body, nullptr, false);
-    const std::string error = j.is_object() && j.contains("error") && j["error"].is_string()
-                                  ? j["error"].get<std::string>()
-                                  : "";
-    if (error == "authorization_pending") continue;
-    if (error == "slow_down") {
-      interval += std::chrono::seconds(5);
-      continue;
-    }
-    if (error == "access_denied")
-      return Status::PermissionDenied("the authorization was refused on the device page");
-    if (error == "expired_token")
-      return Status::DeadlineExceeded("the device code expired before it was approved; start again");
-    return TokenError(r, "the device code");
+    bool slow_down = false;
+    TANDEM_ASSIGN_OR_RETURN(std::optional<Tokens> t,
+                            PollDeviceOnce(http, endpoints, client, device.device_code, clock, &slow_down));
+    if (t) return std::move(*t);
+    if (slow_down) interval += std::chrono::seconds(5);
   }
+}
+
+Result<Tokens> ClientCredentialsToken(http::Client& http, const Endpoints& endpoints,
+                                      const ClientId& client, std::string_view scope,
+                                      const Clock& clock) {
+  if (client.secret.empty())
+    return Status::InvalidArgument("client credentials: the application's secret is not configured");
+  std::vector<std::pair<std::string, std::string>> f = {{"grant_type", "client_credentials"},
+                                                        {"scope", std::string(scope)}};
+  AddClient(f, client);
+  TANDEM_ASSIGN_OR_RETURN(http::Response r, PostForm(http, endpoints.token, f));
+  return ParseTokens(r, clock, "the application's credentials");
 }
 
 Result<std::string> SignJwtRs256(std::string_view claims_json, std::string_view private_key_pem) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -50,6 +51,10 @@ struct Tokens {
   std::string scope;
   Instant expires_at{};
 };
+
+// Tokens as the string map a pair's sealed credential holds, and back.
+std::map<std::string, std::string> TokensToMap(const Tokens& t);
+Tokens TokensFromMap(const std::map<std::string, std::string>& m);
 
 // --- PKCE (RFC 7636)
 // 64 characters of the unreserved set, from 48 random bytes.
@@ -110,6 +115,19 @@ Result<DeviceAuthorization> StartDeviceAuthorization(http::Client& http, const E
 Result<Tokens> PollDeviceAuthorization(http::Client& http, const Endpoints& endpoints,
                                        const ClientId& client, const DeviceAuthorization& device,
                                        const Clock& clock, http::Sleeper& sleeper);
+
+// One poll of the token endpoint: the tokens once approved, nullopt while
+// pending (*slow_down set when the server asked to poll less often),
+// PermissionDenied when refused, DeadlineExceeded when the code expired.
+Result<std::optional<Tokens>> PollDeviceOnce(http::Client& http, const Endpoints& endpoints,
+                                             const ClientId& client, std::string_view device_code,
+                                             const Clock& clock, bool* slow_down);
+
+// --- client credentials grant (RFC 6749 4.4): an application's own token
+// (Microsoft Graph application access for the server job).
+Result<Tokens> ClientCredentialsToken(http::Client& http, const Endpoints& endpoints,
+                                      const ClientId& client, std::string_view scope,
+                                      const Clock& clock);
 
 // --- service accounts: JWT bearer grant (RFC 7523), RS256
 struct ServiceAccount {

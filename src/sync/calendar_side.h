@@ -53,6 +53,11 @@ struct ChangeSet {
   // say what changed): every item of the calendar is in `changed`, and known
   // items missing from it are gone.
   bool complete = false;
+  // With `complete`: complete only for the items that occur within the window
+  // ChangesSince was given (Microsoft Graph's calendarView). A known item
+  // missing from such a listing may have left the window rather than the
+  // calendar: the engine reads it (GetMany) before taking it for deleted.
+  bool windowed = false;
   // Per-item problems the side met while listing (an unreadable resource, two
   // resources with one UID): reported, not fatal for the run (C8).
   std::vector<std::string> warnings;

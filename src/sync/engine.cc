@@ -121,6 +121,8 @@ class Run {
     // large calendar is never held whole).
     TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, FetchSide(Side::kCrm, crm_cursor, in.crm));
     TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, FetchSide(Side::kExternal, ext_cursor, in.external));
+    TANDEM_RETURN_IF_ERROR(ResolveWindowed(Side::kCrm, crm_cs, in.crm));
+    TANDEM_RETURN_IF_ERROR(ResolveWindowed(Side::kExternal, ext_cs, in.external));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kCrm, crm_pending, crm_cs, in.crm));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kExternal, ext_pending, ext_cs, in.external));
     for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
@@ -378,6 +380,39 @@ class Run {
       r = list("");  // the cursor expired: list everything
     }
     return r;
+  }
+
+  // A listing complete only within the window: each paired item it left out is
+  // read; one the side still has is taken as changed (the planner's window rule
+  // applies to it), one it no longer has as deleted. The listing is then an
+  // incremental one: never a deletion inferred for an event that only moved out
+  // of the window or grew old.
+  Status ResolveWindowed(Side side, ChangeSet& cs, SideChanges& out) {
+    if (!cs.complete || !cs.windowed) return Status::Ok();
+    cs.complete = false;
+    if (options_.initialize) return Status::Ok();  // nothing is paired yet
+    TANDEM_ASSIGN_OR_RETURN(std::vector<ItemStatus> rows, d_.state->ListStatus(pair_.id));
+    std::unordered_set<std::string> listed(out.unreadable.begin(), out.unreadable.end());
+    for (const Boxed<Observation>& o : out.changed) listed.insert(o->href);
+    std::vector<std::string> missing;
+    for (const ItemStatus& row : rows) {
+      const std::string& href = side == Side::kCrm ? row.crm_id : row.external_href;
+      if (!href.empty() && !listed.contains(href)) missing.push_back(href);
+    }
+    static constexpr size_t kChunk = 200;
+    for (size_t at = 0; at < missing.size(); at += kChunk) {
+      std::vector<std::string> chunk(missing.begin() + at,
+                                     missing.begin() + std::min(missing.size(), at + kChunk));
+      TANDEM_ASSIGN_OR_RETURN(std::vector<Item> found, SideOf(side).GetMany(chunk));
+      std::unordered_set<std::string> present;
+      for (Item& i : found) {
+        present.insert(i.href);
+        TANDEM_RETURN_IF_ERROR(DigestInto(side, std::move(i), out));
+      }
+      for (std::string& h : chunk)
+        if (!present.contains(h)) cs.deleted.push_back(std::move(h));
+    }
+    return Status::Ok();
   }
 
   // The pending items of one side not already in its listing: fetched again

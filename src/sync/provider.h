@@ -66,6 +66,16 @@ struct CalendarChoice {
   bool has_events = true;  // holds events (not only tasks)
 };
 
+// What a user is shown to let Tandem in with a device code (RFC 8628).
+struct DeviceCode {
+  std::string device_code;  // stays on the server
+  std::string user_code;
+  std::string verification_uri;
+  std::string message;  // the service's own words, when it gives them
+  Duration interval = std::chrono::seconds(5);
+  Instant expires{};
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -99,6 +109,19 @@ class Provider {
                                                  const std::string& /*code_verifier*/,
                                                  const ProviderContext& /*context*/) {
     return Status::InvalidArgument(std::string(name()) + " takes no authorization");
+  }
+
+  // kOAuth by a device code instead (Microsoft): the code to show, then one
+  // poll: the credential once approved, nullopt while pending (*slow_down when
+  // the service asked to poll less often), PermissionDenied when refused,
+  // DeadlineExceeded when expired.
+  virtual bool uses_device_code() const { return false; }
+  virtual Result<DeviceCode> StartDeviceAuthorization(const ProviderContext& /*context*/) {
+    return Status::InvalidArgument(std::string(name()) + " takes no device code");
+  }
+  virtual Result<std::optional<Credential>> PollDeviceAuthorization(
+      const std::string& /*device_code*/, const ProviderContext& /*context*/, bool* /*slow_down*/) {
+    return Status::InvalidArgument(std::string(name()) + " takes no device code");
   }
 };
 

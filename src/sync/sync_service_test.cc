@@ -32,13 +32,33 @@ struct Outage {
   }
 };
 
+// How the lent calendar lists: like a calendarView (Microsoft Graph), a full
+// listing holds only what occurs within the window; a cursor may be refused.
+struct Listing {
+  bool windowed = false;
+  bool refuse_cursor_once = false;
+};
+
 // Lends the fixture's calendar to the service.
 class Borrowed final : public CalendarSide {
  public:
-  Borrowed(CalendarSide& s, Outage& outage) : s_(s), outage_(outage) {}
+  Borrowed(CalendarSide& s, Outage& outage, Listing& listing)
+      : s_(s), outage_(outage), listing_(listing) {}
   Result<std::string> Identity() override { return s_.Identity(); }
   Result<ChangeSet> ChangesSince(const std::string& c, const TimeRange& w) override {
-    return s_.ChangesSince(c, w);
+    if (!c.empty() && listing_.refuse_cursor_once) {
+      listing_.refuse_cursor_once = false;
+      return Status::ResyncRequired("the delta link expired");
+    }
+    TANDEM_ASSIGN_OR_RETURN(ChangeSet cs, s_.ChangesSince(c, w));
+    if (cs.complete && listing_.windowed) {
+      std::erase_if(cs.changed, [&w](const Item& i) {
+        auto e = ical::ParseEvent(i.ical, {});
+        return e.ok() && !ical::OccursWithin(e->activity, w.from, w.to);
+      });
+      cs.windowed = true;
+    }
+    return cs;
   }
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& h) override {
     return s_.GetMany(h);
@@ -67,6 +87,7 @@ class Borrowed final : public CalendarSide {
  private:
   CalendarSide& s_;
   Outage& outage_;
+  Listing& listing_;
 };
 
 std::string Event(const std::string& uid, const std::string& summary, const char* start,
@@ -91,7 +112,7 @@ class SyncServiceTest : public testing::Test {
     state_ = std::move(*state);
     registry_.Register("memory",
                        [this](const store::SyncPair&) -> Result<std::unique_ptr<CalendarSide>> {
-                         return std::unique_ptr<CalendarSide>(new Borrowed(external_, outage_));
+                         return std::unique_ptr<CalendarSide>(new Borrowed(external_, outage_, listing_));
                        });
     service_ = std::make_unique<SyncService>(SyncServiceOptions{.store = crm_.get(),
                                                                 .state = state_.get(),
@@ -147,6 +168,7 @@ class SyncServiceTest : public testing::Test {
   std::unique_ptr<store::SyncStateStore> state_;
   MemoryCalendar external_{"calendar-A", "ev-"};
   Outage outage_;
+  Listing listing_;
   ProviderRegistry registry_;
   std::unique_ptr<SyncService> service_;
   std::string pair_id_;
@@ -683,6 +705,27 @@ TEST_F(SyncServiceTest, ASeriesWithNoOccurrenceInTheWindowIsLoggedAsLeftOut) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+TEST_F(SyncServiceTest, AWindowedFullListingNeverTakesAnEventThatGrewOldForDeleted) {
+  // Three paired events: one soon, one that will grow old, one the user deletes.
+  CrmActivity("Soon", "2026-12-20T09:00:00Z", "2026-12-20T10:00:00Z");
+  model::Activity old = CrmActivity("Growing old", "2026-11-25T09:00:00Z", "2026-11-25T10:00:00Z");
+  model::Activity gone = CrmActivity("Deleted by the user", "2026-12-21T09:00:00Z", "2026-12-21T10:00:00Z");
+  listing_.windowed = true;
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  ASSERT_EQ(external_.Snapshot().size(), 3u);
+  // Half a year on, the old one is behind the window; the user deletes one, and
+  // the calendar refuses the cursor (a new round: a full listing of the window).
+  clock_.Advance(std::chrono::days(180));
+  ASSERT_TRUE(external_.UserDelete((*external_.FindByUid(gone.meta.id))->href).ok());
+  listing_.refuse_cursor_once = true;
+  RunReport r = Run();
+  EXPECT_EQ(r.applied["trash"], 1) << r.plan;  // the deleted one only
+  EXPECT_TRUE(crm_->GetActivity(old.meta.id).ok()) << r.plan;
+  EXPECT_TRUE(crm_->GetActivity(gone.meta.id).status().Is(Code::kNotFound));
+  EXPECT_EQ(CrmCount(), 2);
+  EXPECT_EQ(external_.Snapshot().size(), 2u);
 }
 
 TEST_F(SyncServiceTest, ACalendarThatGoesAwayMidRunStopsTheRunAndTheNextRunGoesOn) {

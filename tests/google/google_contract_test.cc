@@ -6,9 +6,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "ical/ical.h"
 #include "providers/google/google_calendar.h"
+#include "providers/google/provider.h"
 #include "sync/calendar_side_contract.h"
 #include "sync/engine.h"
 #include "sync/ical_codec.h"
@@ -187,6 +192,146 @@ TEST(GoogleCalendarTest, AWeeklySeriesWithAMovedAndACancelledInstanceIsOneItem) 
   EXPECT_EQ(delta->changed[0].href, id);
   EXPECT_NE(delta->changed[0].ical.find("Last sales call"), std::string::npos);
   EXPECT_NE(delta->changed[0].ical.find("afternoon"), std::string::npos);  // earlier change kept
+}
+
+TEST(GoogleCalendarTest, ACrmSeriesWithAMovedAndACancelledOccurrenceIsWrittenAsGoogleInstances) {
+  FakeGoogle fake;
+  ASSERT_TRUE(fake.running());
+  std::string token = fake.Token();
+  auto cal = Open(fake, &token);
+  // A weekly series the CRM holds: its second occurrence moved and renamed, its
+  // fourth cancelled (a STATUS:CANCELLED override, as some clients write it).
+  auto ics = [](const std::string& moved_summary) {
+    return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+           "BEGIN:VEVENT\r\nUID:crm-weekly-1\r\nDTSTAMP:20261201T000000Z\r\n"
+           "DTSTART;TZID=Europe/Berlin:20270104T100000\r\nDTEND;TZID=Europe/Berlin:20270104T103000\r\n"
+           "RRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:Weekly sales call\r\nEND:VEVENT\r\n"
+           "BEGIN:VEVENT\r\nUID:crm-weekly-1\r\nDTSTAMP:20261201T000000Z\r\n"
+           "RECURRENCE-ID;TZID=Europe/Berlin:20270111T100000\r\n"
+           "DTSTART;TZID=Europe/Berlin:20270111T150000\r\nDTEND;TZID=Europe/Berlin:20270111T153000\r\n"
+           "SUMMARY:" + moved_summary + "\r\nEND:VEVENT\r\n"
+           "BEGIN:VEVENT\r\nUID:crm-weekly-1\r\nDTSTAMP:20261201T000000Z\r\n"
+           "RECURRENCE-ID;TZID=Europe/Berlin:20270125T100000\r\nSTATUS:CANCELLED\r\n"
+           "DTSTART;TZID=Europe/Berlin:20270125T100000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+  };
+  auto made = cal->Create("crm-weekly-1", ics("Weekly sales call (afternoon)"));
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  // What a Google Calendar user sees: the instances, one moved and renamed, one gone.
+  const std::string user = fake.Token();
+  json inst = fake.Call("GET", "/calendar/v3/calendars/primary/events/" + made->href + "/instances",
+                        nullptr, user);
+  auto items = inst.value("items", json::array());
+  ASSERT_EQ(items.size(), 5u) << inst.dump();
+  EXPECT_EQ(items[1].value("summary", ""), "Weekly sales call (afternoon)");
+  EXPECT_EQ(ParseRfc3339(items[1]["start"].value("dateTime", "")).value(),
+            ParseRfc3339("2027-01-11T14:00:00Z").value());
+  for (const auto& i : items)
+    EXPECT_NE(ParseRfc3339(i["start"].value("dateTime", "")).value(),
+              ParseRfc3339("2027-01-25T09:00:00Z").value());
+  // Read back: the same series (one item) with the same occurrences.
+  auto back = cal->GetMany({made->href});
+  ASSERT_TRUE(back.ok() && back->size() == 1u);
+  auto ev = ical::ParseEvent((*back)[0].ical, ical::MapOptions{});
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  auto occ = ical::Expand(ev->activity, ParseRfc3339("2027-01-01T00:00:00Z").value(),
+                          ParseRfc3339("2027-03-01T00:00:00Z").value(), 100);
+  ASSERT_TRUE(occ.ok() && occ->size() == 5u);
+  EXPECT_EQ((*occ)[1].start, ParseRfc3339("2027-01-11T14:00:00Z").value());
+
+  // The CRM renames the moved occurrence: one instance written, nothing else.
+  fake.Call("POST", "/_fake/clear_requests", json::object());
+  auto updated = cal->Update(made->href, made->etag, ics("Moved sales call"));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  json log = fake.Call("GET", "/_fake/requests", nullptr);
+  int patches = 0, deletes = 0;
+  for (const auto& r : log) {
+    if (r.value("method", "") == "PATCH") ++patches;
+    if (r.value("method", "") == "DELETE") ++deletes;
+  }
+  EXPECT_EQ(patches, 1) << log.dump();
+  EXPECT_EQ(deletes, 0) << log.dump();
+  inst = fake.Call("GET", "/calendar/v3/calendars/primary/events/" + made->href + "/instances", nullptr, user);
+  EXPECT_EQ(inst["items"][1].value("summary", ""), "Moved sales call");
+  EXPECT_EQ(inst.value("items", json::array()).size(), 5u);
+}
+
+// A fresh RSA key pair made by the openssl tool: (private PEM, public PEM).
+std::pair<std::string, std::string> MakeRsaKey() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("tandem-sa-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
+  std::filesystem::create_directories(dir);
+  const std::string key = (dir / "key.pem").string(), pub = (dir / "pub.pem").string();
+  const std::string cmd = "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " + key +
+                          " 2>/dev/null && openssl pkey -in " + key + " -pubout -out " + pub + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return {};
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  std::pair<std::string, std::string> out{slurp(key), slurp(pub)};
+  std::filesystem::remove_all(dir);
+  return out;
+}
+
+TEST(GoogleWorkspaceTest, TheServerJobReachesAMailboxThroughTheServiceAccountWithNobodySignedIn) {
+  FakeGoogle fake;
+  ASSERT_TRUE(fake.running());
+  auto [private_pem, public_pem] = MakeRsaKey();
+  ASSERT_FALSE(private_pem.empty()) << "openssl could not make a key";
+  const std::string email = "tandem-sync@project.iam.example.test";
+  fake.Call("POST", "/_fake/service_accounts", {{"email", email}, {"public_key_pem", public_pem}});
+  // The key file as Google's console hands it out.
+  json key_file = {{"type", "service_account"}, {"client_email", email},
+                   {"private_key", private_pem}, {"token_uri", fake.base() + "/token"}};
+  auto account = ReadServiceAccountKey(key_file.dump());
+  ASSERT_TRUE(account.ok()) << account.status().ToString();
+  WorkspaceProviderOptions wo;
+  wo.account = *account;
+  wo.api_base = fake.api();
+  auto provider = MakeWorkspaceProvider(wo);
+  EXPECT_TRUE(provider->admin_only());
+  EXPECT_EQ(provider->credential_kind(), sync::CredentialKind::kNone);
+  sync::ProviderContext context;
+
+  // The admin picks a mailbox: its calendars, the primary one first.
+  auto choices = provider->Discover("user@example.test", {}, context);
+  ASSERT_TRUE(choices.ok()) << choices.status().ToString();
+  ASSERT_GE(choices->size(), 2u);
+  EXPECT_EQ((*choices)[0].location, "user@example.test/user@example.test");
+  // The pair's calendar side acts as the mailbox's user.
+  auto side = provider->Open("user@example.test", {}, context);
+  ASSERT_TRUE(side.ok()) << side.status().ToString();
+  auto made = (*side)->Create("ws-1", "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                                      "BEGIN:VEVENT\r\nUID:ws-1\r\nDTSTAMP:20261201T000000Z\r\n"
+                                      "DTSTART:20270104T090000Z\r\nDTEND:20270104T100000Z\r\n"
+                                      "SUMMARY:Site visit\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  json events = fake.Call("GET", "/_fake/events?calendarId=user@example.test", nullptr);
+  bool found = false;
+  for (const auto& e : events.is_array() ? events : events.value("items", json::array()))
+    found = found || e.value("summary", "") == "Site visit";
+  EXPECT_TRUE(found) << events.dump();
+  // Several pairs of one mailbox share one token: one token request so far.
+  auto again = provider->Open("user@example.test/team@group.calendar.example.test", {}, context);
+  ASSERT_TRUE(again.ok());
+  ASSERT_TRUE((*again)->ChangesSince("", {}).ok());
+  json log = fake.Call("GET", "/_fake/requests", nullptr);
+  int token_requests = 0;
+  for (const auto& r : log) token_requests += r.value("path", "") == "/token";
+  EXPECT_EQ(token_requests, 1) << log.dump();
+
+  // A mailbox outside the domain's delegation: a clear refusal, no crash.
+  auto stranger = provider->Discover("nobody@example.test", {}, context);
+  EXPECT_FALSE(stranger.ok());
+  // Not a mailbox at all, and a key file that is not one.
+  EXPECT_EQ(provider->Open("primary", {}, context).status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(ReadServiceAccountKey("{\"type\":\"service_account\"}").ok());
+  key_file["private_key"] = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
+  auto bad = ReadServiceAccountKey(key_file.dump());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().find("not a key"), std::string::npos);  // never echoes the key
 }
 
 TEST(GoogleCalendarTest, AFirstPushGoesOutInBatchesOfFifty) {

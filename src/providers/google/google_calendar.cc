@@ -501,7 +501,87 @@ Result<sync::ItemRef> GoogleCalendar::Create(const std::string& uid, const std::
   json e = json::parse(a.body, nullptr, false);
   if (!e.is_object() || Text(e, "id").empty())
     return Status::Corruption("Google Calendar: the new event has no id");
+  TANDEM_RETURN_IF_ERROR(WriteInstances(Text(e, "id"), ical));
   return sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+}
+
+Status GoogleCalendar::WriteInstances(const std::string& master_id, const std::string& ical) {
+  TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(ical, ical::MapOptions{}));
+  if (ev.activity.rrule.empty()) return Status::Ok();
+  TANDEM_ASSIGN_OR_RETURN(std::vector<ical::SeriesOverride> wanted, ical::Overrides(ev.activity));
+  if (wanted.empty()) return Status::Ok();
+  const model::Activity& a = ev.activity;
+  const std::string zone = a.time_zone.empty() ? "UTC" : a.time_zone;
+  // What Google holds apart already, by original start.
+  TANDEM_ASSIGN_OR_RETURN(auto whole, Series(master_id, ev.uid));
+  std::map<int64_t, json> held;
+  for (const std::string& text : whole.second) {
+    json x = json::parse(text, nullptr, false);
+    if (!x.is_object()) continue;
+    const json o = x.value("originalStartTime", json::object());
+    Result<Instant> at = o.contains("date") ? ParseRfc3339(Text(o, "date") + "T00:00:00Z")
+                                            : ParseRfc3339(Text(o, "dateTime"));
+    if (at.ok()) held[ToUnixSeconds(*at)] = std::move(x);
+  }
+  auto time = [&](Instant t) -> json {
+    if (a.all_day) return {{"date", DateIso(t)}};
+    return {{"dateTime", FormatRfc3339(t)}, {"timeZone", zone}};
+  };
+  for (const ical::SeriesOverride& o : wanted) {
+    if (o.this_and_future) continue;
+    const int64_t key = ToUnixSeconds(o.recurrence_id);
+    auto it = held.find(key);
+    json body = json::object();
+    if (!o.cancelled) {
+      body["start"] = time(o.start);
+      body["end"] = time(a.all_day ? std::max(o.end, o.start + std::chrono::days(1)) : o.end);
+      body["summary"] = o.texts.subject.empty() ? a.subject : o.texts.subject;
+      body["location"] = o.texts.location.empty() ? a.location : o.texts.location;
+      body["description"] = o.texts.description.empty() ? a.description : o.texts.description;
+    }
+    if (it != held.end()) {  // Google holds this instance apart already
+      const json& x = it->second;
+      if (o.cancelled && Text(x, "status") == "cancelled") continue;
+      if (!o.cancelled && Text(x, "status") != "cancelled") {
+        bool same = Text(x, "summary") == body["summary"].get<std::string>() &&
+                    Text(x, "location") == body["location"].get<std::string>() &&
+                    Text(x, "description") == body["description"].get<std::string>();
+        for (const char* k : {"start", "end"}) {
+          const json have = x.value(k, json::object());
+          if (a.all_day) {
+            same = same && Text(have, "date") == body[k]["date"].get<std::string>();
+          } else {
+            auto t = ParseRfc3339(Text(have, "dateTime"));
+            same = same && t.ok() && FormatRfc3339(*t) == body[k]["dateTime"].get<std::string>();
+          }
+        }
+        if (same) continue;
+      }
+    }
+    std::string instance_id = it != held.end() ? Text(it->second, "id") : "";
+    if (instance_id.empty()) {
+      const std::string original = a.all_day ? DateIso(o.recurrence_id) : FormatRfc3339(o.recurrence_id);
+      TANDEM_ASSIGN_OR_RETURN(
+          Answer found, Call("GET", EventsPath() + "/" + oauth::PercentEncode(master_id) +
+                                        "/instances?showDeleted=true&maxResults=5&originalStart=" +
+                                        oauth::PercentEncode(original)));
+      if (found.status != 200) return ApiError(found.status, found.body, "a series' instance");
+      json j = json::parse(found.body, nullptr, false);
+      if (j.is_object())
+        for (const auto& x : j.value("items", json::array()))
+          if (x.is_object() && !Text(x, "id").empty()) {
+            instance_id = Text(x, "id");
+            break;
+          }
+      if (instance_id.empty()) continue;  // the rule has no such occurrence (any more)
+    }
+    const std::string path = EventsPath() + "/" + oauth::PercentEncode(instance_id);
+    TANDEM_ASSIGN_OR_RETURN(Answer w, o.cancelled ? Call("DELETE", path) : Call("PATCH", path, body.dump()));
+    if (o.cancelled && (w.status == 404 || w.status == 410)) continue;
+    if (w.status != 200 && w.status != 204)
+      return ApiError(w.status, w.body, o.cancelled ? "a cancelled instance" : "a changed instance");
+  }
+  return Status::Ok();
 }
 
 namespace {
@@ -608,6 +688,7 @@ std::vector<Result<sync::ItemRef>> GoogleCalendar::CreateBatch(
         out[i] = Status::Corruption("Google Calendar: a batch part holds no event");
       } else {
         out[i] = sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+        if (Status s = WriteInstances(Text(e, "id"), items[i].second); !s.ok()) out[i] = s;
       }
     }
   }
@@ -623,6 +704,7 @@ Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std:
     return Status::NotFound("Google Calendar: event " + href + " is gone");
   if (a.status != 200) return ApiError(a.status, a.body, "an event update");
   json e = json::parse(a.body, nullptr, false);
+  TANDEM_RETURN_IF_ERROR(WriteInstances(href, ical));
   return sync::ItemRef{href, e.is_object() ? Text(e, "etag") : ""};
 }
 

@@ -25,8 +25,12 @@
 //           names a changed instance reads its series by iCalUID.
 //   batch   consecutive creations go out as batch requests (POST
 //           /batch/calendar/v3, multipart/mixed, 50 inserts each).
-// Not yet: instances changed on the CRM side are not written as instances (the
-// CRM edits series as a whole).
+//           Written back the same way: after the master (its recurrence with the
+//           EXDATEs), each RECURRENCE-ID override of the CRM's series that Google
+//           does not hold yet is written to its instance (found by originalStart):
+//           a moved or edited one patched, a cancelled one deleted. An override
+//           the CRM dropped leaves Google's exception as it is; RANGE=THISANDFUTURE
+//           is not written (Google splits such a series into two).
 //
 // Authentication: a bearer token from `access_token` for every request; a 401
 // tells `token_rejected` and the request is sent once more with a fresh token.
@@ -97,6 +101,10 @@ class GoogleCalendar final : public sync::CalendarSide {
   // A series read whole: the master (absent when gone) and its instances.
   Result<std::pair<std::optional<std::string>, std::vector<std::string>>> Series(
       const std::string& master_id, const std::string& uid);
+
+  // Writes the series' RECURRENCE-ID overrides of `ical` to the instances of
+  // master `master_id` where Google's differ.
+  Status WriteInstances(const std::string& master_id, const std::string& ical);
 
   GoogleCalendarOptions o_;
   std::unique_ptr<http::Client> http_;

@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <chrono>
 #include <memory>
 #include <ostream>
+#include <thread>
 
 #include "apps/cli/api_client.h"
 #include "apps/cli/context.h"
@@ -18,6 +20,8 @@ struct AddArgs {
   std::string provider, calendar;  // any provider of the server's catalog
   std::string caldav, vdir;        // shorthands: --provider caldav|vdir --calendar X
   bool google = false;             // shorthand: --provider google (an OAuth authorization)
+  bool outlook = false;            // shorthand: --provider outlook (a device-code sign-in)
+  std::string mailbox;             // a mailbox other than the signed-in user's (S8)
   std::string user, password_file;
   int window_back = -1, window_ahead = -1, deletion_limit = -1;
   bool skip_private = false, no_init = false;
@@ -81,12 +85,16 @@ Status ReportStatus(const Json& r) {
 // The provider and calendar an add or a listing names: --provider P --calendar
 // X, or a shorthand (--caldav URL, --vdir DIR).
 Result<std::pair<std::string, std::string>> Target(CommandContext& ctx, const AddArgs& a) {
-  const int given = !a.provider.empty() + !a.caldav.empty() + !a.vdir.empty() + a.google;
+  const int given = !a.provider.empty() + !a.caldav.empty() + !a.vdir.empty() + a.google + a.outlook;
   if (given != 1)
-    return ctx.Usage("give one of --provider NAME --calendar LOCATION, --caldav URL, --vdir DIR or"
-                     " --google (tandem sync providers lists the kinds this server offers)");
+    return ctx.Usage("give one of --provider NAME --calendar LOCATION, --caldav URL, --vdir DIR,"
+                     " --google or --outlook (tandem sync providers lists the kinds this server offers)");
+  // A mailbox other than one's own: "mailbox" or "mailbox/calendar id".
+  const std::string located =
+      a.mailbox.empty() ? a.calendar : a.mailbox + (a.calendar.empty() ? "" : "/" + a.calendar);
   if (a.google) return std::pair{std::string("google"), a.calendar};
-  if (!a.provider.empty()) return std::pair{a.provider, a.calendar};
+  if (a.outlook) return std::pair{std::string("outlook"), located};
+  if (!a.provider.empty()) return std::pair{a.provider, located};
   return !a.caldav.empty() ? std::pair{std::string("caldav"), a.caldav}
                            : std::pair{std::string("vdir"), a.vdir};
 }
@@ -99,19 +107,51 @@ Result<std::string> CalendarPassword(CommandContext& ctx, const AddArgs& a) {
   return ReadSecretLine(*ctx.runtime().in);
 }
 
-// The credential kind of a provider, as the server's catalog says.
-Result<std::string> CredentialKind(ApiClient& api, const std::string& provider) {
+// A provider as the server's catalog describes it.
+Result<Json> ProviderEntry(ApiClient& api, const std::string& provider) {
   TANDEM_ASSIGN_OR_RETURN(Json page, api.Call("GET", "/api/v1/sync/providers"));
   for (const auto& p : page.value("items", Json::array()))
-    if (Text(p, "name") == provider) return Text(p, "credentials");
+    if (Text(p, "name") == provider) return p;
   return Status::InvalidArgument("provider: this server has no " + provider +
                                  " (tandem sync providers lists what it has)");
+}
+
+// The credential kind of a provider, as the server's catalog says.
+Result<std::string> CredentialKind(ApiClient& api, const std::string& provider) {
+  TANDEM_ASSIGN_OR_RETURN(Json p, ProviderEntry(api, provider));
+  return Text(p, "credentials");
+}
+
+// A device-code sign-in (Microsoft): the code and the page to enter it on,
+// shown while the server polls for the approval; returns the handle.
+Result<std::string> AuthorizeWithDeviceCode(CommandContext& ctx, ApiClient& api,
+                                            const std::string& provider) {
+  Json start{{"provider", provider}};
+  TANDEM_ASSIGN_OR_RETURN(Json started, api.Call("POST", "/api/v1/sync/oauth/device", &start));
+  std::ostream& say = ctx.json ? *ctx.runtime().err : ctx.out();
+  say << Text(started, "message") << "\n\n  page: " << Text(started, "verification_uri")
+      << "\n  code: " << Text(started, "user_code") << "\n\nWaiting for the sign-in...\n";
+  say.flush();
+  const int interval = std::max(1, started.value("interval", 5));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(started.value("expires_in", 900));
+  Json poll{{"state", Text(started, "state")}};
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::seconds(interval));
+    TANDEM_ASSIGN_OR_RETURN(Json answer, api.Call("POST", "/api/v1/sync/oauth/device/poll", &poll));
+    if (answer.contains("authorization")) {
+      say << "Signed in.\n";
+      return Text(answer, "authorization");
+    }
+  }
+  return Status::DeadlineExceeded("the code expired before the sign-in; start again");
 }
 
 // An OAuth authorization as a user gives it: the page to open in a browser,
 // whose answer comes back to this machine (127.0.0.1), exchanged by the server;
 // returns the handle a pair names.
 Result<std::string> Authorize(CommandContext& ctx, ApiClient& api, const std::string& provider) {
+  TANDEM_ASSIGN_OR_RETURN(Json entry, ProviderEntry(api, provider));
+  if (entry.value("device_code", false)) return AuthorizeWithDeviceCode(ctx, api, provider);
   TANDEM_ASSIGN_OR_RETURN(auto receiver, oauth::LoopbackReceiver::Start());
   Json start{{"provider", provider}, {"redirect_uri", receiver->redirect_uri()}};
   TANDEM_ASSIGN_OR_RETURN(Json started, api.Call("POST", "/api/v1/sync/oauth/start", &start));
@@ -159,6 +199,7 @@ Status AddPair(CommandContext& ctx, const AddArgs& a) {
     if (Text(body, "calendar").empty()) {
       // The account's calendars; its own first.
       Json ask{{"provider", provider}, {"authorization", body["authorization"]}};
+      if (!a.mailbox.empty()) ask["calendar"] = a.mailbox;
       TANDEM_ASSIGN_OR_RETURN(Json found, session.Call("POST", "/api/v1/sync/discover", &ask));
       const Json items = found.value("items", Json::array());
       if (items.empty()) return Status::NotFound("calendar: the account has no calendar Tandem may write to");
@@ -401,6 +442,12 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
     cmd->add_option("--vdir", args.vdir, "Shorthand: --provider vdir --calendar DIR (admin only)");
     cmd->add_flag("--google", args.google,
                   "Shorthand: --provider google (opens Google's consent page; --calendar ID picks one)");
+    cmd->add_flag("--outlook", args.outlook,
+                  "Shorthand: --provider outlook (Microsoft 365 / Outlook.com: sign in with a code "
+                  "on Microsoft's page; --calendar ID picks one)");
+    cmd->add_option("--mailbox", args.mailbox,
+                    "Another mailbox's calendar (user@domain), shared with you or reached by the "
+                    "server's application access (--provider outlook-app)");
     cmd->add_option("--user", args.user, "Login at the calendar server");
     cmd->add_option("--password-file", args.password_file,
                     "Read the calendar password from this file (else prompt or stdin; never an argument)");
