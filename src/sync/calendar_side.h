@@ -37,6 +37,10 @@ struct ItemRef {
   // without a read (the CRM side hashes the activity it just wrote). Empty: the
   // engine reads the item back and digests it.
   std::string content_hash;
+  // The item as the side stored it, when its write's answer holds it (Google
+  // and Graph answer with the event): the engine digests it instead of reading
+  // the item back. Empty: read back (or content_hash above).
+  std::string stored_ical;
 };
 
 struct Item {

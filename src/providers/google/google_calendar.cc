@@ -274,6 +274,20 @@ Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid)
   return e.dump();
 }
 
+namespace {
+
+// A write's answer as the engine would read the event back: a single event's
+// whole text (a series is read back, its instances being apart).
+sync::ItemRef Written(const json& e, const std::string& href) {
+  sync::ItemRef ref{href, Text(e, "etag")};
+  if (!e.contains("recurrence")) {
+    if (auto text = EventToIcal(e.dump()); text.ok()) ref.stored_ical = std::move(*text);
+  }
+  return ref;
+}
+
+}  // namespace
+
 GoogleCalendar::GoogleCalendar(GoogleCalendarOptions options) : o_(std::move(options)) {
   http_ = std::make_unique<http::Client>(o_.http);
 }
@@ -502,7 +516,7 @@ Result<sync::ItemRef> GoogleCalendar::Create(const std::string& uid, const std::
   if (!e.is_object() || Text(e, "id").empty())
     return Status::Corruption("Google Calendar: the new event has no id");
   TANDEM_RETURN_IF_ERROR(WriteInstances(Text(e, "id"), ical));
-  return sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+  return Written(e, Text(e, "id"));
 }
 
 Status GoogleCalendar::WriteInstances(const std::string& master_id, const std::string& ical) {
@@ -687,7 +701,7 @@ std::vector<Result<sync::ItemRef>> GoogleCalendar::CreateBatch(
       if (!e.is_object() || Text(e, "id").empty()) {
         out[i] = Status::Corruption("Google Calendar: a batch part holds no event");
       } else {
-        out[i] = sync::ItemRef{Text(e, "id"), Text(e, "etag")};
+        out[i] = Written(e, Text(e, "id"));
         if (Status s = WriteInstances(Text(e, "id"), items[i].second); !s.ok()) out[i] = s;
       }
     }
@@ -705,7 +719,7 @@ Result<sync::ItemRef> GoogleCalendar::Update(const std::string& href, const std:
   if (a.status != 200) return ApiError(a.status, a.body, "an event update");
   json e = json::parse(a.body, nullptr, false);
   TANDEM_RETURN_IF_ERROR(WriteInstances(href, ical));
-  return sync::ItemRef{href, e.is_object() ? Text(e, "etag") : ""};
+  return e.is_object() ? Written(e, href) : sync::ItemRef{href, ""};
 }
 
 Status GoogleCalendar::Delete(const std::string& href, const std::string& etag) {

@@ -558,6 +558,20 @@ Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid,
 
 // --- the calendar side
 
+namespace {
+
+// A write's answer as a read would give the event: a single event's whole text
+// (a series is read back with its occurrences).
+sync::ItemRef Written(const json& e, const std::string& href) {
+  sync::ItemRef ref{href, Text(e, "@odata.etag")};
+  if (!e.contains("recurrence") || e["recurrence"].is_null()) {
+    if (auto text = EventToIcal(e.dump()); text.ok()) ref.stored_ical = std::move(*text);
+  }
+  return ref;
+}
+
+}  // namespace
+
 GraphCalendar::GraphCalendar(GraphCalendarOptions options) : o_(std::move(options)) {
   http_ = std::make_unique<http::Client>(o_.http);
 }
@@ -840,7 +854,7 @@ Result<sync::ItemRef> GraphCalendar::Create(const std::string& uid, const std::s
   if (!e.is_object() || Text(e, "id").empty())
     return Status::Corruption("Microsoft Graph: the new event has no id");
   TANDEM_RETURN_IF_ERROR(WriteOccurrences(Text(e, "id"), ical));
-  return sync::ItemRef{Text(e, "id"), Text(e, "@odata.etag")};
+  return Written(e, Text(e, "id"));
 }
 
 std::vector<Result<sync::ItemRef>> GraphCalendar::CreateBatch(
@@ -903,7 +917,7 @@ std::vector<Result<sync::ItemRef>> GraphCalendar::CreateBatch(
         out[i] = Status::Corruption("Microsoft Graph: a batch response holds no event");
         continue;
       }
-      out[i] = sync::ItemRef{Text(body, "id"), Text(body, "@odata.etag")};
+      out[i] = Written(body, Text(body, "id"));
       if (Status s = WriteOccurrences(Text(body, "id"), items[i].second); !s.ok()) out[i] = s;
     }
     todo = std::move(again);
@@ -992,7 +1006,7 @@ Result<sync::ItemRef> GraphCalendar::Update(const std::string& href, const std::
   if (a.status != 200) return ApiError(a.status, a.body, "an event update");
   json e = json::parse(a.body, nullptr, false);
   TANDEM_RETURN_IF_ERROR(WriteOccurrences(href, ical));
-  return sync::ItemRef{href, e.is_object() ? Text(e, "@odata.etag") : ""};
+  return e.is_object() ? Written(e, href) : sync::ItemRef{href, ""};
 }
 
 Status GraphCalendar::Delete(const std::string& href, const std::string& etag) {

@@ -22,6 +22,7 @@ struct AddArgs {
   bool google = false;             // shorthand: --provider google (an OAuth authorization)
   bool outlook = false;            // shorthand: --provider outlook (a device-code sign-in)
   std::string mailbox;             // a mailbox other than the signed-in user's (S8)
+  std::string owner;               // admins: the CRM user the pair is for
   std::string user, password_file;
   int window_back = -1, window_ahead = -1, deletion_limit = -1;
   bool skip_private = false, no_init = false;
@@ -173,6 +174,7 @@ Result<std::string> Authorize(CommandContext& ctx, ApiClient& api, const std::st
 Result<Json> TargetBody(CommandContext& ctx, ApiClient& session, const AddArgs& a,
                         const std::pair<std::string, std::string>& target, bool* oauth) {
   Json body{{"provider", target.first}, {"calendar", target.second}};
+  if (!a.owner.empty()) body["user_id"] = a.owner;
   TANDEM_ASSIGN_OR_RETURN(std::string kind, CredentialKind(session, target.first));
   *oauth = kind == "oauth";
   if (*oauth) {
@@ -449,6 +451,7 @@ void InstallSyncCommands(CLI::App& root, CommandContext& ctx) {
                     "Another mailbox's calendar (user@domain), shared with you or reached by the "
                     "server's application access (--provider outlook-app)");
     cmd->add_option("--user", args.user, "Login at the calendar server");
+    cmd->add_option("--owner", args.owner, "Admins: the CRM user (id) whose calendar this pair syncs");
     cmd->add_option("--password-file", args.password_file,
                     "Read the calendar password from this file (else prompt or stdin; never an argument)");
   };
