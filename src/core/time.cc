@@ -29,6 +29,23 @@ bool Expect(std::string_view s, size_t& pos, char c) {
 
 }  // namespace
 
+std::string FormatBasicUtc(Instant t) {
+  using namespace std::chrono;
+  auto day = floor<days>(t);
+  year_month_day ymd{day};
+  hh_mm_ss<seconds> hms{floor<seconds>(t - day)};
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                     hms.hours().count(), hms.minutes().count(), hms.seconds().count());
+}
+
+std::string FormatBasicDate(Instant t) {
+  using namespace std::chrono;
+  year_month_day ymd{floor<days>(t)};
+  return fmt::format("{:04}{:02}{:02}", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                     static_cast<unsigned>(ymd.day()));
+}
+
 std::string FormatRfc3339(Instant t) {
   using namespace std::chrono;
   auto day = floor<days>(t);

@@ -23,6 +23,9 @@ inline Instant FromUnixMicros(int64_t us) { return Instant(Duration(us)); }
 
 // "2026-11-24T10:00:00Z"; fractional seconds only when not zero ("...:00.250Z").
 std::string FormatRfc3339(Instant t);
+// iCalendar's basic forms in UTC: "20261124T100000Z" and "20261124".
+std::string FormatBasicUtc(Instant t);
+std::string FormatBasicDate(Instant t);
 // Accepts "YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)" and "YYYY-MM-DD" (midnight UTC).
 Result<Instant> ParseRfc3339(std::string_view text);
 

@@ -30,3 +30,16 @@ TEST(TimeTest, RejectsGarbage) {
 
 }  // namespace
 }  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(BasicFormTest, UtcAndDateInICalendarsBasicForm) {
+  const Instant t = ParseRfc3339("2027-01-04T09:05:07.250Z").value();
+  EXPECT_EQ(FormatBasicUtc(t), "20270104T090507Z");
+  EXPECT_EQ(FormatBasicDate(t), "20270104");
+  EXPECT_EQ(FormatBasicUtc(ParseRfc3339("1969-12-31T23:59:59Z").value()), "19691231T235959Z");
+}
+
+}  // namespace
+}  // namespace tandem

@@ -157,6 +157,16 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 void RealSleeper::SleepFor(Duration d) { std::this_thread::sleep_for(d); }
 
+Duration ThrottleWait(const Headers& headers, Duration backoff, Random* random) {
+  Duration wait = backoff;
+  if (auto after = headers.Get("Retry-After")) {
+    const long long s = std::atoll(after->c_str());
+    if (s > 0) wait = std::max<Duration>(wait, std::chrono::seconds(std::min(s, 120LL)));
+  }
+  const double jitter = random ? static_cast<double>(random->Uniform(1000)) / 1000.0 : 0.5;
+  return wait + std::chrono::duration_cast<Duration>(backoff * jitter);
+}
+
 bool IsIdempotent(std::string_view method) {
   return !(EqualsIgnoreCase(method, "POST") || EqualsIgnoreCase(method, "PATCH") ||
            EqualsIgnoreCase(method, "LOCK"));

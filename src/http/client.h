@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/random.h"
 #include "core/status.h"
 #include "core/time.h"
 
@@ -114,10 +115,24 @@ class Sleeper {
   virtual void SleepFor(Duration d) = 0;
 };
 
+// The wait before retrying a throttled request (429, 503, rate-limit 403): the
+// server's Retry-After (seconds, at most 120) when longer than `backoff`, plus
+// a jitter of up to `backoff` (`random` null: half of it).
+Duration ThrottleWait(const Headers& headers, Duration backoff, Random* random);
+
 class RealSleeper final : public Sleeper {
  public:
   void SleepFor(Duration d) override;
 };
+
+// Sleeps on `sleeper`, or for real when it is null.
+inline void Pause(Sleeper* sleeper, Duration d) {
+  if (sleeper) {
+    sleeper->SleepFor(d);
+  } else {
+    RealSleeper().SleepFor(d);
+  }
+}
 
 struct RetryPolicy {
   // Total attempts including the first; 1 disables retries.

@@ -190,6 +190,10 @@ Status CheckActivity(const model::Activity& activity);
 // display names ("(UTC+01:00) Amsterdam, Berlin, ..."). NotFound when none fits.
 Result<std::string> ResolveZoneName(std::string_view tzid);
 
+// Added: RFC 5545 3.3.11 TEXT escaping (backslash, semicolon, comma, newline;
+// CR dropped), for providers that write iCalendar lines from other formats.
+std::string EscapeText(std::string_view s);
+
 // Added: the Windows name of an IANA zone ("Europe/Berlin" -> "W. Europe
 // Standard Time", ICU's CLDR windowsZones); NotFound when it has none.
 Result<std::string> WindowsZoneName(std::string_view iana_zone);

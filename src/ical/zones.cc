@@ -134,6 +134,22 @@ Result<std::string> ResolveZoneName(std::string_view tzid) {
   return Status::NotFound("time zone '" + name + "' is neither IANA nor a known Windows name");
 }
 
+std::string EscapeText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case ';': out += "\\;"; break;
+      case ',': out += "\\,"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Result<std::string> WindowsZoneName(std::string_view iana_zone) {
   if (iana_zone.empty() || IsUtcName(iana_zone)) return std::string("UTC");
   if (iana_zone.size() > 120) return Status::NotFound("time zone name too long");

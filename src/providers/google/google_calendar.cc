@@ -22,28 +22,6 @@ std::string Text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// RFC 5545 3.3.11 TEXT escaping.
-std::string Escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case ';': out += "\\;"; break;
-      case ',': out += "\\,"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string UtcBasic(Instant t) {
-  return fmt::format("{:%Y%m%dT%H%M%SZ}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
-}
-std::string DateBasic(Instant t) {
-  return fmt::format("{:%Y%m%d}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
-}
 std::string DateIso(Instant t) {
   return fmt::format("{:%Y-%m-%d}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
 }
@@ -60,7 +38,7 @@ Result<std::string> TimeLine(const char* name, const json& t, bool* all_day) {
   }
   TANDEM_ASSIGN_OR_RETURN(Instant at, ParseRfc3339(Text(t, "dateTime")));
   *all_day = false;
-  return fmt::format("{}:{}\r\n", name, UtcBasic(at));
+  return fmt::format("{}:{}\r\n", name, FormatBasicUtc(at));
 }
 
 Status ApiError(int status, const std::string& body, std::string_view what) {
@@ -111,14 +89,14 @@ Result<std::string> OriginalStart(const json& x, bool* date) {
   }
   TANDEM_ASSIGN_OR_RETURN(Instant at, ParseRfc3339(Text(o, "dateTime")));
   *date = false;
-  return UtcBasic(at);
+  return FormatBasicUtc(at);
 }
 
 // One changed instance of a series as an overriding VEVENT.
 Result<std::string> OverrideBlock(const json& x, const std::string& uid) {
   bool date = false, all_day = false;
   TANDEM_ASSIGN_OR_RETURN(std::string rid, OriginalStart(x, &date));
-  std::string v = "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
+  std::string v = "BEGIN:VEVENT\r\nUID:" + ical::EscapeText(uid) + "\r\n";
   v += date ? "RECURRENCE-ID;VALUE=DATE:" + rid + "\r\n" : "RECURRENCE-ID:" + rid + "\r\n";
   TANDEM_ASSIGN_OR_RETURN(std::string start, TimeLine("DTSTART", x.value("start", json()), &all_day));
   v += start;
@@ -126,11 +104,11 @@ Result<std::string> OverrideBlock(const json& x, const std::string& uid) {
     TANDEM_ASSIGN_OR_RETURN(std::string end, TimeLine("DTEND", x["end"], &all_day));
     v += end;
   }
-  if (!Text(x, "summary").empty()) v += "SUMMARY:" + Escape(Text(x, "summary")) + "\r\n";
-  if (!Text(x, "location").empty()) v += "LOCATION:" + Escape(Text(x, "location")) + "\r\n";
-  if (!Text(x, "description").empty()) v += "DESCRIPTION:" + Escape(Text(x, "description")) + "\r\n";
+  if (!Text(x, "summary").empty()) v += "SUMMARY:" + ical::EscapeText(Text(x, "summary")) + "\r\n";
+  if (!Text(x, "location").empty()) v += "LOCATION:" + ical::EscapeText(Text(x, "location")) + "\r\n";
+  if (!Text(x, "description").empty()) v += "DESCRIPTION:" + ical::EscapeText(Text(x, "description")) + "\r\n";
   if (auto u = ParseRfc3339(Text(x, "updated")); u.ok())
-    v += "LAST-MODIFIED:" + UtcBasic(*u) + "\r\nDTSTAMP:" + UtcBasic(*u) + "\r\n";
+    v += "LAST-MODIFIED:" + FormatBasicUtc(*u) + "\r\nDTSTAMP:" + FormatBasicUtc(*u) + "\r\n";
   if (x.contains("sequence") && x["sequence"].is_number_integer())
     v += fmt::format("SEQUENCE:{}\r\n", x["sequence"].get<int64_t>());
   v += "END:VEVENT\r\n";
@@ -151,7 +129,7 @@ Result<std::string> EventToIcal(const std::string& event_json,
                   ? e["extendedProperties"]["private"]
                   : json::object();
   std::string v = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tandem//Google Calendar//EN\r\n"
-                  "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
+                  "BEGIN:VEVENT\r\nUID:" + ical::EscapeText(uid) + "\r\n";
   bool all_day = false, end_all_day = false;
   TANDEM_ASSIGN_OR_RETURN(std::string start, TimeLine("DTSTART", e.value("start", json()), &all_day));
   v += start;
@@ -159,9 +137,9 @@ Result<std::string> EventToIcal(const std::string& event_json,
     TANDEM_ASSIGN_OR_RETURN(std::string end, TimeLine("DTEND", e["end"], &end_all_day));
     v += end;
   }
-  if (!Text(e, "summary").empty()) v += "SUMMARY:" + Escape(Text(e, "summary")) + "\r\n";
-  if (!Text(e, "location").empty()) v += "LOCATION:" + Escape(Text(e, "location")) + "\r\n";
-  if (!Text(e, "description").empty()) v += "DESCRIPTION:" + Escape(Text(e, "description")) + "\r\n";
+  if (!Text(e, "summary").empty()) v += "SUMMARY:" + ical::EscapeText(Text(e, "summary")) + "\r\n";
+  if (!Text(e, "location").empty()) v += "LOCATION:" + ical::EscapeText(Text(e, "location")) + "\r\n";
+  if (!Text(e, "description").empty()) v += "DESCRIPTION:" + ical::EscapeText(Text(e, "description")) + "\r\n";
   if (e.contains("recurrence") && e["recurrence"].is_array())
     for (const auto& line : e["recurrence"])
       if (line.is_string()) v += line.get<std::string>() + "\r\n";
@@ -194,9 +172,9 @@ Result<std::string> EventToIcal(const std::string& event_json,
   else if (Text(e, "status") == "tentative") v += "STATUS:TENTATIVE\r\n";
   if (e.contains("sequence") && e["sequence"].is_number_integer())
     v += fmt::format("SEQUENCE:{}\r\n", e["sequence"].get<int64_t>());
-  if (auto c = ParseRfc3339(Text(e, "created")); c.ok()) v += "CREATED:" + UtcBasic(*c) + "\r\n";
+  if (auto c = ParseRfc3339(Text(e, "created")); c.ok()) v += "CREATED:" + FormatBasicUtc(*c) + "\r\n";
   if (auto u = ParseRfc3339(Text(e, "updated")); u.ok()) {
-    v += "LAST-MODIFIED:" + UtcBasic(*u) + "\r\nDTSTAMP:" + UtcBasic(*u) + "\r\n";
+    v += "LAST-MODIFIED:" + FormatBasicUtc(*u) + "\r\nDTSTAMP:" + FormatBasicUtc(*u) + "\r\n";
   }
   if (!Text(priv, "tandemCrmId").empty()) v += "X-TANDEM-CRM-ID:" + Text(priv, "tandemCrmId") + "\r\n";
   if (e.contains("reminders") && e["reminders"].is_object() &&
@@ -249,7 +227,7 @@ Result<std::string> IcalToEvent(const std::string& ical, const std::string& uid)
     if (list.empty()) return;
     std::string line = a.all_day ? std::string(name) + ";VALUE=DATE:" : std::string(name) + ":";
     for (size_t i = 0; i < list.size(); ++i)
-      line += (i ? "," : "") + (a.all_day ? DateBasic(list[i]) : UtcBasic(list[i]));
+      line += (i ? "," : "") + (a.all_day ? FormatBasicDate(list[i]) : FormatBasicUtc(list[i]));
     recurrence.push_back(line);
   };
   dates("EXDATE", a.exdates);
@@ -334,19 +312,8 @@ Result<GoogleCalendar::Answer> GoogleCalendar::CallUrl(const std::string& method
       continue;
     }
     if (RateLimited(r.status, r.body) && attempt < o_.rate_limit_attempts) {
-      Duration wait = backoff;
-      if (auto after = r.headers.Get("Retry-After")) {
-        const long long seconds = std::atoll(after->c_str());
-        if (seconds > 0) wait = std::max<Duration>(wait, std::chrono::seconds(std::min(seconds, 120LL)));
-      }
-      const double jitter =
-          o_.random ? static_cast<double>(o_.random->Uniform(1000)) / 1000.0 : 0.5;
-      wait += std::chrono::duration_cast<Duration>(backoff * jitter);
-      if (o_.http.sleeper) {
-        o_.http.sleeper->SleepFor(wait);
-      } else {
-        std::this_thread::sleep_for(wait);
-      }
+      const Duration wait = http::ThrottleWait(r.headers, backoff, o_.random);
+      http::Pause(o_.http.sleeper, wait);
       backoff *= 2;
       continue;
     }

@@ -24,27 +24,6 @@ std::string Text(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::string Escape(std::string_view s) {  // RFC 5545 TEXT
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '\\': out += "\\\\"; break;
-      case ';': out += "\\;"; break;
-      case ',': out += "\\,"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-std::string UtcBasic(Instant t) {
-  return fmt::format("{:%Y%m%dT%H%M%SZ}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
-}
-std::string DateBasic(Instant t) {
-  return fmt::format("{:%Y%m%d}", fmt::gmtime(static_cast<std::time_t>(ToUnixSeconds(t))));
-}
 
 // FNV-1a 64: a stable digest of a body's text, kept to tell an unchanged body.
 std::string Digest(std::string_view s) {
@@ -345,7 +324,7 @@ Result<std::string> RecurrenceToRrule(const std::string& recurrence_json, bool a
       // The end date's last second, wherever the series keeps its times.
       c.hour = 23, c.minute = 59, c.second = 59;
       TANDEM_ASSIGN_OR_RETURN(Instant until, ical::FromCivil(c, zone.empty() ? "UTC" : zone));
-      rule += ";UNTIL=" + UtcBasic(until);
+      rule += ";UNTIL=" + FormatBasicUtc(until);
     }
   }
   return rule;
@@ -361,7 +340,7 @@ Result<std::string> TimeLine(const char* name, const json& t, bool all_day) {
     dt.erase(std::remove(dt.begin(), dt.end(), '-'), dt.end());
     return fmt::format("{};VALUE=DATE:{}\r\n", name, dt);
   }
-  return fmt::format("{}:{}\r\n", name, UtcBasic(at));
+  return fmt::format("{}:{}\r\n", name, FormatBasicUtc(at));
 }
 
 std::string ExtendedProperty(const json& e, const char* id) {
@@ -416,24 +395,24 @@ Result<std::string> EventToIcal(const std::string& event_json, const std::vector
       zone = *z;
   }
   std::string v = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Tandem//Microsoft Graph//EN\r\n"
-                  "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
+                  "BEGIN:VEVENT\r\nUID:" + ical::EscapeText(uid) + "\r\n";
   TANDEM_ASSIGN_OR_RETURN(std::string start, TimeLine("DTSTART", e.value("start", json()), all_day));
   v += start;
   if (e.contains("end")) {
     TANDEM_ASSIGN_OR_RETURN(std::string end, TimeLine("DTEND", e["end"], all_day));
     v += end;
   }
-  if (!Text(e, "subject").empty()) v += "SUMMARY:" + Escape(Text(e, "subject")) + "\r\n";
+  if (!Text(e, "subject").empty()) v += "SUMMARY:" + ical::EscapeText(Text(e, "subject")) + "\r\n";
   const std::string where = Text(e.value("location", json::object()), "displayName");
-  if (!where.empty()) v += "LOCATION:" + Escape(where) + "\r\n";
+  if (!where.empty()) v += "LOCATION:" + ical::EscapeText(where) + "\r\n";
   const std::string text = BodyText(e);
-  if (!text.empty()) v += "DESCRIPTION:" + Escape(text) + "\r\n";
+  if (!text.empty()) v += "DESCRIPTION:" + ical::EscapeText(text) + "\r\n";
   if (e.contains("body")) v += "X-TANDEM-GRAPH-BODY:" + Digest(text) + "\r\n";
   if (e.contains("recurrence") && e["recurrence"].is_object()) {
     TANDEM_ASSIGN_OR_RETURN(std::string rule, RecurrenceToRrule(e["recurrence"].dump(), all_day, zone));
     v += "RRULE:" + rule + "\r\n";
     for (Instant x : exdates)
-      v += all_day ? "EXDATE;VALUE=DATE:" + DateBasic(x) + "\r\n" : "EXDATE:" + UtcBasic(x) + "\r\n";
+      v += all_day ? "EXDATE;VALUE=DATE:" + FormatBasicDate(x) + "\r\n" : "EXDATE:" + FormatBasicUtc(x) + "\r\n";
   }
   const std::string show = Text(e, "showAs");
   v += show == "free" ? "TRANSP:TRANSPARENT\r\n" : "TRANSP:OPAQUE\r\n";
@@ -446,9 +425,9 @@ Result<std::string> EventToIcal(const std::string& event_json, const std::vector
   if (sensitivity == "confidential") v += "CLASS:CONFIDENTIAL\r\n";
   if (sensitivity == "personal") v += "X-TANDEM-GRAPH-SENSITIVITY:personal\r\n";
   if (e.value("isCancelled", false)) v += "STATUS:CANCELLED\r\n";
-  if (auto c = ReadOffset(Text(e, "createdDateTime")); c.ok()) v += "CREATED:" + UtcBasic(*c) + "\r\n";
+  if (auto c = ReadOffset(Text(e, "createdDateTime")); c.ok()) v += "CREATED:" + FormatBasicUtc(*c) + "\r\n";
   if (auto u = ReadOffset(Text(e, "lastModifiedDateTime")); u.ok())
-    v += "LAST-MODIFIED:" + UtcBasic(*u) + "\r\nDTSTAMP:" + UtcBasic(*u) + "\r\n";
+    v += "LAST-MODIFIED:" + FormatBasicUtc(*u) + "\r\nDTSTAMP:" + FormatBasicUtc(*u) + "\r\n";
   const std::string crm = ExtendedProperty(e, kCrmIdProperty);
   if (!crm.empty()) v += "X-TANDEM-CRM-ID:" + crm + "\r\n";
   if (e.value("isReminderOn", false) && e.contains("reminderMinutesBeforeStart") &&
@@ -461,15 +440,15 @@ Result<std::string> EventToIcal(const std::string& event_json, const std::vector
     if (!x.is_object()) continue;
     auto rid = ReadOffset(Text(x, "originalStart"));
     if (!rid.ok()) continue;
-    std::string o = "BEGIN:VEVENT\r\nUID:" + Escape(uid) + "\r\n";
-    o += all_day ? "RECURRENCE-ID;VALUE=DATE:" + DateBasic(*rid) + "\r\n" : "RECURRENCE-ID:" + UtcBasic(*rid) + "\r\n";
+    std::string o = "BEGIN:VEVENT\r\nUID:" + ical::EscapeText(uid) + "\r\n";
+    o += all_day ? "RECURRENCE-ID;VALUE=DATE:" + FormatBasicDate(*rid) + "\r\n" : "RECURRENCE-ID:" + FormatBasicUtc(*rid) + "\r\n";
     auto s = TimeLine("DTSTART", x.value("start", json()), all_day);
     auto en = TimeLine("DTEND", x.value("end", json()), all_day);
     if (!s.ok() || !en.ok()) continue;
     o += *s + *en;
-    if (!Text(x, "subject").empty()) o += "SUMMARY:" + Escape(Text(x, "subject")) + "\r\n";
+    if (!Text(x, "subject").empty()) o += "SUMMARY:" + ical::EscapeText(Text(x, "subject")) + "\r\n";
     const std::string xw = Text(x.value("location", json::object()), "displayName");
-    if (!xw.empty()) o += "LOCATION:" + Escape(xw) + "\r\n";
+    if (!xw.empty()) o += "LOCATION:" + ical::EscapeText(xw) + "\r\n";
     if (x.value("isCancelled", false)) o += "STATUS:CANCELLED\r\n";
     v += o + "END:VEVENT\r\n";
   }
@@ -620,18 +599,8 @@ Result<GraphCalendar::Answer> GraphCalendar::Call(const std::string& method, con
       continue;
     }
     if ((r.status == 429 || r.status == 503) && attempt < o_.rate_limit_attempts) {
-      Duration wait = backoff;
-      if (auto after = r.headers.Get("Retry-After")) {
-        const long long s = std::atoll(after->c_str());
-        if (s > 0) wait = std::max<Duration>(wait, seconds(std::min(s, 120LL)));
-      }
-      const double jitter = o_.random ? static_cast<double>(o_.random->Uniform(1000)) / 1000.0 : 0.5;
-      wait += std::chrono::duration_cast<Duration>(backoff * jitter);
-      if (o_.http.sleeper) {
-        o_.http.sleeper->SleepFor(wait);
-      } else {
-        std::this_thread::sleep_for(wait);
-      }
+      const Duration wait = http::ThrottleWait(r.headers, backoff, o_.random);
+      http::Pause(o_.http.sleeper, wait);
       backoff *= 2;
       continue;
     }
@@ -922,11 +891,7 @@ std::vector<Result<sync::ItemRef>> GraphCalendar::CreateBatch(
     }
     todo = std::move(again);
     if (!todo.empty()) {
-      if (o_.http.sleeper) {
-        o_.http.sleeper->SleepFor(wait);
-      } else {
-        std::this_thread::sleep_for(wait);
-      }
+      http::Pause(o_.http.sleeper, wait);
       backoff *= 2;
     }
   }
