@@ -33,7 +33,7 @@ tenant = "common"
 login_base = "$GB"
 api_base = "$GB/v1.0"
 app_client_id = "tandem-app"
-app_tenant = "common"
+app_tenant = "example.test"
 app_secret_file = "$WORK/app-secret"
 TOML
 "$TANDEMD" --demo --config "$WORK/tandemd.toml" --data-dir "$WORK/data" \

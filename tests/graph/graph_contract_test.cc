@@ -358,7 +358,7 @@ TEST(GraphProviderTest, DeviceCodeSignInAndApplicationAccessToASharedMailbox) {
   // The server job: client credentials, a shared mailbox, nobody signed in.
   GraphAppOptions ao;
   ao.login_base = fake.base();
-  ao.tenant = "common";
+  ao.tenant = "example.test";  // client credentials need a tenant id or domain
   ao.client = {"tandem-app", "tandem-app-secret"};
   ao.api_base = fake.api();
   auto app = MakeAppProvider(ao);
