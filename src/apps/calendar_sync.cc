@@ -211,23 +211,23 @@ void CalendarSync::PollDeviceAuthorization(const std::string& state, const std::
     auto it = pending_device_.find(state);
     if (it == pending_device_.end() || it->second.user_id != user_id ||
         it->second.expires <= o_.clock->Now())
-      return done(Status::NotFound("state: no device sign-in of yours is waiting under it; start again"));
+      return done(Status::NotFound("state: no device sign-in of yours is waiting under it; start again"), false);
     pending = it->second;
   }
   boost::asio::post(background_, [this, state, pending, user_id, done = std::move(done)] {
     auto code = CredentialOf(pending.sealed_code);
-    if (!code.ok()) return done(code.status());
+    if (!code.ok()) return done(code.status(), false);
     sync::Provider* provider = catalog_.Find(pending.provider);
     bool slow_down = false;
     auto credential = provider->PollDeviceAuthorization((*code)["device_code"], ContextFor(user_id), &slow_down);
     if (!credential.ok()) {
       std::lock_guard lock(auth_mu_);
       pending_device_.erase(state);  // refused or expired: start again
-      return done(credential.status());
+      return done(credential.status(), false);
     }
-    if (!credential->has_value()) return done(std::optional<std::string>());
+    if (!credential->has_value()) return done(std::optional<std::string>(), slow_down);
     auto sealed = Seal(**credential);
-    if (!sealed.ok()) return done(sealed.status());
+    if (!sealed.ok()) return done(sealed.status(), false);
     const std::string handle = o_.random->Hex(16);
     {
       std::lock_guard lock(auth_mu_);
@@ -237,7 +237,7 @@ void CalendarSync::PollDeviceAuthorization(const std::string& state, const std::
       authorized_[handle] = Authorized{user_id, pending.provider, *sealed, now + std::chrono::minutes(10)};
     }
     spdlog::info("calendar authorization for {} granted to user {} (device code)", pending.provider, user_id);
-    done(std::optional<std::string>(handle));
+    done(std::optional<std::string>(handle), false);
   });
 }
 

@@ -110,7 +110,8 @@ class CalendarSync {
     int expires_in_seconds = 900;
   };
   Result<DeviceStart> StartDeviceAuthorization(const std::string& provider, const std::string& user_id);
-  using DevicePolled = std::function<void(Result<std::optional<std::string>> handle)>;
+  // `slow_down`: the service asked to poll less often (5 s more, RFC 8628).
+  using DevicePolled = std::function<void(Result<std::optional<std::string>> handle, bool slow_down)>;
   void PollDeviceAuthorization(const std::string& state, const std::string& user_id, DevicePolled done);
   // The credential of a handle (NotFound: unknown, expired, another user's, or
   // another provider's); Take forgets it.

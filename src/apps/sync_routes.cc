@@ -409,10 +409,11 @@ class SyncRoutes {
     if (!j.contains("state") || !j["state"].is_string())
       return respond(api::ErrorResponse(Status::InvalidArgument("state: must be a string")));
     sync_->PollDeviceAuthorization(j["state"].get<std::string>(), c.user.id,
-                                   [respond](Result<std::optional<std::string>> handle) {
+                                   [respond](Result<std::optional<std::string>> handle, bool slow_down) {
                                      if (!handle.ok()) return respond(api::ErrorResponse(handle.status()));
                                      if (!handle->has_value())
-                                       return respond(api::JsonResponse(202, Json{{"pending", true}}));
+                                       return respond(api::JsonResponse(
+                                           202, Json{{"pending", true}, {"slow_down", slow_down}}));
                                      respond(api::JsonResponse(200, Json{{"authorization", **handle}}));
                                    });
   }

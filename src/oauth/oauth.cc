@@ -117,6 +117,39 @@ std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& f
   return out;
 }
 
+Result<http::Response> SendWithBearer(http::Client& client, http::Request request,
+                                      const BearerCall& call, int64_t* sent) {
+  if (!call.access_token) return Status::InvalidArgument("no access token source");
+  bool refreshed = false;
+  Duration backoff = std::chrono::seconds(1);
+  for (int attempt = 1;; ++attempt) {
+    TANDEM_ASSIGN_OR_RETURN(std::string token, call.access_token());
+    request.headers.Set("Authorization", "Bearer " + token);
+    if (sent) ++*sent;
+    TANDEM_ASSIGN_OR_RETURN(http::Response r, client.Send(request));
+    if (r.status == 401 && !refreshed) {
+      // An expired or revoked access token: refreshed once, then it is the grant.
+      if (call.token_rejected) call.token_rejected(token);
+      refreshed = true;
+      continue;
+    }
+    const bool throttled = r.status == 429 || (call.throttled && call.throttled(r));
+    if (throttled && attempt < call.attempts) {
+      http::Pause(call.sleeper, http::ThrottleWait(r.headers, backoff, call.random));
+      backoff *= 2;
+      continue;
+    }
+    return r;
+  }
+}
+
+BearerCall BearerFrom(TokenSource& source) {
+  BearerCall call;
+  call.access_token = [&source] { return source.AccessToken(); };
+  call.token_rejected = [&source](const std::string& t) { source.Invalidate(t); };
+  return call;
+}
+
 std::map<std::string, std::string> TokensToMap(const Tokens& t) {
   return {{"access_token", t.access_token},
           {"refresh_token", t.refresh_token},

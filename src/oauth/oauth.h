@@ -142,6 +142,29 @@ Result<Tokens> ServiceAccountToken(http::Client& http, const ServiceAccount& acc
                                    std::string_view scope, std::string_view subject,
                                    const Clock& clock);
 
+// --- calling an API with a bearer token
+struct BearerCall {
+  std::function<Result<std::string>()> access_token;              // REQUIRED
+  std::function<void(const std::string& rejected)> token_rejected;  // after a 401
+  // A throttled answer, retried after ThrottleWait (429 always; the API's own
+  // rate-limit answers besides).
+  std::function<bool(const http::Response&)> throttled;
+  int attempts = 5;  // for throttled answers
+  http::Sleeper* sleeper = nullptr;  // null: real sleep
+  Random* random = nullptr;          // jitter; null: a fixed fraction
+};
+// Sends `request` with "Authorization: Bearer <token>": a 401 tells
+// token_rejected and the request goes once more with a fresh token (then the
+// 401 is the answer); a throttled answer waits (Retry-After honoured, backoff
+// doubling, jitter) and goes again, up to `attempts`. `*sent` counts requests.
+Result<http::Response> SendWithBearer(http::Client& client, http::Request request,
+                                      const BearerCall& call, int64_t* sent = nullptr);
+
+class TokenSource;
+// A BearerCall whose tokens come from `source` (a 401 invalidates the token it
+// refused, so the retry refreshes). `source` must outlive the call.
+BearerCall BearerFrom(TokenSource& source);
+
 // application/x-www-form-urlencoded (also for query strings).
 std::string FormEncode(const std::vector<std::pair<std::string, std::string>>& fields);
 // One value percent-encoded: everything but RFC 3986's unreserved characters.

@@ -23,7 +23,11 @@ G=$(sed -nE 's/^READY ([0-9]+)$/\1/p' "$WORK/fake.out")
 GB="http://127.0.0.1:$G"
 API_PORT=$(free_port)
 printf 'tandem-app-secret\n' > "$WORK/app-secret"; chmod 600 "$WORK/app-secret"
+printf 'admin-pass-1\n' > "$WORK/admin-pw"
 cat >"$WORK/tandemd.toml" <<TOML
+[admin]
+login = "admin"
+password = "admin-pass-1"
 [sync]
 server_job = true
 interval_minutes = 1
@@ -145,16 +149,23 @@ signin "$TANDEM" sync pair reauth "$PAIR"
 "$TANDEM" sync now "$PAIR" >/dev/null || fail "sync now after reauth failed"
 
 step "application access: a shared mailbox, the server job on, nobody signed in"
-gapi POST /users/shared@example.test/calendar/events '{"subject":"Fleet inspection","start":{"dateTime":"'"$(tomorrow 11:00)"'","timeZone":"UTC"},"end":{"dateTime":"'"$(tomorrow 12:00)"'","timeZone":"UTC"}}' "" shared@example.test >/dev/null
+gapi POST /users/shared@example.test/calendar/events '{"subject":"Fleet inspection","start":{"dateTime":"'"$(tomorrow 11:00)"'","timeZone":"UTC"},"end":{"dateTime":"'"$(tomorrow 12:00)"'","timeZone":"UTC"}}' shared@example.test >/dev/null
+# Only an admin may reach other mailboxes through the application.
+"$TANDEM" sync pair add --provider outlook-app --mailbox shared@example.test >"$WORK/app.out" 2>&1 \
+  && fail "a user who is not an admin paired through the application"
+grep -q "admin" "$WORK/app.out" || { cat "$WORK/app.out"; fail "the refusal does not say why"; }
+"$TANDEM" logout >/dev/null 2>&1 || true
+"$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user admin --password-file "$WORK/admin-pw" >/dev/null \
+  || fail "admin login failed"
 "$TANDEM" sync pair add --provider outlook-app --mailbox shared@example.test >"$WORK/app.out" 2>&1 \
   || { cat "$WORK/app.out"; fail "pairing the shared mailbox failed"; }
 APP=$("$TANDEM" sync pair list --json | python3 -c 'import json,sys; print([p["id"] for p in json.load(sys.stdin)["items"] if p["provider"]=="outlook-app"][0])')
 "$TANDEM" activities list --owner me --all --json | grep -q 'Fleet inspection' || fail "the shared mailbox's event did not arrive"
 "$TANDEM" logout >/dev/null 2>&1 || true
-gapi POST /users/shared@example.test/calendar/events '{"subject":"Fleet follow-up","start":{"dateTime":"'"$(tomorrow 13:00)"'","timeZone":"UTC"},"end":{"dateTime":"'"$(tomorrow 14:00)"'","timeZone":"UTC"}}' "" shared@example.test >/dev/null
+gapi POST /users/shared@example.test/calendar/events '{"subject":"Fleet follow-up","start":{"dateTime":"'"$(tomorrow 13:00)"'","timeZone":"UTC"},"end":{"dateTime":"'"$(tomorrow 14:00)"'","timeZone":"UTC"}}' shared@example.test >/dev/null
 # The server job's next round (interval 1 minute) brings it with nobody signed in.
 for _ in $(seq 1 90); do grep -q "Fleet follow-up\|sync pair $APP: .*1 create" "$WORK/tandemd.log" && break; sleep 1; done
-"$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user demo --password-file "$WORK/pw" >/dev/null
+"$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user admin --password-file "$WORK/admin-pw" >/dev/null
 "$TANDEM" activities list --owner me --all --json | grep -q 'Fleet follow-up' \
   || fail "the server job did not sync the shared mailbox with nobody signed in"
 echo "outlook: all checks passed"

@@ -289,36 +289,23 @@ Result<GoogleCalendar::Answer> GoogleCalendar::CallUrl(const std::string& method
                                                        const std::string& if_match,
                                                        const std::string& content_type) {
   if (!o_.access_token) return Status::InvalidArgument("Google Calendar: no access token source");
-  bool refreshed = false;
-  Duration backoff = std::chrono::seconds(1);
-  for (int attempt = 1;; ++attempt) {
-    TANDEM_ASSIGN_OR_RETURN(std::string token, o_.access_token());
-    http::Request req;
-    req.method = method;
-    req.url = url;
-    req.headers.Set("Authorization", "Bearer " + token);
-    req.headers.Set("Accept", "application/json");
-    if (!body.empty()) {
-      req.headers.Set("Content-Type", content_type);
-      req.body = body;
-    }
-    if (!if_match.empty()) req.headers.Set("If-Match", if_match);
-    ++requests_;
-    TANDEM_ASSIGN_OR_RETURN(http::Response r, http_->Send(req));
-    if (r.status == 401 && !refreshed) {
-      // An expired or revoked access token: refreshed once, then it is the grant.
-      if (o_.token_rejected) o_.token_rejected(token);
-      refreshed = true;
-      continue;
-    }
-    if (RateLimited(r.status, r.body) && attempt < o_.rate_limit_attempts) {
-      const Duration wait = http::ThrottleWait(r.headers, backoff, o_.random);
-      http::Pause(o_.http.sleeper, wait);
-      backoff *= 2;
-      continue;
-    }
-    return Answer{r.status, std::move(r.body), std::move(r.headers)};
+  http::Request req;
+  req.method = method;
+  req.url = url;
+  req.headers.Set("Accept", "application/json");
+  if (!body.empty()) {
+    req.headers.Set("Content-Type", content_type);
+    req.body = body;
   }
+  if (!if_match.empty()) req.headers.Set("If-Match", if_match);
+  oauth::BearerCall call{.access_token = o_.access_token,
+                         .token_rejected = o_.token_rejected,
+                         .throttled = [](const http::Response& r) { return RateLimited(r.status, r.body); },
+                         .attempts = o_.rate_limit_attempts,
+                         .sleeper = o_.http.sleeper,
+                         .random = o_.random};
+  TANDEM_ASSIGN_OR_RETURN(http::Response r, oauth::SendWithBearer(*http_, std::move(req), call, &requests_));
+  return Answer{r.status, std::move(r.body), std::move(r.headers)};
 }
 
 Result<std::string> GoogleCalendar::Identity() {

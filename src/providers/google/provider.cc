@@ -34,12 +34,10 @@ Result<std::vector<sync::CalendarChoice>> ListCalendars(oauth::TokenSource& sour
   std::vector<sync::CalendarChoice> out;
   std::string page;
   for (int guard = 0; guard < 100; ++guard) {
-    TANDEM_ASSIGN_OR_RETURN(std::string token, source.AccessToken());
     http::Request req;
     req.url = api_base + "/users/me/calendarList?maxResults=250" +
               (page.empty() ? "" : "&pageToken=" + oauth::PercentEncode(page));
-    req.headers.Set("Authorization", "Bearer " + token);
-    TANDEM_ASSIGN_OR_RETURN(http::Response r, http.Send(req));
+    TANDEM_ASSIGN_OR_RETURN(http::Response r, oauth::SendWithBearer(http, std::move(req), oauth::BearerFrom(source)));
     if (r.status == 401) return Status::Unauthenticated("Google refused the authorization");
     if (r.status == 403) return Status::PermissionDenied("Google refused access to the calendar list");
     if (r.status != 200)

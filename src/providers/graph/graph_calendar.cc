@@ -573,39 +573,26 @@ Result<GraphCalendar::Answer> GraphCalendar::Call(const std::string& method, con
                                                   const std::string& body, const std::string& if_match,
                                                   bool paged) {
   if (!o_.access_token) return Status::InvalidArgument("Microsoft Graph: no access token source");
-  const std::string url = target.starts_with("http") ? target : o_.api_base + target;
-  bool refreshed = false;
-  Duration backoff = seconds(1);
-  for (int attempt = 1;; ++attempt) {
-    TANDEM_ASSIGN_OR_RETURN(std::string token, o_.access_token());
-    http::Request req;
-    req.method = method;
-    req.url = url;
-    req.headers.Set("Authorization", "Bearer " + token);
-    req.headers.Set("Accept", "application/json");
-    std::string prefer = "outlook.timezone=\"UTC\", outlook.body-content-type=\"text\"";
-    if (paged) prefer += fmt::format(", odata.maxpagesize={}", std::max(1, o_.page_size));
-    req.headers.Set("Prefer", prefer);
-    if (!body.empty()) {
-      req.headers.Set("Content-Type", "application/json");
-      req.body = body;
-    }
-    if (!if_match.empty()) req.headers.Set("If-Match", if_match);
-    ++requests_;
-    TANDEM_ASSIGN_OR_RETURN(http::Response r, http_->Send(req));
-    if (r.status == 401 && !refreshed) {
-      if (o_.token_rejected) o_.token_rejected(token);
-      refreshed = true;
-      continue;
-    }
-    if ((r.status == 429 || r.status == 503) && attempt < o_.rate_limit_attempts) {
-      const Duration wait = http::ThrottleWait(r.headers, backoff, o_.random);
-      http::Pause(o_.http.sleeper, wait);
-      backoff *= 2;
-      continue;
-    }
-    return Answer{r.status, std::move(r.body), std::move(r.headers)};
+  http::Request req;
+  req.method = method;
+  req.url = target.starts_with("http") ? target : o_.api_base + target;
+  req.headers.Set("Accept", "application/json");
+  std::string prefer = "outlook.timezone=\"UTC\", outlook.body-content-type=\"text\"";
+  if (paged) prefer += fmt::format(", odata.maxpagesize={}", std::max(1, o_.page_size));
+  req.headers.Set("Prefer", prefer);
+  if (!body.empty()) {
+    req.headers.Set("Content-Type", "application/json");
+    req.body = body;
   }
+  if (!if_match.empty()) req.headers.Set("If-Match", if_match);
+  oauth::BearerCall call{.access_token = o_.access_token,
+                         .token_rejected = o_.token_rejected,
+                         .throttled = [](const http::Response& r) { return r.status == 503; },
+                         .attempts = o_.rate_limit_attempts,
+                         .sleeper = o_.http.sleeper,
+                         .random = o_.random};
+  TANDEM_ASSIGN_OR_RETURN(http::Response r, oauth::SendWithBearer(*http_, std::move(req), call, &requests_));
+  return Answer{r.status, std::move(r.body), std::move(r.headers)};
 }
 
 Result<std::string> GraphCalendar::Identity() {
@@ -699,7 +686,8 @@ Result<sync::ChangeSet> GraphCalendar::ChangesSince(const std::string& cursor,
       return Status::ResyncRequired("Microsoft Graph: the sync window moved; a new round over the new window");
     window_ = {from, to};
     occ_.clear();
-    for (const auto& [k, v] : c.value("occ", json::object()).items())
+    const json occ = c.value("occ", json::object());  // held: items() refers to it
+    for (const auto& [k, v] : occ.items())
       if (v.is_string()) occ_[k] = v.get<std::string>();
     next = Text(c, "link");
   } else {

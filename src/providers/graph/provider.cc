@@ -41,12 +41,10 @@ Result<std::vector<sync::CalendarChoice>> ListCalendars(oauth::TokenSource& sour
   std::vector<sync::CalendarChoice> out;
   std::string next = api_base + root + "/calendars?$top=100";
   for (int guard = 0; !next.empty() && guard < 100; ++guard) {
-    TANDEM_ASSIGN_OR_RETURN(std::string token, source.AccessToken());
     http::Request req;
     req.url = next;
-    req.headers.Set("Authorization", "Bearer " + token);
     req.headers.Set("Accept", "application/json");
-    TANDEM_ASSIGN_OR_RETURN(http::Response r, http.Send(req));
+    TANDEM_ASSIGN_OR_RETURN(http::Response r, oauth::SendWithBearer(http, std::move(req), oauth::BearerFrom(source)));
     if (r.status == 401) return Status::Unauthenticated("Microsoft refused the authorization");
     if (r.status == 403 || r.status == 404)
       return Status::PermissionDenied(

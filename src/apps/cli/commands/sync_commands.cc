@@ -133,7 +133,7 @@ Result<std::string> AuthorizeWithDeviceCode(CommandContext& ctx, ApiClient& api,
   say << Text(started, "message") << "\n\n  page: " << Text(started, "verification_uri")
       << "\n  code: " << Text(started, "user_code") << "\n\nWaiting for the sign-in...\n";
   say.flush();
-  const int interval = std::max(1, started.value("interval", 5));
+  int interval = std::max(1, started.value("interval", 5));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(started.value("expires_in", 900));
   Json poll{{"state", Text(started, "state")}};
   while (std::chrono::steady_clock::now() < deadline) {
@@ -143,6 +143,7 @@ Result<std::string> AuthorizeWithDeviceCode(CommandContext& ctx, ApiClient& api,
       say << "Signed in.\n";
       return Text(answer, "authorization");
     }
+    if (answer.value("slow_down", false)) interval += 5;  // RFC 8628 3.5
   }
   return Status::DeadlineExceeded("the code expired before the sign-in; start again");
 }
