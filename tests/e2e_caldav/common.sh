@@ -16,6 +16,10 @@ fail() {
   exit 1
 }
 step() { echo "== $*"; }
+# CMD | has [GREP OPTIONS] PATTERN: grep -q that reads all of its input first.
+# With pipefail, a plain `CMD | grep -q` fails at random: grep stops at the
+# first match, CMD meets a closed pipe (SIGPIPE, 141) and the pipeline fails.
+has() { local input; input=$(cat); grep -q "$@" <<<"$input"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_radicale PEERS PORT: user alice / secret, calendar crm; its PID joins PIDS.
 start_radicale() {

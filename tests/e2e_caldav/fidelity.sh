@@ -80,7 +80,7 @@ TOKEN=$(curl -sf -X POST -H 'Content-Type: application/json' -d '{"login":"demo"
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 rest() { curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 ME=$(rest "$API/api/v1/me" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j.get("id") or j["user"]["id"])')
-rest -X PATCH -d '{"time_zone":"Europe/Berlin"}' "$API/api/v1/users/$ME" | grep -q '"time_zone":"Europe/Berlin"' \
+rest -X PATCH -d '{"time_zone":"Europe/Berlin"}' "$API/api/v1/users/$ME" | has '"time_zone":"Europe/Berlin"' \
   || fail "the demo user could not set their time zone"
 
 step "pair with the multi-day rule (start-with-end-in-title)"
@@ -118,9 +118,9 @@ FAIR_TITLE=$(python3 -c "import json; print([a['subject'] for a in json.load(ope
 "$TANDEM" sync now "$PAIR" > "$WORK/sync1.out" || { cat "$WORK/sync1.out"; fail "sync now failed"; }
 
 step "the calendar keeps real ends, own titles, SEQUENCE, CREATED, floating times, no invented title"
-ics fair | grep -q "^DTEND;VALUE=DATE:$(python3 -c "import datetime as d; print((d.datetime.strptime('$TODAY','%Y%m%d')+d.timedelta(days=13)).strftime('%Y%m%d'))")$" \
+ics fair | has "^DTEND;VALUE=DATE:$(python3 -c "import datetime as d; print((d.datetime.strptime('$TODAY','%Y%m%d')+d.timedelta(days=13)).strftime('%Y%m%d'))")$" \
   || { ics fair; fail "the three-day event was shortened"; }
-ics fair | grep -q '^SUMMARY:Trade fair Berlin$' || { ics fair; fail "the title suffix went to the calendar"; }
+ics fair | has '^SUMMARY:Trade fair Berlin$' || { ics fair; fail "the title suffix went to the calendar"; }
 python3 - "$(ics workshop)" "$TODAY" <<'PY' || fail "the timed multi-day event lost its end or kept the suffix"
 import sys, datetime as dt
 text, today = sys.argv[1], dt.datetime.strptime(sys.argv[2], '%Y%m%d')
@@ -128,24 +128,24 @@ want = (today + dt.timedelta(days=22, hours=17)).strftime('%Y%m%dT%H%M%SZ')
 assert 'DTEND:' + want in text, text
 assert 'SUMMARY:Workshop B' in text and '(until' not in text, text
 PY
-ics seq | grep -q '^SEQUENCE:4$' || { ics seq; fail "SEQUENCE was not kept"; }
-ics seq | grep -q '^CREATED:20200101T120000Z$' || { ics seq; fail "CREATED was replaced"; }
-ics floating | grep -q "^DTSTART:${FLOAT_DAY}T090000$" || { ics floating; fail "the floating time was not written back floating"; }
-ics untitled | grep -q '^LOCATION:Room 2$' || { ics untitled; fail "the edit of the untitled event did not arrive"; }
-if ics untitled | grep -q '^SUMMARY'; then ics untitled; fail "a title was invented for the untitled event"; fi
+ics seq | has '^SEQUENCE:4$' || { ics seq; fail "SEQUENCE was not kept"; }
+ics seq | has '^CREATED:20200101T120000Z$' || { ics seq; fail "CREATED was replaced"; }
+ics floating | has "^DTSTART:${FLOAT_DAY}T090000$" || { ics floating; fail "the floating time was not written back floating"; }
+ics untitled | has '^LOCATION:Room 2$' || { ics untitled; fail "the edit of the untitled event did not arrive"; }
+if ics untitled | has '^SUMMARY'; then ics untitled; fail "a title was invented for the untitled event"; fi
 
 step "a new start raises SEQUENCE"
 "$TANDEM" activities edit "$(id_of "a['subject']=='Call'")" \
   --start "$(python3 -c "import datetime as d; print((d.datetime.strptime('$TODAY','%Y%m%d')+d.timedelta(days=4)).strftime('%Y-%m-%d 11:00'))")" >/dev/null
 "$TANDEM" sync now "$PAIR" > /dev/null || fail "sync now failed"
-ics seq | grep -q '^SEQUENCE:5$' || { ics seq; fail "SEQUENCE did not grow with the new start"; }
+ics seq | has '^SEQUENCE:5$' || { ics seq; fail "SEQUENCE did not grow with the new start"; }
 
 step "the agenda lists every occurrence of the series in the range, with the exception and the moved one"
 "$TANDEM" agenda --from "$(python3 -c "import datetime as d; print(d.datetime.strptime('$TODAY','%Y%m%d').strftime('%Y-%m-%d'))")" --days 21 > "$WORK/agenda.txt"
 cat "$WORK/agenda.txt"
 [ "$(grep -c 'Weekly review' "$WORK/agenda.txt")" = "$N_WEEKLY" ] || fail "the agenda does not show the $N_WEEKLY occurrences"
-grep 'Weekly review (moved)' "$WORK/agenda.txt" | grep -q "$(echo "$MOVED_AT" | cut -c12-16)" || fail "the moved occurrence is not at its new time"
-grep 'Called off' "$WORK/agenda.txt" | grep -q '\[cancelled\]' || fail "the cancelled event is not marked"
+grep 'Weekly review (moved)' "$WORK/agenda.txt" | has "$(echo "$MOVED_AT" | cut -c12-16)" || fail "the moved occurrence is not at its new time"
+grep 'Called off' "$WORK/agenda.txt" | has '\[cancelled\]' || fail "the cancelled event is not marked"
 grep -q '(untitled)' "$WORK/agenda.txt" || fail "the untitled event is not shown as (untitled)"
 
 step "the REST list expands the series too; after the series' end it is not listed"
@@ -160,7 +160,7 @@ assert len(moved) == 1 and moved[0]['start'] == sys.argv[3] and moved[0]['subjec
 PY
 LATE_FROM=$(python3 -c "import datetime as d; print((d.datetime.utcnow()+d.timedelta(days=200)).strftime('%Y-%m-%dT00:00:00Z'))")
 LATE_TO=$(python3 -c "import datetime as d; print((d.datetime.utcnow()+d.timedelta(days=230)).strftime('%Y-%m-%dT00:00:00Z'))")
-rest "$API/api/v1/activities?owner=me&from=$LATE_FROM&to=$LATE_TO" | grep -q 'Weekly review' \
+rest "$API/api/v1/activities?owner=me&from=$LATE_FROM&to=$LATE_TO" | has 'Weekly review' \
   && fail "the series is listed after its last occurrence"
 
 step "rules and zones the sync cannot use are refused with a 400 naming the field"

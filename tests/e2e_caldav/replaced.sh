@@ -93,7 +93,7 @@ after=$(crm_count)
 [ "$after" = $((paired + 1)) ] || fail "CRM holds $after activities, expected $((paired + 1))"
 [ "$(count_events)" = "$after" ] || fail "the new calendar holds $(count_events) events, the CRM $after"
 [ "$(hrefs | sort | uniq -d | wc -l)" = 0 ] || fail "duplicate events on the calendar"
-"$TANDEM" activities list --owner me --all --json | grep -q "New calendar's first meeting" \
+"$TANDEM" activities list --owner me --all --json | has "New calendar's first meeting" \
   || fail "the new calendar's event did not reach the CRM"
 "$TANDEM" sync now "$PAIR" --json | python3 -c '
 import json,sys; r=json.load(sys.stdin)
@@ -109,7 +109,7 @@ cat "$WORK/emptied.out"
 grep -q -- "--force" "$WORK/emptied.out" || fail "the message does not say how to go ahead (--force)"
 [ "$(crm_count)" = "$after" ] || fail "CRM activities went from $after to $(crm_count)"
 "$TANDEM" sync now "$PAIR" --force >"$WORK/forced.out" || { cat "$WORK/forced.out"; fail "sync now --force failed"; }
-cat "$WORK/forced.out" | head -2
+head -2 "$WORK/forced.out"
 [ "$(crm_count)" = 0 ] || fail "after --force $(crm_count) activities are left"
 [ "$(trashed)" = "$after" ] || fail "the trash holds $(trashed), expected $after"
 echo "e2e replaced and emptied calendar: all steps passed"

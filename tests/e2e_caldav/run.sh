@@ -88,7 +88,7 @@ ETAG=$(dav -sI "$CAL/phone-1.ics" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"
 code=$(dav -o /dev/null -w '%{http_code}' -X PUT -H "If-Match: $ETAG" -H 'Content-Type: text/calendar' --data-binary @"$WORK/edit.ics" "$CAL/phone-1.ics")
 [ "$code" = 204 ] || [ "$code" = 201 ] || [ "$code" = 200 ] || fail "edit PUT answered $code"
 "$TANDEM" sync now "$PAIR" > /dev/null || fail "sync after an external edit failed"
-"$TANDEM" activities list --owner me --all --json | grep -q 'Site visit Harbour (moved)' || fail "the external edit did not reach the CRM"
+"$TANDEM" activities list --owner me --all --json | has 'Site visit Harbour (moved)' || fail "the external edit did not reach the CRM"
 
 step "the run's own CRM write does not trigger another run"
 runs() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM sync_runs WHERE dry_run=0").fetchone()[0])' "$WORK/data/tandem.db"; }
@@ -99,22 +99,22 @@ sleep 5  # past the change feed's 3 s debounce
 step "edit in the CRM -> calendar, pushed by the scheduler without 'sync now'"
 ID=$("$TANDEM" activities list --owner me --all --json | python3 -c 'import json,sys; print([a["id"] for a in json.load(sys.stdin)["items"] if a["subject"]=="Site visit Harbour (moved)"][0])')
 "$TANDEM" activities edit "$ID" --location "Harbour Road 9" >/dev/null || fail "CRM edit failed"
-for _ in $(seq 1 100); do dav "$CAL/phone-1.ics" | grep -q 'Harbour Road 9' && break; sleep 0.2; done
-dav "$CAL/phone-1.ics" | grep -q 'Harbour Road 9' || fail "the CRM edit was not pushed within 20 s"
+for _ in $(seq 1 100); do dav "$CAL/phone-1.ics" | has 'Harbour Road 9' && break; sleep 0.2; done
+dav "$CAL/phone-1.ics" | has 'Harbour Road 9' || fail "the CRM edit was not pushed within 20 s"
 
 step "delete on the calendar -> CRM activity goes to the trash, restore brings it back"
 ETAG=$(dav -sI "$CAL/phone-1.ics" | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}')
 code=$(dav -o /dev/null -w '%{http_code}' -X DELETE -H "If-Match: $ETAG" "$CAL/phone-1.ics")
 [ "$code" = 200 ] || [ "$code" = 204 ] || fail "DELETE answered $code"
 "$TANDEM" sync now "$PAIR" > /dev/null || fail "sync after an external deletion failed"
-"$TANDEM" activities list --owner me --all --json | grep -q 'Site visit Harbour (moved)' && fail "the deleted event is still in the CRM"
+"$TANDEM" activities list --owner me --all --json | has 'Site visit Harbour (moved)' && fail "the deleted event is still in the CRM"
 TRASH=$("$TANDEM" trash list --json | python3 -c 'import json,sys; print([t["id"] for t in json.load(sys.stdin)["items"] if t["subject"].startswith("Site visit Harbour")][0])') \
   || fail "the deleted activity is not in the trash"
 "$TANDEM" trash restore "$TRASH" > /dev/null || fail "restore failed"
 "$TANDEM" sync now "$PAIR" > /dev/null || fail "sync after restore failed"
 dav -X PROPFIND -H 'Depth: 1' "$CAL" > /dev/null
 for f in $(dav -X PROPFIND -H 'Depth: 1' "$CAL" | grep -o '[^>/]*\.ics<' | tr -d '<'); do
-  dav "$CAL$f" | grep -q 'Site visit Harbour (moved)' && found=1
+  dav "$CAL$f" | has 'Site visit Harbour (moved)' && found=1
 done
 [ "${found:-0}" = 1 ] || fail "the restored activity is not back on the calendar"
 

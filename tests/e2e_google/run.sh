@@ -36,7 +36,7 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$API_PORT/healthz" >/dev/nu
 printf 'demo\n' > "$WORK/pw"
 "$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user demo --password-file "$WORK/pw" >/dev/null \
   || fail "login failed"
-"$TANDEM" sync providers | grep -q '^google .*oauth' || fail "google is not offered"
+"$TANDEM" sync providers | has '^google .*oauth' || fail "google is not offered"
 
 gapi() {  # METHOD PATH [JSON]: the user's own edits in Google Calendar
   local token
@@ -79,7 +79,7 @@ cat "$WORK/add.out"
 grep -q "Pairing with" "$WORK/add.out" || fail "the calendar chosen was not named"
 PAIR=$("$TANDEM" sync pair list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
 grep -q "tandem-test-secret\|refresh" "$WORK/tandemd.log" && fail "a secret or token is in the log"
-"$TANDEM" activities list --owner me --all --json | grep -q '"Kickoff at Globex"' \
+"$TANDEM" activities list --owner me --all --json | has '"Kickoff at Globex"' \
   || fail "the Google meeting did not reach the CRM"
 on_google=$(live_events)
 [ "$on_google" -eq $((crm_before + 1)) ] || fail "Google holds $on_google events, expected $((crm_before + 1))"
@@ -91,7 +91,7 @@ d=json.load(sys.stdin); items=d if isinstance(d,list) else d.get("items",[])
 print([e["id"] for e in items if e.get("summary")=="Kickoff at Globex"][0])')
 gapi PATCH "/calendars/primary/events/$EV" '{"summary":"Kickoff at Globex (moved to room 2)"}' >/dev/null
 "$TANDEM" sync now "$PAIR" >/dev/null || fail "sync now failed"
-"$TANDEM" activities list --owner me --all --json | grep -q 'moved to room 2' || fail "the edit did not arrive"
+"$TANDEM" activities list --owner me --all --json | has 'moved to room 2' || fail "the edit did not arrive"
 VICTIM=$("$TANDEM" activities list --owner me --all --json | python3 -c '
 import json,sys
 print([a["id"] for a in json.load(sys.stdin)["items"] if "Globex" not in a["subject"]][0])')
@@ -113,7 +113,7 @@ rc=0; "$TANDEM" sync now "$PAIR" >"$WORK/revoked.out" 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "a run with a revoked authorization succeeded"
 [ "$rc" != 3 ] || fail "a revoked calendar authorization was reported as the Tandem session (exit 3)"
 grep -q "re-authorization" "$WORK/revoked.out" || { cat "$WORK/revoked.out"; fail "no re-authorization named"; }
-"$TANDEM" sync status | grep -q "NEEDS RE-AUTHORIZATION: tandem sync pair reauth $PAIR" \
+"$TANDEM" sync status | has "NEEDS RE-AUTHORIZATION: tandem sync pair reauth $PAIR" \
   || { "$TANDEM" sync status; fail "sync status does not say what to do"; }
 [ "$(crm_count)" = "$c_before" ] || fail "the CRM lost activities"
 authorize "$TANDEM" sync pair reauth "$PAIR"

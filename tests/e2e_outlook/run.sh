@@ -48,8 +48,8 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$API_PORT/healthz" >/dev/nu
 printf 'demo\n' > "$WORK/pw"
 "$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user demo --password-file "$WORK/pw" >/dev/null \
   || fail "login failed"
-"$TANDEM" sync providers | grep -q '^outlook .*oauth' || fail "outlook is not offered"
-"$TANDEM" sync providers | grep -q '^outlook-app' || fail "outlook-app is not offered"
+"$TANDEM" sync providers | has '^outlook .*oauth' || fail "outlook is not offered"
+"$TANDEM" sync providers | has '^outlook-app' || fail "outlook-app is not offered"
 
 fake() {  # POST /_fake/NAME [JSON]
   curl -s -X POST -H 'Content-Type: application/json' -d "${2:-{\}}" "$GB/_fake/$1"
@@ -104,9 +104,9 @@ grep -q "Pairing with" "$WORK/add.out" || fail "the calendar chosen was not name
 PAIR=$("$TANDEM" sync pair list --json | python3 -c 'import json,sys; print([p["id"] for p in json.load(sys.stdin)["items"] if p["provider"]=="outlook"][0])')
 grep -qi "refresh_token\|tandem-app-secret" "$WORK/tandemd.log" && fail "a secret or token is in the log"
 list=$("$TANDEM" activities list --owner me --all --json)
-echo "$list" | grep -q '"Kickoff at Globex"' || fail "the Outlook meeting did not reach the CRM"
-echo "$list" | grep -q '"Team offsite"' || fail "the all-day event did not reach the CRM"
-echo "$list" | grep -q 'Private dentist' && fail "a private event was synced although skipped"
+echo "$list" | has '"Kickoff at Globex"' || fail "the Outlook meeting did not reach the CRM"
+echo "$list" | has '"Team offsite"' || fail "the all-day event did not reach the CRM"
+echo "$list" | has 'Private dentist' && fail "a private event was synced although skipped"
 echo "$list" | python3 -c '
 import json,sys
 items=json.load(sys.stdin)["items"]
@@ -123,13 +123,13 @@ step "an edit in Outlook reaches the CRM; a CRM edit and deletion reach Outlook"
 KICK=$(gapi GET "/me/calendar/events?\$top=100" | python3 -c 'import json,sys; print([e["id"] for e in json.load(sys.stdin)["value"] if e["subject"]=="Kickoff at Globex"][0])')
 gapi PATCH "/me/events/$KICK" '{"subject":"Kickoff at Globex (room 2)"}' >/dev/null
 "$TANDEM" sync now "$PAIR" >/dev/null || fail "sync now failed"
-"$TANDEM" activities list --owner me --all --json | grep -q 'room 2' || fail "the Outlook edit did not arrive"
+"$TANDEM" activities list --owner me --all --json | has 'room 2' || fail "the Outlook edit did not arrive"
 VICTIM=$("$TANDEM" activities list --owner me --all --json | python3 -c '
 import json,sys
 print([a["id"] for a in json.load(sys.stdin)["items"] if a["subject"]=="Team offsite"][0])')
 "$TANDEM" activities delete "$VICTIM" >/dev/null || fail "delete failed"
 "$TANDEM" sync now "$PAIR" >/dev/null || fail "sync now after the deletion failed"
-gapi GET "/me/calendar/events?\$top=100" | grep -q 'Team offsite' && fail "the CRM deletion did not reach Outlook"
+gapi GET "/me/calendar/events?\$top=100" | has 'Team offsite' && fail "the CRM deletion did not reach Outlook"
 
 step "an expired delta link: a new round, no duplicate"
 fake expire_delta_tokens >/dev/null
@@ -143,7 +143,7 @@ fake revoke_refresh_tokens >/dev/null; fake expire_access_tokens >/dev/null
 rc=0; "$TANDEM" sync now "$PAIR" >"$WORK/revoked.out" 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "a run with a revoked grant succeeded"
 grep -q "re-authorization" "$WORK/revoked.out" || { cat "$WORK/revoked.out"; fail "no re-authorization named"; }
-"$TANDEM" sync status | grep -q "NEEDS RE-AUTHORIZATION" || fail "sync status does not say what to do"
+"$TANDEM" sync status | has "NEEDS RE-AUTHORIZATION" || fail "sync status does not say what to do"
 [ "$(crm_count)" = "$c_before" ] || fail "the CRM lost activities"
 signin "$TANDEM" sync pair reauth "$PAIR"
 "$TANDEM" sync now "$PAIR" >/dev/null || fail "sync now after reauth failed"
@@ -160,12 +160,12 @@ grep -q "admin" "$WORK/app.out" || { cat "$WORK/app.out"; fail "the refusal does
 "$TANDEM" sync pair add --provider outlook-app --mailbox shared@example.test >"$WORK/app.out" 2>&1 \
   || { cat "$WORK/app.out"; fail "pairing the shared mailbox failed"; }
 APP=$("$TANDEM" sync pair list --json | python3 -c 'import json,sys; print([p["id"] for p in json.load(sys.stdin)["items"] if p["provider"]=="outlook-app"][0])')
-"$TANDEM" activities list --owner me --all --json | grep -q 'Fleet inspection' || fail "the shared mailbox's event did not arrive"
+"$TANDEM" activities list --owner me --all --json | has 'Fleet inspection' || fail "the shared mailbox's event did not arrive"
 "$TANDEM" logout >/dev/null 2>&1 || true
 gapi POST /users/shared@example.test/calendar/events '{"subject":"Fleet follow-up","start":{"dateTime":"'"$(tomorrow 13:00)"'","timeZone":"UTC"},"end":{"dateTime":"'"$(tomorrow 14:00)"'","timeZone":"UTC"}}' shared@example.test >/dev/null
 # The server job's next round (interval 1 minute) brings it with nobody signed in.
 for _ in $(seq 1 90); do grep -q "Fleet follow-up\|sync pair $APP: .*1 create" "$WORK/tandemd.log" && break; sleep 1; done
 "$TANDEM" login --server "http://127.0.0.1:$API_PORT" --user admin --password-file "$WORK/admin-pw" >/dev/null
-"$TANDEM" activities list --owner me --all --json | grep -q 'Fleet follow-up' \
+"$TANDEM" activities list --owner me --all --json | has 'Fleet follow-up' \
   || fail "the server job did not sync the shared mailbox with nobody signed in"
 echo "outlook: all checks passed"
