@@ -9,6 +9,10 @@
 //                              external side in memory) over N paired items
 //                              when nothing changed.
 //   BM_RunTenChanges/N         the same with 10 CRM edits to propagate.
+//   BM_InitImport/N            a first sync (initialize) of N events from a
+//                              memory calendar into an empty SQLite CRM: the
+//                              digest of every event and the CRM writes, the
+//                              part of a user's first sync that is Tandem's own.
 //   BM_VdirListNoChanges/N     a vdir folder's ChangesSince with nothing changed
 //                              (stat of every file: grows with N, see the doc).
 #include <benchmark/benchmark.h>
@@ -219,6 +223,90 @@ void BM_RunTenChanges(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RunTenChanges)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// N events like peers/seed-events.sh makes (a VTIMEZONE, a wrapped description,
+// categories; every fifth one weekly), imported by an initialization into an
+// empty CRM.
+std::string SeedEvent(int i) {
+  static const char* kZones[] = {"Europe/Berlin", "Asia/Tokyo", "America/New_York"};
+  std::string tz = kZones[i % 3];
+  std::string vtz =
+      tz == "Asia/Tokyo"
+          ? "BEGIN:VTIMEZONE\r\nTZID:Asia/Tokyo\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0900\r\n"
+            "TZOFFSETTO:+0900\r\nTZNAME:JST\r\nDTSTART:19700101T000000\r\nEND:STANDARD\r\n"
+            "END:VTIMEZONE\r\n"
+          : fmt::format(
+                "BEGIN:VTIMEZONE\r\nTZID:{}\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:{}\r\n"
+                "TZOFFSETTO:{}\r\nTZNAME:S\r\nDTSTART:19700329T020000\r\n"
+                "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n"
+                "TZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\nTZNAME:W\r\nDTSTART:19701025T030000\r\n"
+                "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n",
+                tz, tz == "Europe/Berlin" ? "+0100" : "-0500", tz == "Europe/Berlin" ? "+0200" : "-0400",
+                tz == "Europe/Berlin" ? "+0200" : "-0400", tz == "Europe/Berlin" ? "+0100" : "-0500");
+  int day = 1 + i % 28, month = 1 + (i / 28) % 6;  // inside the default window
+  return fmt::format(
+      "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nCALSCALE:GREGORIAN\r\n{}"
+      "BEGIN:VEVENT\r\nUID:seed-{}\r\nDTSTAMP:20261207T111102Z\r\nCREATED:20261207T111102Z\r\n"
+      "LAST-MODIFIED:20261207T111102Z\r\nSEQUENCE:0\r\n"
+      "DTSTART;TZID={}:2027{:02}{:02}T114500\r\nDTEND;TZID={}:2027{:02}{:02}T124500\r\n"
+      "SUMMARY:Quarterly business review {}\r\nLOCATION:Room 4.12\r\n"
+      "DESCRIPTION:Agenda:\\n1. Status of open opportunities\\n2. Pricing\\, discount\r\n"
+      " s and contract terms\\n3. Next steps\\; owners and deadlines\r\n"
+      "STATUS:CONFIRMED\r\nTRANSP:OPAQUE\r\nX-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\n"
+      "CATEGORIES:Partner\r\n{}END:VEVENT\r\nEND:VCALENDAR\r\n",
+      vtz, i, tz, month, day, tz, month, day, i, i % 5 == 0 ? "RRULE:FREQ=WEEKLY;COUNT=10\r\n" : "");
+}
+
+void BM_InitImport(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::vector<std::string> events;
+  for (int i = 0; i < n; ++i) events.push_back(SeedEvent(i));
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::string pattern = (fs::temp_directory_path() / "tandem-bench-init-XXXXXX").string();
+    fs::path dir = mkdtemp(pattern.data());
+    FakeClock clock{FromUnixSeconds(1'796'600'000)};
+    SeededRandom random{7};
+    IdGenerator ids{clock, random};
+    auto crm = std::move(*store::sqlite::SqliteStore::Open(
+        {.path = (dir / "t.db").string(), .clock = &clock, .ids = &ids}));
+    auto sync_state = std::move(
+        *store::sqlite::OpenSqliteSyncState({.pool = &crm->pool(), .clock = &clock, .ids = &ids}));
+    MemoryCalendar external{"bench-calendar", "ev-"};
+    for (int i = 0; i < n; ++i) external.UserPut(fmt::format("seed-{}", i), events[i]);
+    store::SyncPair p;
+    p.user_id = "alice";
+    p.provider = "memory";
+    p.calendar = "mem";
+    p.identity = "bench-calendar";
+    std::string pair_id = sync_state->CreatePair(p)->id;
+    IcalCodec codec;
+    CrmSide side(CrmSideOptions{
+        .store = crm.get(), .state = sync_state.get(), .ids = &ids, .user_id = "alice"});
+    SyncEngine engine(EngineDeps{sync_state.get(), &codec, &clock});
+    state.ResumeTiming();
+    auto r = engine.Run(pair_id, side, external, RunOptions{.initialize = true});
+    state.PauseTiming();
+    std::string error;
+    if (!r.ok()) error = r.status().ToString();
+    else if (r->applied["create"] != n) error = "expected creations: " + r->Summary();
+    else {
+      state.counters["crm_s"] = r->seconds.crm;
+      state.counters["external_s"] = r->seconds.external;
+      state.counters["plan_s"] = r->seconds.plan;
+      state.counters["apply_s"] = r->seconds.apply;
+    }
+    crm.reset();
+    if (std::getenv("TANDEM_BENCH_KEEP") == nullptr) fs::remove_all(dir);
+    if (!error.empty()) {
+      state.SkipWithError(error.c_str());
+      break;
+    }
+    state.ResumeTiming();
+  }
+  state.counters["events"] = n;
+}
+BENCHMARK(BM_InitImport)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond)->Iterations(3);
 
 void BM_VdirListNoChanges(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));

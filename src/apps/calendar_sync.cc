@@ -444,6 +444,10 @@ scheduler::PairRunResult CalendarSync::RunPair(const std::string& pair_id) {
   }
   if (!report.ok())
     return {scheduler::RunOutcome::kFailed, report.status().ToString(), std::nullopt, ""};
+  const auto& t = report->seconds;
+  spdlog::debug("sync pair {}: {:.3f} s (CRM listing {:.3f} s, calendar listing and digest {:.3f} s, "
+                "plan {:.3f} s, writes {:.3f} s)",
+                pair_id, t.total, t.crm, t.external, t.plan, t.apply);
   if (report->refusal)
     return {scheduler::RunOutcome::kFailed, "refused: " + *report->refusal, std::nullopt, ""};
   if (report->unreachable)  // retried as a failure; the next run goes on from here

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -119,12 +120,21 @@ class Run {
     for (const auto& p : pending) (p.side == "crm" ? crm_pending : ext_pending).push_back(p.href);
     // Both sides are digested item by item as they arrive (a first listing of a
     // large calendar is never held whole).
+    const auto started = std::chrono::steady_clock::now();
+    auto lap = [mark = started]() mutable {
+      auto t = std::chrono::steady_clock::now();
+      double s = std::chrono::duration<double>(t - mark).count();
+      mark = t;
+      return s;
+    };
     TANDEM_ASSIGN_OR_RETURN(ChangeSet crm_cs, FetchSide(Side::kCrm, crm_cursor, in.crm));
+    report_.seconds.crm = lap();
     TANDEM_ASSIGN_OR_RETURN(ChangeSet ext_cs, FetchSide(Side::kExternal, ext_cursor, in.external));
     TANDEM_RETURN_IF_ERROR(ResolveWindowed(Side::kCrm, crm_cs, in.crm));
     TANDEM_RETURN_IF_ERROR(ResolveWindowed(Side::kExternal, ext_cs, in.external));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kCrm, crm_pending, crm_cs, in.crm));
     TANDEM_RETURN_IF_ERROR(FetchPendingInto(Side::kExternal, ext_pending, ext_cs, in.external));
+    report_.seconds.external = lap();  // with the re-reads of both sides
     for (auto& w : crm_cs.warnings) report_.warnings.push_back("crm: " + w);
     for (auto& w : ext_cs.warnings) report_.warnings.push_back("external: " + w);
 
@@ -147,6 +157,7 @@ class Run {
     }
 
     Plan plan = MakePlan(std::move(in));  // takes the input over and frees it
+    report_.seconds.plan = lap();
     // A first sync of a large calendar plans one action per event: the report
     // lists the first ones and counts the rest.
     static constexpr size_t kPlanLines = 1000;
@@ -175,6 +186,7 @@ class Run {
     }
     LogUnreadable();
     TANDEM_RETURN_IF_ERROR(ApplyAll(plan.actions));
+    report_.seconds.apply = lap();
 
     // Items to retry first, then forget what was handled, then the cursors: a
     // crash anywhere here leaves a superset of the work for the next run.
@@ -201,6 +213,7 @@ class Run {
         : report_.errors.empty() ? "ok"
                                  : fmt::format("partial: {} failed", report_.errors.size());
     TANDEM_RETURN_IF_ERROR(d_.state->FinishRun(report_.run_id, d_.clock->Now(), outcome));
+    report_.seconds.total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return report_;
   }
 

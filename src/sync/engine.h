@@ -62,6 +62,11 @@ struct RunReport {
   std::vector<ItemError> errors;
   std::vector<std::string> warnings;
   std::string plan;  // the plan, one line per action
+  // Wall seconds of the run's phases (an operator's "where did the time go"):
+  // listing and digesting each side, planning, applying, and the whole.
+  struct Phases {
+    double crm = 0, external = 0, plan = 0, apply = 0, total = 0;
+  } seconds;
   // "3 create, 1 update; 1 failed" (one line); "calendar unreachable: ..." first
   // when the run stopped early; "dry run: 1 trash" for what a dry run would do.
   std::string Summary() const;
