@@ -28,8 +28,8 @@ BUILD=${BUILD:-$ROOT/build}
 TANDEMD=$BUILD/src/apps/tandemd
 TANDEM=$BUILD/src/apps/tandem
 # The fake with TCP_NODELAY on its sockets (fake_nodelay.py says why); STOCK_FAKE=1: as is.
-FAKE=$HERE/fake_nodelay.py
-[ "${STOCK_FAKE:-0}" = 1 ] && FAKE=$ROOT/tests/fakes/google/fake_google.py
+FAKE=("$ROOT/bench/fake_nodelay.py" "$ROOT/tests/fakes/google/fake_google.py")
+[ "${STOCK_FAKE:-0}" = 1 ] && FAKE=("$ROOT/tests/fakes/google/fake_google.py")
 REPLAY=$HERE/replay.py
 for b in "$TANDEMD" "$TANDEM"; do
   [ -x "$b" ] || { echo "missing $b (build tandemd and tandem in $BUILD first)" >&2; exit 2; }
@@ -64,7 +64,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a 
 start_fake() {
   local name=$1 state=$2 port=${3:-0}
   if [ -f "$state" ]; then cp "$state" "$TMP/$name.state.json"; else rm -f "$TMP/$name.state.json"; fi
-  python3 "$FAKE" --port "$port" --state "$TMP/$name.state.json" \
+  python3 "${FAKE[@]}" --port "$port" --state "$TMP/$name.state.json" \
     >"$TMP/$name.fake.out" 2>"$TMP/$name.fake.log" &
   FAKE_PID=$!; PIDS+=("$FAKE_PID")
   for _ in $(seq 1 300); do grep -q '^READY ' "$TMP/$name.fake.out" 2>/dev/null && break; sleep 0.05; done
@@ -283,7 +283,7 @@ col() { for r in $(seq 1 "$RUNS"); do cut -d' ' -f"$3" "$TMP/$1-$r.$2"; done; } 
 list() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a / b}'; }
 echo
-echo "Google fake ($([ "${STOCK_FAKE:-0}" = 1 ] && echo "tests/fakes/google, stock" || echo "tests/fakes/google with TCP_NODELAY, bench/google/fake_nodelay.py")), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
+echo "Google fake ($([ "${STOCK_FAKE:-0}" = 1 ] && echo "tests/fakes/google, stock" || echo "tests/fakes/google with TCP_NODELAY, bench/fake_nodelay.py")), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
 echo
 echo "| case | requests (Tandem / replay) | Tandem wall s (median; runs) | browser's share s | curl replay s (median; runs) | Tandem / replay | fake's own s in Tandem's run | Tandem's own share s: wall - replay / wall - fake's own | tandemd CPU s | fake CPU s (Tandem / replay) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"

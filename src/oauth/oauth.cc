@@ -380,21 +380,30 @@ Result<Tokens> ServiceAccountToken(http::Client& http, const ServiceAccount& acc
 }
 
 TokenSource::TokenSource(Tokens tokens, Refresher refresh, Persist persist, const Clock& clock,
-                         Duration margin)
+                         Duration margin, Duration retry_refused_after)
     : tokens_(std::move(tokens)),
       refresh_(std::move(refresh)),
       persist_(std::move(persist)),
       clock_(clock),
-      margin_(margin) {}
+      margin_(margin),
+      retry_refused_after_(retry_refused_after) {}
 
 Result<std::string> TokenSource::AccessToken() {
   std::lock_guard lock(mu_);
-  if (refused_) return *refused_;
+  if (refused_) {
+    const bool retry = retry_refused_after_ > Duration::zero() &&
+                       clock_.Now() >= refused_at_ + retry_refused_after_;
+    if (!retry) return *refused_;
+    refused_.reset();
+  }
   const bool expiring = clock_.Now() + margin_ >= tokens_.expires_at;
   if (!stale_ && !expiring && !tokens_.access_token.empty()) return tokens_.access_token;
   Result<Tokens> fresh = refresh_(tokens_);
   if (!fresh.ok()) {
-    if (NeedsReauthorization(fresh.status())) refused_ = fresh.status();
+    if (NeedsReauthorization(fresh.status())) {
+      refused_ = fresh.status();
+      refused_at_ = clock_.Now();
+    }
     return fresh.status();
   }
   tokens_ = std::move(*fresh);

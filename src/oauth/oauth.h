@@ -174,13 +174,19 @@ std::string PercentEncode(std::string_view s);
 // margin, or after the API answered 401 (Invalidate). Refreshed tokens go to
 // `persist` (sealed and stored by the caller; a rotated refresh token must not
 // be lost). A refused refresh stays refused (NeedsReauthorization) until the
-// user authorizes again.
+// user authorizes again, or, with `retry_refused_after` (an application's own
+// grant: client credentials, a service account's assertion, which an admin mends
+// in the identity provider, not in Tandem), until that long has passed.
+// How long an application's refused grant is believed before it is asked again.
+inline constexpr Duration kRetryRefusedAppGrant = std::chrono::minutes(5);
+
 class TokenSource {
  public:
   using Refresher = std::function<Result<Tokens>(const Tokens& current)>;
   using Persist = std::function<Status(const Tokens& fresh)>;
   TokenSource(Tokens tokens, Refresher refresh, Persist persist, const Clock& clock,
-              Duration margin = std::chrono::seconds(60));
+              Duration margin = std::chrono::seconds(60),
+              Duration retry_refused_after = Duration::zero());
   Result<std::string> AccessToken();
   void Invalidate(std::string_view rejected_token);
 
@@ -191,8 +197,10 @@ class TokenSource {
   Persist persist_;
   const Clock& clock_;
   Duration margin_;
+  Duration retry_refused_after_;
   bool stale_ = false;
   std::optional<Status> refused_;
+  Instant refused_at_{};
 };
 
 }  // namespace tandem::oauth

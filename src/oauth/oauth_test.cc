@@ -373,6 +373,30 @@ TEST(TokenSourceTest, RefreshesBeforeExpiryAndAfterA401AndStaysRefusedOnceRefuse
   EXPECT_EQ(refreshes, 2);
 }
 
+TEST(TokenSourceTest, AnApplicationsRefusedGrantIsAskedAgainAfterTheRetryTime) {
+  FakeClock clock(FromUnixSeconds(1'800'000'000));
+  int asked = 0;
+  bool refuse = true;  // e.g. admin consent not granted yet in the identity provider
+  TokenSource source(
+      Tokens{},
+      [&](const Tokens&) -> Result<Tokens> {
+        ++asked;
+        if (refuse) return Status::Unauthenticated("needs re-authorization: unauthorized_client");
+        return Tokens{"app-1", "", "Bearer", "", clock.Now() + std::chrono::seconds(3600)};
+      },
+      TokenSource::Persist{}, clock, std::chrono::seconds(60), kRetryRefusedAppGrant);
+  EXPECT_TRUE(NeedsReauthorization(source.AccessToken().status()));
+  refuse = false;  // the admin grants consent
+  clock.Advance(kRetryRefusedAppGrant - std::chrono::seconds(1));
+  EXPECT_TRUE(NeedsReauthorization(source.AccessToken().status()));
+  EXPECT_EQ(asked, 1);  // not asked again within the retry time
+  clock.Advance(std::chrono::seconds(1));
+  auto token = source.AccessToken();
+  ASSERT_TRUE(token.ok()) << token.status().ToString();
+  EXPECT_EQ(*token, "app-1");
+  EXPECT_EQ(asked, 2);
+}
+
 TEST(LoopbackTest, TheBrowsersRedirectIsTakenAndOtherRequestsWait) {
   auto receiver = LoopbackReceiver::Start();
   ASSERT_TRUE(receiver.ok()) << receiver.status().ToString();

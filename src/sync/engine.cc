@@ -17,6 +17,34 @@
 namespace tandem::sync {
 namespace {
 
+// A transaction of sync-state writes opened on demand and committed when asked
+// (or dropped, rolled back, with the object). Where the state has no
+// transactions it does nothing and every write stands alone.
+class LocalWrites {
+ public:
+  explicit LocalWrites(store::SyncStateStore& state) : state_(state) {}
+  void Open() {
+    if (batch_ || unsupported_) return;
+    auto b = state_.BeginBatch();
+    if (!b.ok() || *b == nullptr) {
+      if (b.ok()) unsupported_ = true;  // the state has no transactions
+      return;  // a failed begin: the writes go one by one
+    }
+    batch_ = std::move(*b);
+  }
+  Status Commit() {
+    if (!batch_) return Status::Ok();
+    Status s = batch_->Commit();
+    batch_.reset();
+    return s;
+  }
+
+ private:
+  store::SyncStateStore& state_;
+  std::unique_ptr<store::SyncStateStore::WriteBatch> batch_;
+  bool unsupported_ = false;
+};
+
 using store::ItemStatus;
 
 // The texts of a large listing's items, out of memory until the executor writes
@@ -279,15 +307,11 @@ class Run {
   // writes crash-safe are durable before the request leaves.
   Status ApplyAll(const std::vector<Action>& actions) {
     static constexpr int kBatchActions = 500;
-    std::unique_ptr<store::SyncStateStore::WriteBatch> batch;
-    bool batches = true;  // false once the state says it has none
+    LocalWrites batch(*d_.state);
     int in_batch = 0;
     auto flush = [&]() -> Status {
-      if (!batch) return Status::Ok();
-      Status s = batch->Commit();
-      batch.reset();
       in_batch = 0;
-      return s.WithContext("committing a batch of the run's CRM writes");
+      return batch.Commit().WithContext("committing a batch of the run's CRM writes");
     };
     // A calendar that stops answering is not met item by item: after
     // kUnreachableAfter consecutive connection failures (or 5xx) of its writes,
@@ -306,9 +330,8 @@ class Run {
           ++report_.left;
           continue;
         }
-      } else if (!batch && batches) {
-        TANDEM_ASSIGN_OR_RETURN(batch, d_.state->BeginBatch());
-        batches = batch != nullptr;
+      } else {
+        batch.Open();
       }
       if (create_batch > 1 && ExternalCreate(a) && i + 1 < actions.size() &&
           ExternalCreate(actions[i + 1])) {
@@ -326,7 +349,7 @@ class Run {
         unanswered = unanswered_now ? unanswered + 1 : 0;
         if (unanswered >= kUnreachableAfter) report_.unreachable = s.ToString();
       }
-      if (batch && ++in_batch >= kBatchActions) TANDEM_RETURN_IF_ERROR(flush());
+      if (local && ++in_batch >= kBatchActions) TANDEM_RETURN_IF_ERROR(flush());
     }
     return flush();
   }
@@ -814,7 +837,23 @@ class Run {
   void ApplyCreateBatch(const std::vector<const Action*>& group, int* unanswered,
                         int unreachable_after) {
     std::vector<std::pair<const Action*, PreparedCreate>> ready;
+    // The group's intents in one transaction, committed (durable) before the
+    // request leaves; the answers' rows and log lines in another: 2 commits per
+    // batch of creations, not 4 per creation.
+    // No request is sent while a transaction is open (other writers would wait
+    // on it): an item with an earlier run's intent, which may look for the item
+    // on the calendar, is prepared outside one.
+    LocalWrites intents(*d_.state);
     for (const Action* a : group) {
+      auto earlier = d_.state->GetIntent(pair_.id, a->uid);
+      if (earlier.ok() && earlier->has_value()) {
+        if (Status c = intents.Commit(); !c.ok()) {
+          for (const auto& [b, p] : ready) Fail(*b, c.WithContext("recording the creations' intents"));
+          return;
+        }
+      } else {
+        intents.Open();
+      }
       auto p = PrepareCreate(*a);
       if (!p.ok()) {
         Fail(*a, p.status());
@@ -822,15 +861,30 @@ class Run {
       }
       if (*p) ready.emplace_back(a, std::move(**p));
     }
+    if (Status c = intents.Commit(); !c.ok()) {
+      for (const auto& [a, p] : ready) Fail(*a, c.WithContext("recording the creations' intents"));
+      return;
+    }
     if (ready.empty()) return;
     std::vector<std::pair<std::string, std::string>> items;
     items.reserve(ready.size());
     for (const auto& [a, p] : ready) items.emplace_back(a->uid, p.ical);
     std::vector<Result<ItemRef>> refs = ext_.CreateBatch(items);
+    LocalWrites rows(*d_.state);
     for (size_t k = 0; k < ready.size(); ++k) {
       Result<ItemRef> ref = k < refs.size() ? std::move(refs[k])
                                             : Result<ItemRef>(Status::Internal("no answer in the batch"));
       const Action& a = *ready[k].first;
+      // An answer that holds the stored event needs no request to finish;
+      // anything else (a refusal that looks for the item, a read-back) runs
+      // outside the transaction.
+      const bool local = ref.ok() && !ref->etag.empty() &&
+                         (!ref->stored_ical.empty() || !ref->content_hash.empty());
+      if (local) {
+        rows.Open();
+      } else if (Status c = rows.Commit(); !c.ok()) {
+        report_.warnings.push_back("recording a batch of creations: " + c.ToString());
+      }
       if (report_.unreachable) {
         // The intent stays: the next run finds the item if it was created.
         Defer(a, "not confirmed: the calendar was unreachable");
@@ -843,6 +897,9 @@ class Run {
       *unanswered = unanswered_now ? *unanswered + 1 : 0;
       if (*unanswered >= unreachable_after) report_.unreachable = s.ToString();
     }
+    // Not committed: the intents stay, and the next run pairs what was created.
+    if (Status c = rows.Commit(); !c.ok())
+      report_.warnings.push_back("recording a batch of creations: " + c.ToString());
   }
 
   Status ApplyUpdate(const Action& a) {

@@ -333,6 +333,7 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
   }
   std::map<std::string, std::vector<std::string>> instances;  // master id -> its changed instances
   std::map<std::string, std::string> masters;                 // id -> the master's JSON
+  std::map<std::string, std::string> etags;                   // id -> the master's etag
   std::vector<std::string> order;                             // master ids as listed
   std::string page_token;
   for (;;) {
@@ -345,7 +346,8 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
     if (a.status != 200) return ApiError(a.status, a.body, "the event listing");
     json j = json::parse(a.body, nullptr, false);
     if (!j.is_object()) return Status::Corruption("Google Calendar: the listing is not JSON");
-    for (const auto& e : j.value("items", json::array())) {
+    if (!j.contains("items") || !j["items"].is_array()) j["items"] = json::array();
+    for (const auto& e : j["items"]) {  // by reference: a page holds up to 2,500 events
       if (!e.is_object()) continue;
       const std::string id = Text(e, "id");
       if (id.empty()) continue;
@@ -360,6 +362,7 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
       }
       if (!masters.contains(id)) order.push_back(id);
       masters[id] = e.dump();
+      etags[id] = Text(e, "etag");
     }
     page_token = Text(j, "nextPageToken");
     if (page_token.empty()) {
@@ -380,8 +383,9 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
   std::set<std::string> deleted(out.deleted.begin(), out.deleted.end());
   for (const std::string& id : order) {
     if (deleted.contains(id)) continue;
-    std::string master = masters[id];
-    std::vector<std::string> list = instances[id];
+    std::string master = std::move(masters[id]);
+    std::vector<std::string> list = std::move(instances[id]);
+    std::string etag = etags[id];
     if (!out.complete) {
       json m = master.empty() ? json() : json::parse(master, nullptr, false);
       const bool series = master.empty() || (m.is_object() && m.contains("recurrence"));
@@ -391,17 +395,19 @@ Result<sync::ChangeSet> GoogleCalendar::ChangesSince(const std::string& cursor,
         if (!whole->first.has_value()) continue;  // gone meanwhile
         master = *whole->first;
         list = std::move(whole->second);
+        json w = json::parse(master, nullptr, false);
+        etag = w.is_object() ? Text(w, "etag") : "";
       }
     }
-    json m = json::parse(master, nullptr, false);
     auto ical = EventToIcal(master, list);
     if (!ical.ok()) {
+      json m = json::parse(master, nullptr, false);
       out.warnings.push_back(fmt::format("event {} (\"{}\") cannot be read: {}", id,
                                          m.is_object() ? Text(m, "summary") : "",
                                          ical.status().message()));
       continue;
     }
-    out.changed.push_back(sync::Item{id, m.is_object() ? Text(m, "etag") : "", std::move(*ical)});
+    out.changed.push_back(sync::Item{id, etag, std::move(*ical)});
   }
   return out;
 }

@@ -209,7 +209,7 @@ class WorkspaceProvider final : public sync::Provider {
             http::Client http(http_options);
             return oauth::ServiceAccountToken(http, account, scope, mailbox, *clock);
           },
-          oauth::TokenSource::Persist{}, clock_);
+          oauth::TokenSource::Persist{}, clock_, std::chrono::seconds(60), oauth::kRetryRefusedAppGrant);
     }
     return slot;
   }

@@ -215,7 +215,7 @@ class AppProvider final : public sync::Provider {
             http::Client http(http_options);
             return oauth::ClientCredentialsToken(http, endpoints, client, scope, *clock);
           },
-          oauth::TokenSource::Persist{}, clock_);
+          oauth::TokenSource::Persist{}, clock_, std::chrono::seconds(60), oauth::kRetryRefusedAppGrant);
     }
     return source_;
   }

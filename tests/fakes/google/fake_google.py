@@ -2465,11 +2465,13 @@ class Handler(BaseHTTPRequestHandler):
             err = ApiError(500, "backendError", "Backend Error")
             status, out_headers, out_body, ctype = \
                 500, {}, json_bytes(err.body()), "application/json; charset=UTF-8"
-        self.send(status, out_body, out_headers, ctype)
+        # Logged before the answer leaves: a client that reads the log right
+        # after its answer finds its request there.
         with S.lock:
             S.requests.append({"method": self.command, "path": path,
                                "query": url.query, "params": query,
                                "status": status})
+        self.send(status, out_body, out_headers, ctype)
         log("%s %s -> %d (%.1f ms)" % (self.command, self.path[:160], status,
                                       (time.time() - t0) * 1000))
 

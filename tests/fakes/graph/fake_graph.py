@@ -3011,7 +3011,8 @@ class Handler(BaseHTTPRequestHandler):
             err = injected_error(500)
             status, out_headers, out_body, ctype = \
                 500, {}, json_bytes(err.body()), ODATA_JSON
-        self.send(status, out_body or b"", out_headers, ctype)
+        # Logged before the answer leaves: a client that reads the log right
+        # after its answer finds its request there.
         with S.lock:
             S.requests.append({"method": self.command,
                                "path": urllib.parse.unquote(path),
@@ -3019,6 +3020,7 @@ class Handler(BaseHTTPRequestHandler):
                                "params": urllib.parse.parse_qs(
                                    url.query, keep_blank_values=True),
                                "status": status})
+        self.send(status, out_body or b"", out_headers, ctype)
         log("%s %s -> %d (%.1f ms)" % (self.command, self.path[:160], status,
                                       (time.time() - t0) * 1000))
 
