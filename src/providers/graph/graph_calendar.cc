@@ -3,7 +3,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -921,6 +923,19 @@ std::vector<Result<sync::ItemRef>> GraphCalendar::CreateBatch(
 }
 
 Status GraphCalendar::WriteOccurrences(const std::string& master_id, const std::string& ical) {
+  // Only a series has occurrences to write: a single event is not parsed again.
+  // (A VTIMEZONE's RRULE lines do not count.)
+  std::string low(ical.size(), '\0');
+  std::transform(ical.begin(), ical.end(), low.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  bool series = false;
+  for (size_t at = low.find("begin:vevent"); at != std::string::npos && !series;
+       at = low.find("begin:vevent", at + 1)) {
+    const size_t end = low.find("end:vevent", at);
+    const size_t rule = low.find("\nrrule", at);
+    series = rule != std::string::npos && (end == std::string::npos || rule < end);
+  }
+  if (!series) return Status::Ok();
   TANDEM_ASSIGN_OR_RETURN(ical::Event ev, ical::ParseEvent(ical, ical::MapOptions{}));
   const model::Activity& a = ev.activity;
   if (a.rrule.empty()) return Status::Ok();
