@@ -40,6 +40,9 @@ import sys
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from replay_out import CurlReplay  # noqa: E402
+
 CLIENT_ID = "tandem-test-client"
 CLIENT_SECRET = "tandem-test-secret"
 PREP_REDIRECT = "http://127.0.0.1:9/bench-replay"
@@ -127,19 +130,14 @@ def main():
             events = [e for e in json.load(f)["items"] if not e.get("recurringEventId")]
     os.makedirs(a.dir, exist_ok=True)
     bearer = call(a.base, "POST", "/_fake/token", body={})["access_token"]
-    blocks, expected = [], []
-    counts = {"logged": len(log), "replayed": 0, "inner_batch_calls": 0, "skipped": []}
+    replay = CurlReplay(len(log))
+    counts, block = replay.counts, replay.block
     pending_inner = []   # inner calls of the batch whose outer entry comes next
     next_event = 0
     consent_seen = False
     refresh_token = None
     nbatch = 0
 
-    def block(lines, status):
-        blocks.append("\n".join(lines + ['output = "/dev/null"',
-                                         'write-out = "%{http_code} %{num_connects}\\n"']))
-        expected.append(str(status))
-        counts["replayed"] += 1
 
     for r in log:
         method, path, query = r["method"], r["path"], r.get("query") or ""
@@ -190,14 +188,7 @@ def main():
             pending_inner = []
         else:
             counts["skipped"].append("%s %s" % (method, path))
-    with open(os.path.join(a.dir, "curl.cfg"), "w") as f:
-        f.write("\nnext\n".join(blocks) + "\n")
-    with open(os.path.join(a.dir, "expected.txt"), "w") as f:
-        f.write("\n".join(expected) + ("\n" if expected else ""))
-    counts["batches"] = nbatch
-    counts["skipped_count"] = len(counts["skipped"])
-    with open(os.path.join(a.dir, "summary.json"), "w") as f:
-        json.dump(counts, f)
+    replay.write(a.dir, nbatch)
     return 0
 
 

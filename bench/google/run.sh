@@ -36,28 +36,8 @@ for b in "$TANDEMD" "$TANDEM"; do
 done
 command -v curl >/dev/null && command -v jq >/dev/null || { echo "needs curl and jq" >&2; exit 2; }
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-google.XXXXXX")
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
-}
-trap cleanup EXIT
-say() { echo "[bench-google] $*" >&2; }
-fail() { say "FAILED: $*"; exit 1; }
-stop() {  # stop PID: SIGTERM, wait, forget it
-  local p=$1 keep=() q
-  kill "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-  PIDS=("${keep[@]}")
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { echo "$EPOCHREALTIME"; }
-minus() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a - b}'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a process
+BENCH_NAME=google
+. "$ROOT/bench/replay_common.sh"
 
 # start_fake NAME STATE [PORT]: a fake loading a copy of the state file STATE;
 # sets FAKE_PID, FAKE_PORT, FAKE_BASE, FAKE_LOG.
@@ -278,10 +258,6 @@ done
 t_total=$(minus "$(now)" "$t_start")
 
 # ---- report
-median() { sort -g | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}'; }
-col() { for r in $(seq 1 "$RUNS"); do cut -d' ' -f"$3" "$TMP/$1-$r.$2"; done; }   # col CASE FILE FIELD
-list() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a / b}'; }
 echo
 echo "Google fake ($([ "${STOCK_FAKE:-0}" = 1 ] && echo "tests/fakes/google, stock" || echo "tests/fakes/google with TCP_NODELAY, bench/fake_nodelay.py")), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
 echo

@@ -32,6 +32,9 @@ import sys
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from replay_out import CurlReplay  # noqa: E402
+
 APP_CLIENT_ID = "tandem-app"
 APP_CLIENT_SECRET = "tandem-app-secret"
 CREATE_FIELDS = ("subject", "body", "start", "end", "location", "isAllDay", "showAs",
@@ -78,17 +81,12 @@ def main():
                   ("singleInstance", "seriesMaster")]
     os.makedirs(a.dir, exist_ok=True)
     bearer = call(a.base, "POST", "/_fake/token", body={"app": True})["access_token"]
-    blocks, expected = [], []
-    counts = {"logged": len(log), "replayed": 0, "inner_batch_calls": 0, "skipped": []}
+    replay = CurlReplay(len(log))
+    counts, block = replay.counts, replay.block
     pending_inner = []  # inner calls of the batch whose outer entry comes next
     next_event = 0
     nbatch = 0
 
-    def block(lines, status):
-        blocks.append("\n".join(lines + ['output = "/dev/null"',
-                                         'write-out = "%{http_code} %{num_connects}\\n"']))
-        expected.append(str(status))
-        counts["replayed"] += 1
 
     for r in log:
         method, path, query = r["method"], r["path"], r.get("query") or ""
@@ -133,14 +131,7 @@ def main():
             pending_inner = []
         else:
             counts["skipped"].append("%s %s" % (method, path))
-    with open(os.path.join(a.dir, "curl.cfg"), "w") as f:
-        f.write("\nnext\n".join(blocks) + "\n")
-    with open(os.path.join(a.dir, "expected.txt"), "w") as f:
-        f.write("\n".join(expected) + ("\n" if expected else ""))
-    counts["batches"] = nbatch
-    counts["skipped_count"] = len(counts["skipped"])
-    with open(os.path.join(a.dir, "summary.json"), "w") as f:
-        json.dump(counts, f)
+    replay.write(a.dir, nbatch)
     return 0
 
 

@@ -1,0 +1,29 @@
+# Sourced by bench/google/run.sh and bench/graph/run.sh (Tandem against a local fake
+# beside a curl replay): the temporary folder, processes stopped by PID on exit,
+# timing helpers, the report's medians. Set BENCH_NAME before sourcing.
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-$BENCH_NAME.XXXXXX")
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+say() { echo "[bench-$BENCH_NAME] $*" >&2; }
+fail() { say "FAILED: $*"; exit 1; }
+stop() {  # stop PID: SIGTERM, wait, forget it
+  local p=$1 keep=() q
+  kill "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+  for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  PIDS=("${keep[@]}")
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { echo "$EPOCHREALTIME"; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", a - b}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # utime + stime of a process
+median() { sort -g | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}'; }
+col() { for r in $(seq 1 "$RUNS"); do cut -d' ' -f"$3" "$TMP/$1-$r.$2"; done; }   # col CASE FILE FIELD
+list() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a / b}'; }
