@@ -27,3 +27,27 @@ median() { sort -g | awk '{v[NR] = $1} END{print v[int((NR + 1) / 2)]}'; }
 col() { for r in $(seq 1 "$RUNS"); do cut -d' ' -f"$3" "$TMP/$1-$r.$2"; done; }   # col CASE FILE FIELD
 list() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a / b}'; }
+# activities_cfg API SESSION N MINUTES: a curl config creating N appointments
+# through the REST API, one every MINUTES minutes from tomorrow 07:00 UTC.
+activities_cfg() {
+  python3 - "$@" <<'PY'
+import datetime, json, sys
+api, session, n, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+day = datetime.datetime.now(datetime.timezone.utc).replace(hour=7, minute=0, second=0, microsecond=0)
+day += datetime.timedelta(days=1)
+for i in range(n):
+    s = day + datetime.timedelta(minutes=step * i)
+    body = {"kind": "appointment", "subject": "Customer visit %d" % i, "location": "Office %d" % (i % 7),
+            "description": "Agenda item %d" % i, "start": s.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": (s + datetime.timedelta(minutes=45)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time_zone": "Europe/Berlin", "reminder_minutes": 15}
+    text = json.dumps(body).replace("\\", "\\\\").replace('"', '\\"')
+    if i:
+        print("next")
+    print('url = "%s/api/v1/activities"' % api)
+    print('header = "Authorization: Bearer %s"' % session)
+    print('header = "Content-Type: application/json"')
+    print('data = "%s"' % text)
+    print('output = "/dev/null"\nwrite-out = "%{http_code}\\n"')
+PY
+}

@@ -227,26 +227,7 @@ for run in $(seq 1 "$RUNS"); do
   start_tandemd "push-$run"
   session=$(curl -sf -H 'Content-Type: application/json' -d '{"login":"bench","password":"bench-user-password"}' \
     "$API/api/v1/login" | jq -r .token)
-  python3 - "$API" "$session" "$A" >"$TMP/activities-$run.cfg" <<'PY'
-import datetime, json, sys
-api, session, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-day = datetime.datetime.now(datetime.timezone.utc).replace(hour=7, minute=0, second=0, microsecond=0)
-day += datetime.timedelta(days=1)
-for i in range(n):
-    s = day + datetime.timedelta(hours=2 * i)
-    body = {"kind": "appointment", "subject": "Customer visit %d" % i, "location": "Office %d" % (i % 7),
-            "description": "Agenda item %d" % i, "start": s.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "end": (s + datetime.timedelta(minutes=45)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "time_zone": "Europe/Berlin", "reminder_minutes": 15}
-    text = json.dumps(body).replace("\\", "\\\\").replace('"', '\\"')
-    if i:
-        print("next")
-    print('url = "%s/api/v1/activities"' % api)
-    print('header = "Authorization: Bearer %s"' % session)
-    print('header = "Content-Type: application/json"')
-    print('data = "%s"' % text)
-    print('output = "/dev/null"\nwrite-out = "%{http_code}\\n"')
-PY
+  activities_cfg "$API" "$session" "$A" 120 >"$TMP/activities-$run.cfg"
   curl -s -K "$TMP/activities-$run.cfg" | sort | uniq -c | grep -q "^ *$A 201$" || fail "creating $A activities failed"
   sleep 3.5   # past tandemd's 3 s debounce of CRM changes: its push request finds no pair yet
   timed_tandem push "$run" sync pair add --google
