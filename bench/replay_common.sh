@@ -1,6 +1,17 @@
 # Sourced by bench/google/run.sh and bench/graph/run.sh (Tandem against a local fake
 # beside a curl replay): the temporary folder, processes stopped by PID on exit,
-# timing helpers, the report's medians. Set BENCH_NAME before sourcing.
+# timing helpers, the report's medians. Set BENCH_NAME before sourcing; sets HERE
+# (the benchmark's folder), ROOT, BUILD (default ./build), TANDEMD, TANDEM, REPLAY.
+HERE=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+TANDEMD=$BUILD/src/apps/tandemd
+TANDEM=$BUILD/src/apps/tandem
+REPLAY=$HERE/replay.py
+for b in "$TANDEMD" "$TANDEM"; do
+  [ -x "$b" ] || { echo "missing $b (build tandemd and tandem in $BUILD first)" >&2; exit 2; }
+done
+command -v curl >/dev/null && command -v jq >/dev/null || { echo "needs curl and jq" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-$BENCH_NAME.XXXXXX")
 PIDS=()
 cleanup() {

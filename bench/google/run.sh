@@ -15,36 +15,22 @@
 # estimated two ways: the replay's wall, and the fake's own per-request times).
 # bench/google/README.md says what is replayed and how; docs/bench-google.md has
 # the figures.
-# Env: BUILD (default ./build), KEEP=1 keeps the temporary folder, STOCK_FAKE=1 runs
-# tests/fakes/google/fake_google.py without fake_nodelay.py's TCP_NODELAY.
+# Env: BUILD (default ./build), KEEP=1 keeps the temporary folder.
 set -euo pipefail
 N=${1:-10000}
 A=${2:-1000}
 EDITS=${3:-100}
 RUNS=${4:-3}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-TANDEMD=$BUILD/src/apps/tandemd
-TANDEM=$BUILD/src/apps/tandem
-# The fake with TCP_NODELAY on its sockets (fake_nodelay.py says why); STOCK_FAKE=1: as is.
-FAKE=("$ROOT/bench/fake_nodelay.py" "$ROOT/tests/fakes/google/fake_google.py")
-[ "${STOCK_FAKE:-0}" = 1 ] && FAKE=("$ROOT/tests/fakes/google/fake_google.py")
-REPLAY=$HERE/replay.py
-for b in "$TANDEMD" "$TANDEM"; do
-  [ -x "$b" ] || { echo "missing $b (build tandemd and tandem in $BUILD first)" >&2; exit 2; }
-done
-command -v curl >/dev/null && command -v jq >/dev/null || { echo "needs curl and jq" >&2; exit 2; }
-
 BENCH_NAME=google
-. "$ROOT/bench/replay_common.sh"
+. "$(dirname "$0")/../replay_common.sh"
+FAKE=$ROOT/tests/fakes/google/fake_google.py
 
 # start_fake NAME STATE [PORT]: a fake loading a copy of the state file STATE;
 # sets FAKE_PID, FAKE_PORT, FAKE_BASE, FAKE_LOG.
 start_fake() {
   local name=$1 state=$2 port=${3:-0}
   if [ -f "$state" ]; then cp "$state" "$TMP/$name.state.json"; else rm -f "$TMP/$name.state.json"; fi
-  python3 "${FAKE[@]}" --port "$port" --state "$TMP/$name.state.json" \
+  python3 "$FAKE" --port "$port" --state "$TMP/$name.state.json" \
     >"$TMP/$name.fake.out" 2>"$TMP/$name.fake.log" &
   FAKE_PID=$!; PIDS+=("$FAKE_PID")
   for _ in $(seq 1 300); do grep -q '^READY ' "$TMP/$name.fake.out" 2>/dev/null && break; sleep 0.05; done
@@ -240,7 +226,7 @@ t_total=$(minus "$(now)" "$t_start")
 
 # ---- report
 echo
-echo "Google fake ($([ "${STOCK_FAKE:-0}" = 1 ] && echo "tests/fakes/google, stock" || echo "tests/fakes/google with TCP_NODELAY, bench/fake_nodelay.py")), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
+echo "Google fake (tests/fakes/google), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
 echo
 echo "| case | requests (Tandem / replay) | Tandem wall s (median; runs) | browser's share s | curl replay s (median; runs) | Tandem / replay | fake's own s in Tandem's run | Tandem's own share s: wall - replay / wall - fake's own | tandemd CPU s | fake CPU s (Tandem / replay) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"

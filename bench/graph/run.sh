@@ -20,20 +20,9 @@ N=${1:-10000}
 A=${2:-10000}
 EDITS=${3:-100}
 RUNS=${4:-3}
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-TANDEMD=$BUILD/src/apps/tandemd
-TANDEM=$BUILD/src/apps/tandem
-FAKE=("$ROOT/bench/fake_nodelay.py" "$ROOT/tests/fakes/graph/fake_graph.py")
-REPLAY=$HERE/replay.py
-for b in "$TANDEMD" "$TANDEM"; do
-  [ -x "$b" ] || { echo "missing $b (build tandemd and tandem in $BUILD first)" >&2; exit 2; }
-done
-command -v curl >/dev/null && command -v jq >/dev/null || { echo "needs curl and jq" >&2; exit 2; }
-
 BENCH_NAME=graph
-. "$ROOT/bench/replay_common.sh"
+. "$(dirname "$0")/../replay_common.sh"
+FAKE=$ROOT/tests/fakes/graph/fake_graph.py
 
 # start_fake NAME STATE: a fake loading a copy of the state file STATE (none: a new
 # one); sets FAKE_PID, FAKE_BASE, FAKE_STATE.
@@ -41,7 +30,7 @@ start_fake() {
   local name=$1 state=$2 port
   FAKE_STATE=$TMP/$name.state.json
   if [ -f "$state" ]; then cp "$state" "$FAKE_STATE"; else rm -f "$FAKE_STATE"; fi
-  python3 "${FAKE[@]}" --port 0 --state "$FAKE_STATE" --delta-token-cache 1000 \
+  python3 "$FAKE" --port 0 --state "$FAKE_STATE" --delta-token-cache 1000 \
     >"$TMP/$name.fake.out" 2>"$TMP/$name.fake.log" &
   FAKE_PID=$!; PIDS+=("$FAKE_PID")
   for _ in $(seq 1 300); do grep -q '^READY ' "$TMP/$name.fake.out" 2>/dev/null && break; sleep 0.05; done
@@ -201,7 +190,7 @@ t_total=$(minus "$(now)" "$t_start")
 
 # ---- report
 echo
-echo "Graph fake (tests/fakes/graph with TCP_NODELAY, bench/fake_nodelay.py), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
+echo "Graph fake (tests/fakes/graph), $N events / $A activities / $EDITS edits, $RUNS runs, $(nproc) cores, $(date -u +%F), load average $(cut -d' ' -f1-3 /proc/loadavg), whole script $t_total s"
 echo
 echo "| case | requests (Tandem / replay; \$batch parts) | peak in flight | Tandem wall s (median; runs) | curl replay s (median; runs) | Tandem / replay | Tandem's own share s (wall - replay) | tandemd CPU s | fake CPU s (Tandem / replay) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"

@@ -63,6 +63,8 @@ class Borrowed final : public CalendarSide {
   Result<std::vector<Item>> GetMany(const std::vector<std::string>& h) override {
     return s_.GetMany(h);
   }
+  // Batches as the lent calendar does (the base CreateBatch creates one by one here).
+  size_t CreateBatchLimit() const override { return s_.CreateBatchLimit(); }
   Result<ItemRef> Create(const std::string& u, const std::string& i) override {
     if (outage_.Down()) return outage_.Refused();
     outage_.Wrote();
@@ -470,6 +472,39 @@ TEST_F(SyncServiceTest, CreationInterruptedByACrashIsHealedWithoutDuplicate) {
   EXPECT_EQ(external_.Snapshot().size(), 1u);
   EXPECT_EQ(ExternalSubject(a.meta.id), "New");
   EXPECT_TRUE(Run().applied.empty());
+}
+
+TEST_F(SyncServiceTest, ABatchOfCreationsSendsNoRequestWhileATransactionIsOpen) {
+  // The creations of a batch write their intents in one transaction and their
+  // answers in another; a request sent inside either would hold every other
+  // writer (the REST API) for as long as the calendar takes to answer.
+  ASSERT_TRUE(service_->Init(pair_id_).ok());
+  external_.SetCreateBatchLimit(3);
+  for (int i = 0; i < 7; ++i) {
+    std::string start = fmt::format("2026-12-{:02}T09:00:00Z", 5 + i);
+    std::string end = fmt::format("2026-12-{:02}T09:30:00Z", 5 + i);
+    CrmActivity(fmt::format("Visit {}", i), start.c_str(), end.c_str());
+  }
+  int requests = 0, inside_a_transaction = 0;
+  external_.SetFaultHook([&](std::string_view op, MemoryCalendar::Phase phase, const std::string&) {
+    if (op != "create" || phase != MemoryCalendar::Phase::kBefore) return;
+    ++requests;
+    // This thread's writer lease: the open batch's own connection, if any.
+    auto writer = crm_->pool().Write();
+    if (writer->InTransaction()) ++inside_a_transaction;
+  });
+  RunReport r = Run();
+  external_.SetFaultHook(nullptr);
+  EXPECT_EQ(r.applied["create"], 7) << r.plan;
+  EXPECT_EQ(requests, 7);
+  EXPECT_EQ(inside_a_transaction, 0);
+  EXPECT_EQ(external_.Snapshot().size(), 7u);
+  // The run's phases (logged for operators) lie within its whole.
+  const auto& t = r.seconds;
+  EXPECT_GT(t.total, 0.0);
+  EXPECT_GT(t.apply, 0.0);
+  EXPECT_LE(t.crm + t.external + t.plan + t.apply, t.total);
+  EXPECT_TRUE(Run().applied.empty());  // every creation recorded: nothing to redo
 }
 
 TEST_F(SyncServiceTest, PrivateEventsAreNotSyncedWhenSkipped) {

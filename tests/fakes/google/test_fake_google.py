@@ -9,12 +9,10 @@ checks (see README.md for the list of pages).
 
 import base64
 import hashlib
-import http.client
 import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,8 @@ import unittest
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import fake_client  # noqa: E402  (tests/fakes/fake_client.py)
 FAKE = os.path.join(HERE, "fake_google.py")
 
 USER = "user@example.test"
@@ -33,75 +33,9 @@ CAL_SCOPE = "https://www.googleapis.com/auth/calendar"
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
 
 
-class Fake:
-    """The fake as a subprocess on a free loopback port."""
-
-    def __init__(self, *args):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, FAKE, "--port", "0"] + list(args),
-            stdout=subprocess.PIPE, stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError("fake did not start: %r" % line)
-        self.ready_line = line
-        self.port = int(line.split()[1])
-
-    def stop(self):
-        """SIGTERM; returns (exit status, anything else written to stdout)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rest = self.proc.stdout.read()
-            code = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        self.proc.stdout.close()
-        self.log.seek(0)
-        self.log_text = self.log.read().decode("utf-8", "replace")
-        self.log.close()
-        # a bug inside the fake shows as a traceback (and a 500) in its log
-        assert "Traceback" not in self.log_text, self.log_text[-3000:]
-        return code, rest
-
-    def request(self, method, path, body=None, headers=None, token=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        hdrs = dict(headers or {})
-        if token:
-            hdrs["Authorization"] = "Bearer " + token
-        data = None
-        if body is not None:
-            if isinstance(body, (bytes, bytearray)):
-                data = bytes(body)
-            elif isinstance(body, str):
-                data = body.encode()
-            else:
-                data = json.dumps(body).encode()
-                hdrs.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-        result = (resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                  raw)
-        conn.close()
-        return result
-
-    def call(self, method, path, body=None, headers=None, token=None):
-        status, hdrs, raw = self.request(method, path, body, headers, token)
-        parsed = json.loads(raw) if raw.strip() else None
-        return status, hdrs, parsed
-
-    def control(self, name, body=None):
-        status, _, parsed = self.call("POST", "/_fake/" + name, body or {})
-        assert status == 200, (name, status, parsed)
-        return parsed
-
-    def token(self, user=USER, scopes=None):
-        body = {"user": user}
-        if scopes:
-            body["scopes"] = scopes
-        return self.control("token", body)["access_token"]
+class Fake(fake_client.FakeProcess):
+    """The Google fake as a subprocess on a free loopback port."""
+    SCRIPT = FAKE
 
 
 def q(**params):
@@ -121,21 +55,8 @@ def timed(start, end, **fields):
     return out
 
 
-class FakeCase(unittest.TestCase):
-    fake = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = Fake()
-
-    @classmethod
-    def tearDownClass(cls):
-        code, rest = cls.fake.stop()
-        assert code == 0 and rest == b"", (code, rest)
-
-    def setUp(self):
-        self.fake.control("reset")
-        self.tok = self.fake.token()
+class FakeCase(fake_client.FakeTestCase):
+    FAKE = Fake
 
     # helpers
     def api(self, method, path, body=None, headers=None, token="default"):

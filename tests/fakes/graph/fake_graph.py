@@ -29,7 +29,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -38,7 +37,9 @@ import urllib.parse
 import uuid
 import zoneinfo
 from functools import lru_cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import fake_http  # noqa: E402  (tests/fakes/fake_http.py: the HTTP plumbing)
 
 UTC = dt.timezone.utc
 
@@ -96,13 +97,10 @@ AUTH_CODE_SECONDS = 600           # auth code page: about 10 minutes
 MAX_OCCURRENCES = 5000            # occurrences of one series in one query
 MAX_RECURRENCE_STEPS = 200000
 
-LOG_LOCK = threading.Lock()
 
 
 def log(msg):
-    with LOG_LOCK:
-        sys.stderr.write("[fake_graph] %s\n" % msg)
-        sys.stderr.flush()
+    fake_http.log_line("fake_graph", msg)
 
 
 def now_utc():
@@ -2888,14 +2886,6 @@ class OAuth:
 # HTTP
 # ---------------------------------------------------------------------------
 
-REASONS = {200: "OK", 201: "Created", 204: "No Content", 302: "Found",
-           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-           410: "Gone", 412: "Precondition Failed", 415:
-           "Unsupported Media Type", 423: "Locked", 424: "Failed Dependency",
-           429: "Too Many Requests", 500: "Internal Server Error",
-           501: "Not Implemented", 502: "Bad Gateway",
-           503: "Service Unavailable", 504: "Gateway Timeout"}
 OAUTH_PATH_RE = re.compile(r"^/([^/]+)/oauth2/v2\.0/(devicecode|token|"
                            r"authorize)/?$", re.I)
 
@@ -2925,56 +2915,12 @@ def parse_form(raw):
         text, keep_blank_values=True).items()}
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+Server = fake_http.Server
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fake_http.Handler):
     server_version = "FakeGraph/1"
-    sys_version = ""
-
-    def log_message(self, fmt, *args):
-        log("%s %s" % (self.address_string(), fmt % args))
-
-    def log_request(self, code="-", size="-"):
-        pass   # handle_any logs one line per request
-
-    def do_GET(self):
-        self.handle_any()
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
-
-    def read_body(self):
-        te = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in te:
-            out = b""
-            while True:
-                line = self.rfile.readline()
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
-                out += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def send(self, status, body=b"", headers=None, ctype=None):
-        self.send_response(status, REASONS.get(status))
-        hdrs = dict(headers or {})
-        if ctype and status not in (204, 304):
-            hdrs["Content-Type"] = ctype
-        for k, v in hdrs.items():
-            self.send_header(k, v)
-        if status not in (204, 304):
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if status not in (204, 304) and body:
-            self.wfile.write(body)
+    log_name = "fake_graph"
 
     def handle_any(self):
         t0 = time.time()
@@ -3367,32 +3313,19 @@ class App(Server):
 # Test control endpoints (/_fake/...; not Microsoft's, no auth)
 # ---------------------------------------------------------------------------
 
-class Control:
-    def __init__(self, state, app):
-        self.S = state
-        self.app = app
+class Control(fake_http.Control):
+    bad_input = (KeyError, ValueError, TypeError, GraphError)
 
     def handle(self, method, path, raw_query, raw):
-        try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError):
-            return 400, {"error": "body must be JSON"}
-        if not isinstance(body, dict):
-            return 400, {"error": "body must be a JSON object"}
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(
             raw_query, keep_blank_values=True).items()}
-        name = path[len("/_fake/"):].strip("/")
-        fn = getattr(self, "%s_%s" % (method.lower(), name), None)
-        if fn is None:
-            return 404, {"error": "no such control endpoint: %s %s"
-                                  % (method, path)}
-        with self.S.lock:
-            try:
-                return fn(body, query)
-            except (KeyError, ValueError, TypeError) as exc:
-                return 400, {"error": "%s: %s" % (type(exc).__name__, exc)}
-            except GraphError as exc:
-                return 400, {"error": exc.message}
+        return super().handle(method, path, query, raw)
+
+    @staticmethod
+    def error_text(exc):
+        if isinstance(exc, GraphError):
+            return exc.message
+        return "%s: %s" % (type(exc).__name__, exc)
 
     def user(self, key):
         u = self.S.find_user(key or DEFAULT_USER)
@@ -3480,11 +3413,6 @@ class Control:
                 n += 1
         return 200, {"revoked": n}
 
-    def post_expire_access_tokens(self, body, query):
-        for info in self.S.access_tokens.values():
-            info["exp"] = 0
-        return 200, {"expired": len(self.S.access_tokens)}
-
     def post_fail(self, body, query):
         rule = {"status": int(body["status"]), "code": body.get("code"),
                 "message": body.get("message"),
@@ -3495,20 +3423,6 @@ class Control:
             rule["path_contains"] = body["path_contains"]
         self.S.fail_rules.append(rule)
         return 200, {"ok": True, "pending": len(self.S.fail_rules)}
-
-    def get_fail(self, body, query):
-        return 200, {"rules": self.S.fail_rules}
-
-    def post_clear_fail(self, body, query):
-        self.S.fail_rules = []
-        return 200, {"ok": True}
-
-    def get_requests(self, body, query):
-        return 200, list(self.S.requests)
-
-    def post_clear_requests(self, body, query):
-        self.S.requests = []
-        return 200, {"ok": True}
 
     def post_token(self, body, query):
         S = self.S
@@ -3728,41 +3642,7 @@ def main(argv=None):
     opts = ap.parse_args(argv)
     opts.bound_port = 0
 
-    state = State(opts)
-    if opts.state and os.path.exists(opts.state):
-        with open(opts.state) as f:
-            state.load_json(json.load(f))
-        log("loaded state from %s" % opts.state)
-    server = App(("127.0.0.1", opts.port), Handler)
-    server.setup_app(state)
-    opts.bound_port = server.server_address[1]
-
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=server.serve_forever,
-                              kwargs={"poll_interval": 0.2}, daemon=True)
-    thread.start()
-    sys.stdout.write("READY %d\n" % opts.bound_port)
-    sys.stdout.flush()
-    sys.stdout = sys.stderr          # keep stdout quiet from here on
-    log("listening on 127.0.0.1:%d" % opts.bound_port)
-    while not stop.is_set():
-        stop.wait(0.5)
-    server.shutdown()
-    server.server_close()
-    if opts.state:
-        try:
-            state.save(opts.state)
-            log("saved state to %s" % opts.state)
-        except OSError as exc:
-            log("could not save state: %s" % exc)
-    log("stopped")
-    return 0
+    return fake_http.serve(App, Handler, opts, State(opts), log)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,11 @@ rules it checks (README.md lists the pages and their addresses).
 import base64
 import datetime as dt
 import hashlib
-import http.client
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,6 +24,8 @@ import urllib.parse
 import zoneinfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+import fake_client  # noqa: E402  (tests/fakes/fake_client.py)
 FAKE = os.path.join(HERE, "fake_graph.py")
 
 USER = "user@example.test"
@@ -44,89 +43,9 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 EXT_FUN = "String {66f5a359-4659-4830-9070-00040ec6ac6e} Name Fun"
 
 
-class Fake:
-    """The fake as a subprocess on a free loopback port."""
-
-    def __init__(self, *args):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(
-            [sys.executable, FAKE, "--port", "0"] + list(args),
-            stdout=subprocess.PIPE, stderr=self.log)
-        line = self.proc.stdout.readline().decode()
-        if not line.startswith("READY "):
-            self.proc.kill()
-            raise RuntimeError("fake did not start: %r" % line)
-        self.ready_line = line
-        self.port = int(line.split()[1])
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def stop(self):
-        """SIGTERM; returns (exit status, anything else written to stdout)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rest = self.proc.stdout.read()
-            code = self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        self.proc.stdout.close()
-        self.log.seek(0)
-        self.log_text = self.log.read().decode("utf-8", "replace")
-        self.log.close()
-        # a bug inside the fake shows as a traceback (and a 500) in its log
-        assert "Traceback" not in self.log_text, self.log_text[-3000:]
-        return code, rest
-
-    def request(self, method, path, body=None, headers=None, token=None):
-        if path.startswith("http://"):
-            assert path.startswith(self.base + "/"), path
-            path = path[len(self.base):]
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        hdrs = dict(headers or {})
-        if token:
-            hdrs["Authorization"] = "Bearer " + token
-        data = None
-        if body is not None:
-            if isinstance(body, (bytes, bytearray)):
-                data = bytes(body)
-            elif isinstance(body, str):
-                data = body.encode()
-            else:
-                data = json.dumps(body).encode()
-                hdrs.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=hdrs)
-        resp = conn.getresponse()
-        raw = resp.read()
-        result = (resp.status, {k.lower(): v for k, v in resp.getheaders()},
-                  raw)
-        conn.close()
-        return result
-
-    def call(self, method, path, body=None, headers=None, token=None):
-        status, hdrs, raw = self.request(method, path, body, headers, token)
-        parsed = json.loads(raw) if raw.strip() else None
-        return status, hdrs, parsed
-
-    def form(self, path, fields, headers=None):
-        hdrs = {"Content-Type": "application/x-www-form-urlencoded"}
-        hdrs.update(headers or {})
-        return self.call("POST", path, urllib.parse.urlencode(fields), hdrs)
-
-    def control(self, name, body=None):
-        status, _, parsed = self.call("POST", "/_fake/" + name, body or {})
-        assert status == 200, (name, status, parsed)
-        return parsed
-
-    def get(self, name):
-        status, _, parsed = self.call("GET", "/_fake/" + name)
-        assert status == 200, (name, status, parsed)
-        return parsed
-
-    def token(self, user=USER, scopes=None):
-        body = {"user": user}
-        if scopes:
-            body["scopes"] = scopes
-        return self.control("token", body)["access_token"]
+class Fake(fake_client.FakeProcess):
+    """The Graph fake as a subprocess on a free loopback port."""
+    SCRIPT = FAKE
 
     def app_token(self):
         return self.control("token", {"app": True})["access_token"]
@@ -155,22 +74,9 @@ def weekly(days, start_date, end_date=None, interval=1, **pattern):
     return {"pattern": pat, "range": rng}
 
 
-class FakeCase(unittest.TestCase):
-    fake = None
+class FakeCase(fake_client.FakeTestCase):
+    FAKE = Fake
     args = ("--device-interval", "0")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = Fake(*cls.args)
-
-    @classmethod
-    def tearDownClass(cls):
-        code, rest = cls.fake.stop()
-        assert code == 0 and rest == b"", (code, rest)
-
-    def setUp(self):
-        self.fake.control("reset")
-        self.tok = self.fake.token()
 
     # helpers
     def api(self, method, path, body=None, headers=None, token="default"):
