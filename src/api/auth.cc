@@ -14,6 +14,8 @@ namespace {
 constexpr std::string_view kBadLogin = "wrong login or password";
 // How long a validated session is trusted without asking the store again.
 constexpr Duration kCacheFreshness = std::chrono::seconds(10);
+// How long a verified Basic login and password are trusted without argon2id.
+constexpr Duration kBasicCacheFreshness = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -50,6 +52,7 @@ Authenticator::Authenticator(store::Store* store, const Clock* clock, Random* ra
       random_(random),
       session_lifetime_(session_lifetime),
       cost_(cost) {
+  basic_key_ = random_->Hex(16);
   auto dummy = HashPassword(random_->Hex(16), cost_);
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
@@ -147,6 +150,98 @@ Status Authenticator::Logout(const Caller& caller) {
 void Authenticator::ForgetUser(std::string_view user_id) {
   std::lock_guard lock(mu_);
   std::erase_if(cache_, [&](const auto& kv) { return kv.second.caller.user.id == user_id; });
+  std::erase_if(basic_cache_,
+                [&](const auto& kv) { return kv.second.caller.user.id == user_id; });
+}
+
+namespace {
+
+bool StartsWithScheme(std::string_view v, std::string_view scheme_lower) {
+  return v.size() > scheme_lower.size() &&
+         std::equal(scheme_lower.begin(), scheme_lower.end(), v.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+Result<Caller> Authenticator::AuthenticateBasic(std::optional<std::string_view> authorization) {
+  if (!authorization) return Status::Unauthenticated("missing Authorization: Basic credentials");
+  if (StartsWithScheme(*authorization, "bearer ")) return Authenticate(authorization);
+  if (!StartsWithScheme(*authorization, "basic ")) {
+    return Status::Unauthenticated("Authorization must be 'Basic <credentials>'");
+  }
+  std::string_view b64 = authorization->substr(6);
+  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
+  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
+  if (b64.empty() || b64.size() > 1024) return Status::Unauthenticated(std::string(kBadLogin));
+  std::string decoded(b64.size(), '\0');
+  size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(),
+                        b64.data(), b64.size(), nullptr, &len, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return Status::Unauthenticated("Authorization: Basic credentials are not base64");
+  }
+  decoded.resize(len);
+  const size_t colon = decoded.find(':');
+  if (colon == std::string::npos) return Status::Unauthenticated(std::string(kBadLogin));
+  const std::string login = decoded.substr(0, colon);
+  const std::string_view password = std::string_view(decoded).substr(colon + 1);
+
+  std::array<unsigned char, 32> digest{};
+  crypto_generichash(digest.data(), digest.size(), reinterpret_cast<const unsigned char*>(decoded.data()),
+                     decoded.size(), reinterpret_cast<const unsigned char*>(basic_key_.data()),
+                     basic_key_.size());
+  const std::string key(reinterpret_cast<const char*>(digest.data()), digest.size());
+  const std::string login_key = Lower(login);
+  const Instant now = clock_->Now();
+  {
+    std::lock_guard lock(mu_);
+    auto it = basic_cache_.find(key);
+    if (it != basic_cache_.end()) {
+      if (now < it->second.fresh_until) return it->second.caller;
+      basic_cache_.erase(it);
+    }
+    auto f = failures_.find(login_key);
+    if (f != failures_.end()) {
+      std::erase_if(f->second, [&](Instant t) { return t + kBasicFailureWindow <= now; });
+      if (static_cast<int>(f->second.size()) >= kBasicFailureLimit) {
+        const auto wait = std::chrono::duration_cast<std::chrono::seconds>(
+            f->second.front() + kBasicFailureWindow - now);
+        return Status::ResourceExhausted(fmt::format(
+            "too many failed logins for this user; try again in {} s", wait.count() + 1));
+      }
+      if (f->second.empty()) failures_.erase(f);
+    }
+  }
+  auto user = store_->GetUserByLogin(login);
+  if (!user.ok() && !user.status().Is(Code::kNotFound)) return user.status();
+  hashing_.acquire();
+  const bool good = VerifyPassword(user.ok() ? user->password_hash : dummy_hash_, password);
+  hashing_.release();
+  if (!user.ok() || !good || user->disabled) {
+    std::lock_guard lock(mu_);
+    if (failures_.size() > 10000) failures_.clear();  // bound memory under login churn
+    failures_[login_key].push_back(now);
+    return Status::Unauthenticated(std::string(kBadLogin));
+  }
+  Caller caller;
+  caller.user = std::move(*user);
+  caller.viewer.user_id = caller.user.id;
+  caller.viewer.admin = caller.user.role == model::Role::kAdmin;
+  {
+    std::lock_guard lock(mu_);
+    failures_.erase(login_key);
+    if (basic_cache_.size() > 10000) basic_cache_.clear();
+    basic_cache_[key] = Cached{caller, now + kBasicCacheFreshness, now + kBasicCacheFreshness};
+  }
+  return caller;
 }
 
 }  // namespace tandem::api

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/random.h"
@@ -65,6 +66,17 @@ class Authenticator {
   // `authorization` is the Authorization header value ("Bearer <hex>").
   // Unauthenticated when missing, malformed, unknown, expired or revoked.
   Result<Caller> Authenticate(std::optional<std::string_view> authorization);
+  // HTTP Basic, for calendar and contacts programs (CalDAV/CardDAV): the CRM
+  // login and password; a "Bearer <token>" value is taken as Authenticate does.
+  // A verified login and password are remembered for a minute (under a keyed
+  // hash, never in clear), so a phone's many requests do not each pay argon2id;
+  // ForgetUser ends that at once. Unauthenticated as Login for a bad login;
+  // ResourceExhausted after kBasicFailureLimit failures for one login within
+  // kBasicFailureWindow: further attempts for it are refused unchecked until
+  // the oldest failure leaves the window (a guessing program gets nowhere).
+  static constexpr int kBasicFailureLimit = 5;
+  static constexpr Duration kBasicFailureWindow = std::chrono::minutes(5);
+  Result<Caller> AuthenticateBasic(std::optional<std::string_view> authorization);
   Status Logout(const Caller& caller);
   // Drops cached sessions of this user (after a role change, disabling, deletion).
   void ForgetUser(std::string_view user_id);
@@ -94,6 +106,9 @@ class Authenticator {
   std::counting_semaphore<2> hashing_{2};
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // by token hash
+  std::string basic_key_;                          // keys the Basic cache's hashes
+  std::unordered_map<std::string, Cached> basic_cache_;           // by keyed hash
+  std::unordered_map<std::string, std::vector<Instant>> failures_;  // by login, lower case
   SessionHooks hooks_;
 };
 

@@ -4,6 +4,8 @@
 
 #include "core/ids.h"
 
+#include <sodium.h>
+
 namespace tandem::api {
 namespace {
 
@@ -87,6 +89,58 @@ TEST_F(AuthenticatorTest, DisabledUserIsRefusedAtOnce) {
   auth_->ForgetUser(u.id);
   EXPECT_TRUE(auth_->Authenticate("Bearer " + login->token).status().Is(Code::kUnauthenticated));
   EXPECT_TRUE(auth_->Login("alice", "s3cret").status().Is(Code::kUnauthenticated));
+}
+
+std::string BasicOf(std::string_view login_and_password) {
+  std::string out(sodium_base64_encoded_len(login_and_password.size(),
+                                            sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(),
+                    reinterpret_cast<const unsigned char*>(login_and_password.data()),
+                    login_and_password.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);  // the terminating NUL
+  return "Basic " + out;
+}
+
+TEST_F(AuthenticatorTest, BasicTakesTheLoginAndPasswordAndRemembersThemBriefly) {
+  auto caller = auth_->AuthenticateBasic(BasicOf("alice:s3cret"));
+  ASSERT_TRUE(caller.ok()) << caller.status().ToString();
+  EXPECT_EQ(caller->user.login, "alice");
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:s3cre")).status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("nobody:s3cret")).status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(auth_->AuthenticateBasic(std::nullopt).status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(auth_->AuthenticateBasic("Basic !!!").status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("no colon")).status().Is(Code::kUnauthenticated));
+  // Remembered: a password changed in the store is still taken for a while ...
+  model::User u = *store_->GetUserByLogin("alice");
+  u.password_hash = *HashPassword("new", PasswordCost::Fast());
+  ASSERT_TRUE(store_->UpdateUser(u, std::nullopt).ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:s3cret")).ok());
+  // ... until ForgetUser (what the API calls on a user change) or a minute passes.
+  auth_->ForgetUser(u.id);
+  EXPECT_FALSE(auth_->AuthenticateBasic(BasicOf("alice:s3cret")).ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:new")).ok());
+  u.password_hash = *HashPassword("newer", PasswordCost::Fast());
+  ASSERT_TRUE(store_->UpdateUser(u, std::nullopt).ok());
+  clock_.Advance(std::chrono::seconds(61));
+  EXPECT_FALSE(auth_->AuthenticateBasic(BasicOf("alice:new")).ok());
+  // A bearer token is accepted too.
+  auto login = auth_->Login("alice", "newer");
+  ASSERT_TRUE(login.ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic("Bearer " + login->token).ok());
+}
+
+TEST_F(AuthenticatorTest, BasicRefusesALoginAfterRepeatedFailuresForAWhile) {
+  for (int i = 0; i < Authenticator::kBasicFailureLimit; ++i) {
+    EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:guess")).status().Is(Code::kUnauthenticated));
+  }
+  // Now even the right password is refused unchecked ...
+  auto refused = auth_->AuthenticateBasic(BasicOf("ALICE:s3cret"));
+  EXPECT_TRUE(refused.status().Is(Code::kResourceExhausted)) << refused.status().ToString();
+  // ... other logins are not affected ...
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("bob:x")).status().Is(Code::kUnauthenticated));
+  // ... and once the window has passed, the right password works again.
+  clock_.Advance(Authenticator::kBasicFailureWindow);
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:s3cret")).ok());
 }
 
 }  // namespace

@@ -73,6 +73,8 @@ class CalendarSync {
   void Stop();
 
   sync::SyncService& service() { return *service_; }
+  // The sync state (UIDs and CalDAV names of activities are kept there too).
+  store::SyncStateStore& state() { return *state_; }
   scheduler::SyncRunner& runner() { return *runner_; }
 
   // The calendar kinds this server offers (sync/provider.h).

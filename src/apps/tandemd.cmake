@@ -5,7 +5,7 @@ target_link_libraries(tandem_daemon_config PUBLIC tandem_api tandem_store toml11
 
 add_executable(tandemd ${CMAKE_CURRENT_LIST_DIR}/tandemd_main.cc)
 target_link_libraries(tandemd PRIVATE tandem_daemon_config tandem_api tandem_http_server
-                      tandem_store tandem_calendar_sync CLI11::CLI11 spdlog::spdlog
+                      tandem_store tandem_calendar_sync tandem_davserver CLI11::CLI11 spdlog::spdlog
                       tandem_allocator)
 # `tandemd --replica-of URL` (the offline client) when the replica module is built.
 if(TARGET tandem_replica_app)

@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "apps/calendar_sync.h"
+#include "davserver/dav_server.h"
 #include "apps/sync_routes.h"
 #include "core/credential_vault.h"
 #include "core/data_dir.h"
@@ -249,6 +250,14 @@ int Run(const DaemonConfig& config, const sigset_t& signals) {
     return kExitRuntime;
   }
   RegisterSyncRoutes(&router, &rest.authenticator(), calendar_sync->get(), &clock);
+  // CalDAV for the users' own calendar programs (C11), beside the REST API.
+  davserver::DavServer dav({.store = store->get(),
+                            .state = &(*calendar_sync)->state(),
+                            .authenticator = &rest.authenticator(),
+                            .ids = &ids,
+                            .clock = &clock,
+                            .default_zone = *zone});
+  dav.Register(&router);
   CalendarSync* sync_ptr = calendar_sync->get();
   rest.authenticator().SetSessionHooks(
       {.logged_in = [sync_ptr](const model::User& u,

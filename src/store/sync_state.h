@@ -265,6 +265,17 @@ class SyncStateStore {
                                                          std::string_view uid) = 0;
   virtual Result<std::optional<std::string>> UidForCrmId(std::string_view user_id,
                                                          std::string_view activity_id) = 0;
+
+  // --- the resource name a CalDAV client chose for an activity it created
+  // (PUT /dav/calendars/<user>/<collection>/<name>), when the name is not
+  // "<UID>.ics": a client expects to find its resource where it put it.
+  // Rows outlive their activity harmlessly (a lookup of a gone activity is 404).
+  virtual Status PutDavName(std::string_view user_id, std::string_view name,
+                            std::string_view activity_id) = 0;
+  virtual Result<std::optional<std::string>> ActivityForDavName(std::string_view user_id,
+                                                                std::string_view name) = 0;
+  virtual Result<std::optional<std::string>> DavNameOf(std::string_view user_id,
+                                                       std::string_view activity_id) = 0;
 };
 
 }  // namespace tandem::store

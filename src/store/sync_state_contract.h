@@ -196,4 +196,17 @@ TEST_P(SyncStateContract, CrmUidsMapBothWaysPerUser) {
   EXPECT_FALSE(*state_->UidForCrmId("user-1", "act-1"));
 }
 
+TEST_P(SyncStateContract, DavNamesMapBothWaysPerUserOneNamePerActivity) {
+  ASSERT_TRUE(state_->PutDavName("user-1", "phone-made.ics", "act-9").ok());
+  EXPECT_EQ(*state_->ActivityForDavName("user-1", "phone-made.ics"),
+            std::optional<std::string>("act-9"));
+  EXPECT_EQ(*state_->DavNameOf("user-1", "act-9"), std::optional<std::string>("phone-made.ics"));
+  EXPECT_FALSE(*state_->ActivityForDavName("user-2", "phone-made.ics"));
+  EXPECT_FALSE(*state_->DavNameOf("user-2", "act-9"));
+  // A second name for the same activity replaces the first.
+  ASSERT_TRUE(state_->PutDavName("user-1", "renamed.ics", "act-9").ok());
+  EXPECT_EQ(*state_->DavNameOf("user-1", "act-9"), std::optional<std::string>("renamed.ics"));
+  EXPECT_FALSE(*state_->ActivityForDavName("user-1", "phone-made.ics"));
+}
+
 }  // namespace tandem::sync::contract

@@ -286,6 +286,18 @@ Status MemorySyncStateStore::DeleteTrash(int64_t id) {
   return Status::Ok();
 }
 
+namespace {
+// The first key of `user_id` whose value is `value` (the reverse lookup of the
+// (user, key) -> activity id maps).
+std::optional<std::string> KeyOfValue(const std::map<std::pair<std::string, std::string>, std::string>& m,
+                                      std::string_view user_id, std::string_view value) {
+  for (auto& [k, v] : m) {
+    if (k.first == user_id && v == value) return k.second;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 Status MemorySyncStateStore::PutCrmUid(std::string_view user_id, std::string_view uid,
                                        std::string_view activity_id) {
   Hook("put crm uid");
@@ -305,10 +317,33 @@ Result<std::optional<std::string>> MemorySyncStateStore::CrmIdForUid(std::string
 Result<std::optional<std::string>> MemorySyncStateStore::UidForCrmId(std::string_view user_id,
                                                                      std::string_view activity_id) {
   Lock l(mu_);
-  for (auto& [k, v] : crm_uid_) {
-    if (k.first == user_id && v == activity_id) return std::optional<std::string>(k.second);
+  return KeyOfValue(crm_uid_, user_id, activity_id);
+}
+
+
+Status MemorySyncStateStore::PutDavName(std::string_view user_id, std::string_view name,
+                                        std::string_view activity_id) {
+  Hook("put dav name");
+  Lock l(mu_);
+  for (auto it = dav_name_.begin(); it != dav_name_.end();) {  // one name per activity
+    it = (it->first.first == user_id && it->second == activity_id) ? dav_name_.erase(it) : ++it;
   }
-  return std::optional<std::string>();
+  dav_name_[Key(user_id, name)] = std::string(activity_id);
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> MemorySyncStateStore::ActivityForDavName(
+    std::string_view user_id, std::string_view name) {
+  Lock l(mu_);
+  auto it = dav_name_.find(Key(user_id, name));
+  if (it == dav_name_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Result<std::optional<std::string>> MemorySyncStateStore::DavNameOf(std::string_view user_id,
+                                                                   std::string_view activity_id) {
+  Lock l(mu_);
+  return KeyOfValue(dav_name_, user_id, activity_id);
 }
 
 }  // namespace tandem::sync

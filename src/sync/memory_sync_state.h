@@ -76,6 +76,13 @@ class MemorySyncStateStore final : public store::SyncStateStore {
   Result<std::optional<std::string>> UidForCrmId(std::string_view user_id,
                                                  std::string_view activity_id) override;
 
+  Status PutDavName(std::string_view user_id, std::string_view name,
+                    std::string_view activity_id) override;
+  Result<std::optional<std::string>> ActivityForDavName(std::string_view user_id,
+                                                        std::string_view name) override;
+  Result<std::optional<std::string>> DavNameOf(std::string_view user_id,
+                                               std::string_view activity_id) override;
+
  private:
   void Hook(std::string_view what) {
     if (write_hook_) write_hook_(what);
@@ -93,7 +100,8 @@ class MemorySyncStateStore final : public store::SyncStateStore {
   std::map<int64_t, store::SyncRun> runs_;
   std::vector<store::SyncLogEntry> log_;
   std::map<int64_t, store::TrashEntry> trash_;
-  std::map<Key, std::string> crm_uid_;  // (user, uid) -> activity id
+  std::map<Key, std::string> crm_uid_;   // (user, uid) -> activity id
+  std::map<Key, std::string> dav_name_;  // (user, name) -> activity id
 };
 
 }  // namespace tandem::sync

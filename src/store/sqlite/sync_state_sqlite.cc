@@ -101,6 +101,15 @@ CREATE TABLE sync_crm_uids (
 ) WITHOUT ROWID;
 CREATE INDEX sync_crm_uids_activity ON sync_crm_uids(user_id, activity_id);
 )sql"},
+      {2, "CalDAV resource names", R"sql(
+CREATE TABLE dav_names (
+  user_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  activity_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX dav_names_activity ON dav_names(user_id, activity_id);
+)sql"},
   };
   return kMigrations;
 }
@@ -605,6 +614,31 @@ class SqliteSyncState final : public SyncStateStore {
         "SELECT uid FROM sync_crm_uids WHERE user_id = ?1 AND activity_id = ?2 ORDER BY uid LIMIT "
         "1",
         user_id, activity_id);
+  }
+
+  // --- CalDAV resource names
+  Status PutDavName(std::string_view user_id, std::string_view name,
+                    std::string_view activity_id) override {
+    auto w = o_.pool->Write();
+    // One name per activity: the unique index on (user, activity) makes the
+    // REPLACE drop the activity's earlier name too.
+    TANDEM_ASSIGN_OR_RETURN(
+        Statement s, w->PrepareCached("INSERT OR REPLACE INTO dav_names(user_id, name, activity_id) "
+                                      "VALUES (?1, ?2, ?3)"));
+    s.BindText(1, user_id).BindText(2, name).BindText(3, activity_id);
+    return s.Run();
+  }
+
+  Result<std::optional<std::string>> ActivityForDavName(std::string_view user_id,
+                                                        std::string_view name) override {
+    return OneText("SELECT activity_id FROM dav_names WHERE user_id = ?1 AND name = ?2", user_id,
+                   name);
+  }
+
+  Result<std::optional<std::string>> DavNameOf(std::string_view user_id,
+                                               std::string_view activity_id) override {
+    return OneText("SELECT name FROM dav_names WHERE user_id = ?1 AND activity_id = ?2", user_id,
+                   activity_id);
   }
 
  private:

@@ -101,6 +101,16 @@ class Holder final : public SyncStateStore {
   Result<std::optional<std::string>> UidForCrmId(std::string_view u, std::string_view a) override {
     return s_->UidForCrmId(u, a);
   }
+  Status PutDavName(std::string_view u, std::string_view n, std::string_view a) override {
+    return s_->PutDavName(u, n, a);
+  }
+  Result<std::optional<std::string>> ActivityForDavName(std::string_view u,
+                                                        std::string_view n) override {
+    return s_->ActivityForDavName(u, n);
+  }
+  Result<std::optional<std::string>> DavNameOf(std::string_view u, std::string_view a) override {
+    return s_->DavNameOf(u, a);
+  }
 
  private:
   std::unique_ptr<SeededRandom> random_;

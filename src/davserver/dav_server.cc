@@ -1,0 +1,1116 @@
+#include "davserver/dav_server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <optional>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "api/policy.h"
+#include "dav/multistatus.h"
+#include "dav/xml.h"
+#include "ical/ical.h"
+#include "sync/crm_side.h"
+
+namespace tandem::davserver {
+
+namespace {
+
+using http::ServerRequest;
+using http::ServerResponse;
+
+constexpr std::string_view kNsCardDav = "urn:ietf:params:xml:ns:carddav";
+// Our own elements in error bodies (the reason a write was refused).
+constexpr std::string_view kNsTandem = "urn:tandem:dav";
+constexpr std::string_view kAppointments = "appointments";
+constexpr std::string_view kSyncTokenPrefix = "urn:tandem:sync:";
+constexpr int kMaxSyncChanges = 10000;
+
+// ---------------------------------------------------------------- XML output
+
+struct PropKey {
+  std::string ns;
+  std::string name;
+  bool operator==(const PropKey& o) const { return ns == o.ns && name == o.name; }
+};
+
+std::string_view PrefixOf(std::string_view ns) {
+  if (ns == dav::kNsDav) return "d";
+  if (ns == dav::kNsCalDav) return "c";
+  if (ns == dav::kNsCalendarServer) return "cs";
+  if (ns == dav::kNsAppleIcal) return "ic";
+  if (ns == kNsCardDav) return "card";
+  return {};
+}
+
+constexpr std::string_view kRootNamespaces =
+    " xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\""
+    " xmlns:cs=\"http://calendarserver.org/ns/\" xmlns:ic=\"http://apple.com/ns/ical/\""
+    " xmlns:card=\"urn:ietf:params:xml:ns:carddav\"";
+
+// <p:name>inner</p:name>, or with its own default namespace for one we do not prefix.
+void AppendElement(std::string* out, const PropKey& k, std::string_view inner) {
+  std::string_view p = PrefixOf(k.ns);
+  std::string tag = p.empty() ? k.name : fmt::format("{}:{}", p, k.name);
+  std::string ns_attr = p.empty() ? fmt::format(" xmlns=\"{}\"", dav::XmlEscape(k.ns)) : "";
+  if (inner.empty()) {
+    *out += fmt::format("<{}{}/>", tag, ns_attr);
+  } else {
+    *out += fmt::format("<{}{}>{}</{}>", tag, ns_attr, inner, tag);
+  }
+}
+
+std::string Href(std::string_view path) { return fmt::format("<d:href>{}</d:href>", dav::XmlEscape(path)); }
+
+ServerResponse XmlResponse(int status, std::string body) {
+  ServerResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.SetHeader("Content-Type", "application/xml; charset=utf-8");
+  return r;
+}
+
+// A DAV:error body naming the precondition ({ns}name, with optional inner XML)
+// and our reason in words.
+ServerResponse DavError(int status, const PropKey& condition, std::string_view reason,
+                        std::string_view inner = {}) {
+  std::string body = fmt::format("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:error{}>",
+                                 kRootNamespaces);
+  AppendElement(&body, condition, inner);
+  if (!reason.empty()) {
+    body += fmt::format("<reason xmlns=\"{}\">{}</reason>", kNsTandem, dav::XmlEscape(reason));
+  }
+  body += "</d:error>\n";
+  return XmlResponse(status, std::move(body));
+}
+
+ServerResponse PlainError(int status, std::string_view message) {
+  return ServerResponse::Text(status, std::string(message) + "\n");
+}
+
+std::string HttpDate(Instant t) {
+  std::time_t secs = static_cast<std::time_t>(ToUnixMicros(t) / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+// RFC 5545 DATE-TIME in UTC ("20261201T100000Z"), as CalDAV's time-range uses.
+std::optional<Instant> ParseUtcDateTime(std::string_view s) {
+  if (s.size() != 16 || s[8] != 'T' || s[15] != 'Z') return std::nullopt;
+  std::string iso = fmt::format("{}-{}-{}T{}:{}:{}Z", s.substr(0, 4), s.substr(4, 2), s.substr(6, 2),
+                                s.substr(9, 2), s.substr(11, 2), s.substr(13, 2));
+  auto t = ParseRfc3339(iso);
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
+bool IsUnreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '@';
+}
+
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (IsUnreserved(c)) {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    }
+  }
+  return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+  return it != hay.end();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the server
+
+struct DavServer::Impl {
+  DavServerOptions o;
+
+  enum class Kind { kRoot, kPrincipals, kPrincipal, kCalendarHome, kCalendar, kObject, kBookHome };
+
+  // What a request names, once authorized.
+  struct Target {
+    Kind kind = Kind::kRoot;
+    std::string href;
+    const model::User* user = nullptr;       // the caller
+    std::optional<model::Activity> activity;  // kObject, when it exists
+    std::string name;                          // kObject: the resource name as requested
+  };
+
+  // One response of a multistatus being built.
+  struct Entry {
+    Target target;
+    int status = 0;  // a status instead of properties (a removed member: 404)
+  };
+
+  // ---- paths
+  std::string PrincipalHref(const model::User& u) const {
+    return fmt::format("/dav/principals/{}/", PercentEncode(u.id));
+  }
+  std::string CalendarHomeHref(const model::User& u) const {
+    return fmt::format("/dav/calendars/{}/", PercentEncode(u.id));
+  }
+  std::string BookHomeHref(const model::User& u) const {
+    return fmt::format("/dav/addressbooks/{}/", PercentEncode(u.id));
+  }
+  std::string CalendarHref(const model::User& u) const {
+    return CalendarHomeHref(u) + std::string(kAppointments) + "/";
+  }
+
+  sync::CrmSide SideFor(const model::User& u) const {
+    sync::CrmSideOptions so;
+    so.store = o.store;
+    so.state = o.state;
+    so.ids = o.ids;
+    so.user_id = u.id;
+    so.map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
+    return sync::CrmSide(std::move(so));
+  }
+
+  // An activity belongs to the appointments calendar: the user's own, not a task.
+  static bool InCalendar(const model::Activity& a, const model::User& u) {
+    return a.meta.owner_id == u.id && a.kind != model::ActivityKind::kTask;
+  }
+
+  // The resource name of an activity: the client's choice, else "<UID>.ics".
+  Result<std::string> NameOf(const model::User& u, const model::Activity& a) const {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, a.meta.id));
+    if (chosen) return *chosen;
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, a.meta.id));
+    if (uid && uid->find('/') == std::string::npos) return *uid + ".ics";
+    return a.meta.id + ".ics";
+  }
+  Result<std::string> ObjectHref(const model::User& u, const model::Activity& a) const {
+    TANDEM_ASSIGN_OR_RETURN(std::string name, NameOf(u, a));
+    return CalendarHref(u) + PercentEncode(name);
+  }
+
+  // The activity a resource name stands for, when it is in the user's calendar.
+  Result<std::optional<model::Activity>> Resolve(const model::User& u, std::string_view name) const {
+    std::string id;
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->ActivityForDavName(u.id, name));
+    if (chosen) {
+      id = *chosen;
+    } else {
+      std::string_view stem = name;
+      if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".ics") stem.remove_suffix(4);
+      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> by_uid, o.state->CrmIdForUid(u.id, stem));
+      id = by_uid.value_or(std::string(stem));
+    }
+    Result<model::Activity> a = o.store->GetActivity(id);
+    if (!a.ok()) {
+      if (a.status().Is(Code::kNotFound)) return std::optional<model::Activity>();
+      return a.status();
+    }
+    if (!InCalendar(*a, u)) return std::optional<model::Activity>();
+    return std::optional<model::Activity>(std::move(*a));
+  }
+
+  std::string SyncToken() const {
+    auto seq = o.store->LatestSeq();
+    return fmt::format("{}{}/{}", kSyncTokenPrefix, o.store->Epoch(), seq.ok() ? *seq : 0);
+  }
+
+  // ---- authentication and routing
+  Result<api::Caller> Authenticate(const ServerRequest& r) const {
+    return o.authenticator->AuthenticateBasic(r.Header("Authorization"));
+  }
+
+  static ServerResponse Unauthorized(const Status& s) {
+    if (s.Is(Code::kResourceExhausted)) {
+      ServerResponse r = PlainError(429, s.message());
+      r.SetHeader("Retry-After", "60");
+      return r;
+    }
+    ServerResponse r = PlainError(401, s.message());
+    r.SetHeader("WWW-Authenticate", "Basic realm=\"Tandem\", charset=\"UTF-8\"");
+    return r;
+  }
+
+  static ServerResponse FromStatus(const Status& s) {
+    switch (s.code()) {
+      case Code::kNotFound:
+        return PlainError(404, s.message());
+      case Code::kPreconditionFailed:
+        return PlainError(412, s.message());
+      case Code::kPermissionDenied:
+        return PlainError(403, s.message());
+      case Code::kInvalidArgument:
+        return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
+                        s.message());
+      case Code::kUnavailable:
+        return PlainError(503, s.message());
+      default:
+        spdlog::error("[dav] {}", s.ToString());
+        return PlainError(500, "internal error");
+    }
+  }
+
+  // Finds the target of a request for `caller`; 404 for another user's paths.
+  Result<Target> Locate(const ServerRequest& r, const api::Caller& caller, Kind kind) const {
+    Target t;
+    t.kind = kind;
+    t.user = &caller.user;
+    const std::string& user = r.PathParam("user");
+    if (kind != Kind::kRoot && kind != Kind::kPrincipals && user != caller.user.id) {
+      return Status::NotFound("no such collection");
+    }
+    switch (kind) {
+      case Kind::kRoot:  // "/dav/", or the server's root for clients given only the host
+        t.href = r.path.starts_with("/dav") ? "/dav/" : "/";
+        break;
+      case Kind::kPrincipals:
+        t.href = "/dav/principals/";
+        break;
+      case Kind::kPrincipal:
+        t.href = PrincipalHref(caller.user);
+        break;
+      case Kind::kCalendarHome:
+        t.href = CalendarHomeHref(caller.user);
+        break;
+      case Kind::kBookHome:
+        t.href = BookHomeHref(caller.user);
+        break;
+      case Kind::kCalendar:
+        if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
+        t.href = CalendarHref(caller.user);
+        break;
+      case Kind::kObject: {
+        if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
+        t.name = r.PathParam("name");
+        TANDEM_ASSIGN_OR_RETURN(t.activity, Resolve(caller.user, t.name));
+        t.href = CalendarHref(caller.user) + PercentEncode(t.name);
+        break;
+      }
+    }
+    return t;
+  }
+
+  ServerResponse Handle(const ServerRequest& r, Kind kind) {
+    if (r.method == "OPTIONS") return Options(kind);  // unauthenticated, as clients probe
+    Result<api::Caller> caller = Authenticate(r);
+    if (!caller.ok()) return Unauthorized(caller.status());
+    const std::string& m = r.method;
+    if ((m == "MKCOL" || m == "MKCALENDAR") && r.PathParam("user") == caller->user.id) {
+      return DavError(403, {std::string(dav::kNsDav), "resource-must-be-null"},
+                      "the CRM's collections are fixed: appointments");
+    }
+    Result<Target> t = Locate(r, *caller, kind);
+    if (!t.ok()) return FromStatus(t.status());
+    if (m == "PROPFIND") return Propfind(r, *t);
+    if (m == "REPORT") return Report(r, *t);
+    if (m == "GET" || m == "HEAD") return Get(r, *t);
+    if (m == "PUT") return Put(r, *t);
+    if (m == "DELETE") return Delete(r, *t);
+    if (m == "PROPPATCH") {
+      return DavError(403, {std::string(dav::kNsDav), "cannot-modify-protected-property"},
+                      "properties of this collection cannot be changed yet");
+    }
+    ServerResponse res = PlainError(405, "method not allowed here");
+    res.SetHeader("Allow", AllowFor(kind));
+    return res;
+  }
+
+  static std::string AllowFor(Kind kind) {
+    switch (kind) {
+      case Kind::kObject:
+        return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT";
+      case Kind::kCalendar:
+        return "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT";
+      default:
+        return "OPTIONS, PROPFIND, REPORT";
+    }
+  }
+
+  static ServerResponse Options(Kind kind) {
+    ServerResponse r = ServerResponse::Empty(200);
+    r.SetHeader("DAV", "1, 3, calendar-access");
+    r.SetHeader("Allow", AllowFor(kind));
+    return r;
+  }
+
+  // ---- properties
+  std::vector<PropKey> AllProps(Kind kind) const {
+    std::vector<PropKey> v = {{"DAV:", "resourcetype"}, {"DAV:", "displayname"}};
+    const std::string d(dav::kNsDav), c(dav::kNsCalDav), cs(dav::kNsCalendarServer);
+    switch (kind) {
+      case Kind::kCalendar:
+        v.push_back({d, "getetag"});
+        v.push_back({d, "sync-token"});
+        v.push_back({cs, "getctag"});
+        v.push_back({c, "supported-calendar-component-set"});
+        break;
+      case Kind::kObject:
+        v.push_back({d, "getetag"});
+        v.push_back({d, "getcontenttype"});
+        v.push_back({d, "getlastmodified"});
+        break;
+      default:
+        break;
+    }
+    return v;
+  }
+
+  // The value (inner XML) of one property of `t`, or nullopt (404).
+  std::optional<std::string> Prop(Target& t, const PropKey& k, std::string* calendar_data_cache) {
+    const model::User& u = *t.user;
+    const bool is_dav = k.ns == dav::kNsDav;
+    const bool is_cal = k.ns == dav::kNsCalDav;
+    const bool is_cs = k.ns == dav::kNsCalendarServer;
+    if (is_dav && k.name == "current-user-principal") return Href(PrincipalHref(u));
+    if (is_dav && k.name == "principal-URL" && t.kind == Kind::kPrincipal) return Href(PrincipalHref(u));
+    if (is_dav && k.name == "owner" && t.kind != Kind::kRoot && t.kind != Kind::kPrincipals) {
+      return Href(PrincipalHref(u));
+    }
+    if (is_dav && k.name == "principal-collection-set") return Href("/dav/principals/");
+    if (is_cal && k.name == "calendar-home-set") return Href(CalendarHomeHref(u));
+    if (k.ns == kNsCardDav && k.name == "addressbook-home-set") return Href(BookHomeHref(u));
+    if (is_cal && k.name == "calendar-user-address-set" && t.kind == Kind::kPrincipal) {
+      return u.email.empty() ? Href(PrincipalHref(u))
+                             : Href("mailto:" + u.email) + Href(PrincipalHref(u));
+    }
+    if (is_cs && k.name == "email-address-set" && t.kind == Kind::kPrincipal && !u.email.empty()) {
+      return fmt::format("<cs:email-address>{}</cs:email-address>", dav::XmlEscape(u.email));
+    }
+    if (is_dav && k.name == "resourcetype") {
+      switch (t.kind) {
+        case Kind::kPrincipal:
+          return "<d:collection/><d:principal/>";
+        case Kind::kCalendar:
+          return "<d:collection/><c:calendar/>";
+        case Kind::kObject:
+          return "";
+        default:
+          return "<d:collection/>";
+      }
+    }
+    if (is_dav && k.name == "displayname") {
+      switch (t.kind) {
+        case Kind::kPrincipal:
+          return dav::XmlEscape(u.display_name.empty() ? u.login : u.display_name);
+        case Kind::kCalendar:
+          return "Appointments";
+        case Kind::kCalendarHome:
+          return "Calendars";
+        case Kind::kObject:
+          return std::nullopt;
+        default:
+          return "Tandem";
+      }
+    }
+    if (is_dav && k.name == "current-user-privilege-set") {
+      std::string privs = "<d:privilege><d:read/></d:privilege>"
+                          "<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+      if (t.kind == Kind::kCalendar || t.kind == Kind::kObject) {
+        privs += "<d:privilege><d:write/></d:privilege><d:privilege><d:write-content/></d:privilege>"
+                 "<d:privilege><d:bind/></d:privilege><d:privilege><d:unbind/></d:privilege>";
+      }
+      if (t.kind == Kind::kCalendar) {
+        privs += "<d:privilege><c:read-free-busy/></d:privilege>";
+      }
+      return privs;
+    }
+    if (is_dav && k.name == "supported-report-set") {
+      std::string reports =
+          "<d:supported-report><d:report><d:expand-property/></d:report></d:supported-report>";
+      if (t.kind == Kind::kCalendar || t.kind == Kind::kObject) {
+        reports =
+            "<d:supported-report><d:report><c:calendar-multiget/></d:report></d:supported-report>"
+            "<d:supported-report><d:report><c:calendar-query/></d:report></d:supported-report>";
+        if (t.kind == Kind::kCalendar) {
+          reports += "<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
+        }
+      }
+      return reports;
+    }
+    if (t.kind == Kind::kCalendar) {
+      if ((is_dav && k.name == "sync-token") || (is_cs && k.name == "getctag")) {
+        return dav::XmlEscape(SyncToken());
+      }
+      if (is_dav && k.name == "getetag") return dav::XmlEscape("\"" + SyncToken() + "\"");
+      if (is_cal && k.name == "supported-calendar-component-set") return "<c:comp name=\"VEVENT\"/>";
+      if (is_cal && k.name == "supported-calendar-data") {
+        return "<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>";
+      }
+      if (is_cal && k.name == "calendar-description") return "Appointments and phone calls in the CRM";
+      if (k.ns == dav::kNsAppleIcal && k.name == "calendar-color") return "#2F6FDBFF";
+      if (is_cal && k.name == "max-resource-size") return "1048576";
+      if (is_cal && k.name == "calendar-timezone") return std::nullopt;
+    }
+    if (t.kind == Kind::kObject && t.activity) {
+      const model::Activity& a = *t.activity;
+      if (is_dav && k.name == "getetag") return dav::XmlEscape(sync::CrmSide::ItemETag(a));
+      if (is_dav && k.name == "getcontenttype") return "text/calendar; charset=utf-8; component=vevent";
+      if (is_dav && k.name == "getlastmodified") return HttpDate(a.meta.modified);
+      if ((is_cal && k.name == "calendar-data") || (is_dav && k.name == "getcontentlength")) {
+        if (calendar_data_cache->empty()) {
+          Result<sync::Item> item = SideFor(u).ItemOf(a);
+          if (!item.ok()) return std::nullopt;
+          *calendar_data_cache = std::move(item->ical);
+        }
+        if (k.name == "getcontentlength") return std::to_string(calendar_data_cache->size());
+        return dav::XmlEscape(*calendar_data_cache);
+      }
+    }
+    return std::nullopt;
+  }
+
+  // One <d:response> for `t` with the asked properties grouped by status.
+  void AppendResponse(std::string* out, Target& t, const std::vector<PropKey>& props,
+                      bool names_only, bool minimal) {
+    std::string found, missing, cache;
+    for (const PropKey& k : props) {
+      std::optional<std::string> v = Prop(t, k, &cache);
+      if (v) {
+        AppendElement(&found, k, names_only ? std::string_view() : std::string_view(*v));
+      } else {
+        AppendElement(&missing, k, "");
+      }
+    }
+    *out += "<d:response>" + Href(t.href);
+    if (!found.empty() || missing.empty()) {
+      *out += "<d:propstat><d:prop>" + found +
+              "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>";
+    }
+    if (!missing.empty() && !minimal) {
+      *out += "<d:propstat><d:prop>" + missing +
+              "</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>";
+    }
+    *out += "</d:response>";
+  }
+
+  static void AppendStatusResponse(std::string* out, std::string_view href, int status) {
+    const char* reason = status == 404 ? "Not Found" : status == 507 ? "Insufficient Storage" : "OK";
+    *out += fmt::format("<d:response>{}<d:status>HTTP/1.1 {} {}</d:status></d:response>", Href(href),
+                        status, reason);
+  }
+
+  static std::string MultistatusOpen() {
+    return fmt::format("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:multistatus{}>",
+                       kRootNamespaces);
+  }
+
+  struct PropRequest {
+    std::vector<PropKey> props;
+    bool all = false;
+    bool names = false;
+  };
+
+  // The <d:prop> children of `parent` (a propfind or a report).
+  static std::vector<PropKey> PropsOf(const dav::XmlElement* parent) {
+    std::vector<PropKey> out;
+    if (parent == nullptr) return out;
+    const dav::XmlElement* prop = parent->Child(dav::kNsDav, "prop");
+    if (prop == nullptr) return out;
+    for (const dav::XmlElement& c : prop->children) out.push_back({c.ns, c.name});
+    return out;
+  }
+
+  static Result<dav::XmlElement> ParseBody(const ServerRequest& r) {
+    Result<dav::XmlElement> doc = dav::ParseXml(r.body);
+    if (!doc.ok()) return Status::InvalidArgument("the request body is not acceptable XML: " +
+                                                  doc.status().message());
+    return doc;
+  }
+
+  static bool Minimal(const ServerRequest& r) {
+    auto brief = r.Header("Brief");
+    if (brief && EqualsIgnoreCase(*brief, "t")) return true;
+    auto prefer = r.Header("Prefer");
+    return prefer && ContainsIgnoreCase(*prefer, "return=minimal");
+  }
+
+  // ---- PROPFIND
+  ServerResponse Propfind(const ServerRequest& r, Target& t) {
+    auto depth_header = r.Header("Depth");
+    std::string depth = depth_header ? std::string(*depth_header) : "0";
+    if (EqualsIgnoreCase(depth, "infinity")) {
+      return DavError(403, {std::string(dav::kNsDav), "propfind-finite-depth"},
+                      "Depth: infinity is not supported; use 0 or 1");
+    }
+    if (depth != "0" && depth != "1") return PlainError(400, "Depth must be 0 or 1");
+    if (t.kind == Kind::kObject && !t.activity) return PlainError(404, "no such resource");
+    PropRequest req;
+    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) {
+      req.all = true;
+    } else {
+      Result<dav::XmlElement> doc = ParseBody(r);
+      if (!doc.ok()) return PlainError(400, doc.status().message());
+      if (!doc->Is(dav::kNsDav, "propfind")) return PlainError(400, "expected a DAV:propfind body");
+      if (doc->Child(dav::kNsDav, "allprop") != nullptr) {
+        req.all = true;
+      } else if (doc->Child(dav::kNsDav, "propname") != nullptr) {
+        req.all = true;
+        req.names = true;
+      } else {
+        req.props = PropsOf(&*doc);
+        if (doc->Child(dav::kNsDav, "prop") == nullptr) {
+          return PlainError(400, "a propfind needs prop, allprop or propname");
+        }
+      }
+    }
+    const bool minimal = Minimal(r);
+    std::string out = MultistatusOpen();
+    auto props_for = [&](Kind k) { return req.all ? AllProps(k) : req.props; };
+    AppendResponse(&out, t, props_for(t.kind), req.names, minimal);
+    if (depth == "1") {
+      const model::User& u = *t.user;
+      auto child = [&](Kind k, std::string href) {
+        Target c;
+        c.kind = k;
+        c.user = &u;
+        c.href = std::move(href);
+        AppendResponse(&out, c, props_for(k), req.names, minimal);
+      };
+      switch (t.kind) {
+        case Kind::kRoot:
+          child(Kind::kPrincipals, "/dav/principals/");
+          break;
+        case Kind::kPrincipals:
+          child(Kind::kPrincipal, PrincipalHref(u));
+          break;
+        case Kind::kCalendarHome:
+          child(Kind::kCalendar, CalendarHref(u));
+          break;
+        case Kind::kCalendar: {
+          Status s = ForEachInCalendar(u, std::nullopt, [&](model::Activity&& a) -> Status {
+            Target c;
+            c.kind = Kind::kObject;
+            c.user = &u;
+            TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
+            c.activity = std::move(a);
+            AppendResponse(&out, c, props_for(Kind::kObject), req.names, minimal);
+            return Status::Ok();
+          });
+          if (!s.ok()) return FromStatus(s);
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    out += "</d:multistatus>\n";
+    return XmlResponse(207, std::move(out));
+  }
+
+  // Every activity of the calendar (overlapping `range` when given), a page at a time.
+  template <typename Fn>
+  Status ForEachInCalendar(const model::User& u, std::optional<sync::TimeRange> range, Fn&& fn) {
+    store::ListOptions lo;
+    lo.limit = 1000;
+    lo.owner_id = u.id;
+    if (range) {
+      lo.from = range->from;
+      lo.to = range->to;
+    }
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Activity> page, o.store->ListActivities(lo));
+      for (model::Activity& a : page.items) {
+        if (!InCalendar(a, u)) continue;
+        if (range && !ical::OccursWithin(a, range->from, range->to)) continue;
+        TANDEM_RETURN_IF_ERROR(fn(std::move(a)));
+      }
+      if (page.next_page_after.empty()) return Status::Ok();
+      lo.page_after = page.next_page_after;
+    }
+  }
+
+  // ---- REPORT
+  ServerResponse Report(const ServerRequest& r, Target& t) {
+    Result<dav::XmlElement> doc = ParseBody(r);
+    if (!doc.ok()) return PlainError(400, doc.status().message());
+    if (t.kind != Kind::kCalendar && t.kind != Kind::kObject) {
+      return DavError(403, {std::string(dav::kNsDav), "supported-report"},
+                      "this resource has no reports");
+    }
+    if (t.kind == Kind::kObject && !t.activity) return PlainError(404, "no such resource");
+    if (doc->Is(dav::kNsDav, "sync-collection") && t.kind == Kind::kCalendar) {
+      return SyncCollection(r, *doc, t);
+    }
+    if (doc->Is(dav::kNsCalDav, "calendar-multiget")) return Multiget(r, *doc, t);
+    if (doc->Is(dav::kNsCalDav, "calendar-query")) return Query(r, *doc, t);
+    return DavError(403, {std::string(dav::kNsDav), "supported-report"},
+                    fmt::format("report {{{}}}{} is not supported here", doc->ns, doc->name));
+  }
+
+  ServerResponse Multiget(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
+    const model::User& u = *t.user;
+    const std::vector<PropKey> props = PropsOf(&doc);
+    const std::string base = CalendarHref(u);
+    std::string out = MultistatusOpen();
+    for (const dav::XmlElement* h : doc.Children(dav::kNsDav, "href")) {
+      const std::string href = h->TrimmedText();
+      const std::string path = dav::PercentDecode(dav::HrefPath(href));
+      const std::string decoded_base = dav::PercentDecode(base);
+      std::optional<model::Activity> a;
+      if (path.size() > decoded_base.size() && path.compare(0, decoded_base.size(), decoded_base) == 0 &&
+          path.find('/', decoded_base.size()) == std::string::npos) {
+        auto found = Resolve(u, path.substr(decoded_base.size()));
+        if (!found.ok()) return FromStatus(found.status());
+        a = std::move(*found);
+      }
+      if (!a) {
+        AppendStatusResponse(&out, href, 404);
+        continue;
+      }
+      Target c;
+      c.kind = Kind::kObject;
+      c.user = &u;
+      c.href = href;
+      c.activity = std::move(a);
+      AppendResponse(&out, c, props, false, Minimal(r));
+    }
+    out += "</d:multistatus>\n";
+    return XmlResponse(207, std::move(out));
+  }
+
+  // A calendar-query filter as far as it applies to the CRM's VEVENTs.
+  struct Filter {
+    bool matches_nothing = false;  // asks for components the calendar has none of
+    std::optional<sync::TimeRange> range;
+    struct Text {
+      std::string property;  // upper case
+      std::string text;
+      bool negate = false;
+      bool is_not_defined = false;
+    };
+    std::vector<Text> texts;
+  };
+
+  static Result<Filter> ReadFilter(const dav::XmlElement& doc) {
+    Filter f;
+    const dav::XmlElement* filter = doc.Child(dav::kNsCalDav, "filter");
+    if (filter == nullptr) return Status::InvalidArgument("a calendar-query needs a filter");
+    const dav::XmlElement* vcal = filter->Child(dav::kNsCalDav, "comp-filter");
+    if (vcal == nullptr || !EqualsIgnoreCase(vcal->Attribute("name"), "VCALENDAR")) {
+      return Status::InvalidArgument("the filter must start with comp-filter name=\"VCALENDAR\"");
+    }
+    auto comps = vcal->Children(dav::kNsCalDav, "comp-filter");
+    for (const dav::XmlElement* comp : comps) {
+      if (!EqualsIgnoreCase(comp->Attribute("name"), "VEVENT")) {
+        if (comp->Child(dav::kNsCalDav, "is-not-defined") == nullptr) f.matches_nothing = true;
+        continue;
+      }
+      if (comp->Child(dav::kNsCalDav, "is-not-defined") != nullptr) f.matches_nothing = true;
+      if (const dav::XmlElement* tr = comp->Child(dav::kNsCalDav, "time-range")) {
+        sync::TimeRange range{FromUnixSeconds(0), FromUnixSeconds(253402300799)};  // to 9999
+        std::string start = tr->Attribute("start"), end = tr->Attribute("end");
+        if (!start.empty()) {
+          auto s = ParseUtcDateTime(start);
+          if (!s) return Status::InvalidArgument("time-range start must be a UTC date-time: " + start);
+          range.from = *s;
+        }
+        if (!end.empty()) {
+          auto e = ParseUtcDateTime(end);
+          if (!e) return Status::InvalidArgument("time-range end must be a UTC date-time: " + end);
+          range.to = *e;
+        }
+        f.range = range;
+      }
+      for (const dav::XmlElement* pf : comp->Children(dav::kNsCalDav, "prop-filter")) {
+        Filter::Text t;
+        t.property = pf->Attribute("name");
+        for (char& ch : t.property) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        t.is_not_defined = pf->Child(dav::kNsCalDav, "is-not-defined") != nullptr;
+        if (const dav::XmlElement* tm = pf->Child(dav::kNsCalDav, "text-match")) {
+          t.text = tm->text;
+          t.negate = tm->Attribute("negate-condition") == "yes";
+        }
+        f.texts.push_back(std::move(t));
+      }
+    }
+    return f;
+  }
+
+  // The text of a property as the CRM holds it, nullopt when absent.
+  std::optional<std::string> PropertyText(const model::User& u, const model::Activity& a,
+                                          const std::string& name) const {
+    auto nonempty = [](const std::string& s) {
+      return s.empty() ? std::optional<std::string>() : std::optional<std::string>(s);
+    };
+    if (name == "SUMMARY") return nonempty(a.subject);
+    if (name == "LOCATION") return nonempty(a.location);
+    if (name == "DESCRIPTION") return nonempty(a.description);
+    if (name == "UID") {
+      auto uid = o.state->UidForCrmId(u.id, a.meta.id);
+      return uid.ok() && *uid ? **uid : a.meta.id;
+    }
+    // Anything else: as written (the whole property line's presence).
+    Result<sync::Item> item = SideFor(u).ItemOf(a);
+    if (!item.ok()) return std::nullopt;
+    for (std::string_view sep : {":", ";"}) {
+      const std::string needle = "\n" + name + std::string(sep);
+      size_t at = item->ical.find(needle);
+      if (at != std::string::npos) {
+        size_t colon = item->ical.find(':', at + 1);
+        size_t eol = item->ical.find('\r', colon);
+        return item->ical.substr(colon + 1, eol == std::string::npos ? std::string::npos : eol - colon - 1);
+      }
+    }
+    return std::nullopt;
+  }
+
+  bool Matches(const model::User& u, const model::Activity& a, const Filter& f) const {
+    for (const Filter::Text& t : f.texts) {
+      std::optional<std::string> v = PropertyText(u, a, t.property);
+      if (t.is_not_defined) {
+        if (v) return false;
+        continue;
+      }
+      if (!v) return false;
+      if (!t.text.empty() && ContainsIgnoreCase(*v, t.text) == t.negate) return false;
+    }
+    return true;
+  }
+
+  ServerResponse Query(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
+    Result<Filter> f = ReadFilter(doc);
+    if (!f.ok()) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-filter"}, f.status().message());
+    }
+    const model::User& u = *t.user;
+    const std::vector<PropKey> props = PropsOf(&doc);
+    const bool minimal = Minimal(r);
+    std::string out = MultistatusOpen();
+    auto emit = [&](model::Activity&& a) -> Status {
+      if (!Matches(u, a, *f)) return Status::Ok();
+      Target c;
+      c.kind = Kind::kObject;
+      c.user = &u;
+      TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
+      c.activity = std::move(a);
+      AppendResponse(&out, c, props, false, minimal);
+      return Status::Ok();
+    };
+    if (!f->matches_nothing) {
+      if (t.kind == Kind::kObject) {
+        model::Activity a = *t.activity;
+        if (!f->range || ical::OccursWithin(a, f->range->from, f->range->to)) {
+          if (Status s = emit(std::move(a)); !s.ok()) return FromStatus(s);
+        }
+      } else if (Status s = ForEachInCalendar(u, f->range, emit); !s.ok()) {
+        return FromStatus(s);
+      }
+    }
+    out += "</d:multistatus>\n";
+    return XmlResponse(207, std::move(out));
+  }
+
+  // "urn:tandem:sync:<epoch>/<seq>" -> seq, when it is this database's and not
+  // ahead of its feed.
+  std::optional<int64_t> ReadSyncToken(std::string_view token) const {
+    if (token.substr(0, kSyncTokenPrefix.size()) != kSyncTokenPrefix) return std::nullopt;
+    token.remove_prefix(kSyncTokenPrefix.size());
+    const size_t slash = token.rfind('/');
+    if (slash == std::string_view::npos || token.substr(0, slash) != o.store->Epoch()) {
+      return std::nullopt;
+    }
+    std::string_view digits = token.substr(slash + 1);
+    int64_t seq = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), seq);
+    if (ec != std::errc() || p != digits.data() + digits.size() || seq < 0) return std::nullopt;
+    auto latest = o.store->LatestSeq();
+    if (!latest.ok() || seq > *latest) return std::nullopt;
+    return seq;
+  }
+
+  ServerResponse SyncCollection(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
+    const model::User& u = *t.user;
+    const std::vector<PropKey> props = PropsOf(&doc);
+    const bool minimal = Minimal(r);
+    std::string token;
+    if (const dav::XmlElement* st = doc.Child(dav::kNsDav, "sync-token")) token = st->TrimmedText();
+    if (const dav::XmlElement* level = doc.Child(dav::kNsDav, "sync-level")) {
+      if (level->TrimmedText() != "1") {
+        return DavError(403, {std::string(dav::kNsDav), "supported-sync-level"},
+                        "only sync-level 1 is supported");
+      }
+    }
+    int limit = kMaxSyncChanges;
+    if (const dav::XmlElement* l = doc.Child(dav::kNsDav, "limit")) {
+      if (const dav::XmlElement* n = l->Child(dav::kNsDav, "nresults")) {
+        int v = 0;
+        std::string s = n->TrimmedText();
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+        if (ec == std::errc() && v > 0) limit = std::min(v, kMaxSyncChanges);
+      }
+    }
+    std::string out = MultistatusOpen();
+    auto member = [&](model::Activity&& a) -> Status {
+      Target c;
+      c.kind = Kind::kObject;
+      c.user = &u;
+      TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
+      c.activity = std::move(a);
+      AppendResponse(&out, c, props, false, minimal);
+      return Status::Ok();
+    };
+    if (token.empty()) {
+      // Initial: every member, and the position taken before listing (a change
+      // made meanwhile is reported again next time, never lost).
+      Result<int64_t> latest = o.store->LatestSeq();
+      if (!latest.ok()) return FromStatus(latest.status());
+      if (Status s = ForEachInCalendar(u, std::nullopt, member); !s.ok()) return FromStatus(s);
+      out += fmt::format("<d:sync-token>{}{}/{}</d:sync-token></d:multistatus>\n", kSyncTokenPrefix,
+                         o.store->Epoch(), *latest);
+      return XmlResponse(207, std::move(out));
+    }
+    std::optional<int64_t> seq = ReadSyncToken(token);
+    if (!seq) {
+      return DavError(403, {std::string(dav::kNsDav), "valid-sync-token"},
+                      "the sync token is not (or no longer) valid here; sync again from scratch");
+    }
+    store::ChangeFilter filter{model::EntityType::kActivity, u.id};
+    Result<store::ChangeBatch> batch = o.store->ChangesSince(*seq, limit, filter);
+    if (!batch.ok()) {
+      if (batch.status().Is(Code::kResyncRequired)) {
+        return DavError(403, {std::string(dav::kNsDav), "valid-sync-token"}, batch.status().message());
+      }
+      return FromStatus(batch.status());
+    }
+    // The feed keeps one row per record (its latest change), so ids are distinct.
+    std::vector<std::string> upserts;
+    std::vector<std::string> deletes;
+    for (const store::Change& c : batch->changes) {
+      (c.op == store::ChangeOp::kDelete ? deletes : upserts).push_back(c.id);
+    }
+    Result<std::vector<model::Activity>> acts = o.store->GetActivities(upserts);
+    if (!acts.ok()) return FromStatus(acts.status());
+    std::unordered_set<std::string> present;
+    for (model::Activity& a : *acts) {
+      if (!InCalendar(a, u)) continue;  // left the calendar (became a task, changed owner)
+      present.insert(a.meta.id);
+      if (Status s = member(std::move(a)); !s.ok()) return FromStatus(s);
+    }
+    // Gone: deleted, or no longer in this calendar. Their names: the client's
+    // choice, else the UID's; an id whose UID mapping is gone is named by its id.
+    auto removed = [&](const std::string& id) -> Status {
+      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, id));
+      std::string name;
+      if (chosen) {
+        name = *chosen;
+      } else {
+        TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, id));
+        name = (uid && uid->find('/') == std::string::npos ? *uid : id) + ".ics";
+      }
+      AppendStatusResponse(&out, CalendarHref(u) + PercentEncode(name), 404);
+      return Status::Ok();
+    };
+    for (const std::string& id : upserts) {
+      if (present.contains(id)) continue;
+      if (Status s = removed(id); !s.ok()) return FromStatus(s);
+    }
+    for (const std::string& id : deletes) {
+      if (Status s = removed(id); !s.ok()) return FromStatus(s);
+    }
+    if (batch->more) {
+      // RFC 6578 3.6: truncated; the token continues after the last change reported.
+      AppendStatusResponse(&out, CalendarHref(u), 507);
+    }
+    out += fmt::format("<d:sync-token>{}{}/{}</d:sync-token></d:multistatus>\n", kSyncTokenPrefix,
+                       o.store->Epoch(), batch->next_seq);
+    return XmlResponse(207, std::move(out));
+  }
+
+  // ---- GET, PUT, DELETE
+  ServerResponse Get(const ServerRequest& r, Target& t) {
+    if (t.kind != Kind::kObject) {
+      return PlainError(t.kind == Kind::kCalendar ? 405 : 404, "GET a resource of the calendar");
+    }
+    if (!t.activity) return PlainError(404, "no such resource");
+    Result<sync::Item> item = SideFor(*t.user).ItemOf(*t.activity);
+    if (!item.ok()) return FromStatus(item.status());
+    ServerResponse res;
+    res.status = 200;
+    if (r.method != "HEAD") res.body = std::move(item->ical);
+    res.SetHeader("Content-Type", "text/calendar; charset=utf-8; component=vevent");
+    res.SetHeader("ETag", item->etag);
+    res.SetHeader("Last-Modified", HttpDate(t.activity->meta.modified));
+    return res;
+  }
+
+  static bool EtagMatches(std::string_view header, const std::string& etag) {
+    // A list of entity tags, or "*".
+    size_t pos = 0;
+    std::string_view h = header;
+    while (pos < h.size()) {
+      size_t comma = h.find(',', pos);
+      std::string_view one = h.substr(pos, comma == std::string_view::npos ? h.size() - pos : comma - pos);
+      while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
+      while (!one.empty() && one.back() == ' ') one.remove_suffix(1);
+      if (one.substr(0, 2) == "W/") one.remove_prefix(2);
+      if (one == "*" || one == etag) return true;
+      if (comma == std::string_view::npos) break;
+      pos = comma + 1;
+    }
+    return false;
+  }
+
+  ServerResponse Put(const ServerRequest& r, Target& t) {
+    if (t.kind != Kind::kObject) return PlainError(405, "PUT a resource into the calendar");
+    const model::User& u = *t.user;
+    auto if_match = r.Header("If-Match");
+    auto if_none = r.Header("If-None-Match");
+    // What the body is.
+    const std::string& body = r.body;
+    if (body.find("BEGIN:VEVENT") == std::string::npos) {
+      if (body.find("BEGIN:VTODO") != std::string::npos || body.find("BEGIN:VJOURNAL") != std::string::npos) {
+        return DavError(403, {std::string(dav::kNsCalDav), "supported-calendar-component"},
+                        "this calendar holds events (VEVENT) only");
+      }
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"},
+                      "the body is not an iCalendar object with a VEVENT");
+    }
+    const std::string uid = ical::Identify(body).uid;
+    if (uid.empty()) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
+                      "the event has no UID");
+    }
+    // Read it as the CRM will (the error names the line), before anything is written.
+    {
+      ical::MapOptions map;
+      map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
+      Result<ical::Event> parsed = ical::ParseEvent(body, map);
+      if (!parsed.ok()) {
+        return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"},
+                        parsed.status().message());
+      }
+      if (parsed->uid != uid) {
+        return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
+                        "one resource holds one UID");
+      }
+    }
+    sync::CrmSide side = SideFor(u);
+    if (t.activity) {
+      const std::string etag = sync::CrmSide::ItemETag(*t.activity);
+      if (if_none && EtagMatches(*if_none, etag)) {
+        return PlainError(412, "the resource exists (If-None-Match)");
+      }
+      if (if_match && !EtagMatches(*if_match, etag)) {
+        return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
+      }
+      auto current_uid = o.state->UidForCrmId(u.id, t.activity->meta.id);
+      if (!current_uid.ok()) return FromStatus(current_uid.status());
+      if (current_uid->value_or(t.activity->meta.id) != uid) {
+        return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"},
+                        "a resource keeps its UID", Href(t.href));
+      }
+      // The ETag the precondition saw, so that a write in between is refused.
+      Result<sync::ItemRef> ref = side.Update(t.activity->meta.id, etag, body);
+      if (!ref.ok()) return FromStatus(ref.status());
+      spdlog::info("[dav] user {} updated activity {} ({})", u.login, ref->href, t.name);
+      ServerResponse res = ServerResponse::Empty(204);
+      res.SetHeader("ETag", ref->etag);
+      return res;
+    }
+    if (if_match) return PlainError(412, "no such resource (If-Match)");
+    // A new resource: its UID must be new in the calendar.
+    Result<std::optional<sync::Item>> existing = side.FindByUid(uid);
+    if (!existing.ok()) return FromStatus(existing.status());
+    if (*existing) {
+      auto a = o.store->GetActivity(existing->value().href);
+      std::string other = a.ok() ? ObjectHref(u, *a).value_or("") : "";
+      return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"},
+                      "another resource of this calendar has this UID", Href(other));
+    }
+    Result<sync::ItemRef> ref = side.Create(uid, body);
+    if (!ref.ok()) {
+      if (ref.status().Is(Code::kAlreadyExists)) {
+        return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"}, ref.status().message());
+      }
+      return FromStatus(ref.status());
+    }
+    const std::string default_name = uid + ".ics";
+    if (t.name != default_name || uid.find('/') != std::string::npos) {
+      if (Status s = o.state->PutDavName(u.id, t.name, ref->href); !s.ok()) return FromStatus(s);
+    }
+    spdlog::info("[dav] user {} created activity {} ({})", u.login, ref->href, t.name);
+    ServerResponse res = ServerResponse::Empty(201);
+    res.SetHeader("ETag", ref->etag);
+    return res;
+  }
+
+  ServerResponse Delete(const ServerRequest& r, Target& t) {
+    if (t.kind != Kind::kObject) {
+      return DavError(403, {std::string(dav::kNsDav), "need-privileges"},
+                      "the CRM's collections cannot be deleted");
+    }
+    if (!t.activity) return PlainError(404, "no such resource");
+    const std::string etag = sync::CrmSide::ItemETag(*t.activity);
+    auto if_match = r.Header("If-Match");
+    if (if_match && !EtagMatches(*if_match, etag)) {
+      return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
+    }
+    Status s = SideFor(*t.user).Delete(t.activity->meta.id, etag);
+    if (!s.ok()) return FromStatus(s);
+    spdlog::info("[dav] user {} deleted activity {} ({})", t.user->login, t.activity->meta.id, t.name);
+    return ServerResponse::Empty(204);
+  }
+};
+
+DavServer::DavServer(DavServerOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->o = std::move(options);
+}
+
+DavServer::~DavServer() = default;
+
+void DavServer::Register(http::Router* router) {
+  static const char* kMethods[] = {"OPTIONS", "PROPFIND", "PROPPATCH", "REPORT", "GET",       "HEAD",
+                                   "PUT",     "DELETE",   "MKCOL",     "MKCALENDAR", "MOVE", "COPY",
+                                   "LOCK",    "UNLOCK",   "POST"};
+  using Kind = Impl::Kind;
+  Impl* impl = impl_.get();
+  auto add = [&](std::string_view pattern, Kind kind) {
+    for (const char* m : kMethods) {
+      router->Add(m, pattern, [impl, kind](const ServerRequest& r) { return impl->Handle(r, kind); });
+    }
+  };
+  for (std::string_view well_known : {"/.well-known/caldav", "/.well-known/carddav"}) {
+    for (const char* m : kMethods) {
+      router->Add(m, well_known, [](const ServerRequest&) {
+        ServerResponse r = ServerResponse::Empty(301);
+        r.SetHeader("Location", "/dav/");
+        return r;
+      });
+    }
+  }
+  add("/dav", Kind::kRoot);
+  // Clients given only the server's address ask its root (python-caldav, some
+  // phones) before, or instead of, /.well-known.
+  for (const char* m : {"PROPFIND", "OPTIONS"}) {
+    router->Add(m, "/", [impl](const ServerRequest& r) { return impl->Handle(r, Kind::kRoot); });
+  }
+  add("/dav/principals", Kind::kPrincipals);
+  add("/dav/principals/{user}", Kind::kPrincipal);
+  add("/dav/calendars/{user}", Kind::kCalendarHome);
+  add("/dav/calendars/{user}/{collection}", Kind::kCalendar);
+  add("/dav/calendars/{user}/{collection}/{name}", Kind::kObject);
+  add("/dav/addressbooks/{user}", Kind::kBookHome);
+}
+
+}  // namespace tandem::davserver

@@ -1,0 +1,336 @@
+#include "davserver/dav_server.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include "core/random.h"
+#include "dav/multistatus.h"
+#include "store/sqlite/sqlite_store.h"
+#include "sync/memory_sync_state.h"
+
+namespace tandem::davserver {
+namespace {
+
+Instant At(const char* t) { return ParseRfc3339(t).value(); }
+
+std::string Basic(std::string_view login_and_password) {
+  std::string out(
+      sodium_base64_encoded_len(login_and_password.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(),
+                    reinterpret_cast<const unsigned char*>(login_and_password.data()),
+                    login_and_password.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(out.size() - 1);
+  return "Basic " + out;
+}
+
+std::string Event(const std::string& uid, const std::string& summary, const std::string& start,
+                  const std::string& end) {
+  return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//dav//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
+         "\r\nDTSTAMP:20261201T090000Z\r\nDTSTART:" + start + "\r\nDTEND:" + end +
+         "\r\nSUMMARY:" + summary + "\r\nX-PHONE-APP:kept\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+}
+
+class DavServerTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(
+        *store::sqlite::SqliteStore::Open({.path = ":memory:", .clock = &clock_, .ids = &ids_}));
+    auth_ = std::make_unique<api::Authenticator>(store_.get(), &clock_, &random_,
+                                                 std::chrono::hours(1), api::PasswordCost::Fast());
+    alice_ = AddUser("alice", "pw-a");
+    bob_ = AddUser("bob", "pw-b");
+    dav_ = std::make_unique<DavServer>(DavServerOptions{.store = store_.get(),
+                                                         .state = &state_,
+                                                         .authenticator = auth_.get(),
+                                                         .ids = &ids_,
+                                                         .clock = &clock_});
+    dav_->Register(&router_);
+  }
+
+  model::User AddUser(const std::string& login, const std::string& password) {
+    model::User u;
+    u.login = login;
+    u.email = login + "@example.com";
+    u.password_hash = *api::HashPassword(password, api::PasswordCost::Fast());
+    return *store_->CreateUser(u);
+  }
+
+  model::Activity AddActivity(const model::User& owner, const std::string& subject,
+                              model::ActivityKind kind = model::ActivityKind::kAppointment,
+                              const char* start = "2026-12-10T10:00:00Z") {
+    model::Activity a;
+    a.meta.owner_id = owner.id;
+    a.kind = kind;
+    a.subject = subject;
+    a.start = At(start);
+    a.end = a.start + std::chrono::hours(1);
+    return *store_->Create(a);
+  }
+
+  http::ServerResponse Call(const std::string& method, const std::string& path,
+                            const std::string& body = "", http::HeaderList headers = {},
+                            const std::string& auth = "alice:pw-a") {
+    http::ServerRequest r;
+    r.method = method;
+    r.target = path;
+    r.path = http::PercentDecode(path, false);
+    r.body = body;
+    r.headers = std::move(headers);
+    if (!auth.empty()) r.headers.emplace_back("Authorization", Basic(auth));
+    return router_.Dispatch(&r);
+  }
+
+  static std::string HeaderOf(const http::ServerResponse& r, std::string_view name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+
+  std::string Cal() const { return "/dav/calendars/" + alice_.id + "/appointments/"; }
+
+  // The responses of a multistatus by href path.
+  static std::map<std::string, dav::DavResponse> Responses(const http::ServerResponse& r) {
+    EXPECT_EQ(r.status, 207) << r.body;
+    std::map<std::string, dav::DavResponse> out;
+    auto ms = dav::ParseMultistatus(r.body);
+    EXPECT_TRUE(ms.ok()) << ms.status().ToString() << "\n" << r.body;
+    if (!ms.ok()) return out;
+    for (auto& resp : ms->responses) out[dav::PercentDecode(resp.href)] = resp;
+    return out;
+  }
+
+  FakeClock clock_{At("2026-12-01T10:00:00Z")};
+  SeededRandom random_{11};
+  IdGenerator ids_{clock_, random_};
+  std::unique_ptr<store::sqlite::SqliteStore> store_;
+  sync::MemorySyncStateStore state_{clock_};
+  std::unique_ptr<api::Authenticator> auth_;
+  std::unique_ptr<DavServer> dav_;
+  http::Router router_;
+  model::User alice_, bob_;
+};
+
+constexpr const char* kPropfindPrincipal =
+    "<?xml version=\"1.0\"?><d:propfind xmlns:d=\"DAV:\"><d:prop><d:current-user-principal/>"
+    "</d:prop></d:propfind>";
+
+TEST_F(DavServerTest, DiscoveryLeadsFromTheRootToTheCalendar) {
+  auto wk = Call("PROPFIND", "/.well-known/caldav", "", {}, "");
+  EXPECT_EQ(wk.status, 301);
+  EXPECT_EQ(HeaderOf(wk, "Location"), "/dav/");
+
+  auto root = Call("PROPFIND", "/dav/", kPropfindPrincipal, {{"Depth", "0"}});
+  ASSERT_EQ(root.status, 207) << root.body;
+  const std::string principal = "/dav/principals/" + alice_.id + "/";
+  EXPECT_NE(root.body.find("<d:href>" + principal + "</d:href>"), std::string::npos) << root.body;
+
+  auto p = Call("PROPFIND", principal,
+                "<d:propfind xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+                "<c:calendar-home-set/><c:calendar-user-address-set/><d:displayname/></d:prop>"
+                "</d:propfind>",
+                {{"Depth", "0"}});
+  ASSERT_EQ(p.status, 207) << p.body;
+  EXPECT_NE(p.body.find("/dav/calendars/" + alice_.id + "/"), std::string::npos) << p.body;
+  EXPECT_NE(p.body.find("mailto:alice@example.com"), std::string::npos) << p.body;
+
+  auto home = Call("PROPFIND", "/dav/calendars/" + alice_.id + "/",
+                   "<d:propfind xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+                   "<d:resourcetype/><c:supported-calendar-component-set/><d:sync-token/></d:prop>"
+                   "</d:propfind>",
+                   {{"Depth", "1"}});
+  auto responses = Responses(home);
+  ASSERT_TRUE(responses.contains(Cal())) << home.body;
+  EXPECT_NE(home.body.find("<c:calendar/>"), std::string::npos);
+  EXPECT_NE(home.body.find("<c:comp name=\"VEVENT\"/>"), std::string::npos);
+
+  auto options = Call("OPTIONS", Cal(), "", {}, "");
+  EXPECT_EQ(options.status, 200);
+  EXPECT_NE(HeaderOf(options, "DAV").find("calendar-access"), std::string::npos);
+}
+
+TEST_F(DavServerTest, CallersAreAuthenticatedAndSeeOnlyTheirOwnCollections) {
+  auto none = Call("PROPFIND", Cal(), "", {{"Depth", "0"}}, "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(HeaderOf(none, "WWW-Authenticate").find("Basic"), std::string::npos);
+  EXPECT_EQ(Call("PROPFIND", Cal(), "", {{"Depth", "0"}}, "alice:wrong").status, 401);
+  // Bob asks for Alice's calendar: as unknown as a calendar that does not exist.
+  EXPECT_EQ(Call("PROPFIND", Cal(), "", {{"Depth", "0"}}, "bob:pw-b").status, 404);
+  model::Activity secret = AddActivity(alice_, "Alice's");
+  EXPECT_EQ(Call("GET", Cal() + secret.meta.id + ".ics", "", {}, "bob:pw-b").status, 404);
+  EXPECT_EQ(Call("GET", "/dav/calendars/" + bob_.id + "/appointments/" + secret.meta.id + ".ics", "",
+                 {}, "bob:pw-b")
+                .status,
+            404);
+}
+
+TEST_F(DavServerTest, AClientsResourceIsACrmActivityUnderTheNameAndUidItChose) {
+  const std::string ev = Event("phone-uid-1", "Visit", "20261210T100000Z", "20261210T110000Z");
+  auto put = Call("PUT", Cal() + "made-on-phone.ics", ev,
+                  {{"If-None-Match", "*"}, {"Content-Type", "text/calendar"}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  const std::string etag = HeaderOf(put, "ETag");
+  ASSERT_FALSE(etag.empty());
+
+  auto list = store_->ListActivities({.owner_id = alice_.id});
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].subject, "Visit");
+  EXPECT_FALSE(list->items[0].meta.shared);
+
+  auto get = Call("GET", Cal() + "made-on-phone.ics");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_NE(get.body.find("UID:phone-uid-1"), std::string::npos) << get.body;
+  EXPECT_NE(get.body.find("X-PHONE-APP:kept"), std::string::npos) << get.body;
+  EXPECT_EQ(HeaderOf(get, "ETag"), etag);
+
+  // The listing names it where the client put it.
+  auto listing = Responses(Call("PROPFIND", Cal(), "", {{"Depth", "1"}}));
+  EXPECT_TRUE(listing.contains(Cal() + "made-on-phone.ics"));
+
+  // Preconditions.
+  EXPECT_EQ(Call("PUT", Cal() + "made-on-phone.ics", ev, {{"If-None-Match", "*"}}).status, 412);
+  EXPECT_EQ(Call("PUT", Cal() + "made-on-phone.ics", ev, {{"If-Match", "\"1.2\""}}).status, 412);
+  EXPECT_EQ(Call("PUT", Cal() + "other-name.ics", ev).status, 403);  // the UID is taken
+  auto moved = Call("PUT", Cal() + "made-on-phone.ics",
+                    Event("phone-uid-1", "Visit moved", "20261211T100000Z", "20261211T110000Z"),
+                    {{"If-Match", etag}});
+  ASSERT_EQ(moved.status, 204) << moved.body;
+  EXPECT_NE(HeaderOf(moved, "ETag"), etag);
+  EXPECT_EQ(store_->GetActivity(list->items[0].meta.id)->subject, "Visit moved");
+  // A resource keeps its UID.
+  EXPECT_EQ(Call("PUT", Cal() + "made-on-phone.ics",
+                 Event("another", "X", "20261211T100000Z", "20261211T110000Z"))
+                .status,
+            403);
+
+  EXPECT_EQ(Call("DELETE", Cal() + "made-on-phone.ics", "", {{"If-Match", etag}}).status, 412);
+  EXPECT_EQ(Call("DELETE", Cal() + "made-on-phone.ics", "", {{"If-Match", HeaderOf(moved, "ETag")}})
+                .status,
+            204);
+  EXPECT_TRUE(store_->GetActivity(list->items[0].meta.id).status().Is(Code::kNotFound));
+  EXPECT_EQ(Call("GET", Cal() + "made-on-phone.ics").status, 404);
+}
+
+TEST_F(DavServerTest, BadWritesAreRefusedClearlyAndChangeNothing) {
+  auto garbage = Call("PUT", Cal() + "x.ics", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:oops\r\n");
+  EXPECT_EQ(garbage.status, 403);
+  EXPECT_NE(garbage.body.find("valid-calendar-data"), std::string::npos) << garbage.body;
+  auto todo = Call("PUT", Cal() + "t.ics",
+                   "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t\r\nEND:VTODO\r\nEND:VCALENDAR\r\n");
+  EXPECT_EQ(todo.status, 403);
+  EXPECT_NE(todo.body.find("supported-calendar-component"), std::string::npos);
+  std::string bad_rule = Event("b", "B", "20261210T100000Z", "20261210T110000Z");
+  bad_rule.insert(bad_rule.find("SUMMARY"), "RRULE:FREQ=SOMETIMES\r\n");
+  auto refused = Call("PUT", Cal() + "b.ics", bad_rule);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.body.find("RRULE"), std::string::npos) << refused.body;
+  EXPECT_TRUE(store_->ListActivities({.owner_id = alice_.id})->items.empty());
+
+  auto entity = Call("PROPFIND", Cal(),
+                     "<?xml version=\"1.0\"?><!DOCTYPE d [<!ENTITY x \"boom\">]>"
+                     "<d:propfind xmlns:d=\"DAV:\"><d:prop><d:getetag/></d:prop></d:propfind>",
+                     {{"Depth", "0"}});
+  EXPECT_EQ(entity.status, 400);
+  EXPECT_EQ(Call("PROPFIND", Cal(), "<d:propfind xmlns:d=\"DAV:\"><d:prop>", {{"Depth", "0"}}).status,
+            400);
+  auto infinite = Call("PROPFIND", Cal(), "", {{"Depth", "infinity"}});
+  EXPECT_EQ(infinite.status, 403);
+  EXPECT_NE(infinite.body.find("propfind-finite-depth"), std::string::npos);
+  EXPECT_EQ(Call("REPORT", Cal(), "<x/>").status, 403);
+  EXPECT_EQ(Call("MKCALENDAR", "/dav/calendars/" + alice_.id + "/new/").status, 403);
+}
+
+constexpr const char* kSyncBody =
+    "<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token>{}</d:sync-token><d:sync-level>1</d:sync-level>"
+    "<d:prop><d:getetag/></d:prop></d:sync-collection>";
+
+std::string SyncBody(const std::string& token) {
+  std::string s = kSyncBody;
+  return s.replace(s.find("{}"), 2, token);
+}
+
+std::string TokenOf(const std::string& body) {
+  size_t a = body.find("<d:sync-token>");
+  size_t b = body.find("</d:sync-token>");
+  return body.substr(a + 14, b - a - 14);
+}
+
+TEST_F(DavServerTest, SyncCollectionReportsWhatChangedSinceAToken) {
+  model::Activity keep = AddActivity(alice_, "Keep");
+  model::Activity change = AddActivity(alice_, "Change", model::ActivityKind::kPhoneCall);
+  model::Activity drop = AddActivity(alice_, "Drop");
+  model::Activity task = AddActivity(alice_, "A task", model::ActivityKind::kTask);
+  AddActivity(bob_, "Bob's");
+
+  auto first = Call("REPORT", Cal(), SyncBody(""));
+  auto all = Responses(first);
+  EXPECT_EQ(all.size(), 3u) << first.body;  // not the task, not Bob's
+  EXPECT_TRUE(all.contains(Cal() + keep.meta.id + ".ics"));
+  const std::string token = TokenOf(first.body);
+
+  auto none = Call("REPORT", Cal(), SyncBody(token));
+  EXPECT_TRUE(Responses(none).empty()) << none.body;
+
+  change.subject = "Changed";
+  ASSERT_TRUE(store_->Update(change, std::nullopt).ok());
+  ASSERT_TRUE(store_->Delete(model::EntityType::kActivity, drop.meta.id, std::nullopt).ok());
+  task.kind = model::ActivityKind::kAppointment;  // a task became an appointment
+  ASSERT_TRUE(store_->Update(task, std::nullopt).ok());
+  auto delta = Call("REPORT", Cal(), SyncBody(token));
+  auto changed = Responses(delta);
+  ASSERT_EQ(changed.size(), 3u) << delta.body;
+  EXPECT_FALSE(changed[Cal() + change.meta.id + ".ics"].propstats.empty());
+  EXPECT_EQ(changed[Cal() + drop.meta.id + ".ics"].status, 404);
+  EXPECT_FALSE(changed[Cal() + task.meta.id + ".ics"].propstats.empty());
+  EXPECT_NE(TokenOf(delta.body), token);
+
+  // A token of another database, or garbage: start again.
+  for (const std::string& stale : {std::string("urn:tandem:sync:other/1"), std::string("junk"),
+                                   token + "99999"}) {
+    auto refused = Call("REPORT", Cal(), SyncBody(stale));
+    EXPECT_EQ(refused.status, 403) << stale;
+    EXPECT_NE(refused.body.find("valid-sync-token"), std::string::npos);
+  }
+}
+
+TEST_F(DavServerTest, QueriesByTimeRangeAndMultiget) {
+  model::Activity dec = AddActivity(alice_, "December", model::ActivityKind::kAppointment,
+                                    "2026-12-10T10:00:00Z");
+  model::Activity jan = AddActivity(alice_, "January", model::ActivityKind::kAppointment,
+                                    "2027-01-10T10:00:00Z");
+  model::Activity weekly = AddActivity(alice_, "Weekly", model::ActivityKind::kAppointment,
+                                       "2026-11-02T08:00:00Z");
+  weekly.rrule = "FREQ=WEEKLY;COUNT=20";
+  weekly = *store_->Update(weekly, std::nullopt);
+  const std::string query =
+      "<c:calendar-query xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+      "<d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
+      "<c:comp-filter name=\"VEVENT\"><c:time-range start=\"20261201T000000Z\" "
+      "end=\"20261231T000000Z\"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>";
+  auto hits = Responses(Call("REPORT", Cal(), query, {{"Depth", "1"}}));
+  EXPECT_TRUE(hits.contains(Cal() + dec.meta.id + ".ics"));
+  EXPECT_TRUE(hits.contains(Cal() + weekly.meta.id + ".ics"));  // an occurrence in December
+  EXPECT_FALSE(hits.contains(Cal() + jan.meta.id + ".ics"));
+
+  const std::string by_text =
+      "<c:calendar-query xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+      "<d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\"><c:comp-filter "
+      "name=\"VEVENT\"><c:prop-filter name=\"SUMMARY\"><c:text-match>janu</c:text-match>"
+      "</c:prop-filter></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>";
+  auto text = Responses(Call("REPORT", Cal(), by_text, {{"Depth", "1"}}));
+  ASSERT_EQ(text.size(), 1u);
+  EXPECT_TRUE(text.contains(Cal() + jan.meta.id + ".ics"));
+
+  const std::string multiget =
+      "<c:calendar-multiget xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+      "<d:getetag/><c:calendar-data/></d:prop><d:href>" + Cal() + dec.meta.id + ".ics</d:href>"
+      "<d:href>" + Cal() + "missing.ics</d:href></c:calendar-multiget>";
+  auto got = Call("REPORT", Cal(), multiget);
+  auto m = Responses(got);
+  ASSERT_EQ(m.size(), 2u) << got.body;
+  EXPECT_EQ(m[Cal() + "missing.ics"].status, 404);
+  EXPECT_NE(got.body.find("SUMMARY:December"), std::string::npos) << got.body;
+}
+
+}  // namespace
+}  // namespace tandem::davserver
