@@ -22,6 +22,7 @@ BUILD_PKGS=(
 )
 PEER_PKGS=(
   radicale xandikos vdirsyncer khal wrk python3 procps iproute2
+  litmus python3-caldav    # clients of the CalDAV server (tests/e2e_davserver)
 )
 
 SUDO=""

@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "api/policy.h"
 #include "dav/multistatus.h"
 #include "dav/xml.h"
 #include "ical/ical.h"
@@ -341,7 +340,7 @@ struct DavServer::Impl {
       case Kind::kObject:
         return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT";
       case Kind::kCalendar:
-        return "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT";
+        return "OPTIONS, PROPFIND, PROPPATCH, REPORT";
       default:
         return "OPTIONS, PROPFIND, REPORT";
     }
@@ -940,7 +939,9 @@ struct DavServer::Impl {
   // ---- GET, PUT, DELETE
   ServerResponse Get(const ServerRequest& r, Target& t) {
     if (t.kind != Kind::kObject) {
-      return PlainError(t.kind == Kind::kCalendar ? 405 : 404, "GET a resource of the calendar");
+      ServerResponse res = PlainError(405, "GET a resource of the calendar");
+      res.SetHeader("Allow", AllowFor(t.kind));
+      return res;
     }
     if (!t.activity) return PlainError(404, "no such resource");
     Result<sync::Item> item = SideFor(*t.user).ItemOf(*t.activity);
