@@ -978,6 +978,10 @@ struct DavServer::Impl {
     auto if_match = r.Header("If-Match");
     auto if_none = r.Header("If-None-Match");
     // What the body is.
+    if (auto type = r.Header("Content-Type"); type && !ContainsIgnoreCase(*type, "text/calendar")) {
+      return DavError(403, {std::string(dav::kNsCalDav), "supported-calendar-data"},
+                      "this calendar takes text/calendar, not " + std::string(*type));
+    }
     const std::string& body = r.body;
     if (body.find("BEGIN:VEVENT") == std::string::npos) {
       if (body.find("BEGIN:VTODO") != std::string::npos || body.find("BEGIN:VJOURNAL") != std::string::npos) {
@@ -1025,9 +1029,9 @@ struct DavServer::Impl {
       Result<sync::ItemRef> ref = side.Update(t.activity->meta.id, etag, body);
       if (!ref.ok()) return FromStatus(ref.status());
       spdlog::info("[dav] user {} updated activity {} ({})", u.login, ref->href, t.name);
-      ServerResponse res = ServerResponse::Empty(204);
-      res.SetHeader("ETag", ref->etag);
-      return res;
+      // No ETag: the stored item is the CRM's rendering, not the octets sent
+      // (RFC 4791 5.3.4), so the client reads it back.
+      return ServerResponse::Empty(204);
     }
     if (if_match) return PlainError(412, "no such resource (If-Match)");
     // A new resource: its UID must be new in the calendar.
@@ -1051,9 +1055,7 @@ struct DavServer::Impl {
       if (Status s = o.state->PutDavName(u.id, t.name, ref->href); !s.ok()) return FromStatus(s);
     }
     spdlog::info("[dav] user {} created activity {} ({})", u.login, ref->href, t.name);
-    ServerResponse res = ServerResponse::Empty(201);
-    res.SetHeader("ETag", ref->etag);
-    return res;
+    return ServerResponse::Empty(201);  // no ETag, as for an update
   }
 
   ServerResponse Delete(const ServerRequest& r, Target& t) {
