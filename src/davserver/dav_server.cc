@@ -503,6 +503,18 @@ struct DavServer::Impl {
     *out += "</d:response>";
   }
 
+  // The response for one activity of the calendar, at its resource name.
+  Status AppendMember(std::string* out, const model::User& u, model::Activity&& a,
+                      const std::vector<PropKey>& props, bool names_only, bool minimal) {
+    Target c;
+    c.kind = Kind::kObject;
+    c.user = &u;
+    TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
+    c.activity = std::move(a);
+    AppendResponse(out, c, props, names_only, minimal);
+    return Status::Ok();
+  }
+
   static void AppendStatusResponse(std::string* out, std::string_view href, int status) {
     const char* reason = status == 404 ? "Not Found" : status == 507 ? "Insufficient Storage" : "OK";
     *out += fmt::format("<d:response>{}<d:status>HTTP/1.1 {} {}</d:status></d:response>", Href(href),
@@ -598,13 +610,7 @@ struct DavServer::Impl {
           break;
         case Kind::kCalendar: {
           Status s = ForEachInCalendar(u, std::nullopt, [&](model::Activity&& a) -> Status {
-            Target c;
-            c.kind = Kind::kObject;
-            c.user = &u;
-            TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
-            c.activity = std::move(a);
-            AppendResponse(&out, c, props_for(Kind::kObject), req.names, minimal);
-            return Status::Ok();
+            return AppendMember(&out, u, std::move(a), props_for(Kind::kObject), req.names, minimal);
           });
           if (!s.ok()) return FromStatus(s);
           break;
@@ -798,13 +804,7 @@ struct DavServer::Impl {
     std::string out = MultistatusOpen();
     auto emit = [&](model::Activity&& a) -> Status {
       if (!Matches(u, a, *f)) return Status::Ok();
-      Target c;
-      c.kind = Kind::kObject;
-      c.user = &u;
-      TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
-      c.activity = std::move(a);
-      AppendResponse(&out, c, props, false, minimal);
-      return Status::Ok();
+      return AppendMember(&out, u, std::move(a), props, false, minimal);
     };
     if (!f->matches_nothing) {
       if (t.kind == Kind::kObject) {
@@ -861,13 +861,7 @@ struct DavServer::Impl {
     }
     std::string out = MultistatusOpen();
     auto member = [&](model::Activity&& a) -> Status {
-      Target c;
-      c.kind = Kind::kObject;
-      c.user = &u;
-      TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
-      c.activity = std::move(a);
-      AppendResponse(&out, c, props, false, minimal);
-      return Status::Ok();
+      return AppendMember(&out, u, std::move(a), props, false, minimal);
     };
     if (token.empty()) {
       // Initial: every member, and the position taken before listing (a change
