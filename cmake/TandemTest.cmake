@@ -10,3 +10,18 @@ function(tandem_test name)
   endif()
   gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# tandem_e2e_scripts(DIR "test_name:script" ...): one interop ctest per entry,
+# running `bash DIR/script.sh <tandemd> <tandem> <scripts/peers>` (the end-to-end
+# scripts' shared arguments), label interop, 300 s each.
+function(tandem_e2e_scripts dir)
+  foreach(entry ${ARGN})
+    string(REPLACE ":" ";" parts ${entry})
+    list(GET parts 0 name)
+    list(GET parts 1 script)
+    add_test(NAME ${name}
+             COMMAND bash ${dir}/${script}.sh $<TARGET_FILE:tandemd> $<TARGET_FILE:tandem>
+                     ${PROJECT_SOURCE_DIR}/scripts/peers)
+    set_tests_properties(${name} PROPERTIES LABELS interop TIMEOUT 300)
+  endforeach()
+endfunction()
