@@ -12,6 +12,15 @@ namespace tandem::api {
 namespace {
 
 constexpr std::string_view kBadLogin = "wrong login or password";
+
+// `v` starts with `scheme_lower` ("bearer ") in any case, followed by more.
+bool StartsWithScheme(std::string_view v, std::string_view scheme_lower) {
+  return v.size() > scheme_lower.size() &&
+         std::equal(scheme_lower.begin(), scheme_lower.end(), v.begin(), [](char a, char b) {
+           return a == std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
 // How long a validated session is trusted without asking the store again.
 constexpr Duration kCacheFreshness = std::chrono::seconds(10);
 // How long a verified Basic login and password are trusted without argon2id.
@@ -90,11 +99,9 @@ Result<Caller> Authenticator::Authenticate(std::optional<std::string_view> autho
   if (!authorization) return Status::Unauthenticated("missing Authorization: Bearer <token>");
   std::string_view v = *authorization;
   constexpr std::string_view kScheme = "bearer ";
-  bool scheme_ok = v.size() > kScheme.size() &&
-                   std::equal(kScheme.begin(), kScheme.end(), v.begin(), [](char a, char b) {
-                     return a == std::tolower(static_cast<unsigned char>(b));
-                   });
-  if (!scheme_ok) return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
+  if (!StartsWithScheme(v, kScheme)) {
+    return Status::Unauthenticated("Authorization must be 'Bearer <token>'");
+  }
   std::string_view token = v.substr(kScheme.size());
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
@@ -155,13 +162,6 @@ void Authenticator::ForgetUser(std::string_view user_id) {
 }
 
 namespace {
-
-bool StartsWithScheme(std::string_view v, std::string_view scheme_lower) {
-  return v.size() > scheme_lower.size() &&
-         std::equal(scheme_lower.begin(), scheme_lower.end(), v.begin(), [](char a, char b) {
-           return a == std::tolower(static_cast<unsigned char>(b));
-         });
-}
 
 std::string Lower(std::string_view s) {
   std::string out(s);

@@ -196,16 +196,18 @@ struct DavServer::Impl {
     return a.meta.owner_id == u.id && a.kind != model::ActivityKind::kTask;
   }
 
-  // The resource name of an activity: the client's choice, else "<UID>.ics".
-  Result<std::string> NameOf(const model::User& u, const model::Activity& a) const {
-    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, a.meta.id));
+  // The resource name of an activity: the client's choice, else "<UID>.ics"
+  // (a UID with a "/" cannot be one path segment: "<activity id>.ics"). Also
+  // names an activity that is gone, for sync-collection's removals.
+  Result<std::string> NameOf(const model::User& u, const std::string& activity_id) const {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, activity_id));
     if (chosen) return *chosen;
-    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, a.meta.id));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, activity_id));
     if (uid && uid->find('/') == std::string::npos) return *uid + ".ics";
-    return a.meta.id + ".ics";
+    return activity_id + ".ics";
   }
-  Result<std::string> ObjectHref(const model::User& u, const model::Activity& a) const {
-    TANDEM_ASSIGN_OR_RETURN(std::string name, NameOf(u, a));
+  Result<std::string> ObjectHref(const model::User& u, const std::string& activity_id) const {
+    TANDEM_ASSIGN_OR_RETURN(std::string name, NameOf(u, activity_id));
     return CalendarHref(u) + PercentEncode(name);
   }
 
@@ -509,7 +511,7 @@ struct DavServer::Impl {
     Target c;
     c.kind = Kind::kObject;
     c.user = &u;
-    TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a));
+    TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a.meta.id));
     c.activity = std::move(a);
     AppendResponse(out, c, props, names_only, minimal);
     return Status::Ok();
@@ -900,18 +902,10 @@ struct DavServer::Impl {
       present.insert(a.meta.id);
       if (Status s = member(std::move(a)); !s.ok()) return FromStatus(s);
     }
-    // Gone: deleted, or no longer in this calendar. Their names: the client's
-    // choice, else the UID's; an id whose UID mapping is gone is named by its id.
+    // Gone: deleted, or no longer in this calendar; named as they were listed.
     auto removed = [&](const std::string& id) -> Status {
-      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, id));
-      std::string name;
-      if (chosen) {
-        name = *chosen;
-      } else {
-        TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, id));
-        name = (uid && uid->find('/') == std::string::npos ? *uid : id) + ".ics";
-      }
-      AppendStatusResponse(&out, CalendarHref(u) + PercentEncode(name), 404);
+      TANDEM_ASSIGN_OR_RETURN(std::string href, ObjectHref(u, id));
+      AppendStatusResponse(&out, href, 404);
       return Status::Ok();
     };
     for (const std::string& id : upserts) {
@@ -991,18 +985,16 @@ struct DavServer::Impl {
                       "the event has no UID");
     }
     // Read it as the CRM will (the error names the line), before anything is written.
-    {
-      ical::MapOptions map;
-      map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
-      Result<ical::Event> parsed = ical::ParseEvent(body, map);
-      if (!parsed.ok()) {
-        return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"},
-                        parsed.status().message());
-      }
-      if (parsed->uid != uid) {
-        return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
-                        "one resource holds one UID");
-      }
+    ical::MapOptions map;
+    map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
+    Result<ical::Event> parsed = ical::ParseEvent(body, map);
+    if (!parsed.ok()) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"},
+                      parsed.status().message());
+    }
+    if (parsed->uid != uid) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
+                      "one resource holds one UID");
     }
     sync::CrmSide side = SideFor(u);
     if (t.activity) {
@@ -1033,11 +1025,12 @@ struct DavServer::Impl {
     if (!existing.ok()) return FromStatus(existing.status());
     if (*existing) {
       auto a = o.store->GetActivity(existing->value().href);
-      std::string other = a.ok() ? ObjectHref(u, *a).value_or("") : "";
+      std::string other = a.ok() ? ObjectHref(u, a->meta.id).value_or("") : "";
       return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"},
                       "another resource of this calendar has this UID", Href(other));
     }
-    Result<sync::ItemRef> ref = side.Create(uid, body);
+    Result<sync::ItemRef> ref =
+        side.CreateMapped(uid, body, parsed->activity, ical::ContentHash(parsed->activity));
     if (!ref.ok()) {
       if (ref.status().Is(Code::kAlreadyExists)) {
         return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"}, ref.status().message());

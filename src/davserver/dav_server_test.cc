@@ -295,6 +295,20 @@ TEST_F(DavServerTest, SyncCollectionReportsWhatChangedSinceAToken) {
   }
 }
 
+TEST_F(DavServerTest, ARemovalIsReportedUnderTheNameTheClientChose) {
+  auto first = Call("REPORT", Cal(), SyncBody(""));
+  const std::string token = TokenOf(first.body);
+  ASSERT_EQ(Call("PUT", Cal() + "chosen.ics",
+                 Event("uid-x", "Chosen", "20261210T100000Z", "20261210T110000Z"))
+                .status,
+            201);
+  const std::string id = store_->ListActivities({.owner_id = alice_.id})->items.at(0).meta.id;
+  ASSERT_TRUE(store_->Delete(model::EntityType::kActivity, id, std::nullopt).ok());
+  auto delta = Responses(Call("REPORT", Cal(), SyncBody(token)));
+  ASSERT_EQ(delta.size(), 1u);
+  EXPECT_EQ(delta[Cal() + "chosen.ics"].status, 404);
+}
+
 TEST_F(DavServerTest, QueriesByTimeRangeAndMultiget) {
   model::Activity dec = AddActivity(alice_, "December", model::ActivityKind::kAppointment,
                                     "2026-12-10T10:00:00Z");
