@@ -15,6 +15,7 @@ find_package(toml11 REQUIRED)                     # toml11::toml11
 find_package(GTest REQUIRED)                      # GTest::gtest_main GTest::gmock
 find_package(rapidcheck CONFIG REQUIRED)          # rapidcheck
 pkg_check_modules(ICAL REQUIRED IMPORTED_TARGET libical)      # PkgConfig::ICAL
+pkg_check_modules(EBOOK REQUIRED IMPORTED_TARGET libebook-contacts-1.2)  # PkgConfig::EBOOK (EVCard)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)  # PkgConfig::SODIUM
 pkg_check_modules(PQXX IMPORTED_TARGET libpqxx)               # PkgConfig::PQXX (optional)
 if(TANDEM_BENCH)

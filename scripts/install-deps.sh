@@ -11,6 +11,7 @@ BUILD_PKGS=(
   libssl-dev              # OpenSSL: RS256 signatures (OAuth service accounts)
   libxml2-dev             # WebDAV XML
   libical-dev             # iCalendar
+  libebook-contacts1.2-dev  # vCard: evolution-data-server's EVCard (2.1, 3.0 and 4.0 read)
   libicu-dev              # Windows zone names -> IANA (CLDR windowsZones via ICU)
   libsqlite3-dev sqlite3  # embedded store
   libpq-dev libpqxx-dev   # PostgreSQL store
@@ -22,7 +23,7 @@ BUILD_PKGS=(
 )
 PEER_PKGS=(
   radicale xandikos vdirsyncer khal wrk python3 procps iproute2
-  litmus python3-caldav    # clients of the CalDAV server (tests/e2e_davserver)
+  litmus python3-caldav khard  # clients of the CalDAV/CardDAV server (tests/e2e_davserver)
 )
 
 SUDO=""

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <ctime>
 #include <optional>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "dav/xml.h"
 #include "ical/ical.h"
 #include "sync/crm_side.h"
+#include "vcard/vcard.h"
 
 namespace tandem::davserver {
 
@@ -27,6 +29,7 @@ constexpr std::string_view kNsCardDav = "urn:ietf:params:xml:ns:carddav";
 // Our own elements in error bodies (the reason a write was refused).
 constexpr std::string_view kNsTandem = "urn:tandem:dav";
 constexpr std::string_view kAppointments = "appointments";
+constexpr std::string_view kContacts = "contacts";
 constexpr std::string_view kSyncTokenPrefix = "urn:tandem:sync:";
 constexpr int kMaxSyncChanges = 10000;
 
@@ -143,6 +146,9 @@ bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
   return it != hay.end();
 }
 
+// Account names looked up by the request this thread serves (DavServer::Impl::AccountName).
+thread_local std::unordered_map<std::string, std::string> t_account_names;
+
 }  // namespace
 
 // ---------------------------------------------------------------- the server
@@ -150,7 +156,7 @@ bool ContainsIgnoreCase(std::string_view hay, std::string_view needle) {
 struct DavServer::Impl {
   DavServerOptions o;
 
-  enum class Kind { kRoot, kPrincipals, kPrincipal, kCalendarHome, kCalendar, kObject, kBookHome };
+  enum class Kind { kRoot, kPrincipals, kPrincipal, kCalendarHome, kCalendar, kObject, kBookHome, kBook, kCard };
 
   // What a request names, once authorized.
   struct Target {
@@ -158,7 +164,9 @@ struct DavServer::Impl {
     std::string href;
     const model::User* user = nullptr;       // the caller
     std::optional<model::Activity> activity;  // kObject, when it exists
-    std::string name;                          // kObject: the resource name as requested
+    std::optional<model::Contact> contact;    // kCard, when it exists
+    std::string name;                          // kObject, kCard: the resource name as requested
+    vcard::Version version = vcard::Version::k30;  // kCard: the vCard version asked for
   };
 
   // One response of a multistatus being built.
@@ -179,6 +187,90 @@ struct DavServer::Impl {
   }
   std::string CalendarHref(const model::User& u) const {
     return CalendarHomeHref(u) + std::string(kAppointments) + "/";
+  }
+
+  std::string BookHref(const model::User& u) const {
+    return BookHomeHref(u) + std::string(kContacts) + "/";
+  }
+  // The address book's UIDs and client-chosen names live in the sync state
+  // under their own key, apart from the calendar's.
+  static std::string BookKey(const model::User& u) { return u.id + "/contacts"; }
+
+  static bool InBook(const model::Contact& c, const model::User& u) { return c.meta.owner_id == u.id; }
+
+  static std::string CardETag(const model::Contact& c) {
+    return fmt::format("\"{}-{}\"", c.meta.version, ToUnixMicros(c.meta.created));
+  }
+
+  Result<std::string> CardUid(const model::User& u, const std::string& contact_id) const {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(BookKey(u), contact_id));
+    return uid.value_or(contact_id);
+  }
+  Result<std::string> CardNameOf(const model::User& u, const std::string& contact_id) const {
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(BookKey(u), contact_id));
+    if (chosen) return *chosen;
+    TANDEM_ASSIGN_OR_RETURN(std::string uid, CardUid(u, contact_id));
+    if (uid.find('/') == std::string::npos) return uid + ".vcf";
+    return contact_id + ".vcf";
+  }
+  Result<std::string> CardHref(const model::User& u, const std::string& contact_id) const {
+    TANDEM_ASSIGN_OR_RETURN(std::string name, CardNameOf(u, contact_id));
+    return BookHref(u) + PercentEncode(name);
+  }
+  Result<std::optional<model::Contact>> ResolveCard(const model::User& u, std::string_view name) const {
+    std::string id;
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->ActivityForDavName(BookKey(u), name));
+    if (chosen) {
+      id = *chosen;
+    } else {
+      std::string_view stem = name;
+      if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".vcf") stem.remove_suffix(4);
+      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> by_uid, o.state->CrmIdForUid(BookKey(u), stem));
+      id = by_uid.value_or(std::string(stem));
+    }
+    Result<model::Contact> c = o.store->GetContact(id);
+    if (!c.ok()) {
+      if (c.status().Is(Code::kNotFound)) return std::optional<model::Contact>();
+      return c.status();
+    }
+    if (!InBook(*c, u)) return std::optional<model::Contact>();
+    return std::optional<model::Contact>(std::move(*c));
+  }
+
+  // The account's name for a card's ORG (nullopt: no account, the card's own ORG
+  // stays). Remembered for the request (a listing names few accounts many times).
+  std::optional<std::string> AccountName(const std::string& account_id) const {
+    if (account_id.empty()) return std::nullopt;
+    auto it = t_account_names.find(account_id);
+    if (it != t_account_names.end()) return it->second;
+    Result<model::Account> a = o.store->GetAccount(account_id);
+    if (!a.ok()) return std::nullopt;
+    t_account_names.emplace(account_id, a->name);
+    return a->name;
+  }
+
+  // The account a card's ORG names, among those the user may see ("" none).
+  Result<std::string> AccountForOrganization(const model::User& u, const std::string& org) const {
+    if (org.empty()) return std::string();
+    store::ListOptions lo;
+    lo.limit = 1000;
+    lo.viewer = store::Viewer{u.id, u.role == model::Role::kAdmin};
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Account> page, o.store->ListAccounts(lo));
+      for (const model::Account& a : page.items) {
+        if (EqualsIgnoreCase(a.name, org)) return a.meta.id;
+      }
+      if (page.next_page_after.empty()) return std::string();
+      lo.page_after = page.next_page_after;
+    }
+  }
+
+  Result<std::string> RenderCard(const model::User& u, const model::Contact& c, vcard::Version v) const {
+    vcard::WriteOptions wo;
+    wo.version = v;
+    TANDEM_ASSIGN_OR_RETURN(wo.uid, CardUid(u, c.meta.id));
+    wo.organization = AccountName(c.account_id);
+    return vcard::Write(c, wo);
   }
 
   sync::CrmSide SideFor(const model::User& u) const {
@@ -301,6 +393,19 @@ struct DavServer::Impl {
         if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
         t.href = CalendarHref(caller.user);
         break;
+      case Kind::kBook:
+        if (r.PathParam("collection") != kContacts) return Status::NotFound("no such address book");
+        t.href = BookHref(caller.user);
+        break;
+      case Kind::kCard: {
+        if (r.PathParam("collection") != kContacts) return Status::NotFound("no such address book");
+        t.name = r.PathParam("name");
+        TANDEM_ASSIGN_OR_RETURN(t.contact, ResolveCard(caller.user, t.name));
+        t.href = BookHref(caller.user) + PercentEncode(t.name);
+        auto accept = r.Header("Accept");
+        t.version = vcard::VersionFromMediaType(accept ? *accept : std::string_view());
+        break;
+      }
       case Kind::kObject: {
         if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
         t.name = r.PathParam("name");
@@ -314,12 +419,13 @@ struct DavServer::Impl {
 
   ServerResponse Handle(const ServerRequest& r, Kind kind) {
     if (r.method == "OPTIONS") return Options(kind);  // unauthenticated, as clients probe
+    t_account_names.clear();
     Result<api::Caller> caller = Authenticate(r);
     if (!caller.ok()) return Unauthorized(caller.status());
     const std::string& m = r.method;
     if ((m == "MKCOL" || m == "MKCALENDAR") && r.PathParam("user") == caller->user.id) {
       return DavError(403, {std::string(dav::kNsDav), "resource-must-be-null"},
-                      "the CRM's collections are fixed: appointments");
+                      "the CRM's collections are fixed: appointments, contacts");
     }
     Result<Target> t = Locate(r, *caller, kind);
     if (!t.ok()) return FromStatus(t.status());
@@ -340,8 +446,10 @@ struct DavServer::Impl {
   static std::string AllowFor(Kind kind) {
     switch (kind) {
       case Kind::kObject:
+      case Kind::kCard:
         return "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT";
       case Kind::kCalendar:
+      case Kind::kBook:
         return "OPTIONS, PROPFIND, PROPPATCH, REPORT";
       default:
         return "OPTIONS, PROPFIND, REPORT";
@@ -350,7 +458,7 @@ struct DavServer::Impl {
 
   static ServerResponse Options(Kind kind) {
     ServerResponse r = ServerResponse::Empty(200);
-    r.SetHeader("DAV", "1, 3, calendar-access");
+    r.SetHeader("DAV", "1, 3, calendar-access, addressbook");
     r.SetHeader("Allow", AllowFor(kind));
     return r;
   }
@@ -366,7 +474,13 @@ struct DavServer::Impl {
         v.push_back({cs, "getctag"});
         v.push_back({c, "supported-calendar-component-set"});
         break;
+      case Kind::kBook:
+        v.push_back({d, "getetag"});
+        v.push_back({d, "sync-token"});
+        v.push_back({cs, "getctag"});
+        break;
       case Kind::kObject:
+      case Kind::kCard:
         v.push_back({d, "getetag"});
         v.push_back({d, "getcontenttype"});
         v.push_back({d, "getlastmodified"});
@@ -404,7 +518,10 @@ struct DavServer::Impl {
           return "<d:collection/><d:principal/>";
         case Kind::kCalendar:
           return "<d:collection/><c:calendar/>";
+        case Kind::kBook:
+          return "<d:collection/><card:addressbook/>";
         case Kind::kObject:
+        case Kind::kCard:
           return "";
         default:
           return "<d:collection/>";
@@ -418,7 +535,12 @@ struct DavServer::Impl {
           return "Appointments";
         case Kind::kCalendarHome:
           return "Calendars";
+        case Kind::kBook:
+          return "Contacts";
+        case Kind::kBookHome:
+          return "Address books";
         case Kind::kObject:
+        case Kind::kCard:
           return std::nullopt;
         default:
           return "Tandem";
@@ -427,7 +549,8 @@ struct DavServer::Impl {
     if (is_dav && k.name == "current-user-privilege-set") {
       std::string privs = "<d:privilege><d:read/></d:privilege>"
                           "<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
-      if (t.kind == Kind::kCalendar || t.kind == Kind::kObject) {
+      if (t.kind == Kind::kCalendar || t.kind == Kind::kObject || t.kind == Kind::kBook ||
+          t.kind == Kind::kCard) {
         privs += "<d:privilege><d:write/></d:privilege><d:privilege><d:write-content/></d:privilege>"
                  "<d:privilege><d:bind/></d:privilege><d:privilege><d:unbind/></d:privilege>";
       }
@@ -447,6 +570,14 @@ struct DavServer::Impl {
           reports += "<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
         }
       }
+      if (t.kind == Kind::kBook || t.kind == Kind::kCard) {
+        reports =
+            "<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>"
+            "<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>";
+        if (t.kind == Kind::kBook) {
+          reports += "<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>";
+        }
+      }
       return reports;
     }
     if (t.kind == Kind::kCalendar) {
@@ -462,6 +593,34 @@ struct DavServer::Impl {
       if (k.ns == dav::kNsAppleIcal && k.name == "calendar-color") return "#2F6FDBFF";
       if (is_cal && k.name == "max-resource-size") return "1048576";
       if (is_cal && k.name == "calendar-timezone") return std::nullopt;
+    }
+    const bool is_card = k.ns == kNsCardDav;
+    if (t.kind == Kind::kBook) {
+      if ((is_dav && k.name == "sync-token") || (is_cs && k.name == "getctag")) {
+        return dav::XmlEscape(SyncToken());
+      }
+      if (is_dav && k.name == "getetag") return dav::XmlEscape("\"" + SyncToken() + "\"");
+      if (is_card && k.name == "supported-address-data") {
+        return "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>"
+               "<card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>";
+      }
+      if (is_card && k.name == "addressbook-description") return "Contacts in the CRM";
+      if (is_card && k.name == "max-resource-size") return "1048576";
+    }
+    if (t.kind == Kind::kCard && t.contact) {
+      const model::Contact& c = *t.contact;
+      if (is_dav && k.name == "getetag") return dav::XmlEscape(CardETag(c));
+      if (is_dav && k.name == "getcontenttype") return "text/vcard; charset=utf-8";
+      if (is_dav && k.name == "getlastmodified") return HttpDate(c.meta.modified);
+      if ((is_card && k.name == "address-data") || (is_dav && k.name == "getcontentlength")) {
+        if (calendar_data_cache->empty()) {
+          Result<std::string> card = RenderCard(u, c, t.version);
+          if (!card.ok()) return std::nullopt;
+          *calendar_data_cache = std::move(*card);
+        }
+        if (k.name == "getcontentlength") return std::to_string(calendar_data_cache->size());
+        return dav::XmlEscape(*calendar_data_cache);
+      }
     }
     if (t.kind == Kind::kObject && t.activity) {
       const model::Activity& a = *t.activity;
@@ -517,6 +676,44 @@ struct DavServer::Impl {
     return Status::Ok();
   }
 
+  // The response for one contact of the address book, at its resource name.
+  Status AppendCard(std::string* out, const model::User& u, model::Contact&& c,
+                    const std::vector<PropKey>& props, bool names_only, bool minimal, vcard::Version v) {
+    Target t;
+    t.kind = Kind::kCard;
+    t.user = &u;
+    t.version = v;
+    TANDEM_ASSIGN_OR_RETURN(t.href, CardHref(u, c.meta.id));
+    t.contact = std::move(c);
+    AppendResponse(out, t, props, names_only, minimal);
+    return Status::Ok();
+  }
+
+  // The vCard version a report asks for in its <card:address-data>.
+  static vcard::Version VersionAsked(const dav::XmlElement& doc) {
+    const dav::XmlElement* prop = doc.Child(dav::kNsDav, "prop");
+    const dav::XmlElement* data = prop ? prop->Child(kNsCardDav, "address-data") : nullptr;
+    if (data == nullptr) return vcard::Version::k30;
+    return vcard::VersionFromMediaType(data->Attribute("content-type"), data->Attribute("version"));
+  }
+
+  // Every contact of the user's address book, a page at a time.
+  template <typename Fn>
+  Status ForEachInBook(const model::User& u, Fn&& fn) {
+    store::ListOptions lo;
+    lo.limit = 1000;
+    lo.owner_id = u.id;
+    for (;;) {
+      TANDEM_ASSIGN_OR_RETURN(store::Page<model::Contact> page, o.store->ListContacts(lo));
+      for (model::Contact& c : page.items) {
+        if (!InBook(c, u)) continue;
+        TANDEM_RETURN_IF_ERROR(fn(std::move(c)));
+      }
+      if (page.next_page_after.empty()) return Status::Ok();
+      lo.page_after = page.next_page_after;
+    }
+  }
+
   static void AppendStatusResponse(std::string* out, std::string_view href, int status) {
     const char* reason = status == 404 ? "Not Found" : status == 507 ? "Insufficient Storage" : "OK";
     *out += fmt::format("<d:response>{}<d:status>HTTP/1.1 {} {}</d:status></d:response>", Href(href),
@@ -567,7 +764,9 @@ struct DavServer::Impl {
                       "Depth: infinity is not supported; use 0 or 1");
     }
     if (depth != "0" && depth != "1") return PlainError(400, "Depth must be 0 or 1");
-    if (t.kind == Kind::kObject && !t.activity) return PlainError(404, "no such resource");
+    if ((t.kind == Kind::kObject && !t.activity) || (t.kind == Kind::kCard && !t.contact)) {
+      return PlainError(404, "no such resource");
+    }
     PropRequest req;
     if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) {
       req.all = true;
@@ -617,6 +816,17 @@ struct DavServer::Impl {
           if (!s.ok()) return FromStatus(s);
           break;
         }
+        case Kind::kBookHome:
+          child(Kind::kBook, BookHref(u));
+          break;
+        case Kind::kBook: {
+          Status s = ForEachInBook(u, [&](model::Contact&& c) -> Status {
+            return AppendCard(&out, u, std::move(c), props_for(Kind::kCard), req.names, minimal,
+                              vcard::Version::k30);
+          });
+          if (!s.ok()) return FromStatus(s);
+          break;
+        }
         default:
           break;
       }
@@ -651,6 +861,16 @@ struct DavServer::Impl {
   ServerResponse Report(const ServerRequest& r, Target& t) {
     Result<dav::XmlElement> doc = ParseBody(r);
     if (!doc.ok()) return PlainError(400, doc.status().message());
+    if (t.kind == Kind::kBook || t.kind == Kind::kCard) {
+      if (t.kind == Kind::kCard && !t.contact) return PlainError(404, "no such resource");
+      if (doc->Is(dav::kNsDav, "sync-collection") && t.kind == Kind::kBook) {
+        return SyncCollection(r, *doc, t);
+      }
+      if (doc->Is(kNsCardDav, "addressbook-multiget")) return Multiget(r, *doc, t);
+      if (doc->Is(kNsCardDav, "addressbook-query")) return BookQuery(r, *doc, t);
+      return DavError(403, {std::string(dav::kNsDav), "supported-report"},
+                      fmt::format("report {{{}}}{} is not supported here", doc->ns, doc->name));
+    }
     if (t.kind != Kind::kCalendar && t.kind != Kind::kObject) {
       return DavError(403, {std::string(dav::kNsDav), "supported-report"},
                       "this resource has no reports");
@@ -668,28 +888,34 @@ struct DavServer::Impl {
   ServerResponse Multiget(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
     const model::User& u = *t.user;
     const std::vector<PropKey> props = PropsOf(&doc);
-    const std::string base = CalendarHref(u);
+    const bool book = t.kind == Kind::kBook || t.kind == Kind::kCard;
+    const std::string decoded_base = dav::PercentDecode(book ? BookHref(u) : CalendarHref(u));
     std::string out = MultistatusOpen();
     for (const dav::XmlElement* h : doc.Children(dav::kNsDav, "href")) {
       const std::string href = h->TrimmedText();
       const std::string path = dav::PercentDecode(dav::HrefPath(href));
-      const std::string decoded_base = dav::PercentDecode(base);
-      std::optional<model::Activity> a;
+      Target c;
+      c.kind = book ? Kind::kCard : Kind::kObject;
+      c.user = &u;
+      c.href = href;
+      c.version = VersionAsked(doc);
       if (path.size() > decoded_base.size() && path.compare(0, decoded_base.size(), decoded_base) == 0 &&
           path.find('/', decoded_base.size()) == std::string::npos) {
-        auto found = Resolve(u, path.substr(decoded_base.size()));
-        if (!found.ok()) return FromStatus(found.status());
-        a = std::move(*found);
+        const std::string name = path.substr(decoded_base.size());
+        if (book) {
+          auto found = ResolveCard(u, name);
+          if (!found.ok()) return FromStatus(found.status());
+          c.contact = std::move(*found);
+        } else {
+          auto found = Resolve(u, name);
+          if (!found.ok()) return FromStatus(found.status());
+          c.activity = std::move(*found);
+        }
       }
-      if (!a) {
+      if (!c.activity && !c.contact) {
         AppendStatusResponse(&out, href, 404);
         continue;
       }
-      Target c;
-      c.kind = Kind::kObject;
-      c.user = &u;
-      c.href = href;
-      c.activity = std::move(a);
       AppendResponse(&out, c, props, false, Minimal(r));
     }
     out += "</d:multistatus>\n";
@@ -822,6 +1048,120 @@ struct DavServer::Impl {
     return XmlResponse(207, std::move(out));
   }
 
+  // addressbook-query (RFC 6352 8.6): prop-filters with text-match (equals,
+  // contains, starts-with, ends-with; i;unicode-casemap and i;ascii-casemap both
+  // compare ignoring case), test="anyof" (the default) or "allof", and a limit.
+  ServerResponse BookQuery(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
+    const dav::XmlElement* filter = doc.Child(kNsCardDav, "filter");
+    if (filter == nullptr) {
+      return DavError(403, {std::string(kNsCardDav), "valid-filter"}, "an addressbook-query needs a filter");
+    }
+    struct Match {
+      std::string text, type;
+      bool negate = false;
+    };
+    struct PropFilter {
+      std::string name;
+      bool is_not_defined = false;
+      bool all = false;
+      std::vector<Match> matches;
+    };
+    std::vector<PropFilter> filters;
+    for (const dav::XmlElement* pf : filter->Children(kNsCardDav, "prop-filter")) {
+      PropFilter f;
+      f.name = pf->Attribute("name");
+      for (char& ch : f.name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      f.is_not_defined = pf->Child(kNsCardDav, "is-not-defined") != nullptr;
+      f.all = pf->Attribute("test") == "allof";
+      for (const dav::XmlElement* tm : pf->Children(kNsCardDav, "text-match")) {
+        Match m{tm->text, tm->Attribute("match-type"), tm->Attribute("negate-condition") == "yes"};
+        if (m.type.empty()) m.type = "contains";
+        if (m.type != "contains" && m.type != "equals" && m.type != "starts-with" && m.type != "ends-with") {
+          return DavError(403, {std::string(kNsCardDav), "valid-filter"}, "unknown match-type " + m.type);
+        }
+        f.matches.push_back(std::move(m));
+      }
+      filters.push_back(std::move(f));
+    }
+    const bool all_filters = filter->Attribute("test") == "allof";
+    int limit = std::numeric_limits<int>::max();
+    if (const dav::XmlElement* l = doc.Child(kNsCardDav, "limit")) {
+      if (const dav::XmlElement* n = l->Child(kNsCardDav, "nresults")) {
+        std::string v = n->TrimmedText();
+        int parsed = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+        if (ec == std::errc() && parsed > 0) limit = parsed;
+      }
+    }
+    auto lower = [](std::string v) {
+      for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      return v;
+    };
+    auto text_matches = [&](const std::string& value, const Match& m) {
+      const std::string v = lower(value), x = lower(m.text);
+      bool hit = m.type == "equals"        ? v == x
+                 : m.type == "starts-with" ? v.starts_with(x)
+                 : m.type == "ends-with"   ? v.ends_with(x)
+                                           : v.find(x) != std::string::npos;
+      return hit != m.negate;
+    };
+    const model::User& u = *t.user;
+    const std::vector<PropKey> props = PropsOf(&doc);
+    const vcard::Version version = VersionAsked(doc);
+    const bool minimal = Minimal(r);
+    std::string out = MultistatusOpen();
+    int emitted = 0;
+    bool truncated = false;
+    auto consider = [&](model::Contact&& c) -> Status {
+      if (!filters.empty()) {
+        // The values of each property, from the card as the client would read it.
+        TANDEM_ASSIGN_OR_RETURN(std::string card, RenderCard(u, c, version));
+        auto values_of = [&](const std::string& name) {
+          std::vector<std::string> values;
+          for (std::string_view sep : {":", ";"}) {
+            size_t at = 0;
+            while ((at = card.find("\n" + name + std::string(sep), at)) != std::string::npos) {
+              size_t colon = card.find(':', at + 1);
+              size_t eol = card.find("\r\n", colon);
+              values.push_back(card.substr(colon + 1, eol - colon - 1));
+              at = eol;
+            }
+          }
+          return values;
+        };
+        auto passes = [&](const PropFilter& f) {
+          std::vector<std::string> values = values_of(f.name);
+          if (f.is_not_defined) return values.empty();
+          if (values.empty()) return false;
+          if (f.matches.empty()) return true;
+          auto one = [&](const Match& m) {
+            return std::any_of(values.begin(), values.end(), [&](const std::string& v) { return text_matches(v, m); });
+          };
+          return f.all ? std::all_of(f.matches.begin(), f.matches.end(), one)
+                       : std::any_of(f.matches.begin(), f.matches.end(), one);
+        };
+        const bool ok = all_filters ? std::all_of(filters.begin(), filters.end(), passes)
+                                    : std::any_of(filters.begin(), filters.end(), passes);
+        if (!ok) return Status::Ok();
+      }
+      if (emitted == limit) {
+        truncated = true;
+        return Status::Ok();
+      }
+      ++emitted;
+      return AppendCard(&out, u, std::move(c), props, false, minimal, version);
+    };
+    if (t.kind == Kind::kCard) {
+      model::Contact c = *t.contact;
+      if (Status s = consider(std::move(c)); !s.ok()) return FromStatus(s);
+    } else if (Status s = ForEachInBook(u, consider); !s.ok()) {
+      return FromStatus(s);
+    }
+    if (truncated) AppendStatusResponse(&out, t.href, 507);
+    out += "</d:multistatus>\n";
+    return XmlResponse(207, std::move(out));
+  }
+
   // "urn:tandem:sync:<epoch>/<seq>" -> seq, when it is this database's and not
   // ahead of its feed.
   std::optional<int64_t> ReadSyncToken(std::string_view token) const {
@@ -861,16 +1201,22 @@ struct DavServer::Impl {
         if (ec == std::errc() && v > 0) limit = std::min(v, kMaxSyncChanges);
       }
     }
+    const bool book = t.kind == Kind::kBook;
+    const vcard::Version version = VersionAsked(doc);
     std::string out = MultistatusOpen();
     auto member = [&](model::Activity&& a) -> Status {
       return AppendMember(&out, u, std::move(a), props, false, minimal);
+    };
+    auto card = [&](model::Contact&& c) -> Status {
+      return AppendCard(&out, u, std::move(c), props, false, minimal, version);
     };
     if (token.empty()) {
       // Initial: every member, and the position taken before listing (a change
       // made meanwhile is reported again next time, never lost).
       Result<int64_t> latest = o.store->LatestSeq();
       if (!latest.ok()) return FromStatus(latest.status());
-      if (Status s = ForEachInCalendar(u, std::nullopt, member); !s.ok()) return FromStatus(s);
+      Status s = book ? ForEachInBook(u, card) : ForEachInCalendar(u, std::nullopt, member);
+      if (!s.ok()) return FromStatus(s);
       out += fmt::format("<d:sync-token>{}{}/{}</d:sync-token></d:multistatus>\n", kSyncTokenPrefix,
                          o.store->Epoch(), *latest);
       return XmlResponse(207, std::move(out));
@@ -880,7 +1226,7 @@ struct DavServer::Impl {
       return DavError(403, {std::string(dav::kNsDav), "valid-sync-token"},
                       "the sync token is not (or no longer) valid here; sync again from scratch");
     }
-    store::ChangeFilter filter{model::EntityType::kActivity, u.id};
+    store::ChangeFilter filter{book ? model::EntityType::kContact : model::EntityType::kActivity, u.id};
     Result<store::ChangeBatch> batch = o.store->ChangesSince(*seq, limit, filter);
     if (!batch.ok()) {
       if (batch.status().Is(Code::kResyncRequired)) {
@@ -894,17 +1240,27 @@ struct DavServer::Impl {
     for (const store::Change& c : batch->changes) {
       (c.op == store::ChangeOp::kDelete ? deletes : upserts).push_back(c.id);
     }
-    Result<std::vector<model::Activity>> acts = o.store->GetActivities(upserts);
-    if (!acts.ok()) return FromStatus(acts.status());
     std::unordered_set<std::string> present;
-    for (model::Activity& a : *acts) {
-      if (!InCalendar(a, u)) continue;  // left the calendar (became a task, changed owner)
-      present.insert(a.meta.id);
-      if (Status s = member(std::move(a)); !s.ok()) return FromStatus(s);
+    if (book) {
+      for (const std::string& id : upserts) {
+        Result<model::Contact> c = o.store->GetContact(id);
+        if (!c.ok() && !c.status().Is(Code::kNotFound)) return FromStatus(c.status());
+        if (!c.ok() || !InBook(*c, u)) continue;
+        present.insert(id);
+        if (Status s = card(std::move(*c)); !s.ok()) return FromStatus(s);
+      }
+    } else {
+      Result<std::vector<model::Activity>> acts = o.store->GetActivities(upserts);
+      if (!acts.ok()) return FromStatus(acts.status());
+      for (model::Activity& a : *acts) {
+        if (!InCalendar(a, u)) continue;  // left the calendar (became a task, changed owner)
+        present.insert(a.meta.id);
+        if (Status s = member(std::move(a)); !s.ok()) return FromStatus(s);
+      }
     }
-    // Gone: deleted, or no longer in this calendar; named as they were listed.
+    // Gone: deleted, or no longer in this collection; named as they were listed.
     auto removed = [&](const std::string& id) -> Status {
-      TANDEM_ASSIGN_OR_RETURN(std::string href, ObjectHref(u, id));
+      TANDEM_ASSIGN_OR_RETURN(std::string href, book ? CardHref(u, id) : ObjectHref(u, id));
       AppendStatusResponse(&out, href, 404);
       return Status::Ok();
     };
@@ -917,7 +1273,7 @@ struct DavServer::Impl {
     }
     if (batch->more) {
       // RFC 6578 3.6: truncated; the token continues after the last change reported.
-      AppendStatusResponse(&out, CalendarHref(u), 507);
+      AppendStatusResponse(&out, t.href, 507);
     }
     out += fmt::format("<d:sync-token>{}{}/{}</d:sync-token></d:multistatus>\n", kSyncTokenPrefix,
                        o.store->Epoch(), batch->next_seq);
@@ -926,6 +1282,18 @@ struct DavServer::Impl {
 
   // ---- GET, PUT, DELETE
   ServerResponse Get(const ServerRequest& r, Target& t) {
+    if (t.kind == Kind::kCard) {
+      if (!t.contact) return PlainError(404, "no such resource");
+      Result<std::string> card = RenderCard(*t.user, *t.contact, t.version);
+      if (!card.ok()) return FromStatus(card.status());
+      ServerResponse res;
+      res.status = 200;
+      if (r.method != "HEAD") res.body = std::move(*card);
+      res.SetHeader("Content-Type", "text/vcard; charset=utf-8");
+      res.SetHeader("ETag", CardETag(*t.contact));
+      res.SetHeader("Last-Modified", HttpDate(t.contact->meta.modified));
+      return res;
+    }
     if (t.kind != Kind::kObject) {
       ServerResponse res = PlainError(405, "GET a resource of the calendar");
       res.SetHeader("Allow", AllowFor(t.kind));
@@ -960,7 +1328,76 @@ struct DavServer::Impl {
     return false;
   }
 
+  static ServerResponse CardError(std::string_view condition, std::string_view message) {
+    return DavError(403, {std::string(kNsCardDav), std::string(condition)}, message);
+  }
+
+  // A card written by a contacts program: a CRM contact created or updated.
+  ServerResponse PutCard(const ServerRequest& r, Target& t) {
+    const model::User& u = *t.user;
+    auto if_match = r.Header("If-Match");
+    auto if_none = r.Header("If-None-Match");
+    if (auto type = r.Header("Content-Type");
+        type && !ContainsIgnoreCase(*type, "vcard") && !ContainsIgnoreCase(*type, "text/directory")) {
+      return CardError("supported-address-data", "this address book takes text/vcard, not " + std::string(*type));
+    }
+    Result<vcard::Card> card = vcard::Parse(r.body);
+    if (!card.ok()) return CardError("valid-address-data", card.status().message());
+    if (card->uid.empty()) return CardError("valid-address-data", "the card has no UID");
+    model::Contact next = std::move(card->contact);
+    // ORG: the account of that name the user may see; else kept as the card's text.
+    std::optional<std::string> current_org = t.contact ? AccountName(t.contact->account_id) : std::nullopt;
+    if (current_org && EqualsIgnoreCase(*current_org, card->organization)) {
+      next.account_id = t.contact->account_id;
+    } else {
+      Result<std::string> account = AccountForOrganization(u, card->organization);
+      if (!account.ok()) return FromStatus(account.status());
+      next.account_id = *account;
+    }
+    if (!next.account_id.empty()) next.vcard_extra = vcard::WithoutOrganization(next.vcard_extra);
+    if (t.contact) {
+      const std::string etag = CardETag(*t.contact);
+      if (if_none && EtagMatches(*if_none, etag)) return PlainError(412, "the resource exists (If-None-Match)");
+      if (if_match && !EtagMatches(*if_match, etag)) {
+        return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
+      }
+      Result<std::string> uid = CardUid(u, t.contact->meta.id);
+      if (!uid.ok()) return FromStatus(uid.status());
+      if (*uid != card->uid) return CardError("no-uid-conflict", "a resource keeps its UID");
+      next.meta = t.contact->meta;
+      Result<model::Contact> saved = o.store->Update(std::move(next), t.contact->meta.version);
+      if (!saved.ok()) return FromStatus(saved.status());
+      spdlog::info("[dav] user {} updated contact {} ({})", u.login, saved->meta.id, t.name);
+      return ServerResponse::Empty(204);
+    }
+    if (if_match) return PlainError(412, "no such resource (If-Match)");
+    Result<std::optional<std::string>> existing = o.state->CrmIdForUid(BookKey(u), card->uid);
+    if (!existing.ok()) return FromStatus(existing.status());
+    if (*existing) {
+      Result<model::Contact> other = o.store->GetContact(**existing);
+      if (other.ok() && InBook(*other, u)) {
+        return DavError(403, {std::string(kNsCardDav), "no-uid-conflict"},
+                        "another resource of this address book has this UID",
+                        Href(CardHref(u, other->meta.id).value_or("")));
+      }
+    }
+    // The id first, its UID recorded before the contact is written (as the
+    // calendar's CRM side does), so a crash in between leaves no card without it.
+    next.meta.id = o.ids->NewId();
+    next.meta.owner_id = u.id;
+    if (Status s = o.state->PutCrmUid(BookKey(u), card->uid, next.meta.id); !s.ok()) return FromStatus(s);
+    Result<model::Contact> saved = o.store->Create(std::move(next));
+    if (!saved.ok()) return FromStatus(saved.status());
+    const std::string default_name = card->uid + ".vcf";
+    if (t.name != default_name || card->uid.find('/') != std::string::npos) {
+      if (Status s = o.state->PutDavName(BookKey(u), t.name, saved->meta.id); !s.ok()) return FromStatus(s);
+    }
+    spdlog::info("[dav] user {} created contact {} ({})", u.login, saved->meta.id, t.name);
+    return ServerResponse::Empty(201);
+  }
+
   ServerResponse Put(const ServerRequest& r, Target& t) {
+    if (t.kind == Kind::kCard) return PutCard(r, t);
     if (t.kind != Kind::kObject) return PlainError(405, "PUT a resource into the calendar");
     const model::User& u = *t.user;
     auto if_match = r.Header("If-Match");
@@ -1046,6 +1483,18 @@ struct DavServer::Impl {
   }
 
   ServerResponse Delete(const ServerRequest& r, Target& t) {
+    if (t.kind == Kind::kCard) {
+      if (!t.contact) return PlainError(404, "no such resource");
+      const std::string etag = CardETag(*t.contact);
+      auto if_match = r.Header("If-Match");
+      if (if_match && !EtagMatches(*if_match, etag)) {
+        return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
+      }
+      Status s = o.store->Delete(model::EntityType::kContact, t.contact->meta.id, t.contact->meta.version);
+      if (!s.ok()) return FromStatus(s);
+      spdlog::info("[dav] user {} deleted contact {} ({})", t.user->login, t.contact->meta.id, t.name);
+      return ServerResponse::Empty(204);
+    }
     if (t.kind != Kind::kObject) {
       return DavError(403, {std::string(dav::kNsDav), "need-privileges"},
                       "the CRM's collections cannot be deleted");
@@ -1101,6 +1550,8 @@ void DavServer::Register(http::Router* router) {
   add("/dav/calendars/{user}/{collection}", Kind::kCalendar);
   add("/dav/calendars/{user}/{collection}/{name}", Kind::kObject);
   add("/dav/addressbooks/{user}", Kind::kBookHome);
+  add("/dav/addressbooks/{user}/{collection}", Kind::kBook);
+  add("/dav/addressbooks/{user}/{collection}/{name}", Kind::kCard);
 }
 
 }  // namespace tandem::davserver

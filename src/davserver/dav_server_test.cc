@@ -348,5 +348,158 @@ TEST_F(DavServerTest, QueriesByTimeRangeAndMultiget) {
   EXPECT_NE(got.body.find("SUMMARY:December"), std::string::npos) << got.body;
 }
 
+// ---------------------------------------------------------------- the address book
+
+constexpr const char* kNsCard = "urn:ietf:params:xml:ns:carddav";
+
+std::string Card(const std::string& uid, const std::string& given, const std::string& org = "",
+                 const std::string& email = "") {
+  std::string c = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + given + " Doe\r\nN:Doe;" + given +
+                  ";;;\r\n";
+  if (!org.empty()) c += "ORG:" + org + "\r\n";
+  if (!email.empty()) c += "EMAIL;TYPE=INTERNET,WORK:" + email + "\r\n";
+  c += "ADR;TYPE=WORK:;;1 Main St;Springfield;;;\r\nX-PHONE-APP:kept\r\nEND:VCARD\r\n";
+  return c;
+}
+
+TEST_F(DavServerTest, TheAddressBookIsFoundFromThePrincipal) {
+  const std::string home = "/dav/addressbooks/" + alice_.id + "/";
+  auto principal = Responses(Call("PROPFIND", "/dav/principals/" + alice_.id + "/",
+                                  "<d:propfind xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\">"
+                                  "<d:prop><card:addressbook-home-set/></d:prop></d:propfind>",
+                                  {{"Depth", "0"}}));
+  ASSERT_EQ(principal.size(), 1u);
+  EXPECT_EQ(principal.begin()->second.PropHrefs(kNsCard, "addressbook-home-set"),
+            std::vector<std::string>{home});
+  auto listing = Responses(Call("PROPFIND", home, "", {{"Depth", "1"}}));
+  ASSERT_TRUE(listing.contains(home + "contacts/"));
+  const dav::DavResponse& book = listing[home + "contacts/"];
+  const dav::XmlElement* type = book.Prop("DAV:", "resourcetype");
+  ASSERT_NE(type, nullptr);
+  EXPECT_NE(type->Child(kNsCard, "addressbook"), nullptr);
+  EXPECT_FALSE(book.PropText("DAV:", "sync-token").empty());
+  // Bob's address book is not Alice's to see.
+  EXPECT_EQ(Call("PROPFIND", "/dav/addressbooks/" + bob_.id + "/contacts/", "", {{"Depth", "0"}}).status, 404);
+}
+
+TEST_F(DavServerTest, AContactsProgramsCardIsACrmContact) {
+  model::Account acme;
+  acme.meta.owner_id = bob_.id;  // shared: Alice may see it
+  acme.name = "Acme Inc.";
+  acme = *store_->Create(acme);
+  const std::string book = "/dav/addressbooks/" + alice_.id + "/contacts/";
+  auto put = Call("PUT", book + "phone-chose-this.vcf", Card("card-1", "Jane", "acme inc.", "jane@acme.example"),
+                  {{"Content-Type", "text/vcard; charset=utf-8"}, {"If-None-Match", "*"}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  auto contacts = store_->ListContacts({.owner_id = alice_.id});
+  ASSERT_EQ(contacts->items.size(), 1u);
+  const model::Contact c = contacts->items[0];
+  EXPECT_EQ(c.first_name, "Jane");
+  EXPECT_EQ(c.last_name, "Doe");
+  EXPECT_EQ(c.email, "jane@acme.example");
+  EXPECT_EQ(c.account_id, acme.meta.id);  // ORG named a visible account
+  // Read back under the client's name: the CRM's values, the rest as written.
+  auto get = Call("GET", book + "phone-chose-this.vcf");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_NE(get.body.find("UID:card-1\r\n"), std::string::npos) << get.body;
+  EXPECT_NE(get.body.find("ORG:Acme Inc.\r\n"), std::string::npos) << get.body;
+  EXPECT_NE(get.body.find("X-PHONE-APP:kept\r\n"), std::string::npos);
+  EXPECT_NE(get.body.find("ADR;TYPE=WORK:;;1 Main St;Springfield;;;"), std::string::npos);
+  const std::string etag = HeaderOf(get, "ETag");
+  // vCard 4.0 when asked for.
+  auto v4 = Call("GET", book + "phone-chose-this.vcf", "", {{"Accept", "text/vcard; version=4.0"}});
+  EXPECT_NE(v4.body.find("VERSION:4.0\r\n"), std::string::npos);
+  // A CRM edit shows in the card; the client's stale write is refused.
+  model::Contact edited = c;
+  edited.job_title = "Buyer";
+  ASSERT_TRUE(store_->Update(edited, c.meta.version).ok());
+  auto stale = Call("PUT", book + "phone-chose-this.vcf", Card("card-1", "Janet"),
+                    {{"Content-Type", "text/vcard"}, {"If-Match", etag}});
+  EXPECT_EQ(stale.status, 412);
+  auto fresh = Call("GET", book + "phone-chose-this.vcf");
+  EXPECT_NE(fresh.body.find("TITLE:Buyer\r\n"), std::string::npos);
+  auto ok = Call("PUT", book + "phone-chose-this.vcf", Card("card-1", "Janet", "Unknown Ltd"),
+                 {{"Content-Type", "text/vcard"}, {"If-Match", HeaderOf(fresh, "ETag")}});
+  EXPECT_EQ(ok.status, 204) << ok.body;
+  model::Contact after = *store_->GetContact(c.meta.id);
+  EXPECT_EQ(after.first_name, "Janet");
+  EXPECT_EQ(after.account_id, "");  // no account of that name: kept as the card's ORG
+  EXPECT_NE(Call("GET", book + "phone-chose-this.vcf").body.find("ORG:Unknown Ltd\r\n"), std::string::npos);
+  // Another resource with the same UID is refused; a card for a calendar too.
+  EXPECT_EQ(Call("PUT", book + "other.vcf", Card("card-1", "X"), {{"Content-Type", "text/vcard"}}).status, 403);
+  auto wrong = Call("PUT", book + "x.vcf", Event("e", "Lunch", "20261210T100000Z", "20261210T110000Z"),
+                    {{"Content-Type", "text/calendar"}});
+  EXPECT_EQ(wrong.status, 403);
+  EXPECT_NE(wrong.body.find("supported-address-data"), std::string::npos);
+  auto broken = Call("PUT", book + "y.vcf", "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:y\r\nEND:VCARD\r\n",
+                     {{"Content-Type", "text/vcard"}});
+  EXPECT_EQ(broken.status, 403);
+  EXPECT_NE(broken.body.find("valid-address-data"), std::string::npos);
+  EXPECT_EQ(store_->ListContacts({.owner_id = alice_.id})->items.size(), 1u);
+  // Deleted through the address book: gone from the CRM.
+  auto del = Call("DELETE", book + "phone-chose-this.vcf");
+  EXPECT_EQ(del.status, 204);
+  EXPECT_TRUE(store_->GetContact(c.meta.id).status().Is(Code::kNotFound));
+}
+
+TEST_F(DavServerTest, AddressBookReportsSyncMultigetAndQuery) {
+  const std::string book = "/dav/addressbooks/" + alice_.id + "/contacts/";
+  model::Contact crm;
+  crm.meta.owner_id = alice_.id;
+  crm.first_name = "Max";
+  crm.last_name = "Mustermann";
+  crm.email = "max@example.com";
+  crm = *store_->Create(crm);
+  model::Contact bobs;
+  bobs.meta.owner_id = bob_.id;
+  bobs.last_name = "Bobs";
+  ASSERT_TRUE(store_->Create(bobs).ok());
+  const std::string sync =
+      "<d:sync-collection xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\"><d:sync-token/>"
+      "<d:sync-level>1</d:sync-level><d:prop><d:getetag/><card:address-data/></d:prop></d:sync-collection>";
+  auto first = Call("REPORT", book, sync);
+  auto all = Responses(first);
+  ASSERT_EQ(all.size(), 1u);  // Alice's contact only
+  const std::string max_href = book + crm.meta.id + ".vcf";
+  ASSERT_TRUE(all.contains(max_href));
+  EXPECT_NE(all[max_href].PropText(kNsCard, "address-data").find("FN:Max Mustermann"), std::string::npos);
+  auto ms = dav::ParseMultistatus(first.body);
+  const std::string token = ms->sync_token;
+  ASSERT_FALSE(token.empty());
+  // A new card and a deleted contact, then the changes since the token.
+  ASSERT_EQ(Call("PUT", book + "new.vcf", Card("n-1", "Nina", "", "nina@example.org"),
+                 {{"Content-Type", "text/vcard"}}).status, 201);
+  ASSERT_TRUE(store_->Delete(model::EntityType::kContact, crm.meta.id, std::nullopt).ok());
+  std::string next = sync;
+  next.replace(next.find("<d:sync-token/>"), 15, "<d:sync-token>" + token + "</d:sync-token>");
+  auto changes = Responses(Call("REPORT", book, next));
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[max_href].status, 404);
+  EXPECT_TRUE(changes.contains(book + "new.vcf"));
+  // Multiget: one known, one unknown href.
+  auto got = Responses(Call("REPORT", book,
+                            "<card:addressbook-multiget xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\">"
+                            "<d:prop><d:getetag/><card:address-data/></d:prop><d:href>" + book + "new.vcf</d:href>"
+                            "<d:href>" + book + "nope.vcf</d:href></card:addressbook-multiget>"));
+  EXPECT_NE(got[book + "new.vcf"].PropText(kNsCard, "address-data").find("EMAIL;TYPE=INTERNET,WORK:nina@example.org"),
+            std::string::npos);
+  EXPECT_EQ(got[book + "nope.vcf"].status, 404);
+  // Query: by e-mail, case-insensitive; a miss.
+  auto query = [&](const std::string& prop, const std::string& text, const std::string& type) {
+    return Responses(Call("REPORT", book,
+                          "<card:addressbook-query xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\">"
+                          "<d:prop><d:getetag/></d:prop><card:filter><card:prop-filter name=\"" + prop + "\">"
+                          "<card:text-match collation=\"i;unicode-casemap\" match-type=\"" + type + "\">" + text +
+                          "</card:text-match></card:prop-filter></card:filter></card:addressbook-query>"));
+  };
+  EXPECT_EQ(query("EMAIL", "NINA@", "starts-with").size(), 1u);
+  EXPECT_EQ(query("FN", "nina doe", "equals").size(), 1u);
+  EXPECT_EQ(query("EMAIL", "max", "contains").size(), 0u);
+  EXPECT_EQ(Call("REPORT", book,
+                 "<card:addressbook-query xmlns:d=\"DAV:\" xmlns:card=\"urn:ietf:params:xml:ns:carddav\">"
+                 "<card:filter><card:prop-filter name=\"FN\"><card:text-match match-type=\"sounds-like\">x"
+                 "</card:text-match></card:prop-filter></card:filter></card:addressbook-query>").status, 403);
+}
+
 }  // namespace
 }  // namespace tandem::davserver

@@ -100,7 +100,8 @@ Status Validate(const Contact& c) {
   TANDEM_RETURN_IF_ERROR(
       Require(c.email.empty() || c.email.find('@') != std::string::npos, "email",
               "must contain '@'"));
-  return MaxLen(c.notes, "notes", 1 << 20);
+  TANDEM_RETURN_IF_ERROR(MaxLen(c.notes, "notes", 1 << 20));
+  return MaxLen(c.vcard_extra, "vcard_extra", 4 << 20);
 }
 
 Status Validate(const Opportunity& o) {

@@ -75,6 +75,11 @@ struct Contact {
   std::string phone;
   std::string job_title;
   std::string notes;
+  // vCard the CRM does not model (addresses, further e-mails and phones,
+  // photos, X- properties, ...), as the contacts program last wrote it, so that
+  // a CardDAV client reads back what it wrote (src/vcard). Empty for contacts
+  // made in the CRM.
+  std::string vcard_extra;
 };
 
 enum class OpportunityStage { kProspecting, kQualification, kProposal, kNegotiation, kWon, kLost };

@@ -288,7 +288,7 @@ Json ToJson(const Account& a) {
 Json ToJson(const Contact& c) {
   Json j{{"account_id", c.account_id}, {"first_name", c.first_name}, {"last_name", c.last_name},
          {"email", c.email},           {"phone", c.phone},           {"job_title", c.job_title},
-         {"notes", c.notes}};
+         {"notes", c.notes},           {"vcard_extra", c.vcard_extra}};
   MetaToJson(c.meta, j);
   return j;
 }
@@ -413,6 +413,7 @@ void AppendJson(const Contact& c, std::string* out) {
       .Str("owner_id", c.meta.owner_id)
       .Str("phone", c.phone)
       .Bool("shared", c.meta.shared)
+      .Str("vcard_extra", c.vcard_extra)
       .Int("version", c.meta.version);
 }
 
@@ -492,7 +493,8 @@ Status MergeJson(const Json& j, Contact* c) {
   TANDEM_RETURN_IF_ERROR(ReadString(j, "email", &c->email));
   TANDEM_RETURN_IF_ERROR(ReadString(j, "phone", &c->phone));
   TANDEM_RETURN_IF_ERROR(ReadString(j, "job_title", &c->job_title));
-  return ReadString(j, "notes", &c->notes);
+  TANDEM_RETURN_IF_ERROR(ReadString(j, "notes", &c->notes));
+  return ReadString(j, "vcard_extra", &c->vcard_extra);
 }
 
 Status MergeJson(const Json& j, Opportunity* o) {

@@ -82,7 +82,8 @@ void RecordRow<model::Contact>::Bind(Statement& stmt, int first, const model::Co
       .BindText(first + 3, r.email)
       .BindText(first + 4, r.phone)
       .BindText(first + 5, r.job_title)
-      .BindText(first + 6, r.notes);
+      .BindText(first + 6, r.notes)
+      .BindBlob(first + 7, std::string_view(r.vcard_extra));
 }
 
 Status RecordRow<model::Contact>::Read(const Statement& stmt, int first, model::Contact* r) {
@@ -93,6 +94,7 @@ Status RecordRow<model::Contact>::Read(const Statement& stmt, int first, model::
   r->phone = stmt.Text(first + 4);
   r->job_title = stmt.Text(first + 5);
   r->notes = stmt.Text(first + 6);
+  r->vcard_extra = stmt.Blob(first + 7);
   return Status::Ok();
 }
 

@@ -43,8 +43,8 @@ struct RecordRow<model::Contact> {
   static constexpr model::EntityType kEntity = model::EntityType::kContact;
   static constexpr std::string_view kTable = "contacts";
   static constexpr std::string_view kColumns =
-      "account_id, first_name, last_name, email, phone, job_title, notes";
-  static constexpr int kColumnCount = 7;
+      "account_id, first_name, last_name, email, phone, job_title, notes, vcard_extra";
+  static constexpr int kColumnCount = 8;
   static void Bind(Statement& stmt, int first, const model::Contact& r);
   static Status Read(const Statement& stmt, int first, model::Contact* r);
   static bool IsPrivate(const model::Contact&) { return false; }

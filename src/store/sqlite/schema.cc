@@ -167,6 +167,11 @@ constexpr std::string_view kV5ChangeAudience = R"sql(
 ALTER TABLE changes ADD COLUMN audience INTEGER NOT NULL DEFAULT 2;
 )sql";
 
+// Each contact's unmodeled vCard (model::Contact::vcard_extra).
+constexpr std::string_view kV6ContactVcard = R"sql(
+ALTER TABLE contacts ADD COLUMN vcard_extra BLOB NOT NULL DEFAULT '';
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
@@ -176,6 +181,7 @@ const std::vector<Migration>& CrmMigrations() {
       {3, "activity cancellation, sequence and series end; user time zone", kV3SeriesAndStatus},
       {4, "the origin of each change (a user or a sync run)", kV4ChangeOrigin},
       {5, "the widest audience of each record in its change rows", kV5ChangeAudience},
+      {6, "each contact's unmodeled vCard", kV6ContactVcard},
   };
   return kMigrations;
 }
