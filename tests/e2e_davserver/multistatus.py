@@ -24,6 +24,7 @@ PREFIXES = {
     "urn:ietf:params:xml:ns:caldav": "C",
     "http://calendarserver.org/ns/": "CS",
     "http://apple.com/ns/ical/": "A",
+    "urn:ietf:params:xml:ns:carddav": "CARD",
 }
 
 
