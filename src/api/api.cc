@@ -504,6 +504,34 @@ struct RestApi::Impl {
                                   {"user", model::ToJson(result->user)}});
   }
 
+  // --- app passwords of the caller (CalDAV/CardDAV devices)
+  ServerResponse ListAppPasswords(const Caller& c) {
+    auto list = store.ListAppPasswords(c.user.id);
+    if (!list.ok()) return ErrorResponse(list.status());
+    Json items = Json::array();
+    for (const store::AppPassword& p : *list) {
+      items.push_back(Json{{"name", p.name}, {"created", FormatRfc3339(p.created)}});
+    }
+    return JsonResponse(200, Json{{"items", items}});
+  }
+  ServerResponse CreateAppPassword(const ServerRequest& r, const Caller& c) {
+    auto body = ParseBody(r);
+    if (!body.ok()) return ErrorResponse(body.status());
+    auto name = body->find("name");
+    if (name == body->end() || !name->is_string()) {
+      return ErrorResponse(Status::InvalidArgument("name: must be a string"));
+    }
+    auto password = auth.CreateAppPassword(c.user, name->get<std::string>());
+    if (!password.ok()) return ErrorResponse(password.status());
+    // The password is in this answer only; it is never logged or shown again.
+    return JsonResponse(201, Json{{"name", name->get<std::string>()}, {"password", *password}});
+  }
+  ServerResponse RevokeAppPassword(const ServerRequest& r, const Caller& c) {
+    Status s = auth.RevokeAppPassword(c.user, r.PathParam("name"));
+    if (!s.ok()) return ErrorResponse(s);
+    return ServerResponse::Empty(204);
+  }
+
   // --- change feed (changes.cc)
   ServerResponse Changes(const ServerRequest& r, const Caller& c);
 };
@@ -548,6 +576,13 @@ void RestApi::Register(http::Router* router) {
   router->Add("GET", "/api/v1/me", impl->Authed([impl](auto&, const Caller& c) {
     return impl->UserResponse(200, c.user);
   }));
+
+  router->Add("GET", "/api/v1/me/app-passwords",
+              impl->Authed([impl](auto&, auto& c) { return impl->ListAppPasswords(c); }));
+  router->Add("POST", "/api/v1/me/app-passwords",
+              impl->Authed([impl](auto& r, auto& c) { return impl->CreateAppPassword(r, c); }));
+  router->Add("DELETE", "/api/v1/me/app-passwords/{name}",
+              impl->Authed([impl](auto& r, auto& c) { return impl->RevokeAppPassword(r, c); }));
 
   router->Add("GET", "/api/v1/users",
               impl->Authed([impl](auto& r, auto& c) { return impl->ListUsers(r, c); }));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sodium.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -223,8 +224,18 @@ Result<Caller> Authenticator::AuthenticateBasic(std::optional<std::string_view> 
   auto user = store_->GetUserByLogin(login);
   if (!user.ok() && !user.status().Is(Code::kNotFound)) return user.status();
   hashing_.acquire();
-  const bool good = VerifyPassword(user.ok() ? user->password_hash : dummy_hash_, password);
+  bool good = VerifyPassword(user.ok() ? user->password_hash : dummy_hash_, password);
   hashing_.release();
+  if (!good && user.ok() && !user->disabled) {
+    auto app = store_->ListAppPasswords(user->id);
+    if (!app.ok()) return app.status();
+    for (const store::AppPassword& p : *app) {
+      hashing_.acquire();
+      good = VerifyPassword(p.hash, password);
+      hashing_.release();
+      if (good) break;
+    }
+  }
   if (!user.ok() || !good || user->disabled) {
     std::lock_guard lock(mu_);
     if (failures_.size() > 10000) failures_.clear();  // bound memory under login churn
@@ -242,6 +253,40 @@ Result<Caller> Authenticator::AuthenticateBasic(std::optional<std::string_view> 
     basic_cache_[key] = Cached{caller, now + kBasicCacheFreshness, now + kBasicCacheFreshness};
   }
   return caller;
+}
+
+Result<std::string> Authenticator::CreateAppPassword(const model::User& user, std::string_view name) {
+  const bool name_ok = !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+  if (!name_ok) return Status::InvalidArgument("name: 1 to 64 letters, digits, '.', '_' or '-'");
+  // No 0/o, 1/l/i: read off one screen and typed into another.
+  static constexpr std::string_view kAlphabet = "abcdefghjkmnpqrstuvwxyz23456789";
+  std::array<uint8_t, 16> raw{};
+  std::string password;
+  for (;;) {
+    random_->Fill(raw);
+    password.clear();
+    bool unbiased = true;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] >= 248) unbiased = false;  // 248 = 8 * 31: keeps every letter equally likely
+      if (i > 0 && i % 4 == 0) password += '-';
+      password += kAlphabet[raw[i] % kAlphabet.size()];
+    }
+    if (unbiased) break;
+  }
+  TANDEM_ASSIGN_OR_RETURN(std::string hash, Hash(password));
+  store::AppPassword p{user.id, std::string(name), std::move(hash), clock_->Now()};
+  TANDEM_RETURN_IF_ERROR(store_->CreateAppPassword(p));
+  spdlog::info("user {} added app password '{}'", user.login, name);
+  return password;
+}
+
+Status Authenticator::RevokeAppPassword(const model::User& user, std::string_view name) {
+  TANDEM_RETURN_IF_ERROR(store_->DeleteAppPassword(user.id, name));
+  ForgetUser(user.id);
+  spdlog::info("user {} revoked app password '{}'", user.login, name);
+  return Status::Ok();
 }
 
 }  // namespace tandem::api

@@ -78,6 +78,15 @@ class Authenticator {
   static constexpr Duration kBasicFailureWindow = std::chrono::minutes(5);
   Result<Caller> AuthenticateBasic(std::optional<std::string_view> authorization);
   Status Logout(const Caller& caller);
+
+  // Per-device app passwords, for HTTP Basic only (a phone's or a calendar
+  // program's; the REST login takes the user's own password). Create returns the
+  // password, shown once: 4 groups of 4 letters and digits (~82 bits), stored
+  // argon2id-hashed. Revoke ends its use at once (the Basic cache is dropped).
+  // AuthenticateBasic accepts the login password or any of the user's app passwords.
+  // Names: 1 to 64 letters, digits, '.', '_', '-' (InvalidArgument otherwise).
+  Result<std::string> CreateAppPassword(const model::User& user, std::string_view name);
+  Status RevokeAppPassword(const model::User& user, std::string_view name);
   // Drops cached sessions of this user (after a role change, disabling, deletion).
   void ForgetUser(std::string_view user_id);
 

@@ -129,6 +129,49 @@ TEST_F(AuthenticatorTest, BasicTakesTheLoginAndPasswordAndRemembersThemBriefly) 
   EXPECT_TRUE(auth_->AuthenticateBasic("Bearer " + login->token).ok());
 }
 
+TEST_F(AuthenticatorTest, AppPasswordsOpenBasicOnlyUntilRevoked) {
+  model::User u = *store_->GetUserByLogin("alice");
+  auto phone = auth_->CreateAppPassword(u, "phone");
+  ASSERT_TRUE(phone.ok()) << phone.status().ToString();
+  EXPECT_EQ(phone->size(), 19u);  // xxxx-xxxx-xxxx-xxxx
+  EXPECT_EQ((*phone)[4], '-');
+  auto laptop = auth_->CreateAppPassword(u, "laptop");
+  ASSERT_TRUE(laptop.ok());
+  EXPECT_NE(*phone, *laptop);
+  EXPECT_TRUE(auth_->CreateAppPassword(u, "phone").status().Is(Code::kAlreadyExists));
+  EXPECT_TRUE(auth_->CreateAppPassword(u, "my phone/1").status().Is(Code::kInvalidArgument));
+  // Stored hashed only.
+  auto stored = store_->ListAppPasswords(u.id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 2u);
+  for (const auto& p : *stored) {
+    EXPECT_EQ(p.hash.rfind("$argon2id$", 0), 0u) << p.hash;
+    EXPECT_EQ(p.hash.find(*phone), std::string::npos);
+  }
+  // Basic takes each; the REST login does not.
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:" + *phone)).ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:" + *laptop)).ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:s3cret")).ok());
+  EXPECT_TRUE(auth_->Login("alice", *phone).status().Is(Code::kUnauthenticated));
+  // Another user cannot use it.
+  model::User bob;
+  bob.login = "bob";
+  bob.password_hash = *HashPassword("b", PasswordCost::Fast());
+  ASSERT_TRUE(store_->CreateUser(bob).ok());
+  EXPECT_FALSE(auth_->AuthenticateBasic(BasicOf("bob:" + *phone)).ok());
+  // Revoked: refused at once, though it was just remembered; the other stays.
+  ASSERT_TRUE(auth_->RevokeAppPassword(u, "phone").ok());
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:" + *phone)).status().Is(Code::kUnauthenticated));
+  EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:" + *laptop)).ok());
+  EXPECT_TRUE(auth_->RevokeAppPassword(u, "phone").Is(Code::kNotFound));
+  // A disabled user's app passwords stop too.
+  u = *store_->GetUserByLogin("alice");
+  u.disabled = true;
+  ASSERT_TRUE(store_->UpdateUser(u, std::nullopt).ok());
+  auth_->ForgetUser(u.id);
+  EXPECT_FALSE(auth_->AuthenticateBasic(BasicOf("alice:" + *laptop)).ok());
+}
+
 TEST_F(AuthenticatorTest, BasicRefusesALoginAfterRepeatedFailuresForAWhile) {
   for (int i = 0; i < Authenticator::kBasicFailureLimit; ++i) {
     EXPECT_TRUE(auth_->AuthenticateBasic(BasicOf("alice:guess")).status().Is(Code::kUnauthenticated));

@@ -51,6 +51,13 @@ class RecordingStore final : public store::Store {
   Status CreateSession(const store::Session& s) override { return o_.inner->CreateSession(s); }
   Result<store::Session> GetSession(std::string_view h) override { return o_.inner->GetSession(h); }
   Status DeleteSession(std::string_view h) override { return o_.inner->DeleteSession(h); }
+  Status CreateAppPassword(const store::AppPassword& p) override { return o_.inner->CreateAppPassword(p); }
+  Result<std::vector<store::AppPassword>> ListAppPasswords(std::string_view user_id) override {
+    return o_.inner->ListAppPasswords(user_id);
+  }
+  Status DeleteAppPassword(std::string_view user_id, std::string_view name) override {
+    return o_.inner->DeleteAppPassword(user_id, name);
+  }
   Result<int> DeleteExpiredSessions(Instant now) override {
     return o_.inner->DeleteExpiredSessions(now);
   }

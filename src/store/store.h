@@ -102,6 +102,15 @@ struct Session {
   Instant expires{};
 };
 
+// A per-device password (a phone's, a laptop's calendar program) for HTTP Basic
+// on the CalDAV/CardDAV server: revocable on its own, never the login password.
+struct AppPassword {
+  std::string user_id;
+  std::string name;  // unique per user ("phone", "thunderbird")
+  std::string hash;  // argon2id, libsodium's encoded string; the password itself is never stored
+  Instant created{};
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -128,6 +137,13 @@ class Store {
   virtual Result<Session> GetSession(std::string_view token_hash) = 0;  // NotFound if none
   virtual Status DeleteSession(std::string_view token_hash) = 0;
   virtual Result<int> DeleteExpiredSessions(Instant now) = 0;
+
+  // --- app passwords. Create: AlreadyExists for a name the user has, NotFound
+  // for an unknown user. List: the user's, by name. Delete: NotFound if none.
+  // Deleting the user deletes theirs.
+  virtual Status CreateAppPassword(const AppPassword& p) = 0;
+  virtual Result<std::vector<AppPassword>> ListAppPasswords(std::string_view user_id) = 0;
+  virtual Status DeleteAppPassword(std::string_view user_id, std::string_view name) = 0;
 
   // --- CRM records (A2). Create assigns id (when empty), created = modified = now,
   // version 1, and validates. Update replaces the record with the same id, keeps

@@ -437,6 +437,36 @@ TEST_P(StoreContractTest, SessionsLifecycle) {
   EXPECT_EQ(store_->DeleteSession("bb").code(), Code::kNotFound);
 }
 
+TEST_P(StoreContractTest, AppPasswordsPerUserByName) {
+  CT_ASSIGN(model::User u, store_->CreateUser(NewUser("ap")));
+  CT_ASSIGN(model::User other, store_->CreateUser(NewUser("ap2")));
+  Instant now = clock_.Now();
+  CT_OK(store_->CreateAppPassword({.user_id = u.id, .name = "phone", .hash = "h1", .created = now}));
+  CT_OK(store_->CreateAppPassword({.user_id = u.id, .name = "laptop", .hash = "h2", .created = now}));
+  CT_OK(store_->CreateAppPassword({.user_id = other.id, .name = "phone", .hash = "h3", .created = now}));
+  EXPECT_EQ(store_->CreateAppPassword({.user_id = u.id, .name = "phone", .hash = "h4", .created = now}).code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(store_->CreateAppPassword({.user_id = "nobody", .name = "x", .hash = "h", .created = now}).code(),
+            Code::kNotFound);
+  EXPECT_EQ(store_->CreateAppPassword({.user_id = u.id, .name = "", .hash = "h", .created = now}).code(),
+            Code::kInvalidArgument);
+  CT_ASSIGN(std::vector<AppPassword> mine, store_->ListAppPasswords(u.id));
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0].name, "laptop");
+  EXPECT_EQ(mine[1].name, "phone");
+  EXPECT_EQ(mine[1].hash, "h1");
+  EXPECT_EQ(mine[1].created, now);
+  CT_OK(store_->DeleteAppPassword(u.id, "phone"));
+  EXPECT_EQ(store_->DeleteAppPassword(u.id, "phone").code(), Code::kNotFound);
+  CT_ASSIGN(mine, store_->ListAppPasswords(u.id));
+  ASSERT_EQ(mine.size(), 1u);
+  CT_ASSIGN(std::vector<AppPassword> theirs, store_->ListAppPasswords(other.id));
+  ASSERT_EQ(theirs.size(), 1u);  // another user's of the same name untouched
+  CT_OK(store_->DeleteUser(u.id));
+  CT_ASSIGN(mine, store_->ListAppPasswords(u.id));
+  EXPECT_TRUE(mine.empty());
+}
+
 // ------------------------------------------------------------------ lists
 
 TEST_P(StoreContractTest, KeysetPaginationVisitsEveryRecordOnce) {

@@ -7,7 +7,10 @@
 #    deletions both ways, unmodeled properties (ADR, X-) kept, a no-change sync
 #    changing nothing;
 #  - khard reading that vdir (names, e-mails, the account as organisation) and
-#    creating a contact in it that reaches the CRM.
+#    creating a contact in it that reaches the CRM;
+#  - per-device app passwords (`tandem app-password add|list|revoke`): vdirsyncer
+#    signs in with one; revoked, it is refused at once while the login password
+#    and another app password still work.
 # Usage: contacts.sh TANDEMD TANDEM PEERS_DIR
 set -euo pipefail
 TANDEMD=$1; TANDEM=$2; PEERS=$3
@@ -119,6 +122,24 @@ crm_names | has -x 'Olga Stale' && fail "a stale write reached the CRM"
 [ -n "$ETAG1" ] || fail "GET answered no ETag"
 
 # ---------------------------------------------------------------------------
+step "tandem app-password add: a password for vdirsyncer, shown once, working at once"
+"$TANDEM" --json app-password add --name vdirsyncer > "$WORK/app-pw.json" || fail "app-password add failed"
+APP_PW=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["password"])' "$WORK/app-pw.json")
+grep -Eq '^[a-z2-9]{4}(-[a-z2-9]{4}){3}$' <<<"$APP_PW" || fail "the app password '$APP_PW' is not 4 groups of 4"
+"$TANDEM" app-password add --name phone > "$WORK/app-pw2.out" || fail "app-password add (text) failed"
+has 'shown only now' < "$WORK/app-pw2.out" || { cat "$WORK/app-pw2.out"; fail "app-password add does not say the password is shown once"; }
+"$TANDEM" app-password add --name phone > /dev/null 2>&1 && fail "a second app password named 'phone' was accepted"
+"$TANDEM" app-password list > "$WORK/app-pw-list.out" || fail "app-password list failed"
+has -E '^phone ' < "$WORK/app-pw-list.out" && has -E '^vdirsyncer ' < "$WORK/app-pw-list.out" \
+  || { cat "$WORK/app-pw-list.out"; fail "app-password list does not name both"; }
+has -F "$APP_PW" < "$WORK/app-pw-list.out" && fail "app-password list shows a password"
+has -F "$APP_PW" < "$WORK/tandemd.log" && fail "tandemd logged an app password"
+AS="demo:$APP_PW" req app-ok PROPFIND "$BOOK_URL" -H 'Depth: 0' >/dev/null
+want app-ok 207
+AS="demo:$APP_PW" req app-rest POST "$BASE/api/v1/login" -H 'Content-Type: application/json' \
+  --data "{\"login\":\"demo\",\"password\":\"$APP_PW\"}" >/dev/null
+want app-rest 401
+
 step "vdirsyncer: first two-way sync brings the contacts into a local vdir"
 VDIR="$WORK/contacts"; mkdir -p "$VDIR" "$WORK/vs-status"
 cat > "$WORK/vdirsyncer.conf" <<EOF
@@ -134,7 +155,7 @@ collections = null
 type = "carddav"
 url = "$BOOK_URL"
 username = "demo"
-password = "demo"
+password = "$APP_PW"
 
 [storage book_local]
 type = "filesystem"
@@ -247,4 +268,14 @@ snapshot > "$WORK/snap-after.txt"
 if grep -E 'Copying|Updating|Deleting' "$WORK/vs-sync5"; then fail "the no-change sync wrote something"; fi
 diff "$WORK/snap-before.txt" "$WORK/snap-after.txt" || fail "the no-change sync changed the vdir or the CRM"
 
-finish "e2e davserver contacts: OK (DAVx5 discovery, vdirsyncer two-way, khard read and write)"
+step "tandem app-password revoke: refused at once; the login password still works"
+"$TANDEM" app-password revoke vdirsyncer > "$WORK/revoke.out" || fail "app-password revoke failed"
+AS="demo:$APP_PW" req app-gone PROPFIND "$BOOK_URL" -H 'Depth: 0' >/dev/null
+want app-gone 401
+req login-pw PROPFIND "$BOOK_URL" -H 'Depth: 0' >/dev/null
+want login-pw 207
+"$TANDEM" app-password revoke vdirsyncer > /dev/null 2>&1 && fail "revoking a revoked app password succeeded"
+"$TANDEM" app-password list > "$WORK/app-pw-list2.out" || fail "app-password list failed"
+has -E '^vdirsyncer ' < "$WORK/app-pw-list2.out" && fail "the revoked app password is still listed"
+
+finish "e2e davserver contacts: OK (DAVx5 discovery, vdirsyncer two-way, khard read and write, app passwords)"

@@ -172,6 +172,17 @@ constexpr std::string_view kV6ContactVcard = R"sql(
 ALTER TABLE contacts ADD COLUMN vcard_extra BLOB NOT NULL DEFAULT '';
 )sql";
 
+// Per-device passwords for the CalDAV/CardDAV server (store::AppPassword).
+constexpr std::string_view kV7AppPasswords = R"sql(
+CREATE TABLE app_passwords (
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& CrmMigrations() {
@@ -182,6 +193,7 @@ const std::vector<Migration>& CrmMigrations() {
       {4, "the origin of each change (a user or a sync run)", kV4ChangeOrigin},
       {5, "the widest audience of each record in its change rows", kV5ChangeAudience},
       {6, "each contact's unmodeled vCard", kV6ContactVcard},
+      {7, "per-device app passwords", kV7AppPasswords},
   };
   return kMigrations;
 }

@@ -396,6 +396,49 @@ Result<int> SqliteStore::DeleteExpiredSessions(Instant now) {
   return static_cast<int>(w->ChangedRows());
 }
 
+// ---------------------------------------------------------------- app passwords
+
+Status SqliteStore::CreateAppPassword(const AppPassword& p) {
+  if (p.name.empty() || p.name.size() > 100) return Status::InvalidArgument("name: 1 to 100 characters");
+  if (p.hash.empty()) return Status::InvalidArgument("hash: must not be empty");
+  auto w = pool_->Write();
+  TANDEM_ASSIGN_OR_RETURN(Statement insert,
+                          w->PrepareCached("INSERT INTO app_passwords(user_id, name, hash, created) "
+                                           "VALUES (?1, ?2, ?3, ?4)"));
+  insert.BindText(1, p.user_id).BindText(2, p.name).BindText(3, p.hash).BindInt64(4, ToUnixMicros(p.created));
+  Status status = insert.Run();
+  if (status.code() == Code::kNotFound) return Status::NotFound(fmt::format("user {} does not exist", p.user_id));
+  if (status.code() == Code::kAlreadyExists) {
+    return Status::AlreadyExists(fmt::format("an app password named '{}' exists; revoke it first", p.name));
+  }
+  return status;
+}
+
+Result<std::vector<AppPassword>> SqliteStore::ListAppPasswords(std::string_view user_id) {
+  TANDEM_ASSIGN_OR_RETURN(auto r, pool_->Read());
+  TANDEM_ASSIGN_OR_RETURN(Statement stmt,
+                          r->PrepareCached("SELECT user_id, name, hash, created FROM app_passwords "
+                                           "WHERE user_id = ?1 ORDER BY name"));
+  stmt.BindText(1, user_id);
+  std::vector<AppPassword> out;
+  while (true) {
+    TANDEM_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    out.push_back({stmt.Text(0), stmt.Text(1), stmt.Text(2), FromUnixMicros(stmt.Int64(3))});
+  }
+  return out;
+}
+
+Status SqliteStore::DeleteAppPassword(std::string_view user_id, std::string_view name) {
+  auto w = pool_->Write();
+  TANDEM_ASSIGN_OR_RETURN(Statement remove,
+                          w->PrepareCached("DELETE FROM app_passwords WHERE user_id = ?1 AND name = ?2"));
+  remove.BindText(1, user_id).BindText(2, name);
+  TANDEM_RETURN_IF_ERROR(remove.Run());
+  if (w->ChangedRows() == 0) return Status::NotFound(fmt::format("no app password named '{}'", name));
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------- CRM records
 
 template <typename T>

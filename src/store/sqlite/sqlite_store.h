@@ -86,6 +86,9 @@ class SqliteStore final : public Store {
   Result<Session> GetSession(std::string_view token_hash) override;
   Status DeleteSession(std::string_view token_hash) override;
   Result<int> DeleteExpiredSessions(Instant now) override;
+  Status CreateAppPassword(const AppPassword& p) override;
+  Result<std::vector<AppPassword>> ListAppPasswords(std::string_view user_id) override;
+  Status DeleteAppPassword(std::string_view user_id, std::string_view name) override;
 
   Result<model::Account> Create(model::Account r) override;
   Result<model::Contact> Create(model::Contact r) override;
