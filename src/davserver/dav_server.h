@@ -8,7 +8,10 @@
 //   /dav/calendars/<user id>/                    the calendar home
 //   /dav/calendars/<user id>/appointments/       the user's appointments and phone calls (VEVENT)
 //   /dav/calendars/<user id>/appointments/<name> one activity (a single event or a series)
-//   /dav/addressbooks/<user id>/                 the address-book home (no book yet)
+//   /dav/addressbooks/<user id>/                 the address-book home
+//   /dav/addressbooks/<user id>/contacts/        the user's own contacts (vCard, src/vcard)
+//   /dav/addressbooks/<user id>/contacts/<name>  one contact ("<UID>.vcf" or the client's name;
+//                                                UIDs and names kept under "<user id>/contacts")
 //
 // A resource's name is "<UID>.ics", or the name the client chose when it created
 // it (kept in the sync state, store::SyncStateStore::PutDavName). Items are what
@@ -19,12 +22,12 @@
 // sync-token and getctag are change-feed positions; a stale token answers 403
 // DAV:valid-sync-token (RFC 6578 3.2).
 //
-// Authentication: Basic with the CRM login and password, or a Bearer token
+// Authentication: Basic with the CRM login and password or an app password, or a Bearer token
 // (api::Authenticator::AuthenticateBasic: cached briefly, throttled after failed
 // attempts). Authorization through api/policy.h: another user's collections
 // answer 404 like unknown ones.
 //
-// Not yet: the task list (VTODO) and the address book (vCard), read-only shared
+// Not yet: the task list (VTODO), read-only shared
 // collections, PROPPATCH (displayname and color answer 403), free-busy-query,
 // calendar-data subsetting and expansion (the whole item is returned),
 // sync-collection paging of an initial listing (a limit applies to later ones).
