@@ -71,7 +71,20 @@ EVCardAttribute* First(EVCard* c, std::string_view name) {
 std::vector<std::string> Values(EVCardAttribute* a) {
   std::vector<std::string> out;
   for (GList* v = e_vcard_attribute_get_values(a); v; v = v->next) {
-    out.emplace_back(v->data ? static_cast<const char*>(v->data) : "");
+    std::string value = v->data ? static_cast<const char*>(v->data) : "";
+    // Line breaks as "\n" only: a CR (an escaped "\r" some writers use) is
+    // written back as "\n", so the CRM keeps what a client will read.
+    std::string normalized;
+    normalized.reserve(value.size());
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (value[i] == '\r') {
+        normalized += '\n';
+        if (i + 1 < value.size() && value[i + 1] == '\n') ++i;
+      } else {
+        normalized += value[i];
+      }
+    }
+    out.push_back(std::move(normalized));
   }
   return out;
 }
@@ -143,6 +156,23 @@ std::string Compose(const model::Contact& c) {
   if (c.first_name.empty()) return c.last_name;
   if (c.last_name.empty()) return c.first_name;
   return c.first_name + " " + c.last_name;
+}
+
+// The first `name` property with a value: the one the CRM maps (an empty one
+// before it stays as written).
+EVCardAttribute* FirstWithText(EVCard* c, std::string_view name) {
+  for (EVCardAttribute* a : Attributes(c)) {
+    if (Is(a, name) && !Trim(Text(a)).empty()) return a;
+  }
+  return nullptr;
+}
+EVCardAttribute* FirstOrganization(EVCard* c) {
+  for (EVCardAttribute* a : Attributes(c)) {
+    if (!Is(a, "ORG")) continue;
+    std::vector<std::string> v = Values(a);
+    if (!v.empty() && !Trim(v[0]).empty()) return a;
+  }
+  return nullptr;
 }
 
 bool IsEmailWithAt(EVCardAttribute* a) { return Is(a, "EMAIL") && Text(a).find('@') != std::string::npos; }
@@ -332,6 +362,16 @@ Result<Card> Parse(std::string_view text) {
     if (!ValidName(name)) {
       return Status::InvalidArgument(fmt::format("not a vCard property line: \"{}\"", name ? name : ""));
     }
+    if (Is(a, "BEGIN") || Is(a, "END")) {
+      return Status::InvalidArgument("one vCard per resource: this one holds another BEGIN/END");
+    }
+    // Text that is not UTF-8 (raw, or once quoted-printable is decoded) is
+    // refused: EVCard 3.46 overruns its buffer writing such a value back.
+    for (GList* v = e_vcard_attribute_get_values(a); v; v = v->next) {
+      if (v->data && !g_utf8_validate(static_cast<const char*>(v->data), -1, nullptr)) {
+        return Status::InvalidArgument(fmt::format("{}: the value is not UTF-8 text", name));
+      }
+    }
   }
   Card out;
   model::Contact& c = out.contact;
@@ -339,7 +379,7 @@ Result<Card> Parse(std::string_view text) {
   c.first_name = names.first;
   c.last_name = names.last;
   if (c.first_name.empty() && c.last_name.empty()) {
-    if (EVCardAttribute* org = First(card.p, "ORG")) {
+    if (EVCardAttribute* org = FirstOrganization(card.p)) {
       std::vector<std::string> v = Values(org);
       if (!v.empty()) c.last_name = Trim(v[0]);  // a company's card
     }
@@ -349,9 +389,9 @@ Result<Card> Parse(std::string_view text) {
   }
   if (EVCardAttribute* a = FirstWhere(card.p, IsEmailWithAt)) c.email = Trim(Text(a));
   if (EVCardAttribute* a = FirstWhere(card.p, IsTelWithValue)) c.phone = PhoneOf(a);
-  if (EVCardAttribute* a = First(card.p, "TITLE")) c.job_title = Trim(Text(a));
-  if (EVCardAttribute* a = First(card.p, "NOTE")) c.notes = Text(a);
-  if (EVCardAttribute* a = First(card.p, "ORG")) {
+  if (EVCardAttribute* a = FirstWithText(card.p, "TITLE")) c.job_title = Trim(Text(a));
+  if (EVCardAttribute* a = FirstWithText(card.p, "NOTE")) c.notes = Text(a);
+  if (EVCardAttribute* a = FirstOrganization(card.p)) {
     std::vector<std::string> v = Values(a);
     if (!v.empty()) out.organization = Trim(v[0]);
   }
@@ -416,10 +456,10 @@ std::string Write(const model::Contact& c, const WriteOptions& o) {
   std::string phone = c.phone;
   if (tel && !phone.empty() && Upper(Trim(Text(tel))).starts_with("TEL:")) phone = "tel:" + phone;
   set_single(tel, "TEL", phone);
-  set_single(First(card.p, "TITLE"), "TITLE", c.job_title);
-  set_single(First(card.p, "NOTE"), "NOTE", c.notes);
+  set_single(FirstWithText(card.p, "TITLE"), "TITLE", c.job_title);
+  set_single(FirstWithText(card.p, "NOTE"), "NOTE", c.notes);
   if (o.organization) {
-    EVCardAttribute* org = First(card.p, "ORG");
+    EVCardAttribute* org = FirstOrganization(card.p);
     if (o.organization->empty()) {
       RemoveAll(card.p, "ORG");
     } else if (org) {

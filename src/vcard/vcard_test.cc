@@ -174,6 +174,10 @@ TEST(VcardTest, RefusesWhatIsNotOneCardWithAName) {
       {"BEGIN:VCARD\r\nFN:a\r\nEND:VCARD\r\nBEGIN:VCARD\r\nFN:b\r\nEND:VCARD\r\n", "one vCard"},
       {"BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL:a@b.c\r\nEND:VCARD\r\n", "no name"},
       {"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x\r\nGARBAGE LINE\r\nEND:VCARD\r\n", "cannot be read"},
+      // Found by fuzz_vcard: a card inside a card after a bare CR; bytes that are
+      // not UTF-8 once quoted-printable is decoded (EVCard overran its buffer).
+      {"BEGIN:VCARD\r\nFN:a\rBEGIN:VCARD\r\nFN:b\r\nEND:VCARD\r\n", "one vCard"},
+      {"BEGIN:VCARD\r\nVERSION:2.1\r\nN:M;J\r\nNOTE;ENCODING=QUOTED-PRINTABLE:=C1\r\nEND:VCARD\r\n", "UTF-8"},
   };
   for (const auto& [text, message] : bad) {
     Result<Card> card = Parse(text);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the wire fuzzers (REST bodies, replica wire format, WebDAV multistatus)
+# Builds the wire fuzzers (REST bodies, replica wire format, WebDAV multistatus, vCard)
 # in the fuzz build folder and runs each for a bounded time from its seeds and
 # its saved regression inputs.
 #   tests/fuzz_wire/run.sh [seconds per target]      (default 30)
@@ -13,18 +13,23 @@ build="${TANDEM_FUZZ_BUILD_DIR:-$root/build-fuzz-ical}"
 cmake -S "$root" -B "$build" -G Ninja -DTANDEM_FUZZ=ON -DTANDEM_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DTANDEM_SANITIZE=ON >/dev/null
-cmake --build "$build" --target fuzz_rest fuzz_replica_wire fuzz_dav_multistatus -j2
+cmake --build "$build" --target fuzz_rest fuzz_replica_wire fuzz_dav_multistatus fuzz_vcard -j2
 
 declare -A binary=([rest]="$build/tests/fuzz_wire/fuzz_rest"
                    [replica]="$build/tests/fuzz_wire/fuzz_replica_wire"
-                   [multistatus]="$build/src/dav/fuzz_dav_multistatus")
+                   [multistatus]="$build/src/dav/fuzz_dav_multistatus"
+                   [vcard]="$build/src/vcard/fuzz_vcard")
+# Leak checks off for the vCard target: EVCard 3.46 leaks a buffer on some
+# malformed cards (a library defect, 128 bytes each; docs/CALDAV_SERVER.md).
+declare -A extra=([vcard]="-detect_leaks=0")
+declare -A envs=([vcard]="ASAN_OPTIONS=detect_leaks=0")
 status=0
-for name in rest replica multistatus; do
+for name in rest replica multistatus vcard; do
   if [ "${1:-}" = "--regressions" ]; then
     # The seeds (valid requests and answers) and every input that once failed.
     inputs=()
     for f in "$here/seeds/$name"/* "$here/regressions/$name"/*; do [ -f "$f" ] && inputs+=("$f"); done
-    "${binary[$name]}" "${inputs[@]}" || status=1
+    env ${envs[$name]:-} "${binary[$name]}" ${extra[$name]:-} "${inputs[@]}" || status=1
     continue
   fi
   work="$build/fuzz_wire/$name"
@@ -32,7 +37,7 @@ for name in rest replica multistatus; do
   cp -n "$here/seeds/$name"/* "$work/corpus/" 2>/dev/null || true
   cp -n "$here/regressions/$name"/* "$work/corpus/" 2>/dev/null || true
   echo "== fuzzing $name for ${1:-30} s"
-  "${binary[$name]}" "$work/corpus" -max_total_time="${1:-30}" -max_len=16384 -timeout=10 \
+  env ${envs[$name]:-} "${binary[$name]}" ${extra[$name]:-} "$work/corpus" -max_total_time="${1:-30}" -max_len=16384 -timeout=10 \
     -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/" -print_final_stats=1 || status=1
 done
 exit $status
