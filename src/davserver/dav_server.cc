@@ -167,6 +167,7 @@ struct DavServer::Impl {
     std::optional<model::Contact> contact;    // kCard, when it exists
     std::string name;                          // kObject, kCard: the resource name as requested
     vcard::Version version = vcard::Version::k30;  // kCard: the vCard version asked for
+    std::string data;  // the item's iCalendar or vCard once rendered (rendered on demand when empty)
   };
 
   // One response of a multistatus being built.
@@ -198,9 +199,7 @@ struct DavServer::Impl {
 
   static bool InBook(const model::Contact& c, const model::User& u) { return c.meta.owner_id == u.id; }
 
-  static std::string CardETag(const model::Contact& c) {
-    return fmt::format("\"{}-{}\"", c.meta.version, ToUnixMicros(c.meta.created));
-  }
+  static std::string CardETag(const model::Contact& c) { return model::ItemETagOf(c.meta); }
 
   Result<std::string> CardUid(const model::User& u, const std::string& contact_id) const {
     TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(BookKey(u), contact_id));
@@ -492,7 +491,7 @@ struct DavServer::Impl {
   }
 
   // The value (inner XML) of one property of `t`, or nullopt (404).
-  std::optional<std::string> Prop(Target& t, const PropKey& k, std::string* calendar_data_cache) {
+  std::optional<std::string> Prop(Target& t, const PropKey& k) {
     const model::User& u = *t.user;
     const bool is_dav = k.ns == dav::kNsDav;
     const bool is_cal = k.ns == dav::kNsCalDav;
@@ -613,13 +612,13 @@ struct DavServer::Impl {
       if (is_dav && k.name == "getcontenttype") return "text/vcard; charset=utf-8";
       if (is_dav && k.name == "getlastmodified") return HttpDate(c.meta.modified);
       if ((is_card && k.name == "address-data") || (is_dav && k.name == "getcontentlength")) {
-        if (calendar_data_cache->empty()) {
+        if (t.data.empty()) {
           Result<std::string> card = RenderCard(u, c, t.version);
           if (!card.ok()) return std::nullopt;
-          *calendar_data_cache = std::move(*card);
+          t.data = std::move(*card);
         }
-        if (k.name == "getcontentlength") return std::to_string(calendar_data_cache->size());
-        return dav::XmlEscape(*calendar_data_cache);
+        if (k.name == "getcontentlength") return std::to_string(t.data.size());
+        return dav::XmlEscape(t.data);
       }
     }
     if (t.kind == Kind::kObject && t.activity) {
@@ -628,13 +627,13 @@ struct DavServer::Impl {
       if (is_dav && k.name == "getcontenttype") return "text/calendar; charset=utf-8; component=vevent";
       if (is_dav && k.name == "getlastmodified") return HttpDate(a.meta.modified);
       if ((is_cal && k.name == "calendar-data") || (is_dav && k.name == "getcontentlength")) {
-        if (calendar_data_cache->empty()) {
+        if (t.data.empty()) {
           Result<sync::Item> item = SideFor(u).ItemOf(a);
           if (!item.ok()) return std::nullopt;
-          *calendar_data_cache = std::move(item->ical);
+          t.data = std::move(item->ical);
         }
-        if (k.name == "getcontentlength") return std::to_string(calendar_data_cache->size());
-        return dav::XmlEscape(*calendar_data_cache);
+        if (k.name == "getcontentlength") return std::to_string(t.data.size());
+        return dav::XmlEscape(t.data);
       }
     }
     return std::nullopt;
@@ -643,9 +642,9 @@ struct DavServer::Impl {
   // One <d:response> for `t` with the asked properties grouped by status.
   void AppendResponse(std::string* out, Target& t, const std::vector<PropKey>& props,
                       bool names_only, bool minimal) {
-    std::string found, missing, cache;
+    std::string found, missing;
     for (const PropKey& k : props) {
-      std::optional<std::string> v = Prop(t, k, &cache);
+      std::optional<std::string> v = Prop(t, k);
       if (v) {
         AppendElement(&found, k, names_only ? std::string_view() : std::string_view(*v));
       } else {
@@ -678,11 +677,13 @@ struct DavServer::Impl {
 
   // The response for one contact of the address book, at its resource name.
   Status AppendCard(std::string* out, const model::User& u, model::Contact&& c,
-                    const std::vector<PropKey>& props, bool names_only, bool minimal, vcard::Version v) {
+                    const std::vector<PropKey>& props, bool names_only, bool minimal, vcard::Version v,
+                    std::string rendered = {}) {
     Target t;
     t.kind = Kind::kCard;
     t.user = &u;
     t.version = v;
+    t.data = std::move(rendered);
     TANDEM_ASSIGN_OR_RETURN(t.href, CardHref(u, c.meta.id));
     t.contact = std::move(c);
     AppendResponse(out, t, props, names_only, minimal);
@@ -890,6 +891,7 @@ struct DavServer::Impl {
     const std::vector<PropKey> props = PropsOf(&doc);
     const bool book = t.kind == Kind::kBook || t.kind == Kind::kCard;
     const std::string decoded_base = dav::PercentDecode(book ? BookHref(u) : CalendarHref(u));
+    const vcard::Version version = VersionAsked(doc);
     std::string out = MultistatusOpen();
     for (const dav::XmlElement* h : doc.Children(dav::kNsDav, "href")) {
       const std::string href = h->TrimmedText();
@@ -898,7 +900,7 @@ struct DavServer::Impl {
       c.kind = book ? Kind::kCard : Kind::kObject;
       c.user = &u;
       c.href = href;
-      c.version = VersionAsked(doc);
+      c.version = version;
       if (path.size() > decoded_base.size() && path.compare(0, decoded_base.size(), decoded_base) == 0 &&
           path.find('/', decoded_base.size()) == std::string::npos) {
         const std::string name = path.substr(decoded_base.size());
@@ -1113,9 +1115,10 @@ struct DavServer::Impl {
     int emitted = 0;
     bool truncated = false;
     auto consider = [&](model::Contact&& c) -> Status {
+      std::string card;
       if (!filters.empty()) {
         // The values of each property, from the card as the client would read it.
-        TANDEM_ASSIGN_OR_RETURN(std::string card, RenderCard(u, c, version));
+        TANDEM_ASSIGN_OR_RETURN(card, RenderCard(u, c, version));
         auto values_of = [&](const std::string& name) {
           std::vector<std::string> values;
           for (std::string_view sep : {":", ";"}) {
@@ -1149,7 +1152,7 @@ struct DavServer::Impl {
         return Status::Ok();
       }
       ++emitted;
-      return AppendCard(&out, u, std::move(c), props, false, minimal, version);
+      return AppendCard(&out, u, std::move(c), props, false, minimal, version, std::move(card));
     };
     if (t.kind == Kind::kCard) {
       model::Contact c = *t.contact;

@@ -143,6 +143,10 @@ Status Validate(const Activity& a) {
 
 std::string ETagOf(int64_t version) { return fmt::format("\"{}\"", version); }
 
+std::string ItemETagOf(const RecordMeta& meta) {
+  return fmt::format("\"{}.{}\"", meta.version, ToUnixMicros(meta.created));
+}
+
 Result<std::optional<int64_t>> ParseIfMatch(std::string_view h) {
   while (!h.empty() && h.front() == ' ') h.remove_prefix(1);
   while (!h.empty() && h.back() == ' ') h.remove_suffix(1);

@@ -151,6 +151,12 @@ Status Validate(const Activity& a);
 
 // ETag of a record version: "\"<version>\"" (strong).
 std::string ETagOf(int64_t version);
+// ETag of a record as a calendar or contacts program holds it (CalDAV/CardDAV
+// items, the calendar sync): "\"<version>.<created, us>\"". The version alone
+// starts again at 1 when a deleted record's id is created anew (offline
+// mutations, imports with ids), and such a client trusts an ETag it saw to mean
+// unchanged content.
+std::string ItemETagOf(const RecordMeta& meta);
 // Parses an If-Match value made by ETagOf; "*" yields nullopt-with-ok (any version).
 Result<std::optional<int64_t>> ParseIfMatch(std::string_view header);
 

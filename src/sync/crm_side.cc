@@ -50,9 +50,7 @@ Result<std::optional<model::Activity>> CrmSide::Owned(const std::string& id) {
   return std::optional<model::Activity>(std::move(*a));
 }
 
-std::string CrmSide::ItemETag(const model::Activity& a) {
-  return fmt::format("\"{}.{}\"", a.meta.version, ToUnixMicros(a.meta.created));
-}
+std::string CrmSide::ItemETag(const model::Activity& a) { return model::ItemETagOf(a.meta); }
 
 Result<std::optional<int64_t>> CrmSide::VersionOf(const std::string& etag,
                                                    const model::Activity& current) {

@@ -417,8 +417,7 @@ std::string WithoutOrganization(std::string_view vcard_extra) {
 
 std::string Write(const model::Contact& c, const WriteOptions& o) {
   RouteLibraryLog();
-  const std::string extra = c.vcard_extra;
-  CardRef card(extra.empty() ? e_vcard_new() : e_vcard_new_from_string(extra.c_str()));
+  CardRef card(c.vcard_extra.empty() ? e_vcard_new() : e_vcard_new_from_string(c.vcard_extra.c_str()));
   for (const char* gone : {"VERSION", "UID", "REV", "PRODID"}) RemoveAll(card.p, gone);
 
   // The name: the client's FN while the CRM's name is the one the card gives.

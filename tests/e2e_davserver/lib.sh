@@ -105,6 +105,23 @@ XML
   CAL="/dav/calendars/$DEMO_ID/appointments/"
   CAL_URL="$BASE$CAL"
 }
+# vs LOG ARGS...: vdirsyncer with $WORK/vdirsyncer.conf, its output in $WORK/LOG (shown on failure)
+vs() {
+  local log=$1; shift
+  vdirsyncer -c "$WORK/vdirsyncer.conf" -v INFO "$@" > "$WORK/$log" 2>&1 </dev/null \
+    || { cat "$WORK/$log"; fail "vdirsyncer $* failed"; }
+}
+# vdir_item PROPERTY VALUE: the file of $VDIR whose PROPERTY line is exactly VALUE
+vdir_item() { grep -lE -- "^$1:$2"$'\r'"?\$" "$VDIR"/* | head -1; }
+# vs_unchanged LOG SNAPSHOT: a vdirsyncer sync that must change nothing on either
+# side (SNAPSHOT prints the vdir's files and the CRM's records with their versions)
+vs_unchanged() {
+  "$2" > "$WORK/snap-before.txt"
+  vs "$1" sync
+  "$2" > "$WORK/snap-after.txt"
+  if grep -E 'Copying|Updating|Deleting' "$WORK/$1"; then fail "the no-change sync wrote something"; fi
+  diff "$WORK/snap-before.txt" "$WORK/snap-after.txt" || fail "the no-change sync changed the vdir or the CRM"
+}
 # stoken NAME: the DAV:sync-token of a sync-collection answer (RFC 6578 6.2)
 stoken() { ms "$1" | awk -F'\t' '$1=="-" && $2=="D:sync-token" {print $4; exit}'; }
 # defect MESSAGE: a server defect that does not stop the later steps (shown at
