@@ -219,4 +219,41 @@ struct ItemLabel {
 };
 ItemLabel Identify(std::string_view text);
 
+// --- Tasks as VTODO (RFC 5545 3.6.2) ---
+//
+// Added: a CRM task (ActivityKind::kTask) is one VTODO, read and written like an
+// event (same Event, MapOptions, WriteOptions, zones, texts, CLASS, reminder,
+// recurrence, multi-day rule, ical_extra and errors), with these differences:
+// - DUE is the end. An all-day task (DTSTART/DUE;VALUE=DATE) is due on the DUE day:
+//   the activity ends at midnight UTC after it (the model's exclusive end), and is
+//   written back as that day. DURATION counts from DTSTART and is written as DUE.
+// - DTSTART and DUE are optional. Without DTSTART the start is the due time (all
+//   day: the due day), else CREATED, else DTSTAMP, else `now` (CREATED first: DTSTAMP
+//   changes with every revision); without DUE (and DURATION) the end
+//   is the start (all day: the day after). ical_extra records what was absent
+//   (X-TANDEM-NO-DTSTART / X-TANDEM-NO-DUE), and WriteTodo leaves it out again as
+//   long as the activity keeps the derived time (the other date moved along with it,
+//   or the recorded instant when the VTODO had neither; such a task is written
+//   with a CREATED, when it has none, so that it reads back at the same start).
+// - Completion is not modeled: STATUS (but CANCELLED, which is Activity::cancelled),
+//   COMPLETED, PERCENT-COMPLETE, PRIORITY, CATEGORIES, RELATED-TO, X- properties,
+//   other alarms and components stay in ical_extra and are written back as read.
+// - A task is never busy time: show_as is kFree on reading; WriteTodo writes neither
+//   TRANSP nor X-MICROSOFT-CDO-BUSYSTATUS (a TRANSP a producer put on a VTODO stays
+//   in ical_extra).
+// - A reminder (minutes before the start) of a task written without DTSTART is
+//   written relative to DUE (TRIGGER;RELATED=END), as RFC 5545 3.8.6.3 requires.
+
+// Parses one VCALENDAR holding one task (a VTODO master and its RECURRENCE-ID
+// overrides, which stay in ical_extra). activity.kind is kTask. InvalidArgument for
+// no VTODO, VTODOs with different UIDs, a VTODO without UID, a DUE before the
+// DTSTART (or a negative DURATION), and unreadable input (as ParseEvent: "line N: ...").
+Result<Event> ParseTodo(std::string_view ics, const MapOptions& options);
+// The same with the time standing in for a VTODO that has neither dates nor DTSTAMP.
+Result<Event> ParseTodo(std::string_view ics, const MapOptions& options, Instant now);
+
+// Writes the task as a VCALENDAR holding one VTODO (options.uid REQUIRED), merging
+// back activity.ical_extra as WriteEvent does. InvalidArgument as WriteEvent.
+Result<std::string> WriteTodo(const model::Activity& activity, const WriteOptions& options);
+
 }  // namespace tandem::ical
