@@ -9,6 +9,17 @@ function(tandem_test name)
     set(T_LABELS unit)
   endif()
   gtest_discover_tests(${name} PROPERTIES LABELS "${T_LABELS}" DISCOVERY_TIMEOUT 60)
+  if("unit" IN_LIST T_LABELS)
+    set_property(GLOBAL APPEND PROPERTY TANDEM_UNIT_TESTS ${name})
+  endif()
+endfunction()
+
+# The target `unit-tests` builds every binary labelled unit and nothing else
+# (CI's sanitizer build runs `ctest -L unit` on it). Called once, after every
+# folder has been added.
+function(tandem_unit_tests_target)
+  get_property(tests GLOBAL PROPERTY TANDEM_UNIT_TESTS)
+  add_custom_target(unit-tests DEPENDS ${tests})
 endfunction()
 
 # tandem_e2e_scripts(DIR "test_name:script" ...): one interop ctest per entry,

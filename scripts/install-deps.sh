@@ -4,7 +4,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
+  build-essential cmake ninja-build ccache mold pkg-config git curl ca-certificates
   libasan8 libubsan1 libtsan2  # g++'s sanitizer runtimes (CI: ASan/UBSan and TSan steps)
   libboost-dev            # Boost.Beast / Asio (header-only)
   libcurl4-openssl-dev    # HTTP client

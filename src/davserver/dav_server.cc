@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "dav/multistatus.h"
@@ -29,6 +30,7 @@ constexpr std::string_view kNsCardDav = "urn:ietf:params:xml:ns:carddav";
 // Our own elements in error bodies (the reason a write was refused).
 constexpr std::string_view kNsTandem = "urn:tandem:dav";
 constexpr std::string_view kAppointments = "appointments";
+constexpr std::string_view kTasks = "tasks";
 constexpr std::string_view kContacts = "contacts";
 constexpr std::string_view kSyncTokenPrefix = "urn:tandem:sync:";
 constexpr int kMaxSyncChanges = 10000;
@@ -157,10 +159,13 @@ struct DavServer::Impl {
   DavServerOptions o;
 
   enum class Kind { kRoot, kPrincipals, kPrincipal, kCalendarHome, kCalendar, kObject, kBookHome, kBook, kCard };
+  // The calendar collections of a user's calendar home (kCalendar, kObject).
+  enum class Cal { kAppointments, kTasks };
 
   // What a request names, once authorized.
   struct Target {
     Kind kind = Kind::kRoot;
+    Cal cal = Cal::kAppointments;  // kCalendar, kObject: which calendar
     std::string href;
     const model::User* user = nullptr;       // the caller
     std::optional<model::Activity> activity;  // kObject, when it exists
@@ -186,8 +191,20 @@ struct DavServer::Impl {
   std::string BookHomeHref(const model::User& u) const {
     return fmt::format("/dav/addressbooks/{}/", PercentEncode(u.id));
   }
-  std::string CalendarHref(const model::User& u) const {
-    return CalendarHomeHref(u) + std::string(kAppointments) + "/";
+  static std::string_view SegmentOf(Cal c) { return c == Cal::kTasks ? kTasks : kAppointments; }
+  static std::optional<Cal> CalNamed(std::string_view segment) {
+    if (segment == kAppointments) return Cal::kAppointments;
+    if (segment == kTasks) return Cal::kTasks;
+    return std::nullopt;
+  }
+  std::string CalendarHref(const model::User& u, Cal c = Cal::kAppointments) const {
+    return CalendarHomeHref(u) + std::string(SegmentOf(c)) + "/";
+  }
+  // The sync-state key of a calendar's UIDs and client-chosen names: the
+  // appointments share the calendar sync's (u.id, so an event keeps its UID
+  // whichever way it came), the tasks have their own.
+  static std::string CalKey(const model::User& u, Cal c) {
+    return c == Cal::kTasks ? u.id + "/tasks" : u.id;
   }
 
   std::string BookHref(const model::User& u) const {
@@ -282,36 +299,60 @@ struct DavServer::Impl {
     return sync::CrmSide(std::move(so));
   }
 
-  // An activity belongs to the appointments calendar: the user's own, not a task.
-  static bool InCalendar(const model::Activity& a, const model::User& u) {
-    return a.meta.owner_id == u.id && a.kind != model::ActivityKind::kTask;
+  // An activity belongs to the appointments calendar (the user's own, not a
+  // task) or to the task list (the user's own tasks).
+  static bool InCalendar(const model::Activity& a, const model::User& u, Cal c) {
+    return a.meta.owner_id == u.id && (a.kind == model::ActivityKind::kTask) == (c == Cal::kTasks);
+  }
+
+  // The iCalendar of an activity as its calendar serves it: an appointment as the
+  // calendar sync's CRM side writes it (VEVENT), a task as a VTODO.
+  Result<std::string> Render(const model::User& u, const model::Activity& a, Cal c) const {
+    if (c == Cal::kAppointments) {
+      TANDEM_ASSIGN_OR_RETURN(sync::Item item, SideFor(u).ItemOf(a));
+      return std::move(item.ical);
+    }
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(CalKey(u, c), a.meta.id));
+    ical::WriteOptions w;
+    w.uid = uid.value_or(a.meta.id);
+    w.crm_id = a.meta.id;
+    w.dtstamp = a.meta.modified;
+    w.created = a.meta.created;
+    w.last_modified = a.meta.modified;
+    return ical::WriteTodo(a, w);
+  }
+  static std::string_view ContentTypeOf(Cal c) {
+    return c == Cal::kTasks ? "text/calendar; charset=utf-8; component=vtodo"
+                            : "text/calendar; charset=utf-8; component=vevent";
   }
 
   // The resource name of an activity: the client's choice, else "<UID>.ics"
   // (a UID with a "/" cannot be one path segment: "<activity id>.ics"). Also
   // names an activity that is gone, for sync-collection's removals.
-  Result<std::string> NameOf(const model::User& u, const std::string& activity_id) const {
-    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(u.id, activity_id));
+  Result<std::string> NameOf(const model::User& u, const std::string& activity_id, Cal c) const {
+    const std::string key = CalKey(u, c);
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->DavNameOf(key, activity_id));
     if (chosen) return *chosen;
-    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(u.id, activity_id));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(key, activity_id));
     if (uid && uid->find('/') == std::string::npos) return *uid + ".ics";
     return activity_id + ".ics";
   }
-  Result<std::string> ObjectHref(const model::User& u, const std::string& activity_id) const {
-    TANDEM_ASSIGN_OR_RETURN(std::string name, NameOf(u, activity_id));
-    return CalendarHref(u) + PercentEncode(name);
+  Result<std::string> ObjectHref(const model::User& u, const std::string& activity_id, Cal c) const {
+    TANDEM_ASSIGN_OR_RETURN(std::string name, NameOf(u, activity_id, c));
+    return CalendarHref(u, c) + PercentEncode(name);
   }
 
   // The activity a resource name stands for, when it is in the user's calendar.
-  Result<std::optional<model::Activity>> Resolve(const model::User& u, std::string_view name) const {
+  Result<std::optional<model::Activity>> Resolve(const model::User& u, std::string_view name, Cal c) const {
+    const std::string key = CalKey(u, c);
     std::string id;
-    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->ActivityForDavName(u.id, name));
+    TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> chosen, o.state->ActivityForDavName(key, name));
     if (chosen) {
       id = *chosen;
     } else {
       std::string_view stem = name;
       if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".ics") stem.remove_suffix(4);
-      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> by_uid, o.state->CrmIdForUid(u.id, stem));
+      TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> by_uid, o.state->CrmIdForUid(key, stem));
       id = by_uid.value_or(std::string(stem));
     }
     Result<model::Activity> a = o.store->GetActivity(id);
@@ -319,7 +360,7 @@ struct DavServer::Impl {
       if (a.status().Is(Code::kNotFound)) return std::optional<model::Activity>();
       return a.status();
     }
-    if (!InCalendar(*a, u)) return std::optional<model::Activity>();
+    if (!InCalendar(*a, u, c)) return std::optional<model::Activity>();
     return std::optional<model::Activity>(std::move(*a));
   }
 
@@ -388,10 +429,13 @@ struct DavServer::Impl {
       case Kind::kBookHome:
         t.href = BookHomeHref(caller.user);
         break;
-      case Kind::kCalendar:
-        if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
-        t.href = CalendarHref(caller.user);
+      case Kind::kCalendar: {
+        std::optional<Cal> cal = CalNamed(r.PathParam("collection"));
+        if (!cal) return Status::NotFound("no such calendar");
+        t.cal = *cal;
+        t.href = CalendarHref(caller.user, t.cal);
         break;
+      }
       case Kind::kBook:
         if (r.PathParam("collection") != kContacts) return Status::NotFound("no such address book");
         t.href = BookHref(caller.user);
@@ -406,10 +450,12 @@ struct DavServer::Impl {
         break;
       }
       case Kind::kObject: {
-        if (r.PathParam("collection") != kAppointments) return Status::NotFound("no such calendar");
+        std::optional<Cal> cal = CalNamed(r.PathParam("collection"));
+        if (!cal) return Status::NotFound("no such calendar");
+        t.cal = *cal;
         t.name = r.PathParam("name");
-        TANDEM_ASSIGN_OR_RETURN(t.activity, Resolve(caller.user, t.name));
-        t.href = CalendarHref(caller.user) + PercentEncode(t.name);
+        TANDEM_ASSIGN_OR_RETURN(t.activity, Resolve(caller.user, t.name, t.cal));
+        t.href = CalendarHref(caller.user, t.cal) + PercentEncode(t.name);
         break;
       }
     }
@@ -424,7 +470,7 @@ struct DavServer::Impl {
     const std::string& m = r.method;
     if ((m == "MKCOL" || m == "MKCALENDAR") && r.PathParam("user") == caller->user.id) {
       return DavError(403, {std::string(dav::kNsDav), "resource-must-be-null"},
-                      "the CRM's collections are fixed: appointments, contacts");
+                      "the CRM's collections are fixed: appointments, tasks, contacts");
     }
     Result<Target> t = Locate(r, *caller, kind);
     if (!t.ok()) return FromStatus(t.status());
@@ -531,7 +577,7 @@ struct DavServer::Impl {
         case Kind::kPrincipal:
           return dav::XmlEscape(u.display_name.empty() ? u.login : u.display_name);
         case Kind::kCalendar:
-          return "Appointments";
+          return t.cal == Cal::kTasks ? "Tasks" : "Appointments";
         case Kind::kCalendarHome:
           return "Calendars";
         case Kind::kBook:
@@ -553,7 +599,7 @@ struct DavServer::Impl {
         privs += "<d:privilege><d:write/></d:privilege><d:privilege><d:write-content/></d:privilege>"
                  "<d:privilege><d:bind/></d:privilege><d:privilege><d:unbind/></d:privilege>";
       }
-      if (t.kind == Kind::kCalendar) {
+      if (t.kind == Kind::kCalendar && t.cal == Cal::kAppointments) {
         privs += "<d:privilege><c:read-free-busy/></d:privilege>";
       }
       return privs;
@@ -584,12 +630,18 @@ struct DavServer::Impl {
         return dav::XmlEscape(SyncToken());
       }
       if (is_dav && k.name == "getetag") return dav::XmlEscape("\"" + SyncToken() + "\"");
-      if (is_cal && k.name == "supported-calendar-component-set") return "<c:comp name=\"VEVENT\"/>";
+      if (is_cal && k.name == "supported-calendar-component-set") {
+        return t.cal == Cal::kTasks ? "<c:comp name=\"VTODO\"/>" : "<c:comp name=\"VEVENT\"/>";
+      }
       if (is_cal && k.name == "supported-calendar-data") {
         return "<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>";
       }
-      if (is_cal && k.name == "calendar-description") return "Appointments and phone calls in the CRM";
-      if (k.ns == dav::kNsAppleIcal && k.name == "calendar-color") return "#2F6FDBFF";
+      if (is_cal && k.name == "calendar-description") {
+        return t.cal == Cal::kTasks ? "Tasks in the CRM" : "Appointments and phone calls in the CRM";
+      }
+      if (k.ns == dav::kNsAppleIcal && k.name == "calendar-color") {
+        return t.cal == Cal::kTasks ? "#2E9F5BFF" : "#2F6FDBFF";
+      }
       if (is_cal && k.name == "max-resource-size") return "1048576";
       if (is_cal && k.name == "calendar-timezone") return std::nullopt;
     }
@@ -624,13 +676,13 @@ struct DavServer::Impl {
     if (t.kind == Kind::kObject && t.activity) {
       const model::Activity& a = *t.activity;
       if (is_dav && k.name == "getetag") return dav::XmlEscape(sync::CrmSide::ItemETag(a));
-      if (is_dav && k.name == "getcontenttype") return "text/calendar; charset=utf-8; component=vevent";
+      if (is_dav && k.name == "getcontenttype") return std::string(ContentTypeOf(t.cal));
       if (is_dav && k.name == "getlastmodified") return HttpDate(a.meta.modified);
       if ((is_cal && k.name == "calendar-data") || (is_dav && k.name == "getcontentlength")) {
         if (t.data.empty()) {
-          Result<sync::Item> item = SideFor(u).ItemOf(a);
-          if (!item.ok()) return std::nullopt;
-          t.data = std::move(item->ical);
+          Result<std::string> ics = Render(u, a, t.cal);
+          if (!ics.ok()) return std::nullopt;
+          t.data = std::move(*ics);
         }
         if (k.name == "getcontentlength") return std::to_string(t.data.size());
         return dav::XmlEscape(t.data);
@@ -664,12 +716,13 @@ struct DavServer::Impl {
   }
 
   // The response for one activity of the calendar, at its resource name.
-  Status AppendMember(std::string* out, const model::User& u, model::Activity&& a,
+  Status AppendMember(std::string* out, const model::User& u, Cal cal, model::Activity&& a,
                       const std::vector<PropKey>& props, bool names_only, bool minimal) {
     Target c;
     c.kind = Kind::kObject;
+    c.cal = cal;
     c.user = &u;
-    TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a.meta.id));
+    TANDEM_ASSIGN_OR_RETURN(c.href, ObjectHref(u, a.meta.id, cal));
     c.activity = std::move(a);
     AppendResponse(out, c, props, names_only, minimal);
     return Status::Ok();
@@ -793,9 +846,10 @@ struct DavServer::Impl {
     AppendResponse(&out, t, props_for(t.kind), req.names, minimal);
     if (depth == "1") {
       const model::User& u = *t.user;
-      auto child = [&](Kind k, std::string href) {
+      auto child = [&](Kind k, std::string href, Cal cal = Cal::kAppointments) {
         Target c;
         c.kind = k;
+        c.cal = cal;
         c.user = &u;
         c.href = std::move(href);
         AppendResponse(&out, c, props_for(k), req.names, minimal);
@@ -808,11 +862,11 @@ struct DavServer::Impl {
           child(Kind::kPrincipal, PrincipalHref(u));
           break;
         case Kind::kCalendarHome:
-          child(Kind::kCalendar, CalendarHref(u));
+          for (Cal cal : {Cal::kAppointments, Cal::kTasks}) child(Kind::kCalendar, CalendarHref(u, cal), cal);
           break;
         case Kind::kCalendar: {
-          Status s = ForEachInCalendar(u, std::nullopt, [&](model::Activity&& a) -> Status {
-            return AppendMember(&out, u, std::move(a), props_for(Kind::kObject), req.names, minimal);
+          Status s = ForEachInCalendar(u, t.cal, std::nullopt, [&](model::Activity&& a) -> Status {
+            return AppendMember(&out, u, t.cal, std::move(a), props_for(Kind::kObject), req.names, minimal);
           });
           if (!s.ok()) return FromStatus(s);
           break;
@@ -838,7 +892,7 @@ struct DavServer::Impl {
 
   // Every activity of the calendar (overlapping `range` when given), a page at a time.
   template <typename Fn>
-  Status ForEachInCalendar(const model::User& u, std::optional<sync::TimeRange> range, Fn&& fn) {
+  Status ForEachInCalendar(const model::User& u, Cal cal, std::optional<sync::TimeRange> range, Fn&& fn) {
     store::ListOptions lo;
     lo.limit = 1000;
     lo.owner_id = u.id;
@@ -849,7 +903,7 @@ struct DavServer::Impl {
     for (;;) {
       TANDEM_ASSIGN_OR_RETURN(store::Page<model::Activity> page, o.store->ListActivities(lo));
       for (model::Activity& a : page.items) {
-        if (!InCalendar(a, u)) continue;
+        if (!InCalendar(a, u, cal)) continue;
         if (range && !ical::OccursWithin(a, range->from, range->to)) continue;
         TANDEM_RETURN_IF_ERROR(fn(std::move(a)));
       }
@@ -890,7 +944,7 @@ struct DavServer::Impl {
     const model::User& u = *t.user;
     const std::vector<PropKey> props = PropsOf(&doc);
     const bool book = t.kind == Kind::kBook || t.kind == Kind::kCard;
-    const std::string decoded_base = dav::PercentDecode(book ? BookHref(u) : CalendarHref(u));
+    const std::string decoded_base = dav::PercentDecode(book ? BookHref(u) : CalendarHref(u, t.cal));
     const vcard::Version version = VersionAsked(doc);
     std::string out = MultistatusOpen();
     for (const dav::XmlElement* h : doc.Children(dav::kNsDav, "href")) {
@@ -898,6 +952,7 @@ struct DavServer::Impl {
       const std::string path = dav::PercentDecode(dav::HrefPath(href));
       Target c;
       c.kind = book ? Kind::kCard : Kind::kObject;
+      c.cal = t.cal;
       c.user = &u;
       c.href = href;
       c.version = version;
@@ -909,7 +964,7 @@ struct DavServer::Impl {
           if (!found.ok()) return FromStatus(found.status());
           c.contact = std::move(*found);
         } else {
-          auto found = Resolve(u, name);
+          auto found = Resolve(u, name, t.cal);
           if (!found.ok()) return FromStatus(found.status());
           c.activity = std::move(*found);
         }
@@ -924,7 +979,8 @@ struct DavServer::Impl {
     return XmlResponse(207, std::move(out));
   }
 
-  // A calendar-query filter as far as it applies to the CRM's VEVENTs.
+  // A calendar-query filter as far as it applies to the calendar's components
+  // (VEVENT in the appointments, VTODO in the task list).
   struct Filter {
     bool matches_nothing = false;  // asks for components the calendar has none of
     std::optional<sync::TimeRange> range;
@@ -937,7 +993,8 @@ struct DavServer::Impl {
     std::vector<Text> texts;
   };
 
-  static Result<Filter> ReadFilter(const dav::XmlElement& doc) {
+  static Result<Filter> ReadFilter(const dav::XmlElement& doc, Cal cal) {
+    const std::string_view component = cal == Cal::kTasks ? "VTODO" : "VEVENT";
     Filter f;
     const dav::XmlElement* filter = doc.Child(dav::kNsCalDav, "filter");
     if (filter == nullptr) return Status::InvalidArgument("a calendar-query needs a filter");
@@ -947,7 +1004,7 @@ struct DavServer::Impl {
     }
     auto comps = vcal->Children(dav::kNsCalDav, "comp-filter");
     for (const dav::XmlElement* comp : comps) {
-      if (!EqualsIgnoreCase(comp->Attribute("name"), "VEVENT")) {
+      if (!EqualsIgnoreCase(comp->Attribute("name"), component)) {
         if (comp->Child(dav::kNsCalDav, "is-not-defined") == nullptr) f.matches_nothing = true;
         continue;
       }
@@ -983,7 +1040,7 @@ struct DavServer::Impl {
   }
 
   // The text of a property as the CRM holds it, nullopt when absent.
-  std::optional<std::string> PropertyText(const model::User& u, const model::Activity& a,
+  std::optional<std::string> PropertyText(const model::User& u, Cal cal, const model::Activity& a,
                                           const std::string& name) const {
     auto nonempty = [](const std::string& s) {
       return s.empty() ? std::optional<std::string>() : std::optional<std::string>(s);
@@ -992,27 +1049,27 @@ struct DavServer::Impl {
     if (name == "LOCATION") return nonempty(a.location);
     if (name == "DESCRIPTION") return nonempty(a.description);
     if (name == "UID") {
-      auto uid = o.state->UidForCrmId(u.id, a.meta.id);
+      auto uid = o.state->UidForCrmId(CalKey(u, cal), a.meta.id);
       return uid.ok() && *uid ? **uid : a.meta.id;
     }
     // Anything else: as written (the whole property line's presence).
-    Result<sync::Item> item = SideFor(u).ItemOf(a);
-    if (!item.ok()) return std::nullopt;
+    Result<std::string> ics = Render(u, a, cal);
+    if (!ics.ok()) return std::nullopt;
     for (std::string_view sep : {":", ";"}) {
       const std::string needle = "\n" + name + std::string(sep);
-      size_t at = item->ical.find(needle);
+      size_t at = ics->find(needle);
       if (at != std::string::npos) {
-        size_t colon = item->ical.find(':', at + 1);
-        size_t eol = item->ical.find('\r', colon);
-        return item->ical.substr(colon + 1, eol == std::string::npos ? std::string::npos : eol - colon - 1);
+        size_t colon = ics->find(':', at + 1);
+        size_t eol = ics->find('\r', colon);
+        return ics->substr(colon + 1, eol == std::string::npos ? std::string::npos : eol - colon - 1);
       }
     }
     return std::nullopt;
   }
 
-  bool Matches(const model::User& u, const model::Activity& a, const Filter& f) const {
+  bool Matches(const model::User& u, Cal cal, const model::Activity& a, const Filter& f) const {
     for (const Filter::Text& t : f.texts) {
-      std::optional<std::string> v = PropertyText(u, a, t.property);
+      std::optional<std::string> v = PropertyText(u, cal, a, t.property);
       if (t.is_not_defined) {
         if (v) return false;
         continue;
@@ -1024,7 +1081,7 @@ struct DavServer::Impl {
   }
 
   ServerResponse Query(const ServerRequest& r, const dav::XmlElement& doc, Target& t) {
-    Result<Filter> f = ReadFilter(doc);
+    Result<Filter> f = ReadFilter(doc, t.cal);
     if (!f.ok()) {
       return DavError(403, {std::string(dav::kNsCalDav), "valid-filter"}, f.status().message());
     }
@@ -1033,8 +1090,8 @@ struct DavServer::Impl {
     const bool minimal = Minimal(r);
     std::string out = MultistatusOpen();
     auto emit = [&](model::Activity&& a) -> Status {
-      if (!Matches(u, a, *f)) return Status::Ok();
-      return AppendMember(&out, u, std::move(a), props, false, minimal);
+      if (!Matches(u, t.cal, a, *f)) return Status::Ok();
+      return AppendMember(&out, u, t.cal, std::move(a), props, false, minimal);
     };
     if (!f->matches_nothing) {
       if (t.kind == Kind::kObject) {
@@ -1042,7 +1099,7 @@ struct DavServer::Impl {
         if (!f->range || ical::OccursWithin(a, f->range->from, f->range->to)) {
           if (Status s = emit(std::move(a)); !s.ok()) return FromStatus(s);
         }
-      } else if (Status s = ForEachInCalendar(u, f->range, emit); !s.ok()) {
+      } else if (Status s = ForEachInCalendar(u, t.cal, f->range, emit); !s.ok()) {
         return FromStatus(s);
       }
     }
@@ -1208,7 +1265,7 @@ struct DavServer::Impl {
     const vcard::Version version = VersionAsked(doc);
     std::string out = MultistatusOpen();
     auto member = [&](model::Activity&& a) -> Status {
-      return AppendMember(&out, u, std::move(a), props, false, minimal);
+      return AppendMember(&out, u, t.cal, std::move(a), props, false, minimal);
     };
     auto card = [&](model::Contact&& c) -> Status {
       return AppendCard(&out, u, std::move(c), props, false, minimal, version);
@@ -1218,7 +1275,7 @@ struct DavServer::Impl {
       // made meanwhile is reported again next time, never lost).
       Result<int64_t> latest = o.store->LatestSeq();
       if (!latest.ok()) return FromStatus(latest.status());
-      Status s = book ? ForEachInBook(u, card) : ForEachInCalendar(u, std::nullopt, member);
+      Status s = book ? ForEachInBook(u, card) : ForEachInCalendar(u, t.cal, std::nullopt, member);
       if (!s.ok()) return FromStatus(s);
       out += fmt::format("<d:sync-token>{}{}/{}</d:sync-token></d:multistatus>\n", kSyncTokenPrefix,
                          o.store->Epoch(), *latest);
@@ -1256,14 +1313,14 @@ struct DavServer::Impl {
       Result<std::vector<model::Activity>> acts = o.store->GetActivities(upserts);
       if (!acts.ok()) return FromStatus(acts.status());
       for (model::Activity& a : *acts) {
-        if (!InCalendar(a, u)) continue;  // left the calendar (became a task, changed owner)
+        if (!InCalendar(a, u, t.cal)) continue;  // left the calendar (became a task, changed owner)
         present.insert(a.meta.id);
         if (Status s = member(std::move(a)); !s.ok()) return FromStatus(s);
       }
     }
     // Gone: deleted, or no longer in this collection; named as they were listed.
     auto removed = [&](const std::string& id) -> Status {
-      TANDEM_ASSIGN_OR_RETURN(std::string href, book ? CardHref(u, id) : ObjectHref(u, id));
+      TANDEM_ASSIGN_OR_RETURN(std::string href, book ? CardHref(u, id) : ObjectHref(u, id, t.cal));
       AppendStatusResponse(&out, href, 404);
       return Status::Ok();
     };
@@ -1303,13 +1360,13 @@ struct DavServer::Impl {
       return res;
     }
     if (!t.activity) return PlainError(404, "no such resource");
-    Result<sync::Item> item = SideFor(*t.user).ItemOf(*t.activity);
-    if (!item.ok()) return FromStatus(item.status());
+    Result<std::string> ics = Render(*t.user, *t.activity, t.cal);
+    if (!ics.ok()) return FromStatus(ics.status());
     ServerResponse res;
     res.status = 200;
-    if (r.method != "HEAD") res.body = std::move(item->ical);
-    res.SetHeader("Content-Type", "text/calendar; charset=utf-8; component=vevent");
-    res.SetHeader("ETag", item->etag);
+    if (r.method != "HEAD") res.body = std::move(*ics);
+    res.SetHeader("Content-Type", std::string(ContentTypeOf(t.cal)));
+    res.SetHeader("ETag", model::ItemETagOf(t.activity->meta));
     res.SetHeader("Last-Modified", HttpDate(t.activity->meta.modified));
     return res;
   }
@@ -1339,7 +1396,6 @@ struct DavServer::Impl {
   ServerResponse PutCard(const ServerRequest& r, Target& t) {
     const model::User& u = *t.user;
     auto if_match = r.Header("If-Match");
-    auto if_none = r.Header("If-None-Match");
     if (auto type = r.Header("Content-Type");
         type && !ContainsIgnoreCase(*type, "vcard") && !ContainsIgnoreCase(*type, "text/directory")) {
       return CardError("supported-address-data", "this address book takes text/vcard, not " + std::string(*type));
@@ -1359,11 +1415,7 @@ struct DavServer::Impl {
     }
     if (!next.account_id.empty()) next.vcard_extra = vcard::WithoutOrganization(next.vcard_extra);
     if (t.contact) {
-      const std::string etag = CardETag(*t.contact);
-      if (if_none && EtagMatches(*if_none, etag)) return PlainError(412, "the resource exists (If-None-Match)");
-      if (if_match && !EtagMatches(*if_match, etag)) {
-        return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
-      }
+      if (auto refused = ExistingPreconditions(r, CardETag(*t.contact))) return std::move(*refused);
       Result<std::string> uid = CardUid(u, t.contact->meta.id);
       if (!uid.ok()) return FromStatus(uid.status());
       if (*uid != card->uid) return CardError("no-uid-conflict", "a resource keeps its UID");
@@ -1399,31 +1451,122 @@ struct DavServer::Impl {
     return ServerResponse::Empty(201);
   }
 
-  ServerResponse Put(const ServerRequest& r, Target& t) {
-    if (t.kind == Kind::kCard) return PutCard(r, t);
-    if (t.kind != Kind::kObject) return PlainError(405, "PUT a resource into the calendar");
-    const model::User& u = *t.user;
-    auto if_match = r.Header("If-Match");
-    auto if_none = r.Header("If-None-Match");
-    // What the body is.
+  // What a PUT into a calendar must be: text/calendar holding the calendar's
+  // component, with a UID. Returns the UID, or the 403 to answer.
+  static std::variant<std::string, ServerResponse> CheckCalendarBody(const ServerRequest& r, Cal cal) {
+    const bool tasks = cal == Cal::kTasks;
     if (auto type = r.Header("Content-Type"); type && !ContainsIgnoreCase(*type, "text/calendar")) {
       return DavError(403, {std::string(dav::kNsCalDav), "supported-calendar-data"},
                       "this calendar takes text/calendar, not " + std::string(*type));
     }
     const std::string& body = r.body;
-    if (body.find("BEGIN:VEVENT") == std::string::npos) {
-      if (body.find("BEGIN:VTODO") != std::string::npos || body.find("BEGIN:VJOURNAL") != std::string::npos) {
-        return DavError(403, {std::string(dav::kNsCalDav), "supported-calendar-component"},
-                        "this calendar holds events (VEVENT) only");
+    const std::string_view mine = tasks ? "BEGIN:VTODO" : "BEGIN:VEVENT";
+    if (body.find(mine) == std::string::npos) {
+      for (std::string_view other : {"BEGIN:VEVENT", "BEGIN:VTODO", "BEGIN:VJOURNAL"}) {
+        if (other != mine && body.find(other) != std::string::npos) {
+          return DavError(403, {std::string(dav::kNsCalDav), "supported-calendar-component"},
+                          tasks ? "this task list holds tasks (VTODO) only"
+                                : "this calendar holds events (VEVENT) only");
+        }
       }
       return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"},
-                      "the body is not an iCalendar object with a VEVENT");
+                      tasks ? "the body is not an iCalendar object with a VTODO"
+                            : "the body is not an iCalendar object with a VEVENT");
     }
-    const std::string uid = ical::Identify(body).uid;
+    std::string uid = ical::Identify(body).uid;
     if (uid.empty()) {
       return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
-                      "the event has no UID");
+                      tasks ? "the task has no UID" : "the event has no UID");
     }
+    return uid;
+  }
+
+  // The If-Match / If-None-Match preconditions of a write to an existing
+  // resource whose ETag is `etag`; nullopt when they hold.
+  static std::optional<ServerResponse> ExistingPreconditions(const ServerRequest& r, const std::string& etag) {
+    auto if_match = r.Header("If-Match");
+    auto if_none = r.Header("If-None-Match");
+    if (if_none && EtagMatches(*if_none, etag)) return PlainError(412, "the resource exists (If-None-Match)");
+    if (if_match && !EtagMatches(*if_match, etag)) {
+      return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
+    }
+    return std::nullopt;
+  }
+
+  // A task written by a calendar program (a VTODO, ical::ParseTodo): a CRM task
+  // created or updated. What the CRM owns and iCalendar does not carry (the
+  // "regarding" record, sharing) stays.
+  ServerResponse PutTask(const ServerRequest& r, Target& t) {
+    const model::User& u = *t.user;
+    auto checked = CheckCalendarBody(r, Cal::kTasks);
+    if (auto* refused = std::get_if<ServerResponse>(&checked)) return std::move(*refused);
+    const std::string uid = std::get<std::string>(std::move(checked));
+    const std::string key = CalKey(u, Cal::kTasks);
+    ical::MapOptions map;
+    map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
+    Result<ical::Event> parsed = ical::ParseTodo(r.body, map, o.clock->Now());
+    if (!parsed.ok()) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-data"}, parsed.status().message());
+    }
+    if (parsed->uid != uid) {
+      return DavError(403, {std::string(dav::kNsCalDav), "valid-calendar-object-resource"},
+                      "one resource holds one UID");
+    }
+    model::Activity next = std::move(parsed->activity);
+    next.kind = model::ActivityKind::kTask;
+    if (t.activity) {
+      const model::Activity& current = *t.activity;
+      if (auto refused = ExistingPreconditions(r, model::ItemETagOf(current.meta))) return std::move(*refused);
+      Result<std::optional<std::string>> current_uid = o.state->UidForCrmId(key, current.meta.id);
+      if (!current_uid.ok()) return FromStatus(current_uid.status());
+      if (current_uid->value_or(current.meta.id) != uid) {
+        return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"}, "a resource keeps its UID",
+                        Href(t.href));
+      }
+      next.meta = current.meta;
+      next.meta.origin.clear();
+      next.regarding_type = current.regarding_type;
+      next.regarding_id = current.regarding_id;
+      Result<model::Activity> saved = o.store->Update(std::move(next), current.meta.version);
+      if (!saved.ok()) return FromStatus(saved.status());
+      spdlog::info("[dav] user {} updated task {} ({})", u.login, saved->meta.id, t.name);
+      return ServerResponse::Empty(204);
+    }
+    if (r.Header("If-Match")) return PlainError(412, "no such resource (If-Match)");
+    Result<std::optional<std::string>> existing = o.state->CrmIdForUid(key, uid);
+    if (!existing.ok()) return FromStatus(existing.status());
+    if (Result<model::Activity> other = o.store->GetActivity(existing->value_or(uid));
+        other.ok() && InCalendar(*other, u, Cal::kTasks)) {
+      return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"},
+                      "another resource of this task list has this UID",
+                      Href(ObjectHref(u, other->meta.id, Cal::kTasks).value_or("")));
+    }
+    // The id first, its UID recorded before the task is written, so that a crash
+    // in between leaves no task without it (as the calendar sync's CRM side does).
+    next.meta.id = o.ids->NewId();
+    next.meta.owner_id = u.id;
+    next.meta.shared = false;
+    if (Status s = o.state->PutCrmUid(key, uid, next.meta.id); !s.ok()) return FromStatus(s);
+    Result<model::Activity> saved = o.store->Create(std::move(next));
+    if (!saved.ok()) return FromStatus(saved.status());
+    if (t.name != uid + ".ics" || uid.find('/') != std::string::npos) {
+      if (Status s = o.state->PutDavName(key, t.name, saved->meta.id); !s.ok()) return FromStatus(s);
+    }
+    spdlog::info("[dav] user {} created task {} ({})", u.login, saved->meta.id, t.name);
+    return ServerResponse::Empty(201);
+  }
+
+  ServerResponse Put(const ServerRequest& r, Target& t) {
+    if (t.kind == Kind::kCard) return PutCard(r, t);
+    if (t.kind != Kind::kObject) return PlainError(405, "PUT a resource into the calendar");
+    if (t.cal == Cal::kTasks) return PutTask(r, t);
+    const model::User& u = *t.user;
+    auto if_match = r.Header("If-Match");
+    // What the body is.
+    auto checked = CheckCalendarBody(r, Cal::kAppointments);
+    if (auto* refused = std::get_if<ServerResponse>(&checked)) return std::move(*refused);
+    const std::string uid = std::get<std::string>(std::move(checked));
+    const std::string& body = r.body;
     // Read it as the CRM will (the error names the line), before anything is written.
     ical::MapOptions map;
     map.default_zone = u.time_zone.empty() ? o.default_zone : u.time_zone;
@@ -1439,12 +1582,7 @@ struct DavServer::Impl {
     sync::CrmSide side = SideFor(u);
     if (t.activity) {
       const std::string etag = sync::CrmSide::ItemETag(*t.activity);
-      if (if_none && EtagMatches(*if_none, etag)) {
-        return PlainError(412, "the resource exists (If-None-Match)");
-      }
-      if (if_match && !EtagMatches(*if_match, etag)) {
-        return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
-      }
+      if (auto refused = ExistingPreconditions(r, etag)) return std::move(*refused);
       auto current_uid = o.state->UidForCrmId(u.id, t.activity->meta.id);
       if (!current_uid.ok()) return FromStatus(current_uid.status());
       if (current_uid->value_or(t.activity->meta.id) != uid) {
@@ -1465,7 +1603,7 @@ struct DavServer::Impl {
     if (!existing.ok()) return FromStatus(existing.status());
     if (*existing) {
       auto a = o.store->GetActivity(existing->value().href);
-      std::string other = a.ok() ? ObjectHref(u, a->meta.id).value_or("") : "";
+      std::string other = a.ok() ? ObjectHref(u, a->meta.id, Cal::kAppointments).value_or("") : "";
       return DavError(403, {std::string(dav::kNsCalDav), "no-uid-conflict"},
                       "another resource of this calendar has this UID", Href(other));
     }
@@ -1508,9 +1646,12 @@ struct DavServer::Impl {
     if (if_match && !EtagMatches(*if_match, etag)) {
       return PlainError(412, fmt::format("the resource changed: its ETag is now {}", etag));
     }
+    // A task is the same activity record; the CRM side deletes any of the
+    // user's activities at the version its ETag names.
     Status s = SideFor(*t.user).Delete(t.activity->meta.id, etag);
     if (!s.ok()) return FromStatus(s);
-    spdlog::info("[dav] user {} deleted activity {} ({})", t.user->login, t.activity->meta.id, t.name);
+    spdlog::info("[dav] user {} deleted {} {} ({})", t.user->login, t.cal == Cal::kTasks ? "task" : "activity",
+                 t.activity->meta.id, t.name);
     return ServerResponse::Empty(204);
   }
 };

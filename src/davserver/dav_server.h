@@ -8,6 +8,8 @@
 //   /dav/calendars/<user id>/                    the calendar home
 //   /dav/calendars/<user id>/appointments/       the user's appointments and phone calls (VEVENT)
 //   /dav/calendars/<user id>/appointments/<name> one activity (a single event or a series)
+//   /dav/calendars/<user id>/tasks/              the user's tasks (VTODO, ical::ParseTodo/WriteTodo;
+//                                                UIDs and names kept under "<user id>/tasks")
 //   /dav/addressbooks/<user id>/                 the address-book home
 //   /dav/addressbooks/<user id>/contacts/        the user's own contacts (vCard, src/vcard)
 //   /dav/addressbooks/<user id>/contacts/<name>  one contact ("<UID>.vcf" or the client's name;
@@ -27,8 +29,7 @@
 // attempts). Authorization through api/policy.h: another user's collections
 // answer 404 like unknown ones.
 //
-// Not yet: the task list (VTODO), read-only shared
-// collections, PROPPATCH (displayname and color answer 403), free-busy-query,
+// Not yet: read-only shared collections, PROPPATCH (displayname and color answer 403), free-busy-query,
 // calendar-data subsetting and expansion (the whole item is returned),
 // sync-collection paging of an initial listing (a limit applies to later ones).
 //

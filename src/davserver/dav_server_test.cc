@@ -362,6 +362,127 @@ std::string Card(const std::string& uid, const std::string& given, const std::st
   return c;
 }
 
+std::string Todo(const std::string& uid, const std::string& summary, const std::string& due,
+                 const std::string& extra = "") {
+  return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//tasks//EN\r\nBEGIN:VTODO\r\nUID:" + uid +
+         "\r\nDTSTAMP:20261201T090000Z\r\nDUE:" + due + "\r\nSUMMARY:" + summary + "\r\n" + extra +
+         "X-TASKS-APP:kept\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+}
+
+TEST_F(DavServerTest, TheTaskListHoldsTheUsersTasksAsVtodos) {
+  const std::string tasks = "/dav/calendars/" + alice_.id + "/tasks/";
+  model::Activity meeting = AddActivity(alice_, "Meeting");
+  model::Activity call_back = AddActivity(alice_, "Call back", model::ActivityKind::kTask);
+  AddActivity(bob_, "Bob's task", model::ActivityKind::kTask);
+
+  // The calendar home offers both calendars, each with its component.
+  auto home = Call("PROPFIND", "/dav/calendars/" + alice_.id + "/",
+                   "<d:propfind xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop>"
+                   "<d:displayname/><c:supported-calendar-component-set/></d:prop></d:propfind>",
+                   {{"Depth", "1"}});
+  auto listed = Responses(home);
+  ASSERT_TRUE(listed.contains(tasks)) << home.body;
+  ASSERT_TRUE(listed.contains(Cal())) << home.body;
+  EXPECT_NE(home.body.find("<c:comp name=\"VTODO\"/>"), std::string::npos) << home.body;
+  EXPECT_NE(home.body.find("Tasks"), std::string::npos);
+
+  // Each calendar lists its own: the task is not an appointment and the other way round.
+  auto in_tasks = Responses(Call("PROPFIND", tasks, "", {{"Depth", "1"}}));
+  EXPECT_TRUE(in_tasks.contains(tasks + call_back.meta.id + ".ics"));
+  EXPECT_EQ(in_tasks.size(), 2u);  // the collection and the one task
+  auto in_cal = Responses(Call("PROPFIND", Cal(), "", {{"Depth", "1"}}));
+  EXPECT_TRUE(in_cal.contains(Cal() + meeting.meta.id + ".ics"));
+  EXPECT_FALSE(in_cal.contains(Cal() + call_back.meta.id + ".ics"));
+  EXPECT_EQ(Call("GET", Cal() + call_back.meta.id + ".ics").status, 404);
+  EXPECT_EQ(Call("GET", tasks + meeting.meta.id + ".ics").status, 404);
+
+  auto get = Call("GET", tasks + call_back.meta.id + ".ics");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_NE(get.body.find("BEGIN:VTODO"), std::string::npos) << get.body;
+  EXPECT_EQ(get.body.find("BEGIN:VEVENT"), std::string::npos) << get.body;
+  EXPECT_NE(get.body.find("SUMMARY:Call back"), std::string::npos);
+  EXPECT_NE(HeaderOf(get, "Content-Type").find("component=vtodo"), std::string::npos);
+
+  // A task made on the phone: a CRM task, with what the CRM does not model kept.
+  auto put = Call("PUT", tasks + "from-phone.ics", Todo("todo-1", "Send offer", "20261215T170000Z"),
+                  {{"If-None-Match", "*"}, {"Content-Type", "text/calendar; charset=utf-8"}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  auto all = store_->ListActivities({.owner_id = alice_.id});
+  const model::Activity* made = nullptr;
+  for (const model::Activity& a : all->items) {
+    if (a.subject == "Send offer") made = &a;
+  }
+  ASSERT_NE(made, nullptr);
+  EXPECT_EQ(made->kind, model::ActivityKind::kTask);
+  EXPECT_EQ(made->end, At("2026-12-15T17:00:00Z"));
+  const std::string made_id = made->meta.id;
+  auto back = Call("GET", tasks + "from-phone.ics");
+  ASSERT_EQ(back.status, 200);
+  EXPECT_NE(back.body.find("UID:todo-1"), std::string::npos) << back.body;
+  EXPECT_NE(back.body.find("X-TASKS-APP:kept"), std::string::npos) << back.body;
+  const std::string etag = HeaderOf(back, "ETag");
+
+  // Completed on the phone: the completion comes back; a stale ETag is refused.
+  auto done = Call("PUT", tasks + "from-phone.ics",
+                   Todo("todo-1", "Send offer", "20261215T170000Z",
+                        "STATUS:COMPLETED\r\nCOMPLETED:20261214T120000Z\r\nPERCENT-COMPLETE:100\r\n"),
+                   {{"If-Match", etag}});
+  ASSERT_EQ(done.status, 204) << done.body;
+  EXPECT_EQ(Call("PUT", tasks + "from-phone.ics", Todo("todo-1", "Stale", "20261215T170000Z"),
+                 {{"If-Match", etag}})
+                .status,
+            412);
+  auto completed = Call("GET", tasks + "from-phone.ics");
+  EXPECT_NE(completed.body.find("STATUS:COMPLETED"), std::string::npos) << completed.body;
+  EXPECT_NE(completed.body.find("COMPLETED:20261214T120000Z"), std::string::npos) << completed.body;
+  EXPECT_EQ(store_->GetActivity(made_id)->kind, model::ActivityKind::kTask);
+
+  // The wrong component for each calendar, and a UID already taken.
+  auto event_in_tasks = Call("PUT", tasks + "e.ics", Event("e", "E", "20261210T100000Z", "20261210T110000Z"));
+  EXPECT_EQ(event_in_tasks.status, 403);
+  EXPECT_NE(event_in_tasks.body.find("supported-calendar-component"), std::string::npos);
+  EXPECT_EQ(Call("PUT", Cal() + "t.ics", Todo("t", "T", "20261215T170000Z")).status, 403);
+  EXPECT_EQ(Call("PUT", tasks + "again.ics", Todo("todo-1", "Twice", "20261215T170000Z")).status, 403);
+  EXPECT_EQ(Call("PUT", tasks + "bad.ics", Todo("bad", "Bad", "not-a-date")).status, 403);
+  // Bob does not see Alice's task list.
+  EXPECT_EQ(Call("PROPFIND", tasks, "", {{"Depth", "0"}}, "bob:pw-b").status, 404);
+
+  // Reports: a query for VTODOs, a multiget, a sync-collection.
+  auto query = Call("REPORT", tasks,
+                    "<c:calendar-query xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\">"
+                    "<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
+                    "<c:comp-filter name=\"VTODO\"><c:prop-filter name=\"SUMMARY\"><c:text-match>offer"
+                    "</c:text-match></c:prop-filter></c:comp-filter></c:comp-filter></c:filter>"
+                    "</c:calendar-query>",
+                    {{"Depth", "1"}});
+  auto found = Responses(query);
+  EXPECT_EQ(found.size(), 1u) << query.body;
+  EXPECT_TRUE(found.contains(tasks + "from-phone.ics")) << query.body;
+  auto events_query = Call("REPORT", tasks,
+                           "<c:calendar-query xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\">"
+                           "<d:prop><d:getetag/></d:prop><c:filter><c:comp-filter name=\"VCALENDAR\">"
+                           "<c:comp-filter name=\"VEVENT\"/></c:comp-filter></c:filter></c:calendar-query>",
+                           {{"Depth", "1"}});
+  EXPECT_TRUE(Responses(events_query).empty()) << events_query.body;
+  auto multiget = Call("REPORT", tasks,
+                       "<c:calendar-multiget xmlns:d=\"DAV:\" xmlns:c=\"urn:ietf:params:xml:ns:caldav\">"
+                       "<d:prop><c:calendar-data/></d:prop><d:href>" + tasks + "from-phone.ics</d:href>"
+                       "<d:href>" + tasks + "nothing.ics</d:href></c:calendar-multiget>");
+  auto got = Responses(multiget);
+  ASSERT_TRUE(got.contains(tasks + "from-phone.ics"));
+  EXPECT_NE(multiget.body.find("BEGIN:VTODO"), std::string::npos);
+  EXPECT_EQ(got[tasks + "nothing.ics"].status, 404);
+
+  auto initial = Call("REPORT", tasks, SyncBody(""));
+  EXPECT_EQ(Responses(initial).size(), 2u) << initial.body;
+  const std::string token = TokenOf(initial.body);
+  ASSERT_EQ(Call("DELETE", tasks + "from-phone.ics").status, 204);
+  EXPECT_TRUE(store_->GetActivity(made_id).status().Is(Code::kNotFound));
+  auto later = Responses(Call("REPORT", tasks, SyncBody(token)));
+  ASSERT_TRUE(later.contains(tasks + "from-phone.ics"));
+  EXPECT_EQ(later[tasks + "from-phone.ics"].status, 404);
+}
+
 TEST_F(DavServerTest, TheAddressBookIsFoundFromThePrincipal) {
   const std::string home = "/dav/addressbooks/" + alice_.id + "/";
   auto principal = Responses(Call("PROPFIND", "/dav/principals/" + alice_.id + "/",
