@@ -313,13 +313,7 @@ struct DavServer::Impl {
       return std::move(item.ical);
     }
     TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> uid, o.state->UidForCrmId(CalKey(u, c), a.meta.id));
-    ical::WriteOptions w;
-    w.uid = uid.value_or(a.meta.id);
-    w.crm_id = a.meta.id;
-    w.dtstamp = a.meta.modified;
-    w.created = a.meta.created;
-    w.last_modified = a.meta.modified;
-    return ical::WriteTodo(a, w);
+    return ical::WriteTodo(a, sync::CrmSide::WriteOptionsFor(a, uid.value_or(a.meta.id)));
   }
   static std::string_view ContentTypeOf(Cal c) {
     return c == Cal::kTasks ? "text/calendar; charset=utf-8; component=vtodo"

@@ -15,15 +15,20 @@ Result<std::string> CrmSide::Identity() {
 Result<Item> CrmSide::ItemOf(const model::Activity& a) {
   TANDEM_ASSIGN_OR_RETURN(std::optional<std::string> mapped,
                           o_.state->UidForCrmId(o_.user_id, a.meta.id));
+  ical::WriteOptions w = WriteOptionsFor(a, mapped.value_or(a.meta.id));
+  w.multi_day = o_.map.multi_day;
+  TANDEM_ASSIGN_OR_RETURN(std::string ics, ical::WriteEvent(a, w));
+  return Item{a.meta.id, ItemETag(a), std::move(ics)};
+}
+
+ical::WriteOptions CrmSide::WriteOptionsFor(const model::Activity& a, std::string uid) {
   ical::WriteOptions w;
-  w.uid = mapped.value_or(a.meta.id);
+  w.uid = std::move(uid);
   w.crm_id = a.meta.id;
   w.dtstamp = a.meta.modified;
   w.created = a.meta.created;
   w.last_modified = a.meta.modified;
-  w.multi_day = o_.map.multi_day;
-  TANDEM_ASSIGN_OR_RETURN(std::string ics, ical::WriteEvent(a, w));
-  return Item{a.meta.id, ItemETag(a), std::move(ics)};
+  return w;
 }
 
 std::string CrmSide::StoredHash(const model::Activity& a) const {

@@ -70,6 +70,9 @@ class CrmSide final : public CalendarSide {
 
   // The item for one activity (exposed for the trash and tests).
   Result<Item> ItemOf(const model::Activity& a);
+  // How a stored activity is written under `uid`: its id as X-TANDEM-CRM-ID, its
+  // times as DTSTAMP/CREATED/LAST-MODIFIED (also the CalDAV server's task list).
+  static ical::WriteOptions WriteOptionsFor(const model::Activity& a, std::string uid);
   // Items' ETags carry the activity's version and creation time: the version
   // alone starts again at 1 when a deleted activity's id is created anew (offline
   // mutations, imports with ids), and the engine trusts an ETag it recorded to
